@@ -1,0 +1,63 @@
+//! Shared wiring of the Lambda binaries: build the app once (at init, not
+//! per request), then turn each API Gateway event into a `Request`, run the
+//! shared dispatcher for this function's route, and turn the `Response` back.
+
+use lambda_http::{Body, RequestExt};
+use satsgate::app::App;
+use satsgate::dispatch::dispatch_as;
+use satsgate::http::Request;
+use std::sync::Arc;
+
+pub use lambda_http::Error;
+
+/// Run the HTTP function `function` (a row of the route table).
+pub async fn serve_http(function: &'static str) -> Result<(), Error> {
+    satsgate::telemetry::init(true);
+    if satsgate::routes::route_of(function).is_none() {
+        return Err(format!("no route for function {function}").into());
+    }
+    let app = Arc::new(App::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(move |event: lambda_http::Request| {
+        let app = app.clone();
+        async move { Ok::<_, Error>(handle(&app, function, event).await) }
+    }))
+    .await
+}
+
+/// One API Gateway event through the dispatcher (also used by tests with
+/// the sample events in `events/`).
+pub async fn handle(app: &App, function: &str, event: lambda_http::Request) -> lambda_http::Response<Body> {
+    let source_ip = match event.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        _ => None,
+    };
+    let (parts, body) = event.into_parts();
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut req = Request::new(parts.method, path_and_query);
+    req.headers = parts.headers;
+    req.source_ip = source_ip;
+    req.body = match body {
+        Body::Empty => Default::default(),
+        Body::Text(t) => t.into_bytes().into(),
+        Body::Binary(b) => b.into(),
+        _ => Default::default(),
+    };
+    let r = dispatch_as(app, req, Some(function)).await;
+    let mut b = lambda_http::Response::builder().status(r.status);
+    let ct = r.content_type().to_string();
+    if !ct.is_empty() {
+        b = b.header("content-type", ct);
+    }
+    for (k, v) in &r.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let body = match &r.body {
+        satsgate::http::Body::Json(v) => Body::Text(v.to_string()),
+        satsgate::http::Body::Raw { content_type, bytes } if content_type.starts_with("text/") || content_type.contains("json") || content_type.contains("svg") => {
+            Body::Text(String::from_utf8_lossy(bytes).into_owned())
+        }
+        satsgate::http::Body::Raw { bytes, .. } => Body::Binary(bytes.to_vec()),
+        satsgate::http::Body::Empty => Body::Empty,
+    };
+    b.body(body).unwrap_or_else(|_| lambda_http::Response::new(Body::Text("{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}".into())))
+}

@@ -1,0 +1,104 @@
+//! `satsgate-local [--listen 127.0.0.1:3000] [--data-dir .satsgate] [--memory] [--live]`
+//! `satsgate-local create-account [--name NAME]` (uses TABLE_NAME when set)
+
+use satsgate::app::{App, Config, Storage};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+struct Args {
+    listen: String,
+    data_dir: PathBuf,
+    memory: bool,
+    live: bool,
+    command: Option<String>,
+    name: String,
+}
+
+const USAGE: &str = "usage: satsgate-local [--listen ADDR] [--data-dir DIR] [--memory] [--live]\n       satsgate-local create-account [--name NAME]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        listen: std::env::var("SATSGATE_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into()),
+        data_dir: std::env::var("SATSGATE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(".satsgate")),
+        memory: false,
+        live: false,
+        command: None,
+        name: "Account".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--listen" => a.listen = it.next().ok_or("--listen needs an address")?,
+            "--data-dir" => a.data_dir = PathBuf::from(it.next().ok_or("--data-dir needs a path")?),
+            "--memory" => a.memory = true,
+            "--live" => a.live = true,
+            "--name" => a.name = it.next().ok_or("--name needs a value")?,
+            "create-account" if a.command.is_none() => a.command = Some(arg),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("satsgate-local: {e}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    satsgate::telemetry::init(false);
+    let args = parse_args()?;
+    let mut config = Config::from_env()?;
+    if std::env::var("ALLOW_INSECURE_URLS").is_err() {
+        // Local receivers are on http://127.0.0.1 by nature.
+        config.allow_insecure_urls = true;
+    }
+    if std::env::var("PUBLIC_URL").is_err() {
+        config.public_url = format!("http://{}", args.listen);
+    }
+    let storage = if std::env::var("TABLE_NAME").is_ok() {
+        Storage::Dynamo
+    } else if args.memory {
+        Storage::Memory
+    } else {
+        Storage::Dir(args.data_dir.clone())
+    };
+    let where_ = match &storage {
+        Storage::Dynamo => format!("DynamoDB table {}", std::env::var("TABLE_NAME").unwrap_or_default()),
+        Storage::Dir(d) => format!("{}", std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display()),
+        Storage::Memory => "memory (nothing is kept)".into(),
+    };
+    let _ = args.live; // chain and price sources: see README
+    let app = Arc::new(App::build(storage, config).await?);
+
+    if args.command.as_deref() == Some("create-account") {
+        let (account, _key, secret) = satsgate::account::create_account(&*app.table, &args.name, app.now())
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("account {} created in {where_}", account.id);
+        println!("SATSGATE_ACCOUNT_KEY={secret}");
+        return Ok(());
+    }
+
+    match satsgate_local::demo::ensure_demo(&app).await? {
+        Some(demo) => {
+            println!("created demo account and regtest store {} (keys are shown only now)", demo.store_id);
+            println!("SATSGATE_ACCOUNT_KEY={}", demo.account_key);
+            println!("SATSGATE_STORE_KEY={}", demo.store_key);
+        }
+        None => println!("demo account exists (its keys were printed at first start)"),
+    }
+    println!("data: {where_}");
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let running = satsgate_local::start(app, listener).await.map_err(|e| e.to_string())?;
+    println!("listening on {}", running.url());
+    tokio::signal::ctrl_c().await.ok();
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Accounts and API keys as stored.
+
+use crate::auth::{generate_key, hash_key, key_hint, KeyKind};
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::ids::{new_id, IdKind};
+use crate::records::to_item;
+use crate::schema;
+use crate::table::{Cond, Item, Table, TxOp};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// An API key as stored: never the key itself, only its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub kind: KeyKind,
+    pub account_id: String,
+    pub store_id: Option<String>,
+    pub label: Option<String>,
+    pub allowed_ips: Vec<String>,
+    /// First characters of the key, to recognise it in listings.
+    pub hint: String,
+    pub hash: String,
+    pub created_at: String,
+}
+
+impl ApiKeyRecord {
+    /// A new key record and the secret (shown once).
+    pub fn new(
+        kind: KeyKind,
+        account_id: &str,
+        store_id: Option<&str>,
+        label: Option<String>,
+        allowed_ips: Vec<String>,
+        now: time::OffsetDateTime,
+    ) -> (ApiKeyRecord, String) {
+        let secret = generate_key(kind);
+        let record = ApiKeyRecord {
+            id: new_id(IdKind::Key),
+            kind,
+            account_id: account_id.to_string(),
+            store_id: store_id.map(str::to_string),
+            label,
+            allowed_ips,
+            hint: key_hint(&secret),
+            hash: hash_key(&secret),
+            created_at: rfc3339(now),
+        };
+        (record, secret)
+    }
+
+    /// The owner whose key list this key is in.
+    pub fn owner(&self) -> &str {
+        self.store_id.as_deref().unwrap_or(&self.account_id)
+    }
+
+    pub fn to_item(&self) -> Item {
+        to_item(
+            self,
+            &schema::api_key(&self.hash),
+            &[
+                ("gsi1pk", Value::String(schema::keys_of(self.owner()))),
+                ("gsi1sk", Value::String(self.id.clone())),
+            ],
+        )
+    }
+
+    /// Put this record (it must be new).
+    pub fn put_op(&self) -> TxOp {
+        TxOp::Put {
+            item: self.to_item(),
+            cond: Some(Cond::NotExists),
+        }
+    }
+
+    /// The resource as listed (no secret).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "object": "api_key",
+            "kind": self.kind,
+            "store_id": self.store_id,
+            "label": self.label,
+            "allowed_ips": self.allowed_ips,
+            "hint": self.hint,
+            "created_at": self.created_at,
+        })
+    }
+
+    /// The resource at creation, with the secret.
+    pub fn to_json_with_secret(&self, secret: &str) -> Value {
+        let mut v = self.to_json();
+        v["key"] = Value::String(secret.to_string());
+        v
+    }
+}
+
+/// Create an account and its first account key; returns both and the secret.
+pub async fn create_account(
+    table: &dyn Table,
+    name: &str,
+    now: time::OffsetDateTime,
+) -> Result<(Account, ApiKeyRecord, String), ApiError> {
+    let account = Account {
+        id: new_id(IdKind::Account),
+        name: name.to_string(),
+        created_at: rfc3339(now),
+    };
+    let (key, secret) = ApiKeyRecord::new(KeyKind::Account, &account.id, None, Some("bootstrap".into()), vec![], now);
+    table
+        .transact(vec![
+            TxOp::Put {
+                item: to_item(&account, &schema::account(&account.id), &[]),
+                cond: Some(Cond::NotExists),
+            },
+            key.put_op(),
+        ])
+        .await?;
+    Ok((account, key, secret))
+}

@@ -1,0 +1,94 @@
+//! Time as a port, so domain code and tests can control it.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock tests move by hand (millisecond resolution).
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn new(start: OffsetDateTime) -> Self {
+        ManualClock(Arc::new(AtomicI64::new(
+            (start.unix_timestamp_nanos() / 1_000_000) as i64,
+        )))
+    }
+
+    pub fn advance(&self, by: time::Duration) {
+        self.0
+            .fetch_add(by.whole_milliseconds() as i64, Ordering::SeqCst);
+    }
+
+    pub fn set(&self, to: OffsetDateTime) {
+        self.0.store(
+            (to.unix_timestamp_nanos() / 1_000_000) as i64,
+            Ordering::SeqCst,
+        );
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        let ms = self.0.load(Ordering::SeqCst);
+        OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+            .expect("clock in range")
+    }
+}
+
+/// RFC 3339 UTC with millisecond precision, e.g. `2026-11-22T01:02:03.456Z`.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Parse RFC 3339 (any offset, any fraction).
+pub fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| format!("`{s}` is not an RFC 3339 timestamp (e.g. 2026-01-31T12:00:00Z)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_round_trip() {
+        let t = parse_rfc3339("2026-11-22T01:02:03.456789Z").unwrap();
+        assert_eq!(rfc3339(t), "2026-11-22T01:02:03.456Z");
+        let t2 = parse_rfc3339("2026-11-22T03:02:03+02:00").unwrap();
+        assert_eq!(rfc3339(t2), "2026-11-22T01:02:03.000Z");
+        assert!(parse_rfc3339("2026-11-22").is_err());
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = ManualClock::new(parse_rfc3339("2026-01-01T00:00:00Z").unwrap());
+        let a = c.now();
+        c.advance(time::Duration::minutes(5));
+        assert_eq!(c.now() - a, time::Duration::minutes(5));
+    }
+}

@@ -1,0 +1,444 @@
+//! The request pipeline every endpoint goes through, on Lambda and locally:
+//! route match, body limit, authentication (one read for the key and the
+//! idempotency record), store allowlist, rate limit, idempotent replay,
+//! the handler, the error envelope and one structured log line.
+
+use crate::account::ApiKeyRecord;
+use crate::app::App;
+use crate::auth::{hash_key, key_from_headers, IpAllowlist, KeyKind};
+use crate::clock::rfc3339;
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{Request, Response, MAX_BODY_BYTES};
+use crate::ids::{new_id, IdKind};
+use crate::records::from_item;
+use crate::routes::{Auth, Route, ROUTES};
+use crate::schema;
+use crate::store::Store;
+use crate::table::{Cond, Item, Update};
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key: ApiKeyRecord,
+    /// The store of a store key.
+    pub store: Option<Store>,
+}
+
+/// What a handler receives.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub req: Request,
+    pub params: BTreeMap<String, String>,
+    pub principal: Option<Principal>,
+    pub request_id: String,
+}
+
+pub type HandlerFn = for<'a> fn(Ctx<'a>) -> BoxFuture<'a, Result<Response, ApiError>>;
+
+/// Turn `async fn(Ctx) -> Result<Response, ApiError>` into a `HandlerFn`.
+#[macro_export]
+macro_rules! handler {
+    ($f:path) => {{
+        fn h<'a>(
+            cx: $crate::dispatch::Ctx<'a>,
+        ) -> futures::future::BoxFuture<'a, Result<$crate::http::Response, $crate::error::ApiError>> {
+            Box::pin($f(cx))
+        }
+        h as $crate::dispatch::HandlerFn
+    }};
+}
+
+impl<'a> Ctx<'a> {
+    pub fn param(&self, name: &str) -> &str {
+        self.params.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthenticated("this endpoint needs an API key"))
+    }
+
+    /// The store a store key acts on.
+    pub fn store(&self) -> Result<&Store, ApiError> {
+        self.principal()?
+            .store
+            .as_ref()
+            .ok_or_else(|| ApiError::forbidden("this endpoint needs a store API key, not an account key"))
+    }
+
+    /// The account of an account key.
+    pub fn account_id(&self) -> Result<&str, ApiError> {
+        let p = self.principal()?;
+        if p.key.kind != KeyKind::Account {
+            return Err(ApiError::forbidden("this endpoint needs an account API key"));
+        }
+        Ok(&p.key.account_id)
+    }
+
+    /// A store the caller may see: its own (store key) or one of its
+    /// account's (account key). Anything else is 404, never 403, so ids of
+    /// other merchants cannot be probed.
+    pub async fn visible_store(&self, id: &str) -> Result<Store, ApiError> {
+        let p = self.principal()?;
+        if let Some(own) = &p.store {
+            return if own.id == id { Ok(own.clone()) } else { Err(ApiError::not_found("store")) };
+        }
+        match self.app.table.get(&schema::store(id)).await? {
+            Some(item) => {
+                let store: Store = from_item(item)?;
+                if store.account_id == p.key.account_id {
+                    Ok(store)
+                } else {
+                    Err(ApiError::not_found("store"))
+                }
+            }
+            None => Err(ApiError::not_found("store")),
+        }
+    }
+
+    /// A store the caller manages (account keys only).
+    pub async fn managed_store(&self, id: &str) -> Result<Store, ApiError> {
+        self.account_id()?;
+        self.visible_store(id).await
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.app.now()
+    }
+}
+
+/// Find the route for a method and path.
+pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, BTreeMap<String, String>), ApiError> {
+    let mut allowed = Vec::new();
+    for r in ROUTES {
+        if let Some(params) = crate::http::match_path(r.path, path) {
+            if r.method == method {
+                return Ok((r, params));
+            }
+            allowed.push(r.method);
+        }
+    }
+    if allowed.is_empty() {
+        Err(ApiError::new(404, ErrorCode::NotFound, format!("no endpoint at {path}")))
+    } else {
+        Err(ApiError::new(
+            405,
+            ErrorCode::NotFound,
+            format!("{method} is not supported on {path}; use {}", allowed.join(" or ")),
+        )
+        .with_header("Allow", allowed.join(", ")))
+    }
+}
+
+/// Serve one request end to end. Never panics into a 500 without a body.
+pub async fn dispatch(app: &App, req: Request) -> Response {
+    dispatch_as(app, req, None).await
+}
+
+/// As `dispatch`, for a Lambda that serves only `function`.
+pub async fn dispatch_as(app: &App, req: Request, function: Option<&str>) -> Response {
+    let started = Instant::now();
+    let request_id = new_id(IdKind::Request);
+    let method = req.method.to_string();
+    let path = req.path.clone();
+    let mut key_id = None;
+    let mut response = match run(app, req, function, &request_id, &mut key_id).await {
+        Ok(r) => r,
+        Err(e) => Response::from_error(&e),
+    };
+    response.headers.push(("X-Request-Id".into(), request_id.clone()));
+    let status = response.status;
+    let ms = started.elapsed().as_millis() as u64;
+    if status >= 500 {
+        tracing::error!(request_id, method, path, status, ms, key_id, "request failed");
+    } else {
+        tracing::info!(request_id, method, path, status, ms, key_id, "request");
+    }
+    response
+}
+
+struct RateInfo {
+    headers: Vec<(String, String)>,
+}
+
+async fn run(
+    app: &App,
+    req: Request,
+    function: Option<&str>,
+    request_id: &str,
+    key_id_out: &mut Option<String>,
+) -> Result<Response, ApiError> {
+    let (route, params) = find_route(req.method.as_str(), &req.path)?;
+    if function.is_some_and(|f| f != route.function) {
+        return Err(ApiError::not_found("endpoint"));
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    let secret = key_from_headers(&req.headers).map_err(ApiError::unauthenticated)?;
+    if secret.is_none() && route.auth != Auth::Public {
+        return Err(ApiError::unauthenticated(
+            "missing API key: send `Authorization: Bearer <key>`, `Authorization: Basic base64(<key>:)` or `Api-Key: <key>`",
+        ));
+    }
+    let Some(secret) = secret.filter(|_| route.auth != Auth::Public) else {
+        let cx = Ctx { app, req, params, principal: None, request_id: request_id.to_string() };
+        return (route.handler)(cx).await;
+    };
+
+    // One read: the key and (for POST with Idempotency-Key) the earlier response.
+    let hash = hash_key(&secret);
+    let idem = idempotency_key(&req)?;
+    let mut keys = vec![schema::api_key(&hash)];
+    if let Some(k) = &idem {
+        keys.push(schema::idempotency(&hash, k));
+    }
+    let mut found = app.table.get_many(&keys).await?.into_iter();
+    let key_item = found.next().flatten().ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
+    let key: ApiKeyRecord = from_item(key_item)?;
+    *key_id_out = Some(key.id.clone());
+    let earlier = found.next().flatten();
+
+    match (route.auth, key.kind) {
+        (Auth::Account, KeyKind::Store) => {
+            return Err(ApiError::forbidden("this endpoint needs an account API key; store keys act only on their store"))
+        }
+        (Auth::Store, KeyKind::Account) => {
+            return Err(ApiError::forbidden(
+                "this endpoint needs a store API key; create one with POST /v1/stores/{id}/api-keys",
+            ))
+        }
+        _ => {}
+    }
+    let allowlist = IpAllowlist::parse(&key.allowed_ips).unwrap_or_default();
+    if !allowlist.allows(req.source_ip) {
+        return Err(ApiError::forbidden(format!(
+            "this API key may not be used from {}",
+            req.source_ip.map(|i| i.to_string()).unwrap_or_else(|| "an unknown address".into())
+        )));
+    }
+
+    // The store of a store key, and the rate-limit counter, in parallel.
+    let store_fut = async {
+        match &key.store_id {
+            Some(id) => app.table.get(&schema::store(id)).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (store_item, rate) = tokio::join!(store_fut, rate_limit(app, &key.id));
+    let rate = rate?;
+    let store = match store_item? {
+        Some(Some(item)) => Some(from_item::<Store>(item)?),
+        Some(None) => return Err(ApiError::unauthenticated("invalid API key: its store no longer exists")),
+        None => None,
+    };
+    if let Some(s) = &store {
+        let list = IpAllowlist::parse(&s.api_allowed_ips).unwrap_or_default();
+        if !list.allows(req.source_ip) {
+            return Err(ApiError::forbidden(format!(
+                "store {} does not accept API calls from {}",
+                s.id,
+                req.source_ip.map(|i| i.to_string()).unwrap_or_else(|| "an unknown address".into())
+            ))
+            .with_rate(&rate));
+        }
+    }
+
+    let fingerprint = idem.as_ref().map(|_| request_fingerprint(&req));
+    if let (Some(k), Some(fp)) = (&idem, &fingerprint) {
+        if let Some(resp) = replay(earlier, fp)? {
+            return Ok(resp.with_rate(&rate));
+        }
+        let record = schema::idempotency(&hash, k);
+        let pending = Update::new()
+            .set("state", "pending")
+            .set("fingerprint", fp.clone())
+            .set("ttl", app.now().unix_timestamp() + 24 * 3600);
+        if let Err(e) = app.table.update(&record, pending, Some(Cond::NotExists)).await {
+            if e.is_condition_failed() {
+                // A concurrent request with the same key got there first.
+                let now = app.table.get(&record).await?;
+                return match replay(now, fp)? {
+                    Some(resp) => Ok(resp.with_rate(&rate)),
+                    None => Err(in_progress()),
+                };
+            }
+            return Err(e.into());
+        }
+    }
+
+    let cx = Ctx {
+        app,
+        req,
+        params,
+        principal: Some(Principal { key, store }),
+        request_id: request_id.to_string(),
+    };
+    let result = (route.handler)(cx).await;
+    let response = match &result {
+        Ok(r) => r.clone(),
+        Err(e) => Response::from_error(e),
+    };
+    if let Some(k) = &idem {
+        let record = schema::idempotency(&hash, k);
+        if response.status >= 500 {
+            // Not applied: let the client retry with the same key.
+            app.table.delete(&record, None).await.ok();
+        } else {
+            let body = String::from_utf8_lossy(&response.body_bytes()).into_owned();
+            let done = Update::new()
+                .set("state", "done")
+                .set("status", response.status)
+                .set("content_type", response.content_type())
+                .set("body", body)
+                .set("headers", json!(response.headers));
+            if let Err(e) = app.table.update(&record, done, None).await {
+                tracing::error!(error = %e, "saving idempotent response");
+            }
+        }
+    }
+    Ok(response.with_rate(&rate))
+}
+
+/// 413 for a body over 64 KiB (gateways that stop reading early use this too).
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        413,
+        ErrorCode::ValidationError,
+        format!("request body is larger than {MAX_BODY_BYTES} bytes (64 KiB)"),
+    )
+}
+
+fn in_progress() -> ApiError {
+    ApiError::new(
+        409,
+        ErrorCode::Conflict,
+        "a request with this Idempotency-Key is still being processed; retry in a moment",
+    )
+}
+
+/// The `Idempotency-Key` of a POST, validated.
+fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    if req.method != http::Method::POST {
+        return Ok(None);
+    }
+    let Some(v) = req.headers.get("idempotency-key") else { return Ok(None) };
+    let v = v.to_str().unwrap_or("").trim();
+    if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return Err(ApiError::field(
+            "Idempotency-Key",
+            "must be 1 to 255 printable ASCII characters without spaces",
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// What makes two requests "the same": method, path and body.
+fn request_fingerprint(req: &Request) -> String {
+    let mut h = Sha256::new();
+    h.update(req.method.as_str().as_bytes());
+    h.update(b" ");
+    h.update(req.path.as_bytes());
+    h.update(b"\n");
+    h.update(&req.body);
+    hex::encode(h.finalize())
+}
+
+/// The stored response for a repeated idempotency key, if finished.
+fn replay(record: Option<Item>, fingerprint: &str) -> Result<Option<Response>, ApiError> {
+    let Some(r) = record else { return Ok(None) };
+    if r.get("fingerprint").and_then(Value::as_str) != Some(fingerprint) {
+        return Err(ApiError::new(
+            409,
+            ErrorCode::IdempotencyConflict,
+            "this Idempotency-Key was already used with a different request; use a new key for a new request",
+        ));
+    }
+    if r.get("state").and_then(Value::as_str) != Some("done") {
+        return Err(in_progress());
+    }
+    let status = r.get("status").and_then(Value::as_u64).unwrap_or(200) as u16;
+    let ct = r.get("content_type").and_then(Value::as_str).unwrap_or("application/json");
+    let body = r.get("body").and_then(Value::as_str).unwrap_or("");
+    let mut resp = if ct == "application/json" {
+        Response::json(status, serde_json::from_str(body).unwrap_or(Value::Null))
+    } else if body.is_empty() {
+        Response { status, headers: vec![], body: crate::http::Body::Empty }
+    } else {
+        Response::raw(status, ct, body.to_string())
+    };
+    if let Some(Value::Array(hs)) = r.get("headers") {
+        for h in hs {
+            if let (Some(k), Some(v)) = (h.get(0).and_then(Value::as_str), h.get(1).and_then(Value::as_str)) {
+                resp.headers.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    resp.headers.push(("Idempotent-Replayed".into(), "true".into()));
+    Ok(Some(resp))
+}
+
+/// Count this request in the key's current one-minute window.
+async fn rate_limit(app: &App, key_id: &str) -> Result<RateInfo, ApiError> {
+    let now = app.now().unix_timestamp();
+    let minute = now / 60;
+    let reset = (minute + 1) * 60;
+    let item = app
+        .table
+        .update(
+            &schema::rate_window(key_id, minute),
+            Update::new().add("count", 1).set("ttl", reset + 120),
+            None,
+        )
+        .await?;
+    let count = item.get("count").and_then(Value::as_u64).unwrap_or(1);
+    let limit = app.config.rate_limit_per_minute;
+    let headers = vec![
+        ("X-RateLimit-Limit".into(), limit.to_string()),
+        ("X-RateLimit-Remaining".into(), limit.saturating_sub(count).to_string()),
+        ("X-RateLimit-Reset".into(), reset.to_string()),
+    ];
+    let info = RateInfo { headers };
+    if count > limit {
+        let mut e = ApiError::new(
+            429,
+            ErrorCode::RateLimited,
+            format!("rate limit of {limit} requests per minute reached; retry after {}s", reset - now),
+        )
+        .with_header("Retry-After", (reset - now).max(1).to_string());
+        e.headers.extend(info.headers.iter().cloned());
+        return Err(e);
+    }
+    Ok(info)
+}
+
+trait WithRate {
+    fn with_rate(self, rate: &RateInfo) -> Self;
+}
+
+impl WithRate for Response {
+    fn with_rate(mut self, rate: &RateInfo) -> Self {
+        self.headers.retain(|(k, _)| !k.to_ascii_lowercase().starts_with("x-ratelimit-"));
+        self.headers.extend(rate.headers.iter().cloned());
+        self
+    }
+}
+
+impl WithRate for ApiError {
+    fn with_rate(mut self, rate: &RateInfo) -> Self {
+        self.headers.extend(rate.headers.iter().cloned());
+        self
+    }
+}
+
+/// A resource time stamp.
+pub fn now_string(app: &App) -> String {
+    rfc3339(app.now())
+}
+

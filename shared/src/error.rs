@@ -1,0 +1,183 @@
+//! The one error type of the API: an HTTP status, a stable code, a message a
+//! person can act on, and per-field details for validation errors.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Stable error codes (API.md "Conventions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    IdempotencyConflict,
+    RateLimited,
+    RateUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationError => "validation_error",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::IdempotencyConflict => "idempotency_conflict",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RateUnavailable => "rate_unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// An error as the API returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: ErrorCode,
+    pub message: String,
+    /// Field name -> messages (validation errors only).
+    pub details: BTreeMap<String, Vec<String>>,
+    /// Extra response headers (e.g. `Retry-After`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: BTreeMap::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 400 with one field error.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        errors.into_error()
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, ErrorCode::ValidationError, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(401, ErrorCode::Unauthenticated, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, ErrorCode::Forbidden, message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409, ErrorCode::Conflict, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, ErrorCode::Internal, message)
+    }
+
+    pub fn rate_unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, ErrorCode::RateUnavailable, message)
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// The JSON body `{"error": {"code", "message", "details"?}}`.
+    pub fn body(&self) -> Value {
+        let mut error = json!({ "code": self.code.as_str(), "message": self.message });
+        if !self.details.is_empty() {
+            error["details"] = json!(self.details);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<crate::table::TableError> for ApiError {
+    fn from(e: crate::table::TableError) -> Self {
+        tracing::error!(error = %e, "table error");
+        ApiError::internal("storage error; the request was not applied, it is safe to retry")
+    }
+}
+
+/// Collects field errors so a request reports every bad field at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors {
+    details: BTreeMap<String, Vec<String>>,
+}
+
+impl FieldErrors {
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.details
+            .entry(field.into())
+            .or_default()
+            .push(message.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.details.is_empty()
+    }
+
+    /// Keep the value if `result` is Ok, otherwise record its message under `field`.
+    pub fn check<T, E: fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(field, e.to_string());
+                None
+            }
+        }
+    }
+
+    pub fn into_error(self) -> ApiError {
+        let fields: Vec<&str> = self.details.keys().map(String::as_str).collect();
+        let message = match fields.as_slice() {
+            [one] => format!(
+                "invalid `{one}`: {}",
+                self.details[*one].join("; ")
+            ),
+            many => format!("invalid fields: {}", many.join(", ")),
+        };
+        let mut e = ApiError::new(400, ErrorCode::ValidationError, message);
+        e.details = self.details;
+        e
+    }
+
+    /// Ok if no errors were recorded.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+}

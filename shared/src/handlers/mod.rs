@@ -1,0 +1,30 @@
+//! One async function per endpoint: typed input in, response out.
+
+pub mod health;
+pub mod stores;
+
+use crate::error::ApiError;
+use crate::table::Page;
+use serde_json::{json, Value};
+
+/// The list envelope `{"items": [...], "next_cursor": ...}`.
+pub fn list_body(items: Vec<Value>, next_cursor: Option<String>) -> Value {
+    json!({ "object": "list", "items": items, "next_cursor": next_cursor })
+}
+
+/// Map each item of a page through `f`.
+pub fn page_items<T>(
+    page: Page,
+    f: impl Fn(crate::table::Item) -> Result<T, ApiError>,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let items = page.items.into_iter().map(f).collect::<Result<Vec<_>, _>>()?;
+    Ok((items, page.next_cursor))
+}
+
+/// A table cursor error is the client's: 400 on `cursor`.
+pub fn cursor_error(e: crate::table::TableError) -> ApiError {
+    match e {
+        crate::table::TableError::Validation(_) => ApiError::field("cursor", "is not a cursor this endpoint returned"),
+        other => other.into(),
+    }
+}

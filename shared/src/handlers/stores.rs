@@ -1,0 +1,153 @@
+//! Stores and their API keys (API.md "Accounts, stores, keys").
+
+use super::{cursor_error, list_body, page_items};
+use crate::account::ApiKeyRecord;
+use crate::auth::{IpAllowlist, KeyKind};
+use crate::clock::rfc3339;
+use crate::dispatch::Ctx;
+use crate::error::ApiError;
+use crate::http::{Input, QueryInput, Response};
+use crate::ids::{new_id, IdKind};
+use crate::records::{from_item, to_item};
+use crate::schema;
+use crate::store::{Store, StoreSettings};
+use crate::table::{Cond, Index, Query, SortKey, TxOp};
+use serde_json::{json, Value};
+
+/// `POST /v1/stores` -> 201 `{store, api_key}`.
+pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let account_id = cx.account_id()?.to_string();
+    let settings = StoreSettings::parse(&cx.req.body, None)?;
+    let now = cx.now();
+    let store = settings.into_store(new_id(IdKind::Store), account_id.clone(), rfc3339(now));
+    let (key, secret) = ApiKeyRecord::new(KeyKind::Store, &account_id, Some(&store.id), Some("default".into()), vec![], now);
+    cx.app
+        .table
+        .transact(vec![
+            TxOp::Put {
+                item: store_item(&store),
+                cond: Some(Cond::NotExists),
+            },
+            key.put_op(),
+        ])
+        .await?;
+    Ok(Response::created(json!({
+        "store": store.to_json(Some((0, 0))),
+        "api_key": key.to_json_with_secret(&secret),
+    })))
+}
+
+pub fn store_item(store: &Store) -> crate::table::Item {
+    to_item(
+        store,
+        &schema::store(&store.id),
+        &[
+            ("gsi1pk", Value::String(schema::stores_of(&store.account_id))),
+            ("gsi1sk", Value::String(store.id.clone())),
+        ],
+    )
+}
+
+/// `GET /v1/stores`: an account key lists its stores; a store key sees its own.
+pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let mut q = QueryInput::new(&cx.req.query);
+    let limit = q.limit();
+    let cursor = q.get("cursor").map(str::to_string);
+    q.finish()?;
+    let p = cx.principal()?;
+    if let Some(own) = &p.store {
+        return Ok(Response::ok(list_body(vec![own.to_json(None)], None)));
+    }
+    let page = cx
+        .app
+        .table
+        .query(Query::index(Index::Gsi1, schema::stores_of(&p.key.account_id)).limit(limit).cursor(cursor))
+        .await
+        .map_err(cursor_error)?;
+    let (stores, next) = page_items(page, from_item::<Store>)?;
+    Ok(Response::ok(list_body(stores.iter().map(|s| s.to_json(None)).collect(), next)))
+}
+
+/// `GET /v1/stores/{id}`.
+pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.visible_store(cx.param("id")).await?;
+    Ok(Response::ok(store.to_json(None)))
+}
+
+/// `PATCH /v1/stores/{id}`: change only the fields sent.
+pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.managed_store(cx.param("id")).await?;
+    let settings = StoreSettings::parse(&cx.req.body, Some(store.network))?;
+    let update = settings.to_update(rfc3339(cx.now()));
+    let item = cx
+        .app
+        .table
+        .update(&schema::store(&store.id), update, Some(Cond::Exists))
+        .await
+        .map_err(|e| if e.is_condition_failed() { ApiError::not_found("store") } else { e.into() })?;
+    let store: Store = from_item(item)?;
+    Ok(Response::ok(store.to_json(None)))
+}
+
+/// `POST /v1/stores/{id}/api-keys {label?, allowed_ips?}` -> 201 with the key, shown once.
+pub async fn create_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.managed_store(cx.param("id")).await?;
+    let mut input = Input::from_body(&cx.req.body)?;
+    let label = input.string("label", 100);
+    let ips = input.strings("allowed_ips", 100, 64).unwrap_or_default();
+    let allowed = match IpAllowlist::parse(&ips) {
+        Ok(l) => l.to_strings(),
+        Err(errors) => {
+            errors.into_iter().for_each(|e| input.error("allowed_ips", e));
+            vec![]
+        }
+    };
+    input.finish()?;
+    let (key, secret) = ApiKeyRecord::new(KeyKind::Store, &store.account_id, Some(&store.id), label, allowed, cx.now());
+    cx.app
+        .table
+        .transact(vec![
+            TxOp::Check {
+                key: schema::store(&store.id),
+                cond: Cond::Exists,
+            },
+            key.put_op(),
+        ])
+        .await
+        .map_err(|e| if e.is_condition_failed() { ApiError::not_found("store") } else { e.into() })?;
+    Ok(Response::created(key.to_json_with_secret(&secret)))
+}
+
+/// `GET /v1/stores/{id}/api-keys`: no secrets.
+pub async fn list_keys(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.managed_store(cx.param("id")).await?;
+    let mut q = QueryInput::new(&cx.req.query);
+    let limit = q.limit();
+    let cursor = q.get("cursor").map(str::to_string);
+    q.finish()?;
+    let page = cx
+        .app
+        .table
+        .query(Query::index(Index::Gsi1, schema::keys_of(&store.id)).limit(limit).cursor(cursor))
+        .await
+        .map_err(cursor_error)?;
+    let (keys, next) = page_items(page, from_item::<ApiKeyRecord>)?;
+    Ok(Response::ok(list_body(keys.iter().map(ApiKeyRecord::to_json).collect(), next)))
+}
+
+/// `DELETE /v1/stores/{id}/api-keys/{key_id}`: the key stops working at once.
+pub async fn delete_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.managed_store(cx.param("id")).await?;
+    let key_id = cx.param("key_id");
+    let page = cx
+        .app
+        .table
+        .query(Query::index(Index::Gsi1, schema::keys_of(&store.id)).sk(SortKey::Eq(key_id.to_string())).limit(1))
+        .await?;
+    let Some(item) = page.items.into_iter().next() else {
+        return Err(ApiError::not_found("API key"));
+    };
+    let key: ApiKeyRecord = from_item(item)?;
+    cx.app.table.delete(&schema::api_key(&key.hash), None).await?;
+    Ok(Response::ok(json!({ "id": key.id, "object": "api_key", "deleted": true })))
+}

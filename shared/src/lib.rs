@@ -1,0 +1,26 @@
+//! satsgate: the domain, the ports and every adapter of the gateway.
+
+pub mod account;
+pub mod app;
+pub mod auth;
+pub mod chain;
+pub mod clock;
+pub mod dispatch;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod ids;
+pub mod money;
+pub mod network;
+pub mod prices;
+pub mod records;
+pub mod routes;
+pub mod schema;
+pub mod store;
+pub mod telemetry;
+pub mod table;
+pub mod wallet;
+
+pub use app::App;
+pub use error::{ApiError, ErrorCode};
+pub use network::Network;

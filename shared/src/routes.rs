@@ -1,0 +1,70 @@
+//! The one route table: method, path, Lambda function name, auth, handler.
+//! The local gateway serves it, each Lambda binary serves one row, and a
+//! test checks that template.yaml declares exactly these routes.
+
+use crate::dispatch::HandlerFn;
+use crate::handler;
+use crate::handlers::{health, stores};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// No key needed (a key sent anyway is ignored).
+    Public,
+    /// An account key.
+    Account,
+    /// A store key.
+    Store,
+    /// Either kind; the handler decides what the caller sees.
+    Any,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// Lambda function (binary) name.
+    pub function: &'static str,
+    pub auth: Auth,
+    pub handler: HandlerFn,
+}
+
+macro_rules! routes {
+    ($($method:literal $path:literal => $function:literal, $auth:ident, $handler:path;)*) => {
+        pub static ROUTES: &[Route] = &[
+            $(Route { method: $method, path: $path, function: $function, auth: Auth::$auth, handler: handler!($handler) },)*
+        ];
+    };
+}
+
+routes! {
+    "GET" "/v1/health" => "health", Public, health::health;
+    "POST" "/v1/stores" => "stores-create", Account, stores::create;
+    "GET" "/v1/stores" => "stores-list", Any, stores::list;
+    "GET" "/v1/stores/{id}" => "stores-get", Any, stores::get;
+    "PATCH" "/v1/stores/{id}" => "stores-update", Account, stores::update;
+    "POST" "/v1/stores/{id}/api-keys" => "api-keys-create", Account, stores::create_key;
+    "GET" "/v1/stores/{id}/api-keys" => "api-keys-list", Account, stores::list_keys;
+    "DELETE" "/v1/stores/{id}/api-keys/{key_id}" => "api-keys-delete", Account, stores::delete_key;
+}
+
+/// The route served by a Lambda function.
+pub fn route_of(function: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.function == function)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn functions_and_routes_are_unique() {
+        let mut f = HashSet::new();
+        let mut r = HashSet::new();
+        for route in ROUTES {
+            assert!(f.insert(route.function), "function {} twice", route.function);
+            assert!(r.insert((route.method, route.path)), "route {} {} twice", route.method, route.path);
+            assert!(route.function.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{}", route.function);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Stores: the merchant's shop, its wallet and its payment settings.
+
+use crate::error::ApiError;
+use crate::http::Input;
+use crate::network::Network;
+use crate::wallet::{ScriptType, Wallet};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// How many confirmations settle an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpeedPolicy {
+    /// Accept unconfirmed payments that do not signal RBF.
+    ZeroConf,
+    OneConf,
+    TwoConf,
+    SixConf,
+}
+
+impl SpeedPolicy {
+    pub const NAMES: [&'static str; 4] = ["zero_conf", "one_conf", "two_conf", "six_conf"];
+
+    pub fn parse(s: &str) -> Option<SpeedPolicy> {
+        Some(match s {
+            "zero_conf" => SpeedPolicy::ZeroConf,
+            "one_conf" => SpeedPolicy::OneConf,
+            "two_conf" => SpeedPolicy::TwoConf,
+            "six_conf" => SpeedPolicy::SixConf,
+            _ => return None,
+        })
+    }
+
+    pub fn confirmations(self) -> u32 {
+        match self {
+            SpeedPolicy::ZeroConf => 0,
+            SpeedPolicy::OneConf => 1,
+            SpeedPolicy::TwoConf => 2,
+            SpeedPolicy::SixConf => 6,
+        }
+    }
+}
+
+pub const DEFAULT_EXPIRATION_MINUTES: i64 = 15;
+pub const DEFAULT_MONITORING_MINUTES: i64 = 60;
+/// Wallets commonly stop scanning after 20 unused addresses in a row.
+pub const GAP_LIMIT: u64 = 20;
+
+/// A store as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Store {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub network: Network,
+    /// Canonical public descriptor with checksum.
+    pub wallet: String,
+    pub wallet_type: ScriptType,
+    pub default_currency: String,
+    pub speed_policy: SpeedPolicy,
+    pub expiration_minutes: i64,
+    pub monitoring_minutes: i64,
+    pub payment_tolerance_percent: Decimal,
+    pub api_allowed_ips: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Store {
+    /// The resource as the API shows it. `addresses` is the derivation
+    /// state of the current wallet (next index, unpaid gap), when known.
+    pub fn to_json(&self, addresses: Option<(u64, u64)>) -> Value {
+        let mut warnings = Vec::new();
+        let (next_index, gap) = addresses.unwrap_or((0, 0));
+        if gap > GAP_LIMIT {
+            warnings.push(json!({
+                "code": "address_gap",
+                "message": format!(
+                    "{gap} addresses in a row were handed out without a payment; wallets with a gap limit of {GAP_LIMIT} will not see payments to later addresses until you raise the wallet's gap limit"
+                ),
+            }));
+        }
+        json!({
+            "id": self.id,
+            "object": "store",
+            "account_id": self.account_id,
+            "name": self.name,
+            "network": self.network,
+            "wallet": self.wallet,
+            "wallet_type": self.wallet_type,
+            "default_currency": self.default_currency,
+            "speed_policy": self.speed_policy,
+            "expiration_minutes": self.expiration_minutes,
+            "monitoring_minutes": self.monitoring_minutes,
+            "payment_tolerance_percent": self.payment_tolerance_percent.normalize().to_string(),
+            "api_allowed_ips": self.api_allowed_ips,
+            "next_address_index": next_index,
+            "address_gap": gap,
+            "warnings": warnings,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// Store settings from a create or update body.
+#[derive(Debug, Default)]
+pub struct StoreSettings {
+    pub name: Option<String>,
+    pub network: Option<Network>,
+    pub wallet: Option<Wallet>,
+    pub default_currency: Option<String>,
+    pub speed_policy: Option<SpeedPolicy>,
+    pub expiration_minutes: Option<i64>,
+    pub monitoring_minutes: Option<i64>,
+    pub payment_tolerance_percent: Option<Decimal>,
+    pub api_allowed_ips: Option<Vec<String>>,
+}
+
+/// Currencies a store may price in by default.
+pub fn is_supported_currency(code: &str) -> bool {
+    code == "BTC" || crate::prices::DEFAULT_FIATS.contains(&code)
+}
+
+impl StoreSettings {
+    /// Parse a body. `network` comes from the body on create, or is the
+    /// store's fixed network on update (needed to check a new wallet).
+    pub fn parse(body: &[u8], existing_network: Option<Network>) -> Result<StoreSettings, ApiError> {
+        let mut input = Input::from_body(body)?;
+        let creating = existing_network.is_none();
+        let mut s = StoreSettings {
+            name: input.nonempty("name", 100),
+            ..Default::default()
+        };
+        if creating {
+            s.name = input.required("name", s.name);
+        }
+        let network = if creating {
+            let n = input.one_of("network", &["mainnet", "testnet", "signet", "regtest"]);
+            let n = input.required("network", n);
+            n.and_then(|n| n.parse::<Network>().ok())
+        } else {
+            if input.has("network") {
+                input.raw("network");
+                input.error("network", "cannot be changed; create a new store for another network");
+            }
+            existing_network
+        };
+        s.network = network;
+        let wallet_text = input.nonempty("wallet", 1000);
+        let wallet_text = if creating { input.required("wallet", wallet_text) } else { wallet_text };
+        if let (Some(text), Some(network)) = (wallet_text, network) {
+            match Wallet::parse(&text, network) {
+                Ok(w) => s.wallet = Some(w),
+                Err(e) => input.error("wallet", e.to_string()),
+            }
+        }
+        if let Some(c) = input.string("default_currency", 8) {
+            let c = c.to_ascii_uppercase();
+            if is_supported_currency(&c) {
+                s.default_currency = Some(c);
+            } else {
+                input.error(
+                    "default_currency",
+                    format!("unsupported currency `{c}`: use BTC or one of {}", crate::prices::DEFAULT_FIATS.join(", ")),
+                );
+            }
+        }
+        s.speed_policy = input
+            .one_of("speed_policy", &SpeedPolicy::NAMES)
+            .and_then(|p| SpeedPolicy::parse(&p));
+        s.expiration_minutes = input.int("expiration_minutes", 1, 7 * 24 * 60);
+        s.monitoring_minutes = input.int("monitoring_minutes", 0, 30 * 24 * 60);
+        s.payment_tolerance_percent = input.decimal("payment_tolerance_percent", Decimal::ZERO, Decimal::from(50));
+        if let Some(ips) = input.strings("api_allowed_ips", 100, 64) {
+            match crate::auth::IpAllowlist::parse(&ips) {
+                Ok(list) => s.api_allowed_ips = Some(list.to_strings()),
+                Err(errors) => errors.into_iter().for_each(|e| input.error("api_allowed_ips", e)),
+            }
+        }
+        input.finish()?;
+        Ok(s)
+    }
+
+    /// A new store from create settings (all required fields present).
+    pub fn into_store(self, id: String, account_id: String, now: String) -> Store {
+        let wallet = self.wallet.expect("parsed on create");
+        Store {
+            id,
+            account_id,
+            name: self.name.expect("parsed on create"),
+            network: self.network.expect("parsed on create"),
+            wallet: wallet.descriptor(),
+            wallet_type: wallet.script_type(),
+            default_currency: self.default_currency.unwrap_or_else(|| "USD".into()),
+            speed_policy: self.speed_policy.unwrap_or(SpeedPolicy::OneConf),
+            expiration_minutes: self.expiration_minutes.unwrap_or(DEFAULT_EXPIRATION_MINUTES),
+            monitoring_minutes: self.monitoring_minutes.unwrap_or(DEFAULT_MONITORING_MINUTES),
+            payment_tolerance_percent: self.payment_tolerance_percent.unwrap_or(Decimal::ZERO),
+            api_allowed_ips: self.api_allowed_ips.unwrap_or_default(),
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+
+    /// The attribute changes an update makes (only what was sent), so a
+    /// concurrent writer of other attributes is never overwritten.
+    pub fn to_update(self, now: String) -> crate::table::Update {
+        let mut u = crate::table::Update::new().set("updated_at", now);
+        if let Some(v) = self.name {
+            u = u.set("name", v);
+        }
+        if let Some(w) = self.wallet {
+            u = u.set("wallet", w.descriptor()).set("wallet_type", json!(w.script_type()));
+        }
+        if let Some(v) = self.default_currency {
+            u = u.set("default_currency", v);
+        }
+        if let Some(v) = self.speed_policy {
+            u = u.set("speed_policy", json!(v));
+        }
+        if let Some(v) = self.expiration_minutes {
+            u = u.set("expiration_minutes", v);
+        }
+        if let Some(v) = self.monitoring_minutes {
+            u = u.set("monitoring_minutes", v);
+        }
+        if let Some(v) = self.payment_tolerance_percent {
+            u = u.set("payment_tolerance_percent", v.normalize().to_string());
+        }
+        if let Some(v) = self.api_allowed_ips {
+            u = u.set("api_allowed_ips", json!(v));
+        }
+        u
+    }
+}
