@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub mod demo;
+pub mod jobs;
 
 /// The HTTP router: every request goes through the shared dispatcher.
 pub fn router(app: Arc<App>) -> Router {

@@ -1,8 +1,13 @@
 //! The application: the set of adapters and settings, built once per
 //! process (Lambda init or satsgate-local start) and shared by handlers.
 
+use crate::chain::sim::SimChain;
+use crate::chain::Chain;
 use crate::clock::{Clock, SystemClock};
+use crate::network::Network;
+use crate::prices::{Fiat, PriceFeed, SandboxFeed};
 use crate::table::{dynamo::DynamoTable, embedded::EmbeddedTable, Table};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,6 +20,12 @@ pub struct Config {
     pub public_url: String,
     /// Allow http:// and loopback/private webhook URLs (local use and tests).
     pub allow_insecure_urls: bool,
+    /// A fiat price older than this cannot price an invoice or quote.
+    pub price_max_age_secs: i64,
+    /// Fewer answering sources than this keeps the old price.
+    pub price_min_sources: usize,
+    /// Fiat currencies the price poller fetches.
+    pub fiats: Vec<Fiat>,
 }
 
 impl Default for Config {
@@ -23,6 +34,9 @@ impl Default for Config {
             rate_limit_per_minute: 1200,
             public_url: "http://127.0.0.1:3000".into(),
             allow_insecure_urls: false,
+            price_max_age_secs: 600,
+            price_min_sources: 1,
+            fiats: Fiat::defaults(),
         }
     }
 }
@@ -41,6 +55,19 @@ impl Config {
         if let Ok(v) = std::env::var("ALLOW_INSECURE_URLS") {
             c.allow_insecure_urls = matches!(v.as_str(), "1" | "true");
         }
+        if let Ok(v) = std::env::var("PRICE_MAX_AGE_SECONDS") {
+            c.price_max_age_secs = v.parse().map_err(|_| format!("PRICE_MAX_AGE_SECONDS=`{v}` is not a whole number"))?;
+        }
+        if let Ok(v) = std::env::var("PRICE_MIN_SOURCES") {
+            c.price_min_sources = v.parse().map_err(|_| format!("PRICE_MIN_SOURCES=`{v}` is not a whole number"))?;
+        }
+        if let Ok(v) = std::env::var("FIATS") {
+            c.fiats = v
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.trim().parse::<Fiat>().map_err(|e| format!("FIATS: {e}")))
+                .collect::<Result<_, _>>()?;
+        }
         Ok(c)
     }
 }
@@ -51,6 +78,12 @@ pub struct App {
     pub table: Arc<dyn Table>,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
+    /// Price sources the price poller asks.
+    pub price_feeds: Vec<Arc<dyn PriceFeed>>,
+    /// The chain backend of each network the gateway serves.
+    pub chains: BTreeMap<Network, Arc<dyn Chain>>,
+    /// The sandbox chain, when one serves a network (`/v1/sandbox/*`).
+    pub sim: Option<Arc<SimChain>>,
 }
 
 /// Where state lives.
@@ -65,8 +98,49 @@ pub enum Storage {
 }
 
 impl App {
+    /// An app with the sandbox price feed and an in-memory sandbox chain
+    /// serving regtest; replace them with the `with_*` methods.
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, config: Config) -> App {
-        App { table, clock, config }
+        App {
+            table,
+            clock,
+            config,
+            price_feeds: vec![Arc::new(SandboxFeed::new())],
+            chains: BTreeMap::new(),
+            sim: None,
+        }
+        .with_sim(Arc::new(SimChain::in_memory(Network::Regtest)))
+    }
+
+    /// Serve the sim's network from the sandbox chain.
+    pub fn with_sim(mut self, sim: Arc<SimChain>) -> App {
+        self.chains.insert(sim.network(), sim.clone());
+        self.sim = Some(sim);
+        self
+    }
+
+    /// Serve `network` from `chain` (e.g. Esplora).
+    pub fn with_chain(mut self, network: Network, chain: Arc<dyn Chain>) -> App {
+        if self.sim.as_ref().is_some_and(|s| s.network() == network) {
+            self.sim = None;
+        }
+        self.chains.insert(network, chain);
+        self
+    }
+
+    pub fn with_price_feeds(mut self, feeds: Vec<Arc<dyn PriceFeed>>) -> App {
+        self.price_feeds = feeds;
+        self
+    }
+
+    /// The chain serving a network, if any.
+    pub fn chain(&self, network: Network) -> Option<&Arc<dyn Chain>> {
+        self.chains.get(&network)
+    }
+
+    /// The sandbox chain if it serves `network`.
+    pub fn sandbox(&self, network: Network) -> Option<&Arc<SimChain>> {
+        self.sim.as_ref().filter(|s| s.network() == network)
     }
 
     /// An in-memory app for tests.
@@ -81,21 +155,57 @@ impl App {
         )
     }
 
-    /// Open the storage and build the app.
+    /// Open the storage and build the app (sandbox chain and prices; the
+    /// caller may switch to live sources with `with_live_sources`).
     pub async fn build(storage: Storage, config: Config) -> Result<App, String> {
-        let table: Arc<dyn Table> = match storage {
-            Storage::Dynamo => Arc::new(DynamoTable::from_env().await?),
-            Storage::Dir(dir) => Arc::new(
-                EmbeddedTable::open(&dir).map_err(|e| format!("opening data dir {}: {e}", dir.display()))?,
+        let (table, sim): (Arc<dyn Table>, SimChain) = match &storage {
+            Storage::Dynamo => (Arc::new(DynamoTable::from_env().await?), SimChain::in_memory(Network::Regtest)),
+            Storage::Dir(dir) => (
+                Arc::new(EmbeddedTable::open(dir).map_err(|e| format!("opening data dir {}: {e}", dir.display()))?),
+                SimChain::open(&dir.join("sandbox-chain.json"), Network::Regtest)
+                    .map_err(|e| format!("opening sandbox chain in {}: {e}", dir.display()))?,
             ),
-            Storage::Memory => Arc::new(EmbeddedTable::in_memory()),
+            Storage::Memory => (Arc::new(EmbeddedTable::in_memory()), SimChain::in_memory(Network::Regtest)),
         };
-        Ok(App::new(table, Arc::new(SystemClock), config))
+        Ok(App::new(table, Arc::new(SystemClock), config).with_sim(Arc::new(sim)))
     }
 
-    /// The Lambda way: DynamoDB from `TABLE_NAME`, settings from env.
+    /// Real exchanges (`PRICE_SOURCES`, default all four) and Esplora for
+    /// mainnet, testnet and signet (`ESPLORA_URL_<NETWORK>`, default public
+    /// instances). Regtest stays on the sandbox chain.
+    pub fn with_live_sources(mut self) -> Result<App, String> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("satsgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let names = std::env::var("PRICE_SOURCES").unwrap_or_else(|_| "coinbase,kraken,bitstamp,coingecko".into());
+        self.price_feeds = crate::prices::feeds_from_names(&names, client.clone())?;
+        for (network, default) in [
+            (Network::Mainnet, "https://blockstream.info/api"),
+            (Network::Testnet, "https://blockstream.info/testnet/api"),
+            (Network::Signet, "https://mempool.space/signet/api"),
+        ] {
+            let var = format!("ESPLORA_URL_{}", network.as_str().to_uppercase());
+            let url = std::env::var(&var).unwrap_or_else(|_| default.into());
+            self = self.with_chain(network, Arc::new(crate::chain::esplora::Esplora::new(client.clone(), url)));
+        }
+        Ok(self)
+    }
+
+    /// The Lambda way: DynamoDB from `TABLE_NAME`, live sources, settings
+    /// from env. `SANDBOX_CHAIN=1` keeps a per-instance sandbox chain for
+    /// regtest (demos only: it is not shared between Lambda instances).
     pub async fn from_env() -> Result<App, String> {
-        App::build(Storage::Dynamo, Config::from_env()?).await
+        let mut config = Config::from_env()?;
+        if std::env::var("PRICE_MIN_SOURCES").is_err() {
+            config.price_min_sources = 2;
+        }
+        let mut app = App::build(Storage::Dynamo, config).await?.with_live_sources()?;
+        if std::env::var("SANDBOX_CHAIN").map_or(true, |v| v != "1") {
+            app.chains.remove(&Network::Regtest);
+            app.sim = None;
+        }
+        Ok(app)
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

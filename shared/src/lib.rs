@@ -7,6 +7,7 @@ pub mod chain;
 pub mod clock;
 pub mod dispatch;
 pub mod error;
+pub mod events;
 pub mod handlers;
 pub mod http;
 pub mod ids;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A store's network. `mainnet|testnet|signet|regtest` on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     Mainnet,

@@ -45,6 +45,12 @@ routes! {
     "POST" "/v1/stores/{id}/api-keys" => "api-keys-create", Account, stores::create_key;
     "GET" "/v1/stores/{id}/api-keys" => "api-keys-list", Account, stores::list_keys;
     "DELETE" "/v1/stores/{id}/api-keys/{key_id}" => "api-keys-delete", Account, stores::delete_key;
+    // -- invoices --
+    // -- end invoices --
+    // -- prices --
+    // -- end prices --
+    // -- webhooks --
+    // -- end webhooks --
 }
 
 /// The route served by a Lambda function.

@@ -11,14 +11,17 @@
 //! to the address's own history.
 //!
 //! Persistence: [`SimChain::open`] keeps a JSON snapshot (consensus-encoded tx hex)
-//! written after every mutation (temp file + rename). A failed write is logged and
-//! the in-memory chain stays authoritative; the next mutation rewrites everything.
+//! saved after every mutation (temp file + rename) by a writer thread, so a mutation
+//! never waits for a multi-megabyte write; saves requested while one is in progress
+//! coalesce into the next. [`SimChain::flush`] and dropping the chain wait until the
+//! file holds every mutation. A failed write is logged (and reported by `flush`); the
+//! in-memory chain stays authoritative and the next save rewrites everything.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use bitcoin::absolute::LockTime;
 use bitcoin::consensus::encode::{deserialize_hex, serialize_hex};
@@ -30,7 +33,7 @@ use bitcoin::{
 };
 use rand::Rng;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{Chain, ChainError, ChainTx, TxStatus};
 use crate::network::Network;
@@ -315,21 +318,42 @@ impl State {
         None
     }
 
-    fn to_snapshot(&self) -> SnapshotOut<'_> {
-        let hex = |txid: &Txid| self.txs.get(txid).map(|e| e.hex.as_str());
-        SnapshotOut {
-            version: SNAPSHOT_VERSION,
-            network: self.network,
-            blocks: self
-                .blocks
-                .iter()
-                .map(|b| SnapBlockOut {
-                    hash: b.hash,
-                    txs: b.txids.iter().filter_map(hex).collect(),
-                })
-                .collect(),
-            mempool: self.mempool.values().filter_map(hex).collect(),
+    /// The snapshot as JSON, built by hand: it is rewritten often and holds only hex
+    /// strings, hashes and the network name, none of which needs escaping.
+    fn snapshot_json(&self) -> String {
+        fn push_list<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
+            out.push('[');
+            for (i, item) in items.enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(item);
+                out.push('"');
+            }
+            out.push(']');
         }
+        let hex = |txid: &Txid| self.txs.get(txid).map(|e| e.hex.as_str());
+        let size: usize = self.txs.values().map(|e| e.hex.len() + 3).sum::<usize>()
+            + self.blocks.len() * 96
+            + 128;
+        let mut out = String::with_capacity(size);
+        out.push_str(&format!(
+            r#"{{"version":{SNAPSHOT_VERSION},"network":"{}","blocks":["#,
+            self.network.as_str()
+        ));
+        for (i, block) in self.blocks.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!(r#"{{"hash":"{}","txs":"#, block.hash));
+            push_list(&mut out, block.txids.iter().filter_map(hex));
+            out.push('}');
+        }
+        out.push_str(r#"],"mempool":"#);
+        push_list(&mut out, self.mempool.values().filter_map(hex));
+        out.push('}');
+        out
     }
 
     fn from_snapshot(snap: SnapshotIn) -> Result<State, String> {
@@ -386,20 +410,6 @@ impl State {
     }
 }
 
-#[derive(Serialize)]
-struct SnapshotOut<'a> {
-    version: u32,
-    network: Network,
-    blocks: Vec<SnapBlockOut<'a>>,
-    mempool: Vec<&'a str>,
-}
-
-#[derive(Serialize)]
-struct SnapBlockOut<'a> {
-    hash: BlockHash,
-    txs: Vec<&'a str>,
-}
-
 #[derive(Deserialize)]
 struct SnapshotIn {
     version: u32,
@@ -414,26 +424,93 @@ struct SnapBlockIn {
     txs: Vec<String>,
 }
 
-/// The snapshot file and the generation last written to it.
+/// Write-behind persistence: mutations ask for a snapshot, a writer thread saves the
+/// latest state (coalescing requests that arrive while it writes), so a mutation costs
+/// O(1) however big the chain is. `flush` and `Drop` wait for the last request.
 struct Store {
     path: PathBuf,
-    written: Mutex<u64>,
+    sync: Arc<WriterSync>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct WriterSync {
+    flags: Mutex<WriterFlags>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct WriterFlags {
+    /// Highest state generation asked to be saved.
+    wanted: u64,
+    /// Highest state generation the last write attempt covered.
+    written: u64,
+    /// Why that attempt failed, if it did.
+    error: Option<String>,
+    shutdown: bool,
+}
+
+impl WriterSync {
+    fn flags(&self) -> MutexGuard<'_, WriterFlags> {
+        self.flags.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn request(&self, generation: u64) {
+        let mut flags = self.flags();
+        flags.wanted = flags.wanted.max(generation);
+        self.changed.notify_all();
+    }
 }
 
 impl Store {
-    fn write(&self, generation: u64, json: &str) {
-        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        if generation <= *written {
-            return; // a newer snapshot is already on disk
+    fn start(path: PathBuf, state: Arc<Mutex<State>>, generation: u64) -> io::Result<Store> {
+        let sync = Arc::new(WriterSync {
+            flags: Mutex::new(WriterFlags {
+                wanted: generation,
+                written: generation,
+                ..WriterFlags::default()
+            }),
+            changed: Condvar::new(),
+        });
+        let thread = std::thread::Builder::new()
+            .name("sim-chain-writer".into())
+            .spawn({
+                let (sync, path) = (sync.clone(), path.clone());
+                move || writer_loop(&sync, &state, &path)
+            })?;
+        Ok(Store {
+            path,
+            sync,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn writer_loop(sync: &WriterSync, state: &Mutex<State>, path: &Path) {
+    loop {
+        {
+            let mut flags = sync.flags();
+            while flags.written >= flags.wanted && !flags.shutdown {
+                flags = sync.changed.wait(flags).unwrap_or_else(|e| e.into_inner());
+            }
+            if flags.written >= flags.wanted {
+                return; // shut down with nothing left to save
+            }
         }
-        match write_atomically(&self.path, json) {
-            Ok(()) => *written = generation,
-            Err(e) => tracing::error!(
-                path = %self.path.display(),
-                error = %e,
-                "sandbox chain: cannot save snapshot"
-            ),
-        }
+        let (generation, json) = {
+            let state = state.lock().unwrap_or_else(|e| e.into_inner());
+            (state.generation, state.snapshot_json())
+        };
+        let result = write_atomically(path, &json);
+        let mut flags = sync.flags();
+        flags.written = flags.written.max(generation);
+        flags.error = match result {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "sandbox chain: cannot save snapshot");
+                Some(e.to_string())
+            }
+        };
+        sync.changed.notify_all();
     }
 }
 
@@ -447,7 +524,7 @@ fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
 
 /// The sandbox chain. Thread-safe; every method takes `&self`.
 pub struct SimChain {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     store: Option<Store>,
 }
 
@@ -467,7 +544,7 @@ impl SimChain {
     /// A fresh chain (genesis block only), not persisted.
     pub fn in_memory(network: Network) -> SimChain {
         SimChain {
-            state: Mutex::new(State::with_genesis(network)),
+            state: Arc::new(Mutex::new(State::with_genesis(network))),
             store: None,
         }
     }
@@ -498,18 +575,17 @@ impl SimChain {
                     std::fs::create_dir_all(dir)?;
                 }
                 let state = State::with_genesis(network);
-                let json = serde_json::to_string(&state.to_snapshot()).map_err(io::Error::other)?;
-                write_atomically(path, &json)?;
+                write_atomically(path, &state.snapshot_json())?;
                 state
             }
             Err(e) => return Err(e),
         };
+        let generation = state.generation;
+        let state = Arc::new(Mutex::new(state));
+        let store = Store::start(path.to_path_buf(), state.clone(), generation)?;
         Ok(SimChain {
-            state: Mutex::new(state),
-            store: Some(Store {
-                path: path.to_path_buf(),
-                written: Mutex::new(0),
-            }),
+            state,
+            store: Some(store),
         })
     }
 
@@ -658,20 +734,50 @@ impl SimChain {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Ends a mutation: bumps the generation and saves the snapshot (outside the state lock).
+    /// Ends a mutation: bumps the generation and asks the writer to save it.
     fn commit(&self, mut state: MutexGuard<'_, State>) {
         state.generation += 1;
-        let Some(store) = &self.store else { return };
         let generation = state.generation;
-        let json = match serde_json::to_string(&state.to_snapshot()) {
-            Ok(json) => json,
-            Err(e) => {
-                tracing::error!(error = %e, "sandbox chain: cannot encode snapshot");
-                return;
-            }
-        };
         drop(state);
-        store.write(generation, &json);
+        if let Some(store) = &self.store {
+            store.sync.request(generation);
+        }
+    }
+
+    /// Waits until the snapshot file holds every mutation made so far (snapshots are
+    /// written behind the mutations; dropping the chain flushes too). Reports the
+    /// last write error, if any. A no-op for an in-memory chain.
+    pub fn flush(&self) -> io::Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let generation = self.lock().generation;
+        let sync = &store.sync;
+        let mut flags = sync.flags();
+        flags.wanted = flags.wanted.max(generation);
+        sync.changed.notify_all();
+        while flags.written < generation {
+            flags = sync.changed.wait(flags).unwrap_or_else(|e| e.into_inner());
+        }
+        match &flags.error {
+            None => Ok(()),
+            Some(e) => Err(io::Error::other(format!(
+                "sandbox chain snapshot {}: {e}",
+                store.path.display()
+            ))),
+        }
+    }
+}
+
+impl Drop for SimChain {
+    fn drop(&mut self) {
+        if let Some(store) = &mut self.store {
+            store.sync.flags().shutdown = true;
+            store.sync.changed.notify_all();
+            if let Some(thread) = store.thread.take() {
+                let _ = thread.join();
+            }
+        }
     }
 }
 
@@ -1190,6 +1296,11 @@ mod tests {
             let (confirmed, _) = chain.pay(&addr, sats(10_000), false).unwrap();
             let hashes = chain.mine(2);
             let (pending, _) = chain.pay(&addr, sats(20_000), true).unwrap();
+            chain.flush().unwrap();
+            let saved = std::fs::read_to_string(&path).unwrap();
+            let snap: SnapshotIn = serde_json::from_str(&saved).unwrap();
+            assert_eq!(snap.blocks.len(), 3);
+            assert_eq!(snap.mempool.len(), 1);
             (confirmed, pending, hashes)
         };
 
@@ -1250,31 +1361,5 @@ mod tests {
         fn assert_chain<T: Chain + 'static>() {}
         assert_chain::<SimChain>();
         assert_chain::<crate::chain::Esplora>();
-    }
-}
-#[cfg(test)]
-mod tmpbench {
-    use super::*;
-    #[tokio::test]
-    #[ignore]
-    async fn bench_persisted() {
-        let path = std::env::temp_dir().join(format!("sgbench-{}.json", rand::random::<u64>()));
-        let chain = SimChain::open(&path, Network::Regtest).unwrap();
-        let addrs: Vec<String> = (0..10_000).map(|_| {
-            Address::from_script(&random_p2wpkh(), bitcoin::Network::Regtest).unwrap().to_string()
-        }).collect();
-        let t = std::time::Instant::now();
-        for a in &addrs { chain.pay(a, Amount::from_sat(1000), false).unwrap(); }
-        eprintln!("10k pays persisted: {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        chain.mine(1);
-        for a in &addrs { chain.address_txs(a).await.unwrap(); }
-        eprintln!("10k polls: {:?}", t.elapsed());
-        eprintln!("size {}", std::fs::metadata(&path).unwrap().len());
-        let t = std::time::Instant::now();
-        drop(chain);
-        let _c = SimChain::open(&path, Network::Regtest).unwrap();
-        eprintln!("reopen: {:?}", t.elapsed());
-        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -62,8 +62,9 @@ impl DynamoTable {
     /// its TransactWriteItems applies operations one by one and rolls back by
     /// restoring a snapshot of the whole table (clobbering writes that
     /// landed meanwhile), and its conditional writes check then write without
-    /// a lock. Real DynamoDB needs none of this; `from_env` turns it on when
-    /// the endpoint is not AWS.
+    /// a lock. This only orders requests of this process (several processes
+    /// sharing one moto_server still race). Real DynamoDB needs none of it;
+    /// `from_env` turns it on when the endpoint is not AWS.
     pub fn for_emulator(mut self) -> Self {
         self.serial = Some(tokio::sync::RwLock::new(()));
         self
@@ -165,6 +166,10 @@ impl DynamoTable {
         let raw = self.get_raw(key).await?;
         let now = self.now();
         if raw.as_ref().is_some_and(|i| stored_expired(i, now)) {
+            if cond.is_some_and(|c| !c.eval(None)) {
+                // Fails on an absent item too: no need to sweep it.
+                return Ok(false);
+            }
             self.delete_expired(key).await?;
             return Ok(true);
         }
@@ -186,6 +191,7 @@ impl DynamoTable {
             let now = self.now();
             if matches!(op, TxOp::Update { .. })
                 && raw.as_ref().is_some_and(|i| stored_expired(i, now))
+                && cond.is_none_or(|c| c.eval(None))
             {
                 self.delete_expired(&key).await?;
                 return Ok(None);
@@ -1188,6 +1194,8 @@ impl Table for DynamoTable {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items))
+                // SDK retries of this very request stay idempotent.
+                .client_request_token(uuid::Uuid::new_v4().to_string())
                 .send()
                 .await;
             drop(g);

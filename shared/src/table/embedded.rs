@@ -112,6 +112,7 @@ pub struct EmbeddedTable {
     path: Option<PathBuf>,
     clock: Arc<dyn Clock>,
     fsync: bool,
+    changes: tokio::sync::broadcast::Sender<Item>,
 }
 
 impl EmbeddedTable {
@@ -123,6 +124,7 @@ impl EmbeddedTable {
             path: None,
             clock: Arc::new(SystemClock),
             fsync: false,
+            changes: tokio::sync::broadcast::channel(4096).0,
         }
     }
 
@@ -164,6 +166,7 @@ impl EmbeddedTable {
             path: Some(path),
             clock: Arc::new(SystemClock),
             fsync: std::env::var("SATSGATE_FSYNC").is_ok_and(|v| v == "1"),
+            changes: tokio::sync::broadcast::channel(4096).0,
         })
     }
 
@@ -206,6 +209,12 @@ impl EmbeddedTable {
             }
         }
         for w in writes {
+            if let Write1::Put(item) = &w {
+                if self.changes.receiver_count() > 0 {
+                    // Lagging receivers miss items; consumers also sweep the outbox.
+                    let _ = self.changes.send(item.clone());
+                }
+            }
             state.apply(w);
         }
         Ok(())
@@ -413,5 +422,9 @@ impl Table for EmbeddedTable {
 
     fn engine(&self) -> &'static str {
         "embedded"
+    }
+
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Item>> {
+        Some(self.changes.subscribe())
     }
 }

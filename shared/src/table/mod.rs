@@ -379,6 +379,12 @@ pub trait Table: Send + Sync {
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError>;
     /// The engine's name for logs ("dynamodb" / "embedded").
     fn engine(&self) -> &'static str;
+    /// A feed of items as written (after commit), like a DynamoDB stream
+    /// with NEW_IMAGE. The embedded engine has one; on AWS the stream is
+    /// DynamoDB Streams and this is None.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Item>> {
+        None
+    }
 }
 
 /// Checks every engine applies before a transaction.

@@ -1,0 +1,58 @@
+//! satsgate-local's scheduler: the jobs that EventBridge schedules, SQS and
+//! DynamoDB Streams trigger on AWS run here as tokio tasks on timers.
+
+use satsgate::app::App;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often each local job runs (tests shorten them).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub price_poll: Duration,
+    pub chain_poll: Duration,
+    pub webhook_poll: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            price_poll: Duration::from_secs(60),
+            chain_poll: Duration::from_secs(5),
+            webhook_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Run `job` now and then every `every` until the task is aborted. A failing
+/// run is logged; the next one runs on time.
+pub fn spawn_every<F, Fut>(name: &'static str, every: Duration, job: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = job().await {
+                tracing::warn!(job = name, error = %e, "job run failed");
+            }
+        }
+    })
+}
+
+/// Start every background job; abort the handles to stop them.
+pub fn start_jobs(app: Arc<App>, schedule: &Schedule) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut jobs = Vec::new();
+    let _ = (&app, schedule);
+    // -- prices jobs --
+    // -- end prices jobs --
+    // -- chain jobs --
+    // -- end chain jobs --
+    // -- webhook jobs --
+    // -- end webhook jobs --
+    jobs.shrink_to_fit();
+    jobs
+}

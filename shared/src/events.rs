@@ -1,0 +1,100 @@
+//! Events: every state change writes one event item in the same transaction
+//! as the change (the outbox). Webhooks and WebSocket pushes are fed from
+//! these items only, so a crash between "changed" and "told" loses nothing.
+//!
+//! Item: pk `EVT#<store_id>`, sk `<evt id>` (UUIDv7: time order), `ttl` 30
+//! days; gsi1 `EVTINV#<invoice_id>` / `<evt id>` lists an invoice's events;
+//! gsi2 `OUTBOX` / `<evt id>` marks events not yet handed to fan-out (the
+//! fan-out removes `gsi2pk` once every delivery is enqueued).
+
+use crate::clock::rfc3339;
+use crate::ids::{new_id, IdKind};
+use crate::records::to_item;
+use crate::table::{Cond, Item, Key, TxOp};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Event types (API.md "Webhooks").
+pub const EVENT_TYPES: &[&str] = &[
+    "invoice.created",
+    "invoice.updated",
+    "invoice.paid",
+    "invoice.completed",
+    "invoice.expired",
+    "invoice.cancelled",
+    "invoice.underpaid",
+    "invoice.invalid",
+    "payment.received",
+    "payment.confirmed",
+    "payment.refunded",
+];
+
+/// Events are kept 30 days.
+pub const EVENT_TTL_SECONDS: i64 = 30 * 24 * 3600;
+pub const OUTBOX: &str = "OUTBOX";
+
+/// An event as stored and as delivered: `{id, type, created_at, data}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created_at: String,
+    pub store_id: String,
+    #[serde(default)]
+    pub invoice_id: Option<String>,
+    /// `{"invoice": {...}}` and, for payment events, `"payment": {...}`.
+    pub data: Value,
+}
+
+impl Event {
+    pub fn new(kind: &str, store_id: &str, invoice_id: Option<&str>, data: Value, now: time::OffsetDateTime) -> Event {
+        Event {
+            id: new_id(IdKind::Event),
+            kind: kind.to_string(),
+            created_at: rfc3339(now),
+            store_id: store_id.to_string(),
+            invoice_id: invoice_id.map(str::to_string),
+            data,
+        }
+    }
+
+    pub fn key(store_id: &str, event_id: &str) -> Key {
+        Key::new(format!("EVT#{store_id}"), event_id)
+    }
+
+    /// The event item, in the outbox.
+    pub fn to_item(&self, now: time::OffsetDateTime) -> Item {
+        let mut extra = vec![
+            ("ttl", json!(now.unix_timestamp() + EVENT_TTL_SECONDS)),
+            ("gsi2pk", json!(OUTBOX)),
+            ("gsi2sk", json!(self.id)),
+        ];
+        if let Some(inv) = &self.invoice_id {
+            extra.push(("gsi1pk", json!(format!("EVTINV#{inv}"))));
+            extra.push(("gsi1sk", json!(self.id)));
+        }
+        to_item(self, &Event::key(&self.store_id, &self.id), &extra)
+    }
+
+    /// The write that records this event inside a state change's transaction.
+    pub fn put_op(&self, now: time::OffsetDateTime) -> TxOp {
+        TxOp::Put { item: self.to_item(now), cond: Some(Cond::NotExists) }
+    }
+
+    /// The public shape (webhook body, `GET /v1/events`).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "object": "event",
+            "type": self.kind,
+            "created_at": self.created_at,
+            "data": self.data,
+        })
+    }
+
+    /// Whether an item is an event item.
+    pub fn is_event_item(item: &Item) -> bool {
+        item.get("pk").and_then(Value::as_str).is_some_and(|pk| pk.starts_with("EVT#"))
+    }
+}
