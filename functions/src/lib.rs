@@ -61,3 +61,34 @@ pub async fn handle(app: &App, function: &str, event: lambda_http::Request) -> l
     };
     b.body(body).unwrap_or_else(|_| lambda_http::Response::new(Body::Text("{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}".into())))
 }
+
+/// A job run per invocation: a scheduled EventBridge rule, a stream batch, ...
+pub type Job = for<'a> fn(&'a App, serde_json::Value) -> futures::future::BoxFuture<'a, Result<serde_json::Value, String>>;
+
+/// Run a scheduled job (EventBridge `rate(...)`): the app is built once, each
+/// invocation runs `job` once; a failed run is an error (Lambda retries it).
+pub async fn serve_scheduled(name: &'static str, job: Job) -> Result<(), Error> {
+    satsgate::telemetry::init(true);
+    let app = Arc::new(App::from_env().await?);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+        let app = app.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let result = job(&app, event.payload).await;
+            match &result {
+                Ok(report) => tracing::info!(job = name, ms = started.elapsed().as_millis() as u64, %report, "job done"),
+                Err(e) => tracing::error!(job = name, error = %e, "job failed"),
+            }
+            result.map_err(Error::from)
+        }
+    }))
+    .await
+}
+
+/// The chain poller as a job.
+pub fn chain_poller(app: &App, _event: serde_json::Value) -> futures::future::BoxFuture<'_, Result<serde_json::Value, String>> {
+    Box::pin(async move {
+        let r = satsgate::invoice::poller::poll_chain(app).await?;
+        Ok(serde_json::json!({"due": r.due, "checked": r.checked, "changed": r.changed, "errors": r.errors}))
+    })
+}

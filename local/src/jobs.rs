@@ -48,8 +48,22 @@ pub fn start_jobs(app: Arc<App>, schedule: &Schedule) -> Vec<tokio::task::JoinHa
     let mut jobs = Vec::new();
     let _ = (&app, schedule);
     // -- prices jobs --
+    {
+        let app = app.clone();
+        jobs.push(spawn_every("price-poller", schedule.price_poll, move || {
+            let app = app.clone();
+            async move { satsgate::prices::poller::poll_prices(&app).await.map(|_| ()) }
+        }));
+    }
     // -- end prices jobs --
     // -- chain jobs --
+    {
+        let app = app.clone();
+        jobs.push(spawn_every("chain-poller", schedule.chain_poll, move || {
+            let app = app.clone();
+            async move { satsgate::invoice::poller::poll_chain(&app).await.map(|_| ()) }
+        }));
+    }
     // -- end chain jobs --
     // -- webhook jobs --
     // -- end webhook jobs --

@@ -57,6 +57,7 @@ pub struct Running {
     pub app: Arc<App>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -64,16 +65,34 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Stop serving and wait for the server task to end.
+    /// Stop the jobs and the server, and flush the sandbox chain to disk.
     pub async fn stop(mut self) {
+        for job in &self.jobs {
+            job.abort();
+        }
+        for job in self.jobs.drain(..) {
+            let _ = job.await;
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some(sim) = &self.app.sim {
+            if let Err(e) = sim.flush() {
+                tracing::error!(error = %e, "saving the sandbox chain");
+            }
+        }
     }
 }
 
-/// Serve `app` on `listener` until stopped.
+/// Serve `app` on `listener` and run the background jobs on `schedule`.
+pub async fn start_with_jobs(app: Arc<App>, listener: tokio::net::TcpListener, schedule: &jobs::Schedule) -> std::io::Result<Running> {
+    let mut running = start(app.clone(), listener).await?;
+    running.jobs = jobs::start_jobs(app, schedule);
+    Ok(running)
+}
+
+/// Serve `app` on `listener` until stopped (no background jobs).
 pub async fn start(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -86,5 +105,5 @@ pub async fn start(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io:
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(Running { addr, app, shutdown: Some(tx), task })
+    Ok(Running { addr, app, shutdown: Some(tx), task, jobs: Vec::new() })
 }

@@ -72,8 +72,11 @@ async fn run() -> Result<(), String> {
         Storage::Dir(d) => format!("{}", std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display()),
         Storage::Memory => "memory (nothing is kept)".into(),
     };
-    let _ = args.live; // chain and price sources: see README
-    let app = Arc::new(App::build(storage, config).await?);
+    let mut app = App::build(storage, config).await?;
+    if args.live {
+        app = app.with_live_sources()?;
+    }
+    let app = Arc::new(app);
 
     if args.command.as_deref() == Some("create-account") {
         let (account, _key, secret) = satsgate::account::create_account(&*app.table, &args.name, app.now())
@@ -96,7 +99,8 @@ async fn run() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let running = satsgate_local::start(app, listener).await.map_err(|e| e.to_string())?;
+    let schedule = satsgate_local::jobs::Schedule::default();
+    let running = satsgate_local::start_with_jobs(app, listener, &schedule).await.map_err(|e| e.to_string())?;
     println!("listening on {}", running.url());
     tokio::signal::ctrl_c().await.ok();
     running.stop().await;

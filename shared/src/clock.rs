@@ -71,9 +71,45 @@ pub fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|_| format!("`{s}` is not an RFC 3339 timestamp (e.g. 2026-01-31T12:00:00Z)"))
 }
 
+/// Parse the date formats merchants export (API.md archived import):
+/// RFC 3339 (any fraction), `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`,
+/// `DD/MM/YYYY HH:MM:SS` (times without an offset are UTC).
+pub fn parse_flexible(s: &str) -> Result<OffsetDateTime, String> {
+    use time::macros::format_description;
+    let s = s.trim();
+    if let Ok(t) = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t.to_offset(time::UtcOffset::UTC));
+    }
+    if let Ok(d) = time::Date::parse(s, format_description!("[year]-[month]-[day]")) {
+        return Ok(d.midnight().assume_utc());
+    }
+    for f in [
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+        format_description!("[day]/[month]/[year] [hour]:[minute]:[second]"),
+    ] {
+        if let Ok(t) = time::PrimitiveDateTime::parse(s, f) {
+            return Ok(t.assume_utc());
+        }
+    }
+    Err(format!(
+        "`{s}` is not a date: use RFC 3339 (2026-01-31T12:00:00Z), YYYY-MM-DD, YYYY-MM-DD HH:MM:SS or DD/MM/YYYY HH:MM:SS"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flexible_dates() {
+        let want = "2026-01-31T12:34:56.000Z";
+        for s in ["2026-01-31T12:34:56Z", "2026-01-31T12:34:56.000000000Z", "2026-01-31T14:34:56+02:00", "2026-01-31 12:34:56", "31/01/2026 12:34:56"] {
+            assert_eq!(rfc3339(parse_flexible(s).unwrap()), want, "{s}");
+        }
+        assert_eq!(rfc3339(parse_flexible("2026-01-31").unwrap()), "2026-01-31T00:00:00.000Z");
+        assert!(parse_flexible("31/01/2026").is_err());
+        assert!(parse_flexible("2026-13-01").is_err());
+    }
 
     #[test]
     fn formats_and_parses_round_trip() {

@@ -11,6 +11,7 @@ pub mod events;
 pub mod handlers;
 pub mod http;
 pub mod ids;
+pub mod invoice;
 pub mod money;
 pub mod network;
 pub mod prices;

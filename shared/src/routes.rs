@@ -4,7 +4,7 @@
 
 use crate::dispatch::HandlerFn;
 use crate::handler;
-use crate::handlers::{health, stores};
+use crate::handlers::{health, invoices, sandbox, stores};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +46,30 @@ routes! {
     "GET" "/v1/stores/{id}/api-keys" => "api-keys-list", Account, stores::list_keys;
     "DELETE" "/v1/stores/{id}/api-keys/{key_id}" => "api-keys-delete", Account, stores::delete_key;
     // -- invoices --
+    "POST" "/v1/invoices" => "invoices-create", Store, invoices::create;
+    "GET" "/v1/invoices" => "invoices-list", Store, invoices::list;
+    "GET" "/v1/invoices/{id}" => "invoices-get", Store, invoices::get;
+    "POST" "/v1/invoices/archived" => "invoices-import", Store, invoices::import;
+    "POST" "/v1/invoices/{id}/status" => "invoices-mark", Store, invoices::mark;
+    "POST" "/v1/invoices/{id}/cancel" => "invoices-cancel", Store, invoices::cancel;
+    "POST" "/v1/invoices/{id}/accept-underpayment" => "invoices-accept-underpayment", Store, invoices::accept_underpayment;
+    "POST" "/v1/invoices/{id}/refunds" => "refunds-create", Store, invoices::create_refund;
+    "GET" "/v1/invoices/{id}/refunds" => "refunds-list", Store, invoices::list_refunds;
+    "GET" "/v1/payments" => "payments-list", Store, invoices::list_payments;
+    "GET" "/v1/payments/{id}" => "payments-get", Store, invoices::get_payment;
+    "GET" "/v1/summary" => "summary", Store, invoices::summary;
+    "GET" "/v1/events" => "events-list", Store, invoices::list_events;
+    "POST" "/v1/sandbox/payments" => "sandbox-payments", Store, sandbox::pay;
+    "POST" "/v1/sandbox/blocks" => "sandbox-blocks", Store, sandbox::mine;
+    "POST" "/v1/sandbox/reorg" => "sandbox-reorg", Store, sandbox::reorg;
+    "POST" "/v1/sandbox/double-spend" => "sandbox-double-spend", Store, sandbox::double_spend;
     // -- end invoices --
     // -- prices --
+    "GET" "/v1/currencies" => "currencies-list", Public, crate::handlers::prices::currencies;
+    "GET" "/v1/prices" => "prices-list", Public, crate::handlers::prices::list;
+    "GET" "/v1/rates" => "rates-list", Public, crate::handlers::prices::rates;
+    "GET" "/v1/convert" => "convert", Public, crate::handlers::prices::convert;
+    "POST" "/v1/quotes" => "quotes-create", Store, crate::handlers::prices::create_quote;
     // -- end prices --
     // -- webhooks --
     // -- end webhooks --

@@ -40,3 +40,130 @@ pub fn idempotency(key_hash: &str, idem_key: &str) -> Key {
 pub fn rate_window(key_id: &str, minute: i64) -> Key {
     Key::new(format!("RL#{key_id}"), format!("W#{minute}"))
 }
+
+// -- prices --
+// | latest BTC price  | `PRICE#<FIAT>`              | `LATEST`          |                                     |
+// | price history     | `PRICEHIST#<FIAT>`          | `<rfc3339 time>`  | (ttl 7 days)                        |
+// | quote             | `QUOTE#<quo id>`            | `QUOTE`           | (ttl: expires_at + 1 day)           |
+
+/// The latest aggregated BTC price in one fiat.
+pub fn price_latest(fiat: &str) -> Key {
+    Key::new(format!("PRICE#{fiat}"), "LATEST")
+}
+
+/// One past BTC price in one fiat, at `at` (RFC 3339): history sorts by time.
+pub fn price_history(fiat: &str, at: &str) -> Key {
+    Key::new(format!("PRICEHIST#{fiat}"), at)
+}
+
+/// The partition holding a fiat's price history.
+pub fn price_history_of(fiat: &str) -> String {
+    format!("PRICEHIST#{fiat}")
+}
+
+pub fn quote(id: &str) -> Key {
+    Key::new(format!("QUOTE#{id}"), "QUOTE")
+}
+// -- end prices --
+
+// -- invoices --
+// | invoice           | `INV#<inv>`                 | `INV`        | `STORE#<store>#INV` / `<created_at>#<inv>`; gsi2 `WATCH` / `<next check>#<inv>` (sparse: watched only) |
+// | order id claim    | `ORDER#<store>#<order_id>`  | `ORDER`      |                                     |
+// | address claim     | `ADDR#<network>#<address>`  | `ADDR`       |                                     |
+// | address counter   | `STORE#<store>`             | `ADDRIDX#<wallet checksum>` |                      |
+// | payment           | `PAY#<pay>`                 | `PAY`        | `STORE#<store>#PAY` / `<seen_at>#<pay>` |
+
+pub fn invoice(id: &str) -> Key {
+    Key::new(format!("INV#{id}"), "INV")
+}
+
+/// gsi1 partition listing a store's invoices by creation time.
+pub fn invoices_of(store_id: &str) -> String {
+    format!("STORE#{store_id}#INV")
+}
+
+/// gsi2 partition of invoices the chain poller watches.
+pub const WATCH: &str = "WATCH";
+
+pub fn order(store_id: &str, order_id: &str) -> Key {
+    Key::new(format!("ORDER#{store_id}#{order_id}"), "ORDER")
+}
+
+pub fn address(network: crate::network::Network, address: &str) -> Key {
+    Key::new(format!("ADDR#{network}#{address}"), "ADDR")
+}
+
+pub fn address_counter(store_id: &str, wallet_id: &str) -> Key {
+    Key::new(format!("STORE#{store_id}"), format!("ADDRIDX#{wallet_id}"))
+}
+
+pub fn payment(id: &str) -> Key {
+    Key::new(format!("PAY#{id}"), "PAY")
+}
+
+/// gsi1 partition listing a store's payments.
+pub fn payments_of(store_id: &str) -> String {
+    format!("STORE#{store_id}#PAY")
+}
+
+/// gsi1 partition listing an invoice's events.
+pub fn events_of_invoice(invoice_id: &str) -> String {
+    format!("EVTINV#{invoice_id}")
+}
+
+/// Partition of a store's events (sk = event id).
+pub fn events_of_store(store_id: &str) -> String {
+    format!("EVT#{store_id}")
+}
+
+// -- webhooks and the local queue --
+//
+// | entity                 | pk                | sk                          | gsi1pk / gsi1sk                       | gsi2pk / gsi2sk                      |
+// |------------------------|-------------------|-----------------------------|---------------------------------------|--------------------------------------|
+// | webhook endpoint       | `WHK#<store>`     | `<whk_id>` or `invoice_url` |                                       |                                      |
+// | webhook delivery       | `WHD#<store>`     | `<dlv_id>`                  | `WHDEP#<store>#<endpoint>` / `<dlv_id>` |                                    |
+// | queue message (local)  | `QMSG#<queue>`    | `<msg id>`                  |                                       | `QVIS#<queue>` / `<visible ms:015>#<msg id>` |
+//
+// `invoice_url` is the built-in endpoint standing for every invoice's own
+// `webhook_url` (it holds the secret those deliveries are signed with).
+// Dead letters of queue `q` are the queue `q-dlq`.
+
+/// A webhook endpoint (or the built-in `invoice_url` one) of a store.
+pub fn webhook_endpoint(store_id: &str, endpoint_id: &str) -> Key {
+    Key::new(webhook_endpoints_of(store_id), endpoint_id)
+}
+
+/// The partition holding a store's webhook endpoints.
+pub fn webhook_endpoints_of(store_id: &str) -> String {
+    format!("WHK#{store_id}")
+}
+
+/// A webhook delivery (one event to one endpoint, with its attempts).
+pub fn webhook_delivery(store_id: &str, delivery_id: &str) -> Key {
+    Key::new(format!("WHD#{store_id}"), delivery_id)
+}
+
+/// gsi1 partition listing the deliveries of one endpoint.
+pub fn deliveries_of(store_id: &str, endpoint_id: &str) -> String {
+    format!("WHDEP#{store_id}#{endpoint_id}")
+}
+
+/// A message of the table-backed queue `queue`.
+pub fn queue_message(queue: &str, message_id: &str) -> Key {
+    Key::new(queue_messages(queue), message_id)
+}
+
+/// The partition holding the messages of a table-backed queue.
+pub fn queue_messages(queue: &str) -> String {
+    format!("QMSG#{queue}")
+}
+
+/// gsi2 partition ordering a table-backed queue's messages by visibility.
+pub fn queue_visibility(queue: &str) -> String {
+    format!("QVIS#{queue}")
+}
+
+/// gsi2 sort key: visible-from time (epoch ms, zero-padded) then message id.
+pub fn queue_visible_sk(visible_ms: i64, message_id: &str) -> String {
+    format!("{:015}#{message_id}", visible_ms.max(0))
+}

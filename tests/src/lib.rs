@@ -42,7 +42,7 @@ pub async fn moto_table() -> Option<DynamoTable> {
     let client = moto_client()?;
     let name = format!("satsgate-test-{}", uuid::Uuid::new_v4().simple());
     create_table(&client, &name).await.expect("create table on moto_server");
-    Some(DynamoTable::new(client, name))
+    Some(DynamoTable::new(client, name).for_emulator())
 }
 
 /// Which storage engine a test runs on.
@@ -90,13 +90,29 @@ impl Reply {
 impl Gateway {
     pub async fn start(engine: Engine, config: Config) -> Option<Gateway> {
         let table = table(engine).await?;
-        let app = Arc::new(App::new(table, Arc::new(SystemClock), config));
+        Some(Gateway::start_app(App::new(table, Arc::new(SystemClock), config)).await)
+    }
+
+    /// Serve a prepared app (its own clock, chain, feeds); no background jobs.
+    pub async fn start_app(app: App) -> Gateway {
+        let app = Arc::new(app);
         let (_, _, account_key) = satsgate::account::create_account(&*app.table, "Test", app.now())
             .await
             .expect("create account");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = satsgate_local::start(app, listener).await.unwrap();
-        Some(Gateway { running, account_key, http: reqwest::Client::new() })
+        Gateway { running, account_key, http: reqwest::Client::new() }
+    }
+
+    pub fn app(&self) -> &App {
+        &self.running.app
+    }
+
+    /// Create a store and return (store id, store key).
+    pub async fn store(&self, body: Value) -> (String, String) {
+        let r = self.call("POST", "/v1/stores", Some(&self.account_key), Some(body)).await;
+        assert_eq!(r.status, 201, "create store: {:?}", r.body);
+        (r.body["store"]["id"].as_str().unwrap().to_string(), r.body["api_key"]["key"].as_str().unwrap().to_string())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -136,4 +152,6 @@ impl Gateway {
 pub const BIP84_ZPUB: &str = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs";
 /// The same mnemonic's BIP84 test-network account (m/84'/1'/0').
 pub const BIP84_VPUB: &str = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc";
+/// First receive addresses of BIP84_VPUB on regtest (m/84'/1'/0'/0/0 and /0/1).
+pub const BIP84_REGTEST_ADDRESSES: [&str; 2] = ["bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk", "bcrt1qd7spv5q28348xl4myc8zmh983w5jx32cs707jh"];
 pub const BIP84_TPUB: &str = "tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M";

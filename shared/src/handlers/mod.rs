@@ -1,6 +1,9 @@
 //! One async function per endpoint: typed input in, response out.
 
 pub mod health;
+pub mod invoices;
+pub mod sandbox;
+pub mod prices;
 pub mod stores;
 
 use crate::error::ApiError;

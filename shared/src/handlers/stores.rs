@@ -37,6 +37,12 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })))
 }
 
+/// The store resource with its current wallet's address state.
+async fn store_json(cx: &Ctx<'_>, store: &Store) -> Result<Value, ApiError> {
+    let state = crate::invoice::repo::address_state(cx.app, store).await?;
+    Ok(store.to_json(Some(state)))
+}
+
 pub fn store_item(store: &Store) -> crate::table::Item {
     to_item(
         store,
@@ -56,7 +62,7 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     q.finish()?;
     let p = cx.principal()?;
     if let Some(own) = &p.store {
-        return Ok(Response::ok(list_body(vec![own.to_json(None)], None)));
+        return Ok(Response::ok(list_body(vec![store_json(&cx, own).await?], None)));
     }
     let page = cx
         .app
@@ -65,13 +71,17 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .await
         .map_err(cursor_error)?;
     let (stores, next) = page_items(page, from_item::<Store>)?;
-    Ok(Response::ok(list_body(stores.iter().map(|s| s.to_json(None)).collect(), next)))
+    let mut items = Vec::with_capacity(stores.len());
+    for s in &stores {
+        items.push(store_json(&cx, s).await?);
+    }
+    Ok(Response::ok(list_body(items, next)))
 }
 
 /// `GET /v1/stores/{id}`.
 pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.visible_store(cx.param("id")).await?;
-    Ok(Response::ok(store.to_json(None)))
+    Ok(Response::ok(store_json(&cx, &store).await?))
 }
 
 /// `PATCH /v1/stores/{id}`: change only the fields sent.
@@ -86,7 +96,7 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .await
         .map_err(|e| if e.is_condition_failed() { ApiError::not_found("store") } else { e.into() })?;
     let store: Store = from_item(item)?;
-    Ok(Response::ok(store.to_json(None)))
+    Ok(Response::ok(store_json(&cx, &store).await?))
 }
 
 /// `POST /v1/stores/{id}/api-keys {label?, allowed_ips?}` -> 201 with the key, shown once.

@@ -12,6 +12,10 @@ mod http;
 mod kraken;
 mod sandbox;
 
+pub mod poller;
+pub mod quotes;
+pub mod rates;
+
 pub use bitstamp::Bitstamp;
 pub use coinbase::Coinbase;
 pub use coingecko::CoinGecko;

@@ -1,0 +1,653 @@
+//! Invoices, payments, refunds, summary and the event log (API.md "Invoices").
+
+use super::{cursor_error, list_body};
+use crate::clock::{parse_flexible, rfc3339};
+use crate::dispatch::Ctx;
+use crate::error::ApiError;
+use crate::events::Event;
+use crate::http::{Input, QueryInput, Response};
+use crate::ids::{new_id, IdKind};
+use crate::invoice::lifecycle::Input as Change;
+use crate::invoice::repo::{self, apply_input, load_for_store};
+use crate::invoice::{Invoice, Payment, Refund, RefundStatus, Status};
+use crate::money::{btc_to_amount, fiat_decimals, fiat_to_sats, sats_to_fiat};
+use crate::prices::Fiat;
+use crate::records::{from_item, to_item};
+use crate::schema;
+use crate::store::{SpeedPolicy, Store};
+use crate::table::{encode_cursor, Cond, Index, Item, Query, SortKey, TxOp};
+use bitcoin::Amount;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Outputs below this are non-standard and would never relay.
+pub const DUST_SATS: u64 = 546;
+const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+fn url_field(input: &mut Input, field: &str, allow_insecure: bool) -> Option<String> {
+    let s = input.string(field, 2000)?;
+    match reqwest::Url::parse(&s) {
+        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && allow_insecure) => {
+            if u.host_str().is_none_or(str::is_empty) {
+                input.error(field, "must have a host");
+                None
+            } else {
+                Some(s)
+            }
+        }
+        Ok(_) if !allow_insecure => {
+            input.error(field, "must be an https:// URL");
+            None
+        }
+        _ => {
+            input.error(field, "must be an absolute http(s) URL");
+            None
+        }
+    }
+}
+
+fn text_id(input: &mut Input, field: &str) -> Option<String> {
+    let s = input.nonempty(field, 200)?;
+    if s.chars().any(|c| c.is_control()) {
+        input.error(field, "must not contain control characters");
+        return None;
+    }
+    Some(s)
+}
+
+/// A price: BTC with up to 8 decimals, or a fiat amount with its currency's
+/// minor units; returns (sats, rate).
+async fn price(cx: &Ctx<'_>, amount: Decimal, currency: &str) -> Result<(u64, Option<Decimal>), ApiError> {
+    if currency == "BTC" {
+        let sats = btc_to_amount(amount).map_err(|e| ApiError::field("amount", e))?.to_sat();
+        return Ok((sats, None));
+    }
+    let fiat: Fiat = currency.parse().map_err(|_| ApiError::field("currency", "must be BTC or a 3-letter fiat code"))?;
+    if !cx.app.config.fiats.contains(&fiat) {
+        return Err(ApiError::field(
+            "currency",
+            format!(
+                "unsupported currency `{currency}`: use BTC or one of {}",
+                cx.app.config.fiats.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let dp = fiat_decimals(currency);
+    if amount.normalize().scale() > dp {
+        return Err(ApiError::field("amount", format!("{currency} amounts have at most {dp} decimal places")));
+    }
+    let rate = crate::prices::rates::current_rate(cx.app, &fiat).await?;
+    let sats = fiat_to_sats(amount, rate.price).map_err(|e| ApiError::field("amount", e))?.to_sat();
+    Ok((sats, Some(rate.price)))
+}
+
+/// `POST /v1/invoices` -> 201 invoice with a fresh address.
+pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store: Store = cx.store()?.clone();
+    let insecure = cx.app.config.allow_insecure_urls;
+    let mut input = Input::from_body(&cx.req.body)?;
+    let quote_id = input.nonempty("quote_id", 64);
+    let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(MAX_AMOUNT));
+    let currency = input.string("currency", 8).map(|c| c.to_ascii_uppercase());
+    let order_id = text_id(&mut input, "order_id");
+    let order_name = input.string("order_name", 200);
+    let memo = input.string("memo", 1000);
+    let buyer_email = input.string("buyer_email", 254);
+    if buyer_email.as_ref().is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace)) {
+        input.error("buyer_email", "must be an email address");
+    }
+    let redirect_url = url_field(&mut input, "redirect_url", true);
+    let webhook_url = url_field(&mut input, "webhook_url", insecure);
+    let expire_min = input.int("expire_min", 1, 7 * 24 * 60);
+    let tolerance = input.decimal("allowed_error_percent", Decimal::ZERO, Decimal::from(50));
+    let speed = input.one_of("speed_policy", &SpeedPolicy::NAMES).and_then(|s| SpeedPolicy::parse(&s));
+    let metadata = input.object("metadata", 4096);
+    if quote_id.is_none() {
+        input.required("amount", amount);
+    }
+    input.finish()?;
+
+    let id = new_id(IdKind::Invoice);
+    let mut extra_ops = Vec::new();
+    let (amount, currency, sats, rate) = match &quote_id {
+        Some(qid) => {
+            let (quote, _) = crate::prices::quotes::quote_for_invoice(cx.app, &store.id, qid).await?;
+            if amount.is_some_and(|a| a != quote.amount) || currency.as_ref().is_some_and(|c| c != quote.currency.as_str()) {
+                return Err(ApiError::field("amount", "must match the quote's amount and currency (or be left out)"));
+            }
+            extra_ops.push(quote.claim_op(Some(&id), cx.now()));
+            (quote.amount, quote.currency.to_string(), quote.sats, Some(quote.rate))
+        }
+        None => {
+            let amount = amount.expect("required above");
+            if amount <= Decimal::ZERO {
+                return Err(ApiError::field("amount", "must be greater than 0"));
+            }
+            let currency = currency.unwrap_or_else(|| store.default_currency.clone());
+            let (sats, rate) = price(&cx, amount, &currency).await?;
+            (amount, currency, sats, rate)
+        }
+    };
+    if sats < DUST_SATS {
+        return Err(ApiError::field(
+            "amount",
+            format!("is {sats} sats; the smallest payable amount is {DUST_SATS} sats (the dust limit)"),
+        ));
+    }
+    let now = cx.now();
+    let expires = now + time::Duration::minutes(expire_min.unwrap_or(store.expiration_minutes));
+    let inv = Invoice {
+        id,
+        store_id: store.id.clone(),
+        status: Status::New,
+        amount,
+        currency,
+        crypto_amount_sats: sats,
+        rate,
+        network: store.network,
+        address: None,
+        address_index: None,
+        wallet_id: None,
+        order_id,
+        order_name,
+        buyer_email,
+        memo,
+        metadata,
+        redirect_url,
+        webhook_url,
+        speed_policy: speed.unwrap_or(store.speed_policy),
+        payment_tolerance_percent: tolerance.unwrap_or(store.payment_tolerance_percent),
+        flags: vec![],
+        created_at: rfc3339(now),
+        updated_at: rfc3339(now),
+        expires_at: rfc3339(expires),
+        monitoring_until: rfc3339(expires + time::Duration::minutes(store.monitoring_minutes)),
+        payments: vec![],
+        refunds: vec![],
+        accepted_sats: None,
+        quote_id,
+        comment: None,
+        version: 1,
+        store_name: store.name.clone(),
+    };
+    let inv = repo::create(cx.app, &store, inv, extra_ops).await?;
+    Ok(Response::created(inv.to_json(&cx.app.config.public_url)))
+}
+
+/// `GET /v1/invoices/{id}`.
+pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?;
+    let inv = load_for_store(cx.app, &store.id, cx.param("id")).await?;
+    Ok(Response::ok(inv.to_json(&cx.app.config.public_url)))
+}
+
+fn time_param(q: &mut QueryInput<'_>, name: &'static str) -> Option<String> {
+    let v = q.get(name)?;
+    match parse_flexible(v) {
+        Ok(t) => Some(rfc3339(t)),
+        Err(e) => {
+            q.errors.add(name, e);
+            None
+        }
+    }
+}
+
+/// Sorting by anything but creation time sorts at most this many invoices.
+pub const MAX_SORT_WINDOW: usize = 5000;
+
+/// `GET /v1/invoices?status=&currency=&order_id=&created_after=&created_before=&sort_by=&sort_order=&limit=&cursor=`
+pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?.clone();
+    let mut q = QueryInput::new(&cx.req.query);
+    let statuses: Option<Vec<Status>> = q.get("status").map(|s| s.split(',').filter_map(Status::parse).collect());
+    if q.get("status").is_some_and(|s| s.split(',').any(|x| Status::parse(x).is_none())) {
+        q.errors.add("status", format!("must be one or more (comma-separated) of: {}", Status::NAMES.join(", ")));
+    }
+    let currency = q.get("currency").map(str::to_ascii_uppercase);
+    let order_id = q.get("order_id").map(str::to_string);
+    let after = time_param(&mut q, "created_after");
+    let before = time_param(&mut q, "created_before");
+    let sort_by = q.one_of("sort_by", &["created_at", "updated_at", "amount"]).unwrap_or_else(|| "created_at".into());
+    let asc = q.one_of("sort_order", &["asc", "desc"]).is_some_and(|o| o == "asc");
+    let limit = q.limit();
+    let cursor = q.get("cursor").map(str::to_string);
+    q.finish()?;
+    let public = cx.app.config.public_url.clone();
+    let keep = |inv: &Invoice| {
+        statuses.as_ref().is_none_or(|s| s.contains(&inv.status))
+            && currency.as_ref().is_none_or(|c| &inv.currency == c)
+            && order_id.as_ref().is_none_or(|o| inv.order_id.as_ref() == Some(o))
+    };
+
+    if let Some(oid) = &order_id {
+        let found = match cx.app.table.get(&schema::order(&store.id, oid)).await? {
+            Some(claim) => match claim.get("invoice_id").and_then(Value::as_str) {
+                Some(id) => load_for_store(cx.app, &store.id, id).await.ok(),
+                None => None,
+            },
+            None => None,
+        };
+        let items: Vec<Value> = found.into_iter().filter(|i| keep(i)).map(|i| i.to_json(&public)).collect();
+        return Ok(Response::ok(list_body(items, None)));
+    }
+
+    let range = match (&after, &before) {
+        (Some(a), Some(b)) => SortKey::Between(a.clone(), format!("{b}~")),
+        (Some(a), None) => SortKey::Ge(a.clone()),
+        (None, Some(b)) => SortKey::Le(format!("{b}~")),
+        (None, None) => SortKey::All,
+    };
+    let base = Query::index(Index::Gsi1, schema::invoices_of(&store.id)).sk(range);
+
+    if sort_by == "created_at" {
+        let mut out: Vec<Item> = Vec::new();
+        let mut cursor = cursor;
+        let mut next = None;
+        'pages: loop {
+            let page = cx
+                .app
+                .table
+                .query(base.clone().forward(asc).limit((limit - out.len()).max(50)).cursor(cursor))
+                .await
+                .map_err(cursor_error)?;
+            let n = page.items.len();
+            for (i, item) in page.items.into_iter().enumerate() {
+                let inv: Invoice = from_item(item.clone())?;
+                if keep(&inv) {
+                    out.push(item);
+                    if out.len() == limit {
+                        if i + 1 < n || page.next_cursor.is_some() {
+                            next = out.last().map(|it| encode_cursor(it, Some(Index::Gsi1)));
+                        }
+                        break 'pages;
+                    }
+                }
+            }
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let items = out.into_iter().map(|i| from_item::<Invoice>(i).map(|inv| inv.to_json(&public))).collect::<Result<_, _>>()?;
+        return Ok(Response::ok(list_body(items, next)));
+    }
+
+    // updated_at / amount: sort a bounded window in memory; cursor = offset.
+    let offset = match &cursor {
+        None => 0,
+        Some(c) => c.strip_prefix("o").and_then(|n| n.parse::<usize>().ok()).ok_or_else(|| ApiError::field("cursor", "is not a cursor this endpoint returned"))?,
+    };
+    let mut all = Vec::new();
+    let mut page_cursor = None;
+    loop {
+        let page = cx.app.table.query(base.clone().backward().limit(1000).cursor(page_cursor)).await?;
+        for item in page.items {
+            let inv: Invoice = from_item(item)?;
+            if keep(&inv) {
+                all.push(inv);
+            }
+        }
+        page_cursor = page.next_cursor;
+        if page_cursor.is_none() || all.len() >= MAX_SORT_WINDOW {
+            break;
+        }
+    }
+    if sort_by == "updated_at" {
+        all.sort_by(|a, b| (&a.updated_at, &a.id).cmp(&(&b.updated_at, &b.id)));
+    } else {
+        all.sort_by(|a, b| (a.amount, &a.id).cmp(&(b.amount, &b.id)));
+    }
+    if !asc {
+        all.reverse();
+    }
+    let end = (offset + limit).min(all.len());
+    let items = all.get(offset..end).unwrap_or_default().iter().map(|i| i.to_json(&public)).collect();
+    let next = (end < all.len()).then(|| format!("o{end}"));
+    Ok(Response::ok(list_body(items, next)))
+}
+
+/// `POST /v1/invoices/archived`: a historical record, no address.
+pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store: Store = cx.store()?.clone();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let order_id = text_id(&mut input, "order_id");
+    let order_id = input.required("order_id", order_id);
+    let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(MAX_AMOUNT));
+    let amount = input.required("amount", amount);
+    let currency = input.nonempty("currency", 8).map(|c| c.to_ascii_uppercase());
+    let currency = input.required("currency", currency);
+    let crypto = input.decimal("crypto_amount", Decimal::ZERO, Decimal::from(21_000_000));
+    let order_name = input.string("order_name", 200);
+    let created_raw = input.nonempty("created_at", 64);
+    let created_raw = input.required("created_at", created_raw);
+    let now = cx.now();
+    let created = created_raw.and_then(|s| match parse_flexible(&s) {
+        Ok(t) if t > now => {
+            input.error("created_at", "must not be in the future");
+            None
+        }
+        Ok(t) => Some(t),
+        Err(e) => {
+            input.error("created_at", e);
+            None
+        }
+    });
+    if let Some(c) = &currency {
+        if c != "BTC" && c.parse::<Fiat>().is_err() {
+            input.error("currency", "must be BTC or a 3-letter fiat code");
+        }
+    }
+    let sats = match (crypto, &currency, amount) {
+        (Some(c), _, _) => match btc_to_amount(c) {
+            Ok(a) => Some(a.to_sat()),
+            Err(e) => {
+                input.error("crypto_amount", e);
+                None
+            }
+        },
+        (None, Some(cur), Some(a)) if cur == "BTC" => btc_to_amount(a).ok().map(|a| a.to_sat()),
+        _ => Some(0),
+    };
+    input.finish()?;
+    let (order_id, amount, currency, created, sats) = (
+        order_id.expect("checked"),
+        amount.expect("checked"),
+        currency.expect("checked"),
+        created.expect("checked"),
+        sats.unwrap_or(0),
+    );
+    let rate = (currency != "BTC" && sats > 0).then(|| amount * Decimal::from(crate::money::SATS_PER_BTC) / Decimal::from(sats));
+    let inv = Invoice {
+        id: new_id(IdKind::Invoice),
+        store_id: store.id.clone(),
+        status: Status::Archived,
+        amount,
+        currency,
+        crypto_amount_sats: sats,
+        rate: rate.map(|r| r.round_dp(8)),
+        network: store.network,
+        address: None,
+        address_index: None,
+        wallet_id: None,
+        order_id: Some(order_id.clone()),
+        order_name,
+        buyer_email: None,
+        memo: None,
+        metadata: None,
+        redirect_url: None,
+        webhook_url: None,
+        speed_policy: store.speed_policy,
+        payment_tolerance_percent: Decimal::ZERO,
+        flags: vec![],
+        created_at: rfc3339(created),
+        updated_at: rfc3339(now),
+        expires_at: rfc3339(created),
+        monitoring_until: rfc3339(created),
+        payments: vec![],
+        refunds: vec![],
+        accepted_sats: None,
+        quote_id: None,
+        comment: None,
+        version: 1,
+        store_name: store.name.clone(),
+    };
+    let result = cx
+        .app
+        .table
+        .transact(vec![
+            TxOp::Put {
+                item: to_item(&json!({"invoice_id": inv.id}), &schema::order(&store.id, &order_id), &[]),
+                cond: Some(Cond::NotExists),
+            },
+            TxOp::Put { item: repo::invoice_item(&inv, now), cond: Some(Cond::NotExists) },
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok(Response::created(inv.to_json(&cx.app.config.public_url))),
+        Err(e) if e.is_condition_failed() => Err(ApiError::conflict(format!("order_id `{order_id}` is already used by another invoice of this store"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn command(cx: &Ctx<'_>, input: Change) -> Result<Response, ApiError> {
+    let store = cx.store()?;
+    let inv = apply_input(cx.app, &store.id, cx.param("id"), input).await?;
+    Ok(Response::ok(inv.to_json(&cx.app.config.public_url)))
+}
+
+/// `POST /v1/invoices/{id}/status {status: completed|invalid, comment?}`.
+pub async fn mark(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let mut input = Input::from_body(&cx.req.body)?;
+    let status = input.one_of("status", &["completed", "invalid"]);
+    let status = input.required("status", status);
+    let comment = input.string("comment", 1000);
+    input.finish()?;
+    let status = Status::parse(&status.expect("checked")).expect("one_of");
+    command(&cx, Change::Mark { status, comment }).await
+}
+
+/// `POST /v1/invoices/{id}/cancel {reason?, comment?}`.
+pub async fn cancel(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let mut input = Input::from_body(&cx.req.body)?;
+    let reason = input.string("reason", 200);
+    let comment = input.string("comment", 1000);
+    input.finish()?;
+    let comment = match (reason, comment) {
+        (Some(r), Some(c)) => Some(format!("{r}: {c}")),
+        (r, c) => r.or(c),
+    };
+    command(&cx, Change::Cancel { comment }).await
+}
+
+/// `POST /v1/invoices/{id}/accept-underpayment {accepted_amount_sats}`.
+pub async fn accept_underpayment(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let mut input = Input::from_body(&cx.req.body)?;
+    let sats = input.int("accepted_amount_sats", 1, 21_000_000 * 100_000_000);
+    let sats = input.required("accepted_amount_sats", sats);
+    input.finish()?;
+    command(&cx, Change::AcceptUnderpayment { sats: sats.expect("checked") as u64 }).await
+}
+
+/// `POST /v1/invoices/{id}/refunds {address, amount_sats}` -> 201 refund.
+pub async fn create_refund(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?.clone();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let address = input.nonempty("address", 100);
+    let address = input.required("address", address);
+    let sats = input.int("amount_sats", 1, 21_000_000 * 100_000_000);
+    let sats = input.required("amount_sats", sats);
+    if let Some(a) = &address {
+        let ok = a
+            .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+            .map(|u| u.is_valid_for_network(store.network.to_bitcoin()));
+        match ok {
+            Ok(true) => {}
+            Ok(false) => input.error("address", format!("is not a {} address", store.network)),
+            Err(_) => input.error("address", "is not a Bitcoin address"),
+        }
+    }
+    input.finish()?;
+    let refund = Refund {
+        id: new_id(IdKind::Refund),
+        address: address.expect("checked"),
+        amount_sats: sats.expect("checked") as u64,
+        status: RefundStatus::Requested,
+        txid: None,
+        created_at: rfc3339(cx.now()),
+        sent_at: None,
+    };
+    let id = refund.id.clone();
+    let inv = apply_input(cx.app, &store.id, cx.param("id"), Change::RequestRefund(refund)).await?;
+    let r = inv.refunds.iter().find(|r| r.id == id).expect("just added");
+    Ok(Response::created(r.to_json(&inv.id)))
+}
+
+/// `GET /v1/invoices/{id}/refunds`.
+pub async fn list_refunds(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?;
+    let inv = load_for_store(cx.app, &store.id, cx.param("id")).await?;
+    Ok(Response::ok(list_body(inv.refunds.iter().map(|r| r.to_json(&inv.id)).collect(), None)))
+}
+
+/// `GET /v1/payments?invoice_id=&status=&limit=&cursor=`.
+pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?.clone();
+    let mut q = QueryInput::new(&cx.req.query);
+    let invoice_id = q.get("invoice_id").map(str::to_string);
+    let status = q.one_of("status", &["mempool", "confirmed", "replaced", "reorged"]);
+    let limit = q.limit();
+    let cursor = q.get("cursor").map(str::to_string);
+    q.finish()?;
+    let keep = |p: &Value| status.as_ref().is_none_or(|s| p["status"].as_str() == Some(s.as_str()));
+    if let Some(id) = invoice_id {
+        let inv = load_for_store(cx.app, &store.id, &id).await?;
+        let items: Vec<Value> = inv.payments.iter().map(|p| p.to_json(&inv.id)).filter(keep).collect();
+        return Ok(Response::ok(list_body(items, None)));
+    }
+    let mut out = Vec::new();
+    let mut cursor = cursor;
+    let mut next = None;
+    'pages: loop {
+        let page = cx
+            .app
+            .table
+            .query(Query::index(Index::Gsi1, schema::payments_of(&store.id)).backward().limit(limit.max(50)).cursor(cursor))
+            .await
+            .map_err(cursor_error)?;
+        let n = page.items.len();
+        for (i, item) in page.items.into_iter().enumerate() {
+            let v = payment_json(&item);
+            if keep(&v) {
+                out.push(v);
+                if out.len() == limit {
+                    if i + 1 < n || page.next_cursor.is_some() {
+                        next = Some(encode_cursor(&item, Some(Index::Gsi1)));
+                    }
+                    break 'pages;
+                }
+            }
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(Response::ok(list_body(out, next)))
+}
+
+fn payment_json(item: &Item) -> Value {
+    let p: Option<Payment> = item.get("record").and_then(|r| serde_json::from_value(r.clone()).ok());
+    let inv = item.get("invoice_id").and_then(Value::as_str).unwrap_or_default();
+    p.map(|p| p.to_json(inv)).unwrap_or(Value::Null)
+}
+
+/// `GET /v1/payments/{id}`.
+pub async fn get_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?;
+    match cx.app.table.get(&schema::payment(cx.param("id"))).await? {
+        Some(item) if item.get("store_id").and_then(Value::as_str) == Some(store.id.as_str()) => Ok(Response::ok(payment_json(&item))),
+        _ => Err(ApiError::not_found("payment")),
+    }
+}
+
+/// The most invoices one summary reads.
+pub const MAX_SUMMARY: usize = 50_000;
+
+/// `GET /v1/summary?from=&to=`: counts by status and totals received.
+pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?.clone();
+    let mut q = QueryInput::new(&cx.req.query);
+    let from = time_param(&mut q, "from");
+    let to = time_param(&mut q, "to");
+    q.finish()?;
+    let range = match (&from, &to) {
+        (Some(a), Some(b)) => SortKey::Between(a.clone(), format!("{b}~")),
+        (Some(a), None) => SortKey::Ge(a.clone()),
+        (None, Some(b)) => SortKey::Le(format!("{b}~")),
+        (None, None) => SortKey::All,
+    };
+    let mut counts: BTreeMap<&'static str, u64> = Status::NAMES.iter().map(|s| (*s, 0)).collect();
+    let mut received_sats = 0u64;
+    let mut fiat: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut invoices = 0usize;
+    let mut cursor = None;
+    loop {
+        let page = cx
+            .app
+            .table
+            .query(Query::index(Index::Gsi1, schema::invoices_of(&store.id)).sk(range.clone()).limit(1000).cursor(cursor))
+            .await?;
+        for item in page.items {
+            let inv: Invoice = from_item(item)?;
+            invoices += 1;
+            *counts.entry(inv.status.as_str()).or_default() += 1;
+            let paid = inv.paid_sats();
+            received_sats += paid;
+            if let Some(rate) = inv.rate {
+                *fiat.entry(inv.currency.clone()).or_default() += sats_to_fiat(Amount::from_sat(paid), rate, fiat_decimals(&inv.currency));
+            }
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() || invoices >= MAX_SUMMARY {
+            break;
+        }
+    }
+    Ok(Response::ok(json!({
+        "object": "summary",
+        "store_id": store.id,
+        "from": from,
+        "to": to,
+        "invoice_count": invoices,
+        "counts": counts,
+        "received_sats": received_sats,
+        "received": crate::money::amount_to_btc_string(Amount::from_sat(received_sats)),
+        "received_fiat": fiat.into_iter().map(|(k, v)| (k, Value::String(v.to_string()))).collect::<serde_json::Map<_, _>>(),
+        "truncated": invoices >= MAX_SUMMARY,
+    })))
+}
+
+/// `GET /v1/events?type=&invoice_id=&limit=&cursor=` (newest first, 30 days).
+pub async fn list_events(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?.clone();
+    let mut q = QueryInput::new(&cx.req.query);
+    let kind = q.get("type").map(str::to_string);
+    if kind.as_ref().is_some_and(|k| !crate::events::EVENT_TYPES.contains(&k.as_str())) {
+        q.errors.add("type", format!("must be one of: {}", crate::events::EVENT_TYPES.join(", ")));
+    }
+    let invoice_id = q.get("invoice_id").map(str::to_string);
+    let limit = q.limit();
+    let cursor = q.get("cursor").map(str::to_string);
+    q.finish()?;
+    let (query, index) = match &invoice_id {
+        Some(id) => {
+            load_for_store(cx.app, &store.id, id).await?;
+            (Query::index(Index::Gsi1, schema::events_of_invoice(id)), Some(Index::Gsi1))
+        }
+        None => (Query::table(schema::events_of_store(&store.id)), None),
+    };
+    let mut out = Vec::new();
+    let mut cursor = cursor;
+    let mut next = None;
+    'pages: loop {
+        let page = cx.app.table.query(query.clone().backward().limit(limit.max(50)).cursor(cursor)).await.map_err(cursor_error)?;
+        let n = page.items.len();
+        for (i, item) in page.items.into_iter().enumerate() {
+            let ev: Event = from_item(item.clone())?;
+            if kind.as_ref().is_none_or(|k| &ev.kind == k) {
+                out.push(ev.to_json());
+                if out.len() == limit {
+                    if i + 1 < n || page.next_cursor.is_some() {
+                        next = Some(encode_cursor(&item, index));
+                    }
+                    break 'pages;
+                }
+            }
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(Response::ok(list_body(out, next)))
+}

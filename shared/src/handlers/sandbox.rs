@@ -1,0 +1,106 @@
+//! The sandbox chain, driven over HTTP (API.md "Sandbox"). Only for stores
+//! whose network the sandbox chain serves; otherwise 404. After each action
+//! the chain poller runs once, so the effect is visible at once.
+
+use crate::chain::sim::SimChain;
+use crate::dispatch::Ctx;
+use crate::error::ApiError;
+use crate::http::{Input, Response};
+use crate::invoice::repo::load_for_store;
+use bitcoin::Amount;
+use serde_json::json;
+use std::sync::Arc;
+
+fn sim<'a>(cx: &'a Ctx<'_>) -> Result<&'a Arc<SimChain>, ApiError> {
+    let store = cx.store()?;
+    cx.app.sandbox(store.network).ok_or_else(|| {
+        ApiError::not_found(&format!("sandbox (the {} network of this store is not served by the sandbox chain)", store.network))
+    })
+}
+
+async fn settle(cx: &Ctx<'_>) {
+    if let Err(e) = crate::invoice::poller::poll_chain(cx.app).await {
+        tracing::warn!(error = %e, "poll after sandbox action failed");
+    }
+}
+
+fn sim_error(e: crate::chain::sim::SimError) -> ApiError {
+    ApiError::new(422, crate::error::ErrorCode::ValidationError, e.to_string())
+}
+
+/// `POST /v1/sandbox/payments {invoice_id | address, amount_sats, rbf?}` -> 201.
+pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let sim = sim(&cx)?.clone();
+    let store = cx.store()?.clone();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let invoice_id = input.nonempty("invoice_id", 64);
+    let address = input.nonempty("address", 100);
+    let sats = input.int("amount_sats", 1, 21_000_000 * 100_000_000);
+    let sats = input.required("amount_sats", sats);
+    let rbf = input.bool("rbf").unwrap_or(false);
+    if invoice_id.is_some() == address.is_some() {
+        input.error("invoice_id", "give exactly one of `invoice_id` or `address`");
+    }
+    input.finish()?;
+    let (address, invoice) = match (invoice_id, address) {
+        (Some(id), _) => {
+            let inv = load_for_store(cx.app, &store.id, &id).await?;
+            let a = inv.address.clone().ok_or_else(|| ApiError::conflict("this invoice has no address (archived)"))?;
+            (a, Some(inv.id))
+        }
+        (_, Some(a)) => (a, None),
+        _ => unreachable!("checked"),
+    };
+    let amount_sats = sats.expect("checked") as u64;
+    let (txid, vout) = sim.pay(&address, Amount::from_sat(amount_sats), rbf).map_err(sim_error)?;
+    if let Some(id) = invoice {
+        if let Err(e) = crate::invoice::poller::check_now(cx.app, &id).await {
+            tracing::warn!(error = %e, "check after sandbox payment failed");
+        }
+    }
+    settle(&cx).await;
+    Ok(Response::created(json!({
+        "txid": txid.to_string(), "vout": vout, "address": address, "amount_sats": amount_sats, "rbf": rbf,
+    })))
+}
+
+/// `POST /v1/sandbox/blocks {count}`.
+pub async fn mine(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let sim = sim(&cx)?.clone();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let count = input.int("count", 1, 1000).unwrap_or(1) as u32;
+    input.finish()?;
+    let hashes = sim.mine(count);
+    settle(&cx).await;
+    let tip = crate::chain::Chain::tip_height(&*sim).await.unwrap_or(0);
+    Ok(Response::created(json!({
+        "count": count, "tip_height": tip, "block_hashes": hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    })))
+}
+
+/// `POST /v1/sandbox/reorg {depth}`.
+pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let sim = sim(&cx)?.clone();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let depth = input.int("depth", 1, 100);
+    let depth = input.required("depth", depth);
+    input.finish()?;
+    let depth = depth.expect("checked") as u32;
+    sim.reorg(depth).map_err(sim_error)?;
+    settle(&cx).await;
+    let tip = crate::chain::Chain::tip_height(&*sim).await.unwrap_or(0);
+    Ok(Response::ok(json!({ "depth": depth, "tip_height": tip })))
+}
+
+/// `POST /v1/sandbox/double-spend {txid}`.
+pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let sim = sim(&cx)?.clone();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let txid = input.nonempty("txid", 64);
+    let txid = input.required("txid", txid);
+    input.finish()?;
+    let txid: bitcoin::Txid = txid.expect("checked").parse().map_err(|_| ApiError::field("txid", "is not a transaction id"))?;
+    let replacement = sim.double_spend(&txid).map_err(sim_error)?;
+    settle(&cx).await;
+    Ok(Response::ok(json!({ "txid": txid.to_string(), "replaced_by": replacement.to_string() })))
+}

@@ -1,0 +1,523 @@
+//! The one pure function that decides every invoice change: chain
+//! observations, the passing of time and merchant commands all go through
+//! `transition`, which returns the new invoice and the events it causes.
+//! No I/O here; storage applies the result with an optimistic version check.
+
+use super::{Flag, Invoice, Payment, PaymentStatus, Refund, RefundStatus, Status};
+use crate::clock::{parse_rfc3339, rfc3339};
+use crate::error::ApiError;
+use crate::store::SpeedPolicy;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::HashSet;
+use time::OffsetDateTime;
+
+/// Confirmations after which a payment is considered safe from reorgs and
+/// the poller stops re-checking a settled invoice.
+pub const SAFE_CONFIRMATIONS: u32 = 6;
+
+/// One output paying the invoice's address, as the chain reports it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenOutput {
+    pub txid: String,
+    pub vout: u32,
+    pub amount_sats: u64,
+    pub rbf: bool,
+    /// Height and hash of the block, if confirmed on the best chain.
+    pub block: Option<(u32, String)>,
+}
+
+/// What the chain says about an invoice right now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChainView {
+    pub tip: u32,
+    pub outputs: Vec<SeenOutput>,
+    /// Txids of recorded payments that the chain no longer knows at all
+    /// (double-spent, replaced, or dropped).
+    pub gone: HashSet<String>,
+    /// Refunds seen paid: (refund id, txid).
+    pub refunds_sent: Vec<(String, String)>,
+}
+
+/// What happened to an invoice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Chain(ChainView),
+    /// Only time passed (expiry).
+    Tick,
+    Mark { status: Status, comment: Option<String> },
+    Cancel { comment: Option<String> },
+    AcceptUnderpayment { sats: u64 },
+    RequestRefund(Refund),
+}
+
+/// An event to record: its type, and the payment or refund it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSpec {
+    pub kind: &'static str,
+    pub payment: Option<Payment>,
+    pub refund: Option<Refund>,
+}
+
+/// The result of a transition. `changed` is false when nothing needs writing.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub invoice: Invoice,
+    pub events: Vec<EventSpec>,
+    pub changed: bool,
+}
+
+/// Decide the invoice after `input` at time `now`.
+pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Change, ApiError> {
+    let mut inv = old.clone();
+    match input {
+        Input::Chain(view) => apply_chain(&mut inv, &view, now),
+        Input::Tick => {}
+        Input::Mark { status, comment } => {
+            if !matches!(status, Status::Completed | Status::Invalid) {
+                return Err(ApiError::field("status", "must be `completed` or `invalid`"));
+            }
+            if !old.status.is_open() {
+                return Err(ApiError::conflict(format!(
+                    "invoice {} is {}; only new, paid_partial, pending or expired invoices can be marked",
+                    old.id,
+                    old.status.as_str()
+                )));
+            }
+            inv.status = status;
+            inv.set_flag(Flag::ManuallyMarked);
+            if comment.is_some() {
+                inv.comment = comment;
+            }
+        }
+        Input::Cancel { comment } => {
+            if old.status != Status::New || old.paid_sats() > 0 {
+                return Err(ApiError::conflict(format!(
+                    "invoice {} is {} and has received {} sats; only unpaid new invoices can be cancelled",
+                    old.id,
+                    old.status.as_str(),
+                    old.paid_sats()
+                )));
+            }
+            inv.status = Status::Cancelled;
+            if comment.is_some() {
+                inv.comment = comment;
+            }
+        }
+        Input::AcceptUnderpayment { sats } => {
+            let paid = on_time_paid(old);
+            let underpaid = matches!(old.status, Status::PaidPartial)
+                || (old.status == Status::Expired && paid > 0 && paid < threshold(old, None));
+            if !underpaid {
+                return Err(ApiError::conflict(format!(
+                    "invoice {} is {}; only underpaid invoices (paid_partial) can accept an underpayment",
+                    old.id,
+                    old.status.as_str()
+                )));
+            }
+            if sats != paid {
+                return Err(ApiError::field(
+                    "accepted_amount_sats",
+                    format!("must equal what was paid on time: {paid} sats"),
+                ));
+            }
+            inv.accepted_sats = Some(sats);
+            inv.set_flag(Flag::UnderpaymentAccepted);
+        }
+        Input::RequestRefund(refund) => {
+            if matches!(old.status, Status::Archived | Status::Cancelled) {
+                return Err(ApiError::conflict(format!("invoice {} is {}; nothing to refund", old.id, old.status.as_str())));
+            }
+            let refundable = old.paid_sats().saturating_sub(old.refunds.iter().map(|r| r.amount_sats).sum());
+            if refund.amount_sats == 0 || refund.amount_sats > refundable {
+                return Err(ApiError::field(
+                    "amount_sats",
+                    format!("must be between 1 and the {refundable} sats received and not yet refunded"),
+                ));
+            }
+            inv.refunds.push(refund);
+        }
+    }
+    decide(&mut inv, old.status, now);
+    let events = diff(old, &inv);
+    let changed = inv != *old;
+    if changed {
+        inv.version = old.version + 1;
+        inv.updated_at = rfc3339(now);
+    }
+    Ok(Change { invoice: inv, events, changed })
+}
+
+fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
+    let expires = parse_rfc3339(&inv.expires_at).unwrap_or(now);
+    let address = inv.address.clone().unwrap_or_default();
+    let mut seen = HashSet::new();
+    for o in &view.outputs {
+        seen.insert((o.txid.clone(), o.vout));
+        let confirmations = o.block.as_ref().map_or(0, |(h, _)| view.tip.saturating_sub(*h) + 1);
+        match inv.payments.iter_mut().find(|p| p.txid == o.txid && p.vout == o.vout) {
+            Some(p) => {
+                let was_confirmed = p.status == PaymentStatus::Confirmed || p.block_height.is_some();
+                p.confirmations = confirmations;
+                p.block_height = o.block.as_ref().map(|b| b.0);
+                p.block_hash = o.block.as_ref().map(|b| b.1.clone());
+                p.rbf = o.rbf;
+                p.status = match (&o.block, was_confirmed || p.status == PaymentStatus::Reorged) {
+                    (Some(_), _) => PaymentStatus::Confirmed,
+                    (None, true) => PaymentStatus::Reorged,
+                    (None, false) => PaymentStatus::Mempool,
+                };
+            }
+            None => inv.payments.push(Payment {
+                id: Payment::id_for(&inv.id, &o.txid, o.vout),
+                txid: o.txid.clone(),
+                vout: o.vout,
+                address: address.clone(),
+                amount_sats: o.amount_sats,
+                confirmations,
+                block_height: o.block.as_ref().map(|b| b.0),
+                block_hash: o.block.as_ref().map(|b| b.1.clone()),
+                status: if o.block.is_some() { PaymentStatus::Confirmed } else { PaymentStatus::Mempool },
+                rbf: o.rbf,
+                seen_at: rfc3339(now),
+                late: now > expires,
+            }),
+        }
+    }
+    for p in inv.payments.iter_mut() {
+        if !seen.contains(&(p.txid.clone(), p.vout)) && view.gone.contains(&p.txid) {
+            p.status = PaymentStatus::Replaced;
+            p.confirmations = 0;
+            p.block_height = None;
+            p.block_hash = None;
+        }
+    }
+    for (refund_id, txid) in &view.refunds_sent {
+        if let Some(r) = inv.refunds.iter_mut().find(|r| &r.id == refund_id && r.status == RefundStatus::Requested) {
+            r.status = RefundStatus::Sent;
+            r.txid = Some(txid.clone());
+            r.sent_at = Some(rfc3339(now));
+        }
+    }
+}
+
+/// Satoshis paid before expiry (payments that still count).
+pub fn on_time_paid(inv: &Invoice) -> u64 {
+    inv.payments.iter().filter(|p| p.counts() && !p.late).map(|p| p.amount_sats).sum()
+}
+
+/// What counts as paid in full: the amount less the tolerance (rounded up),
+/// or exactly the accepted underpayment.
+fn threshold(inv: &Invoice, accepted: Option<u64>) -> u64 {
+    if let Some(a) = accepted {
+        return a;
+    }
+    let due = Decimal::from(inv.crypto_amount_sats);
+    let keep = (Decimal::from(100) - inv.payment_tolerance_percent) / Decimal::from(100);
+    (due * keep)
+        .round_dp_with_strategy(0, RoundingStrategy::AwayFromZero)
+        .to_u64()
+        .unwrap_or(inv.crypto_amount_sats)
+}
+
+/// Whether a counted payment is final enough for the speed policy.
+fn settles(p: &Payment, policy: SpeedPolicy) -> bool {
+    match policy {
+        SpeedPolicy::ZeroConf => p.status == PaymentStatus::Confirmed || (p.status == PaymentStatus::Mempool && !p.rbf),
+        other => p.status == PaymentStatus::Confirmed && p.confirmations >= other.confirmations(),
+    }
+}
+
+/// Recompute status and flags from payments, policy and time.
+fn decide(inv: &mut Invoice, old_status: Status, now: OffsetDateTime) {
+    if inv.payments.iter().any(|p| p.counts() && p.late) {
+        inv.set_flag(Flag::PaidLate);
+    }
+    if inv.paid_sats() > inv.crypto_amount_sats {
+        inv.set_flag(Flag::Overpaid);
+    } else {
+        inv.flags.retain(|f| *f != Flag::Overpaid);
+    }
+    if !inv.refunds.is_empty() && inv.refunds.iter().all(|r| r.status == RefundStatus::Sent) {
+        inv.status = Status::Refunded;
+        return;
+    }
+    if matches!(inv.status, Status::Archived | Status::Cancelled | Status::Refunded) || inv.has_flag(Flag::ManuallyMarked) {
+        return;
+    }
+    let on_time: Vec<&Payment> = inv.payments.iter().filter(|p| p.counts() && !p.late).collect();
+    let paid: u64 = on_time.iter().map(|p| p.amount_sats).sum();
+    let full = paid > 0 && paid >= threshold(inv, inv.accepted_sats);
+    let expired = parse_rfc3339(&inv.expires_at).is_ok_and(|e| now >= e);
+    let replaced = inv.payments.iter().any(|p| p.status == PaymentStatus::Replaced);
+    inv.status = if full {
+        if on_time.iter().all(|p| settles(p, inv.speed_policy)) {
+            Status::Completed
+        } else {
+            Status::Pending
+        }
+    } else if replaced && matches!(old_status, Status::Pending | Status::Completed | Status::Invalid) {
+        // A payment the invoice relied on was double-spent.
+        Status::Invalid
+    } else if expired {
+        Status::Expired
+    } else if paid > 0 {
+        Status::PaidPartial
+    } else {
+        Status::New
+    };
+}
+
+/// The events between two versions of an invoice.
+fn diff(old: &Invoice, new: &Invoice) -> Vec<EventSpec> {
+    let mut events = Vec::new();
+    let ev = |kind, payment: Option<&Payment>, refund: Option<&Refund>| EventSpec {
+        kind,
+        payment: payment.cloned(),
+        refund: refund.cloned(),
+    };
+    for p in &new.payments {
+        let before = old.payments.iter().find(|q| q.id == p.id);
+        if before.is_none() && p.counts() {
+            events.push(ev("payment.received", Some(p), None));
+        }
+        if p.status == PaymentStatus::Confirmed && before.is_none_or(|b| b.status != PaymentStatus::Confirmed) {
+            events.push(ev("payment.confirmed", Some(p), None));
+        }
+    }
+    for r in &new.refunds {
+        let before = old.refunds.iter().find(|q| q.id == r.id);
+        if r.status == RefundStatus::Sent && before.is_none_or(|b| b.status != RefundStatus::Sent) {
+            events.push(ev("payment.refunded", None, Some(r)));
+        }
+    }
+    if new.status != old.status {
+        events.push(ev("invoice.updated", None, None));
+        let specific = match new.status {
+            Status::Pending => Some("invoice.paid"),
+            Status::Completed => Some("invoice.completed"),
+            Status::Expired => Some("invoice.expired"),
+            Status::Cancelled => Some("invoice.cancelled"),
+            Status::PaidPartial => Some("invoice.underpaid"),
+            Status::Invalid => Some("invoice.invalid"),
+            _ => None,
+        };
+        if let Some(kind) = specific {
+            events.push(ev(kind, None, None));
+        }
+    } else if new.flags != old.flags {
+        events.push(ev("invoice.updated", None, None));
+    }
+    events
+}
+
+/// When the poller should look at this invoice next; None = stop watching.
+pub fn next_check(inv: &Invoice, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    let monitoring = parse_rfc3339(&inv.monitoring_until).is_ok_and(|m| now < m);
+    let refund_open = inv.refunds.iter().any(|r| r.status == RefundStatus::Requested);
+    let shallow = inv
+        .payments
+        .iter()
+        .any(|p| p.counts() && p.confirmations < SAFE_CONFIRMATIONS);
+    match inv.status {
+        Status::New | Status::PaidPartial | Status::Pending => Some(now),
+        Status::Archived => None,
+        _ if shallow || refund_open => Some(now),
+        _ if monitoring => Some(now + time::Duration::minutes(5)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Network;
+
+    fn t(s: &str) -> OffsetDateTime {
+        parse_rfc3339(s).unwrap()
+    }
+
+    fn invoice(sats: u64, policy: SpeedPolicy) -> Invoice {
+        Invoice {
+            id: "inv_1".into(),
+            store_id: "store_1".into(),
+            status: Status::New,
+            amount: Decimal::from(10),
+            currency: "USD".into(),
+            crypto_amount_sats: sats,
+            rate: Some(Decimal::from(65000)),
+            network: Network::Regtest,
+            address: Some("bcrt1qaddr".into()),
+            address_index: Some(0),
+            wallet_id: Some("w".into()),
+            order_id: None,
+            order_name: None,
+            buyer_email: None,
+            memo: None,
+            metadata: None,
+            redirect_url: None,
+            webhook_url: None,
+            speed_policy: policy,
+            payment_tolerance_percent: Decimal::ZERO,
+            flags: vec![],
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            expires_at: "2026-01-01T00:15:00.000Z".into(),
+            monitoring_until: "2026-01-01T01:15:00.000Z".into(),
+            payments: vec![],
+            refunds: vec![],
+            accepted_sats: None,
+            quote_id: None,
+            comment: None,
+            version: 1,
+            store_name: "Shop".into(),
+        }
+    }
+
+    fn out(txid: &str, sats: u64, rbf: bool, block: Option<u32>) -> SeenOutput {
+        SeenOutput { txid: txid.into(), vout: 0, amount_sats: sats, rbf, block: block.map(|h| (h, format!("hash{h}"))) }
+    }
+
+    fn chain(tip: u32, outputs: Vec<SeenOutput>) -> Input {
+        Input::Chain(ChainView { tip, outputs, ..Default::default() })
+    }
+
+    fn kinds(c: &Change) -> Vec<&str> {
+        c.events.iter().map(|e| e.kind).collect()
+    }
+
+    const T0: &str = "2026-01-01T00:05:00Z";
+
+    #[test]
+    fn partial_then_full_then_confirmed() {
+        let inv = invoice(1000, SpeedPolicy::OneConf);
+        let c = transition(&inv, chain(100, vec![out("a", 500, false, None)]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::PaidPartial);
+        assert_eq!(kinds(&c), ["payment.received", "invoice.updated", "invoice.underpaid"]);
+        assert_eq!(c.invoice.version, 2);
+        let c = transition(&c.invoice, chain(100, vec![out("a", 500, false, None), out("b", 500, false, None)]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Pending);
+        assert_eq!(kinds(&c), ["payment.received", "invoice.updated", "invoice.paid"]);
+        let c = transition(&c.invoice, chain(101, vec![out("a", 500, false, Some(101)), out("b", 500, false, Some(101))]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Completed);
+        assert_eq!(kinds(&c), ["payment.confirmed", "payment.confirmed", "invoice.updated", "invoice.completed"]);
+        let again = transition(&c.invoice, chain(101, vec![out("a", 500, false, Some(101)), out("b", 500, false, Some(101))]), t(T0)).unwrap();
+        assert!(!again.changed && again.events.is_empty(), "same view, no change");
+    }
+
+    #[test]
+    fn speed_policies() {
+        let inv = invoice(1000, SpeedPolicy::ZeroConf);
+        let c = transition(&inv, chain(1, vec![out("a", 1000, false, None)]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Completed, "zero_conf accepts a non-RBF mempool payment");
+        let c = transition(&inv, chain(1, vec![out("a", 1000, true, None)]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Pending, "but not one that signals RBF");
+        let inv = invoice(1000, SpeedPolicy::TwoConf);
+        let c = transition(&inv, chain(10, vec![out("a", 1000, false, Some(10))]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Pending, "one confirmation of two");
+        let c = transition(&c.invoice, chain(11, vec![out("a", 1000, false, Some(10))]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Completed);
+        let inv = invoice(1000, SpeedPolicy::SixConf);
+        let c = transition(&inv, chain(15, vec![out("a", 1000, false, Some(10))]), t(T0)).unwrap();
+        assert_eq!((c.invoice.status, c.invoice.payments[0].confirmations), (Status::Completed, 6));
+    }
+
+    #[test]
+    fn tolerance_overpayment_and_expiry() {
+        let mut inv = invoice(1000, SpeedPolicy::OneConf);
+        inv.payment_tolerance_percent = Decimal::new(5, 1); // 0.5% -> 995 is enough
+        let c = transition(&inv, chain(1, vec![out("a", 995, false, None)]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Pending);
+        let c = transition(&inv, chain(1, vec![out("a", 994, false, None)]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::PaidPartial);
+        let c = transition(&inv, chain(1, vec![out("a", 1500, false, None)]), t(T0)).unwrap();
+        assert!(c.invoice.has_flag(Flag::Overpaid));
+        let c = transition(&inv, Input::Tick, t("2026-01-01T00:15:00Z")).unwrap();
+        assert_eq!(c.invoice.status, Status::Expired);
+        assert_eq!(kinds(&c), ["invoice.updated", "invoice.expired"]);
+        let partial = transition(&inv, chain(1, vec![out("a", 10, false, None)]), t(T0)).unwrap().invoice;
+        let c = transition(&partial, Input::Tick, t("2026-01-01T00:20:00Z")).unwrap();
+        assert_eq!(c.invoice.status, Status::Expired, "paid_partial expires too");
+    }
+
+    #[test]
+    fn late_payment_flags_paid_late_and_stays_expired() {
+        let inv = invoice(1000, SpeedPolicy::OneConf);
+        let expired = transition(&inv, Input::Tick, t("2026-01-01T00:16:00Z")).unwrap().invoice;
+        let c = transition(&expired, chain(1, vec![out("a", 1000, false, None)]), t("2026-01-01T00:30:00Z")).unwrap();
+        assert_eq!(c.invoice.status, Status::Expired);
+        assert!(c.invoice.has_flag(Flag::PaidLate));
+        assert!(c.invoice.payments[0].late);
+        assert_eq!(kinds(&c), ["payment.received", "invoice.updated"]);
+    }
+
+    #[test]
+    fn double_spend_and_reorg() {
+        let inv = invoice(1000, SpeedPolicy::OneConf);
+        let pending = transition(&inv, chain(1, vec![out("a", 1000, true, None)]), t(T0)).unwrap().invoice;
+        let mut gone = ChainView { tip: 1, ..Default::default() };
+        gone.gone.insert("a".into());
+        let c = transition(&pending, Input::Chain(gone), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Invalid);
+        assert_eq!(c.invoice.payments[0].status, PaymentStatus::Replaced);
+        assert_eq!(kinds(&c), ["invoice.updated", "invoice.invalid"]);
+
+        let completed = transition(&inv, chain(5, vec![out("a", 1000, false, Some(5))]), t(T0)).unwrap().invoice;
+        assert_eq!(completed.status, Status::Completed);
+        let c = transition(&completed, chain(5, vec![out("a", 1000, false, None)]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Pending, "reorged out: back to pending");
+        assert_eq!(c.invoice.payments[0].status, PaymentStatus::Reorged);
+        assert_eq!(c.invoice.payments[0].confirmations, 0);
+        let c = transition(&c.invoice, chain(6, vec![out("a", 1000, false, Some(6))]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Completed, "re-mined");
+    }
+
+    #[test]
+    fn commands() {
+        let inv = invoice(1000, SpeedPolicy::OneConf);
+        let c = transition(&inv, Input::Cancel { comment: Some("out of stock".into()) }, t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Cancelled);
+        assert_eq!(kinds(&c), ["invoice.updated", "invoice.cancelled"]);
+        let partial = transition(&inv, chain(1, vec![out("a", 600, false, Some(1))]), t(T0)).unwrap().invoice;
+        assert!(transition(&partial, Input::Cancel { comment: None }, t(T0)).is_err(), "paid invoices cannot be cancelled");
+        assert!(transition(&partial, Input::AcceptUnderpayment { sats: 500 }, t(T0)).is_err(), "must equal what was paid");
+        let c = transition(&partial, Input::AcceptUnderpayment { sats: 600 }, t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Completed);
+        assert!(c.invoice.has_flag(Flag::UnderpaymentAccepted));
+        let c = transition(&inv, Input::Mark { status: Status::Completed, comment: None }, t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Completed);
+        assert!(c.invoice.has_flag(Flag::ManuallyMarked));
+        let marked = c.invoice;
+        let c = transition(&marked, chain(1, vec![out("a", 1, false, None)]), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Completed, "a manual mark is final");
+        assert!(transition(&marked, Input::Mark { status: Status::Invalid, comment: None }, t(T0)).is_err());
+    }
+
+    #[test]
+    fn refunds() {
+        let inv = invoice(1000, SpeedPolicy::OneConf);
+        let paid = transition(&inv, chain(1, vec![out("a", 1000, false, Some(1))]), t(T0)).unwrap().invoice;
+        let refund = Refund { id: "ref_1".into(), address: "bcrt1qx".into(), amount_sats: 1000, status: RefundStatus::Requested, txid: None, created_at: T0.into(), sent_at: None };
+        let too_much = Refund { amount_sats: 1001, ..refund.clone() };
+        assert!(transition(&paid, Input::RequestRefund(too_much), t(T0)).is_err());
+        let requested = transition(&paid, Input::RequestRefund(refund), t(T0)).unwrap().invoice;
+        assert_eq!(requested.status, Status::Completed);
+        assert!(next_check(&requested, t(T0)).is_some());
+        let view = ChainView { tip: 1, outputs: vec![out("a", 1000, false, Some(1))], refunds_sent: vec![("ref_1".into(), "r".into())], ..Default::default() };
+        let c = transition(&requested, Input::Chain(view), t(T0)).unwrap();
+        assert_eq!(c.invoice.status, Status::Refunded);
+        assert_eq!(kinds(&c), ["payment.refunded", "invoice.updated"]);
+    }
+
+    #[test]
+    fn watching_stops_when_nothing_can_change() {
+        let inv = invoice(1000, SpeedPolicy::OneConf);
+        assert!(next_check(&inv, t(T0)).is_some());
+        let done = transition(&inv, chain(10, vec![out("a", 1000, false, Some(5))]), t(T0)).unwrap().invoice;
+        assert_eq!(done.payments[0].confirmations, 6);
+        assert!(next_check(&done, t("2026-01-01T02:00:00Z")).is_none(), "deeply confirmed and monitoring over");
+        let expired = transition(&inv, Input::Tick, t("2026-01-01T00:20:00Z")).unwrap().invoice;
+        assert!(next_check(&expired, t("2026-01-01T00:20:00Z")).is_some(), "watched for late payments");
+        assert!(next_check(&expired, t("2026-01-01T01:20:00Z")).is_none());
+    }
+}

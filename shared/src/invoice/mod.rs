@@ -1,0 +1,342 @@
+//! Invoices: the record, its public shape, and (in `lifecycle`) the one pure
+//! function that decides every status change.
+
+pub mod lifecycle;
+pub mod poller;
+pub mod repo;
+
+use crate::money::{amount_to_btc_string, fiat_decimals};
+use crate::network::Network;
+use crate::store::SpeedPolicy;
+use bitcoin::Amount;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    New,
+    PaidPartial,
+    Pending,
+    Completed,
+    Expired,
+    Cancelled,
+    Invalid,
+    Archived,
+    Refunded,
+}
+
+impl Status {
+    pub const NAMES: [&'static str; 9] =
+        ["new", "paid_partial", "pending", "completed", "expired", "cancelled", "invalid", "archived", "refunded"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::PaidPartial => "paid_partial",
+            Status::Pending => "pending",
+            Status::Completed => "completed",
+            Status::Expired => "expired",
+            Status::Cancelled => "cancelled",
+            Status::Invalid => "invalid",
+            Status::Archived => "archived",
+            Status::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::NAMES.iter().position(|n| *n == s).map(|i| {
+            [
+                Status::New,
+                Status::PaidPartial,
+                Status::Pending,
+                Status::Completed,
+                Status::Expired,
+                Status::Cancelled,
+                Status::Invalid,
+                Status::Archived,
+                Status::Refunded,
+            ][i]
+        })
+    }
+
+    /// Seed 000's words (WebSocket messages).
+    pub fn seed_word(self) -> &'static str {
+        match self {
+            Status::New => "unpaid",
+            Status::PaidPartial => "underpaid",
+            Status::Pending | Status::Completed => "paid",
+            other => other.as_str(),
+        }
+    }
+
+    /// Open: the merchant may still mark it.
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::New | Status::PaidPartial | Status::Pending | Status::Expired)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    Overpaid,
+    PaidLate,
+    UnderpaymentAccepted,
+    ManuallyMarked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Mempool,
+    Confirmed,
+    /// Double-spent or replaced: it no longer counts.
+    Replaced,
+    /// Its block left the best chain; back in the mempool.
+    Reorged,
+}
+
+/// An on-chain payment to the invoice's address (one output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: String,
+    pub txid: String,
+    pub vout: u32,
+    pub address: String,
+    pub amount_sats: u64,
+    pub confirmations: u32,
+    pub block_height: Option<u32>,
+    pub block_hash: Option<String>,
+    pub status: PaymentStatus,
+    pub rbf: bool,
+    pub seen_at: String,
+    /// Seen after `expires_at`.
+    #[serde(default)]
+    pub late: bool,
+}
+
+impl Payment {
+    /// Counts toward what was paid.
+    pub fn counts(&self) -> bool {
+        self.status != PaymentStatus::Replaced
+    }
+
+    /// Stable id: the same output always gets the same id.
+    pub fn id_for(invoice_id: &str, txid: &str, vout: u32) -> String {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(format!("{invoice_id}|{txid}:{vout}").as_bytes());
+        format!("pay_{}", &hex::encode(h)[..32])
+    }
+
+    pub fn to_json(&self, invoice_id: &str) -> Value {
+        json!({
+            "id": self.id,
+            "object": "payment",
+            "invoice_id": invoice_id,
+            "txid": self.txid,
+            "vout": self.vout,
+            "address": self.address,
+            "amount": amount_to_btc_string(Amount::from_sat(self.amount_sats)),
+            "amount_sats": self.amount_sats,
+            "confirmations": self.confirmations,
+            "block_height": self.block_height,
+            "status": self.status,
+            "rbf": self.rbf,
+            "late": self.late,
+            "seen_at": self.seen_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Waiting for the merchant to pay it from their wallet.
+    Requested,
+    /// A matching transaction was seen.
+    Sent,
+}
+
+/// A refund the merchant pays from their own wallet; the poller notices it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub address: String,
+    pub amount_sats: u64,
+    pub status: RefundStatus,
+    pub txid: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
+impl Refund {
+    pub fn to_json(&self, invoice_id: &str) -> Value {
+        json!({
+            "id": self.id,
+            "object": "refund",
+            "invoice_id": invoice_id,
+            "address": self.address,
+            "amount": amount_to_btc_string(Amount::from_sat(self.amount_sats)),
+            "amount_sats": self.amount_sats,
+            "status": self.status,
+            "txid": self.txid,
+            "created_at": self.created_at,
+            "sent_at": self.sent_at,
+        })
+    }
+}
+
+/// An invoice as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    pub store_id: String,
+    pub status: Status,
+    /// Price in `currency` (fiat code or BTC).
+    pub amount: Decimal,
+    pub currency: String,
+    /// What the buyer must pay, in satoshis (fiat rounded up).
+    pub crypto_amount_sats: u64,
+    /// Fiat per BTC, locked at creation (None for BTC invoices).
+    pub rate: Option<Decimal>,
+    pub network: Network,
+    pub address: Option<String>,
+    pub address_index: Option<u64>,
+    /// Checksum of the wallet descriptor the address came from.
+    pub wallet_id: Option<String>,
+    pub order_id: Option<String>,
+    pub order_name: Option<String>,
+    pub buyer_email: Option<String>,
+    pub memo: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+    pub redirect_url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub speed_policy: SpeedPolicy,
+    pub payment_tolerance_percent: Decimal,
+    pub flags: Vec<Flag>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: String,
+    pub monitoring_until: String,
+    #[serde(default)]
+    pub payments: Vec<Payment>,
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+    /// Set by accept-underpayment.
+    pub accepted_sats: Option<u64>,
+    pub quote_id: Option<String>,
+    /// Merchant's comment / cancel reason.
+    pub comment: Option<String>,
+    /// Optimistic concurrency: every write bumps it, guarded by the old value.
+    pub version: u64,
+    /// Store name for BIP21 labels.
+    #[serde(default)]
+    pub store_name: String,
+}
+
+impl Invoice {
+    pub fn has_flag(&self, f: Flag) -> bool {
+        self.flags.contains(&f)
+    }
+
+    pub fn set_flag(&mut self, f: Flag) {
+        if !self.flags.contains(&f) {
+            self.flags.push(f);
+            self.flags.sort();
+        }
+    }
+
+    /// Satoshis received (payments that still count).
+    pub fn paid_sats(&self) -> u64 {
+        self.payments.iter().filter(|p| p.counts()).map(|p| p.amount_sats).sum()
+    }
+
+    pub fn due_sats(&self) -> u64 {
+        self.crypto_amount_sats.saturating_sub(self.paid_sats())
+    }
+
+    /// BIP21 URI for what is still due (the full amount before any payment).
+    pub fn payment_uri(&self) -> Option<String> {
+        let address = self.address.as_ref()?;
+        let due = self.due_sats();
+        let mut uri = format!("bitcoin:{address}");
+        let mut params = Vec::new();
+        if due > 0 {
+            params.push(format!("amount={}", trim_btc(&amount_to_btc_string(Amount::from_sat(due)))));
+        }
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, BIP21_SET).to_string();
+        if !self.store_name.is_empty() {
+            params.push(format!("label={}", enc(&self.store_name)));
+        }
+        if let Some(m) = self.order_name.as_ref().or(self.memo.as_ref()) {
+            params.push(format!("message={}", enc(m)));
+        }
+        if !params.is_empty() {
+            uri.push('?');
+            uri.push_str(&params.join("&"));
+        }
+        Some(uri)
+    }
+
+    /// The resource as the API shows it.
+    pub fn to_json(&self, public_url: &str) -> Value {
+        let paid = self.paid_sats();
+        let fiat_dp = fiat_decimals(&self.currency);
+        let amount_paid = match self.rate {
+            Some(rate) => crate::money::sats_to_fiat(Amount::from_sat(paid), rate, fiat_dp).to_string(),
+            None => amount_to_btc_string(Amount::from_sat(paid)),
+        };
+        json!({
+            "id": self.id,
+            "object": "invoice",
+            "store_id": self.store_id,
+            "status": self.status,
+            "amount": self.amount.to_string(),
+            "currency": self.currency,
+            "crypto_amount": amount_to_btc_string(Amount::from_sat(self.crypto_amount_sats)),
+            "crypto_amount_sats": self.crypto_amount_sats,
+            "amount_paid": amount_paid,
+            "amount_paid_sats": paid,
+            "amount_due_sats": self.due_sats(),
+            "rate": self.rate.map(|r| if r.scale() < fiat_dp { let mut r = r; r.rescale(fiat_dp); r.to_string() } else { r.to_string() }),
+            "network": self.network,
+            "address": self.address,
+            "address_index": self.address_index,
+            "payment_uri": self.payment_uri(),
+            "payment_url": format!("{public_url}/r/{}", self.id),
+            "checkout_url": format!("{public_url}/i/{}", self.id),
+            "order_id": self.order_id,
+            "order_name": self.order_name,
+            "buyer_email": self.buyer_email,
+            "memo": self.memo,
+            "metadata": self.metadata,
+            "redirect_url": self.redirect_url,
+            "webhook_url": self.webhook_url,
+            "speed_policy": self.speed_policy,
+            "payment_tolerance_percent": self.payment_tolerance_percent.normalize().to_string(),
+            "flags": self.flags,
+            "quote_id": self.quote_id,
+            "comment": self.comment,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "expires_at": self.expires_at,
+            "monitoring_until": self.monitoring_until,
+            "payments": self.payments.iter().map(|p| p.to_json(&self.id)).collect::<Vec<_>>(),
+            "refunds": self.refunds.iter().map(|r| r.to_json(&self.id)).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Characters BIP21 values must percent-encode (RFC 3986 query, minus `&=`).
+const BIP21_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// "0.00100000" -> "0.001" (BIP21 amounts need no trailing zeros).
+fn trim_btc(s: &str) -> String {
+    let t = s.trim_end_matches('0').trim_end_matches('.');
+    if t.is_empty() { "0".into() } else { t.to_string() }
+}

@@ -1,0 +1,204 @@
+//! The chain poller (scheduled every minute on AWS, every few seconds in
+//! satsgate-local). It reads only the watched invoices that are due (the
+//! sparse `WATCH` index), asks the chain for each address with bounded
+//! concurrency, the tip once per network, and applies what it saw through
+//! the lifecycle function with an optimistic version check.
+
+use super::lifecycle::{next_check, transition, ChainView, Input, SeenOutput};
+use super::repo::{invoice_item, save_change};
+use super::{Invoice, PaymentStatus, RefundStatus};
+use crate::app::App;
+use crate::chain::{Chain, ChainError};
+use crate::clock::{parse_rfc3339, rfc3339};
+use crate::network::Network;
+use crate::records::from_item;
+use crate::schema;
+use crate::table::{Cond, Index, Item, Query, SortKey, TableError, TxOp};
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Invoices checked at once.
+pub const CONCURRENCY: usize = 16;
+/// At most this many invoices per run (the rest wait for the next run).
+pub const MAX_PER_RUN: usize = 20_000;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    pub due: usize,
+    pub checked: usize,
+    pub changed: usize,
+    pub errors: usize,
+}
+
+/// One run of the chain poller.
+pub async fn poll_chain(app: &App) -> Result<PollReport, String> {
+    let now = app.now();
+    let due = due_invoices(app, now).await.map_err(|e| e.to_string())?;
+    let mut report = PollReport { due: due.len(), ..Default::default() };
+    let mut by_network: BTreeMap<Network, Vec<(Invoice, Item)>> = BTreeMap::new();
+    for item in due {
+        match from_item::<Invoice>(item.clone()) {
+            Ok(inv) => by_network.entry(inv.network).or_default().push((inv, item)),
+            Err(_) => report.errors += 1,
+        }
+    }
+    for (network, invoices) in by_network {
+        let chain = app.chain(network).cloned();
+        let tip = match &chain {
+            Some(c) => match c.tip_height().await {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(%network, error = %e, "chain tip unavailable; only expiry is checked this run");
+                    None
+                }
+            },
+            None => None,
+        };
+        let results: Vec<Result<bool, String>> = futures::stream::iter(invoices)
+            .map(|(inv, item)| {
+                let chain = chain.clone().filter(|_| tip.is_some());
+                async move { check_invoice(app, &inv, &item, chain, tip.unwrap_or(0)).await }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for r in results {
+            report.checked += 1;
+            match r {
+                Ok(true) => report.changed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::warn!(error = %e, "invoice check failed");
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Check one invoice at once, whatever its next check time (the sandbox
+/// uses this after paying an invoice, so the effect is visible at once).
+pub async fn check_now(app: &App, invoice_id: &str) -> Result<bool, String> {
+    let Some(item) = app.table.get(&schema::invoice(invoice_id)).await.map_err(|e| e.to_string())? else {
+        return Ok(false);
+    };
+    let inv: Invoice = from_item(item.clone()).map_err(|e| e.to_string())?;
+    let chain = app.chain(inv.network).cloned();
+    let tip = match &chain {
+        Some(c) => Some(c.tip_height().await.map_err(|e| e.to_string())?),
+        None => None,
+    };
+    check_invoice(app, &inv, &item, chain.filter(|_| tip.is_some()), tip.unwrap_or(0)).await
+}
+
+/// Watched invoices whose next check time has come.
+async fn due_invoices(app: &App, now: OffsetDateTime) -> Result<Vec<Item>, TableError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = app
+            .table
+            .query(
+                Query::index(Index::Gsi2, schema::WATCH)
+                    .sk(SortKey::Lt(format!("{}~", rfc3339(now))))
+                    .limit(1000)
+                    .cursor(cursor),
+            )
+            .await?;
+        out.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() || out.len() >= MAX_PER_RUN {
+            return Ok(out);
+        }
+    }
+}
+
+/// What the chain says about this invoice.
+async fn observe(chain: &dyn Chain, inv: &Invoice, tip: u32) -> Result<ChainView, ChainError> {
+    let mut view = ChainView { tip, ..Default::default() };
+    let Some(address) = &inv.address else { return Ok(view) };
+    let txs = chain.address_txs(address).await?;
+    let mut listed = HashSet::new();
+    for tx in &txs {
+        let txid = tx.txid.to_string();
+        listed.insert(txid.clone());
+        for o in tx.outputs.iter().filter(|o| o.address.as_deref() == Some(address.as_str())) {
+            view.outputs.push(SeenOutput {
+                txid: txid.clone(),
+                vout: o.vout,
+                amount_sats: o.value.to_sat(),
+                rbf: tx.rbf,
+                block: match (tx.status.confirmed, tx.status.block_height, tx.status.block_hash) {
+                    (true, Some(h), Some(hash)) => Some((h, hash.to_string())),
+                    _ => None,
+                },
+            });
+        }
+    }
+    // A recorded payment the address no longer lists: ask for the tx itself.
+    for p in inv.payments.iter().filter(|p| p.status != PaymentStatus::Replaced && !listed.contains(&p.txid)) {
+        let txid = p.txid.parse().map_err(|_| ChainError::Parse(format!("stored txid {}", p.txid)))?;
+        if chain.tx(&txid).await?.is_none() {
+            view.gone.insert(p.txid.clone());
+        }
+    }
+    let created = parse_rfc3339(&inv.created_at).ok();
+    for r in inv.refunds.iter().filter(|r| r.status == RefundStatus::Requested) {
+        let refund_txs = chain.address_txs(&r.address).await?;
+        let paid = refund_txs.iter().find(|tx| {
+            tx.outputs.iter().any(|o| o.address.as_deref() == Some(r.address.as_str()) && o.value.to_sat() >= r.amount_sats)
+                && created.is_some()
+        });
+        if let Some(tx) = paid {
+            view.refunds_sent.push((r.id.clone(), tx.txid.to_string()));
+        }
+    }
+    Ok(view)
+}
+
+/// Check one invoice; Ok(true) when it changed.
+async fn check_invoice(app: &App, inv: &Invoice, item: &Item, chain: Option<Arc<dyn Chain>>, tip: u32) -> Result<bool, String> {
+    let mut current = inv.clone();
+    for _ in 0..4 {
+        let now = app.now();
+        let input = match &chain {
+            Some(c) => Input::Chain(observe(&**c, &current, tip).await.map_err(|e| format!("{}: {e}", current.id))?),
+            None => Input::Tick,
+        };
+        let change = transition(&current, input, now).map_err(|e| e.to_string())?;
+        if change.changed {
+            if save_change(app, &current, &change, now).await.map_err(|e| e.to_string())? {
+                return Ok(true);
+            }
+            // Someone else wrote it: reload and decide again.
+            match app.table.get(&schema::invoice(&current.id)).await.map_err(|e| e.to_string())? {
+                Some(it) => current = from_item(it).map_err(|e| e.to_string())?,
+                None => return Ok(false),
+            }
+            continue;
+        }
+        reschedule(app, &current, item, now).await.map_err(|e| e.to_string())?;
+        return Ok(false);
+    }
+    Err(format!("{}: kept changing under the poller", inv.id))
+}
+
+/// Move an unchanged invoice's watch key when it should back off or stop.
+async fn reschedule(app: &App, inv: &Invoice, item: &Item, now: OffsetDateTime) -> Result<(), TableError> {
+    let wanted = next_check(inv, now);
+    let due_now = wanted.is_some_and(|t| t <= now);
+    if due_now {
+        return Ok(()); // stays due; no write needed
+    }
+    let fresh = invoice_item(inv, now);
+    if fresh.get("gsi2sk") == item.get("gsi2sk") {
+        return Ok(());
+    }
+    app.table
+        .transact(vec![TxOp::Put { item: fresh, cond: Some(Cond::eq("version", inv.version)) }])
+        .await
+        .or_else(|e| if e.is_condition_failed() { Ok(()) } else { Err(e) })
+}

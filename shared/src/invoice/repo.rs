@@ -1,0 +1,235 @@
+//! Invoices in the table: creation with a fresh address (gap-free index,
+//! no address twice), loading, and applying a lifecycle change with an
+//! optimistic version check, its payment items and events in one transaction.
+
+use super::lifecycle::{next_check, transition, Change, Input};
+use super::{Invoice, Payment};
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::events::Event;
+use crate::records::{from_item, to_item};
+use crate::schema;
+use crate::store::Store;
+use crate::table::{Cond, Item, TableError, TxOp, Update, MAX_TX_OPS};
+use crate::wallet::Wallet;
+use serde_json::{json, Value};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The wallet's id for address counters: its descriptor checksum.
+pub fn wallet_id(descriptor: &str) -> String {
+    descriptor.rsplit_once('#').map(|(_, c)| c.to_string()).unwrap_or_else(|| descriptor.to_string())
+}
+
+/// The invoice item, with its list key and (when watched) its watch key.
+pub fn invoice_item(inv: &Invoice, now: OffsetDateTime) -> Item {
+    let mut extra = vec![
+        ("gsi1pk", json!(schema::invoices_of(&inv.store_id))),
+        ("gsi1sk", json!(format!("{}#{}", inv.created_at, inv.id))),
+    ];
+    if let Some(at) = next_check(inv, now) {
+        extra.push(("gsi2pk", json!(schema::WATCH)));
+        extra.push(("gsi2sk", json!(format!("{}#{}", rfc3339(at), inv.id))));
+    }
+    to_item(inv, &schema::invoice(&inv.id), &extra)
+}
+
+fn payment_item(inv: &Invoice, p: &Payment) -> Item {
+    let mut item = match p.to_json(&inv.id) {
+        Value::Object(m) => m,
+        _ => unreachable!("payments are objects"),
+    };
+    item.insert("store_id".into(), json!(inv.store_id));
+    item.insert("record".into(), serde_json::to_value(p).expect("payment serializes"));
+    let key = schema::payment(&p.id);
+    item.insert("pk".into(), json!(key.pk));
+    item.insert("sk".into(), json!(key.sk));
+    item.insert("gsi1pk".into(), json!(schema::payments_of(&inv.store_id)));
+    item.insert("gsi1sk".into(), json!(format!("{}#{}", p.seen_at, p.id)));
+    item
+}
+
+/// The event items a change causes.
+pub fn event_ops(app: &App, inv: &Invoice, change: &Change, now: OffsetDateTime) -> Vec<TxOp> {
+    let data_invoice = inv.to_json(&app.config.public_url);
+    change
+        .events
+        .iter()
+        .map(|spec| {
+            let mut data = json!({ "invoice": data_invoice });
+            if let Some(p) = &spec.payment {
+                data["payment"] = p.to_json(&inv.id);
+            }
+            if let Some(r) = &spec.refund {
+                data["refund"] = r.to_json(&inv.id);
+            }
+            Event::new(spec.kind, &inv.store_id, Some(&inv.id), data, now).put_op(now)
+        })
+        .collect()
+}
+
+/// Load an invoice of a store; another store's invoice is 404.
+pub async fn load_for_store(app: &App, store_id: &str, id: &str) -> Result<Invoice, ApiError> {
+    match app.table.get(&schema::invoice(id)).await? {
+        Some(item) => {
+            let inv: Invoice = from_item(item)?;
+            if inv.store_id == store_id {
+                Ok(inv)
+            } else {
+                Err(ApiError::not_found("invoice"))
+            }
+        }
+        None => Err(ApiError::not_found("invoice")),
+    }
+}
+
+/// Write `change` if the invoice is still at `old.version`. Ok(false) when
+/// another writer got there first (reload and decide again).
+pub async fn save_change(app: &App, old: &Invoice, change: &Change, now: OffsetDateTime) -> Result<bool, ApiError> {
+    if !change.changed {
+        return Ok(true);
+    }
+    let inv = &change.invoice;
+    let mut ops = vec![TxOp::Put {
+        item: invoice_item(inv, now),
+        cond: Some(Cond::eq("version", old.version)),
+    }];
+    for p in &inv.payments {
+        if old.payments.iter().find(|q| q.id == p.id) != Some(p) {
+            ops.push(TxOp::Put { item: payment_item(inv, p), cond: None });
+        }
+    }
+    ops.extend(event_ops(app, inv, change, now));
+    if ops.len() > MAX_TX_OPS {
+        // Never drop events: keep the invoice write with as many as fit and
+        // fail loudly for the rest (one poller run cannot see 20+ new outputs
+        // of a single invoice in practice).
+        tracing::error!(invoice = %inv.id, ops = ops.len(), "change too large for one transaction");
+        return Err(ApiError::internal("too many simultaneous payments to record at once"));
+    }
+    match app.table.transact(ops).await {
+        Ok(()) => {
+            if old.payments.is_empty() && !inv.payments.is_empty() {
+                note_paid_index(app, inv).await;
+            }
+            Ok(true)
+        }
+        Err(TableError::ConditionFailed { op: Some(0) }) | Err(TableError::Busy) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Remember the highest paid address index (for the gap warning). A hint:
+/// losing a race here only makes the warning conservative.
+async fn note_paid_index(app: &App, inv: &Invoice) {
+    let (Some(index), Some(wallet)) = (inv.address_index, &inv.wallet_id) else { return };
+    let cond = Cond::Or(vec![Cond::AttrNotExists("last_paid".into()), Cond::Lt("last_paid".into(), json!(index))]);
+    let _ = app
+        .table
+        .update(&schema::address_counter(&inv.store_id, wallet), Update::new().set("last_paid", index), Some(Cond::And(vec![Cond::Exists, cond])))
+        .await;
+}
+
+/// Load, decide and save, retrying on a concurrent change.
+pub async fn apply_input(app: &App, store_id: &str, id: &str, input: Input) -> Result<Invoice, ApiError> {
+    for attempt in 0..8 {
+        let old = load_for_store(app, store_id, id).await?;
+        let now = app.now();
+        let change = transition(&old, input.clone(), now)?;
+        if save_change(app, &old, &change, now).await? {
+            return Ok(change.invoice);
+        }
+        tokio::time::sleep(Duration::from_millis(2 << attempt)).await;
+    }
+    Err(ApiError::conflict("the invoice is changing right now; retry"))
+}
+
+/// The address counter of a store's current wallet: (next index, gap of
+/// unpaid addresses after the last paid one).
+pub async fn address_state(app: &App, store: &Store) -> Result<(u64, u64), ApiError> {
+    let item = app.table.get(&schema::address_counter(&store.id, &wallet_id(&store.wallet))).await?;
+    let next = item.as_ref().and_then(|i| i.get("next")).and_then(Value::as_u64).unwrap_or(0);
+    let last_paid = item.as_ref().and_then(|i| i.get("last_paid")).and_then(Value::as_u64);
+    let gap = match last_paid {
+        Some(p) => next.saturating_sub(p + 1),
+        None => next,
+    };
+    Ok((next, gap))
+}
+
+/// Create an invoice with the next unused address of the store's wallet.
+/// `extra` ops (a quote claim) join the same transaction. The counter moves
+/// only together with an invoice, so indexes are gap-free; an address
+/// claimed before (e.g. the wallet was used earlier) is skipped.
+pub async fn create(app: &App, store: &Store, mut inv: Invoice, extra: Vec<TxOp>) -> Result<Invoice, ApiError> {
+    let wallet = Wallet::parse(&store.wallet, store.network).map_err(|e| {
+        tracing::error!(store = %store.id, error = %e, "stored wallet does not parse");
+        ApiError::internal("the store's wallet could not be read")
+    })?;
+    let wid = wallet_id(&store.wallet);
+    let counter = schema::address_counter(&store.id, &wid);
+    let mut attempt: u32 = 0;
+    loop {
+        attempt += 1;
+        if attempt > 400 {
+            return Err(ApiError::new(503, crate::error::ErrorCode::Internal, "too many invoices being created at once for this store; retry"));
+        }
+        let current = app.table.get(&counter).await?;
+        let next = current.as_ref().and_then(|i| i.get("next")).and_then(Value::as_u64).unwrap_or(0);
+        let index = u32::try_from(next).ok().filter(|i| *i < 0x8000_0000).ok_or_else(|| ApiError::conflict("the wallet's receive branch is exhausted"))?;
+        let address = wallet.address_at(index).map_err(|e| ApiError::internal(e.to_string()))?.to_string();
+        let counter_cond = if current.is_some() { Cond::eq("next", next) } else { Cond::NotExists };
+        let now = app.now();
+        inv.address = Some(address.clone());
+        inv.address_index = Some(next);
+        inv.wallet_id = Some(wid.clone());
+        let created_event = Event::new(
+            "invoice.created",
+            &inv.store_id,
+            Some(&inv.id),
+            json!({ "invoice": inv.to_json(&app.config.public_url) }),
+            now,
+        );
+        let mut ops = vec![
+            TxOp::Update { key: counter.clone(), update: Update::new().set("next", next + 1), cond: Some(counter_cond) },
+            TxOp::Put {
+                item: to_item(&json!({"invoice_id": inv.id, "store_id": inv.store_id, "index": next}), &schema::address(store.network, &address), &[]),
+                cond: Some(Cond::NotExists),
+            },
+            TxOp::Put { item: invoice_item(&inv, now), cond: Some(Cond::NotExists) },
+            created_event.put_op(now),
+        ];
+        if let Some(order_id) = &inv.order_id {
+            ops.push(TxOp::Put {
+                item: to_item(&json!({"invoice_id": inv.id}), &schema::order(&store.id, order_id), &[]),
+                cond: Some(Cond::NotExists),
+            });
+        }
+        let first_extra = ops.len();
+        ops.extend(extra.iter().cloned());
+        match app.table.transact(ops).await {
+            Ok(()) => return Ok(inv),
+            Err(TableError::ConditionFailed { op: Some(0) }) | Err(TableError::Busy) => {
+                // Another invoice took this index: read the counter again.
+                let jitter = rand::random::<u64>() % (1 + u64::from(attempt.min(20)));
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
+            }
+            Err(TableError::ConditionFailed { op: Some(1) }) => {
+                // Address handed out before (by an earlier use of this wallet): skip it.
+                let skip = Update::new().set("next", next + 1);
+                let _ = app.table.update(&counter, skip, Some(Cond::eq("next", next))).await;
+            }
+            Err(TableError::ConditionFailed { op: Some(4) }) if inv.order_id.is_some() && first_extra == 5 => {
+                return Err(ApiError::conflict(format!(
+                    "order_id `{}` is already used by another invoice of this store",
+                    inv.order_id.as_deref().unwrap_or_default()
+                )))
+            }
+            Err(TableError::ConditionFailed { op: Some(i) }) if i >= first_extra => {
+                return Err(ApiError::conflict("the quote was used or expired while creating the invoice"))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

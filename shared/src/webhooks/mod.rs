@@ -1,0 +1,509 @@
+//! Webhooks: endpoints, the fan-out of outbox events to deliveries, the
+//! dispatcher that POSTs them with signatures and retries, and the delivery
+//! log.
+//!
+//! ```text
+//! event item (outbox, gsi2 OUTBOX) --fanout--> Push (WebSocket)
+//!                                        \--> one delivery item per target + one queue message
+//! queue message --dispatcher--> POST (signed) --> attempt appended to the delivery
+//!                                  | 2xx: succeeded, message deleted
+//!                                  | else: retry after the backoff (visibility), or
+//!                                  |       after the last attempt: failed + dead-letter queue
+//! ```
+//!
+//! Targets of an event: every endpoint of its store whose `events` filter
+//! matches, plus the invoice's own `webhook_url` (`data.invoice.webhook_url`)
+//! through the built-in endpoint `invoice_url`, whose secret signs those
+//! deliveries. Price events (store `_prices`) only go to `Push`.
+//!
+//! Guarantees: at least once (receivers de-duplicate on the event id, sent
+//! as `Satsgate-Event-Id` and `Idempotency-Key`); one retry chain per
+//! delivery (a delivery item names the queue message that owns it, stray
+//! duplicates are dropped); in event order per endpoint on the happy path
+//! (fan-out is sequential in event order, the local dispatcher sends one
+//! endpoint's messages one at a time in queue order), but a failing
+//! delivery does not hold back later events: retried deliveries arrive out
+//! of order, and receivers should order by `created_at`/event id.
+
+pub mod dispatcher;
+pub mod fanout;
+pub mod send;
+pub mod signature;
+pub mod url;
+pub mod worker;
+
+use crate::clock::{parse_rfc3339, rfc3339};
+use crate::events::EVENT_TYPES;
+use crate::ids::{new_id, IdKind};
+use crate::records::to_item;
+use crate::schema;
+use crate::table::Item;
+use base64::Engine as _;
+use rand::{Rng, RngCore};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub use fanout::{enqueue_event, fan_out_item, sweep_outbox};
+
+/// Id of the built-in endpoint that stands for invoices' own `webhook_url`.
+pub const INVOICE_URL_ENDPOINT: &str = "invoice_url";
+/// Store id of price events (WebSocket push only, never webhooks).
+pub const PRICE_EVENTS_STORE: &str = "_prices";
+/// Type of the event `POST /v1/webhook-endpoints/{id}/test` sends.
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
+/// Most endpoints one store may have.
+pub const MAX_ENDPOINTS: usize = 20;
+/// Deliveries are kept as long as events (30 days).
+pub const DELIVERY_TTL_SECONDS: i64 = crate::events::EVENT_TTL_SECONDS;
+/// Longest wait between two attempts: SQS's 12 hour visibility cap, less a
+/// margin for the time the dispatcher already held the message.
+pub const MAX_STEP: Duration = Duration::from_secs(12 * 3600 - 600);
+/// The name of the webhook queue (the table-backed queue of satsgate-local).
+pub const QUEUE_NAME: &str = "webhooks";
+/// How long the previous secret keeps signing after a rotation, by default.
+pub const DEFAULT_PREVIOUS_SECRET_HOURS: i64 = 24;
+
+/// Delivery timing: the wait before each retry, the request timeout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `retry_delays[n]` is the wait after the (n+1)-th failed attempt;
+    /// after the last one the delivery fails. Each is capped at `MAX_STEP`.
+    pub retry_delays: Vec<Duration>,
+    /// Per attempt, connect to last response byte.
+    pub timeout: Duration,
+    /// Each wait is multiplied by a random factor in `1 ± jitter`.
+    pub jitter: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::standard()
+    }
+}
+
+impl Settings {
+    /// 13 attempts over about 3.7 days: 1 m, 5 m, 30 m, 2 h, 5 h, 10 h, then
+    /// six times ~12 h (each wait ±10 %; even all at -10 % it is > 3 days).
+    pub fn standard() -> Settings {
+        let m = |n: u64| Duration::from_secs(n * 60);
+        let h = |n: u64| Duration::from_secs(n * 3600);
+        let mut retry_delays = vec![m(1), m(5), m(30), h(2), h(5), h(10)];
+        retry_delays.extend(std::iter::repeat_n(h(12), 6));
+        Settings { retry_delays, timeout: Duration::from_secs(10), jitter: 0.1 }
+    }
+
+    /// For tests and demos (`WEBHOOK_BACKOFF=fast`): 5 attempts, waits of
+    /// 0.2, 0.4, 0.8, 1.6 s, a 2 s timeout.
+    pub fn fast() -> Settings {
+        Settings {
+            retry_delays: [200, 400, 800, 1600].into_iter().map(Duration::from_millis).collect(),
+            timeout: Duration::from_secs(2),
+            jitter: 0.1,
+        }
+    }
+
+    /// `WEBHOOK_BACKOFF=standard|fast` (default standard).
+    pub fn from_env() -> Result<Settings, String> {
+        match std::env::var("WEBHOOK_BACKOFF").as_deref() {
+            Err(_) | Ok("") | Ok("standard") => Ok(Settings::standard()),
+            Ok("fast") => Ok(Settings::fast()),
+            Ok(other) => Err(format!("WEBHOOK_BACKOFF=`{other}`: use `standard` or `fast`")),
+        }
+    }
+
+    /// Attempts before a delivery fails.
+    pub fn max_attempts(&self) -> usize {
+        self.retry_delays.len() + 1
+    }
+
+    /// The wait before the next attempt after `attempts_made` failed ones,
+    /// with jitter; None when that was the last attempt.
+    pub fn delay_after(&self, attempts_made: usize) -> Option<Duration> {
+        let base = *self.retry_delays.get(attempts_made.checked_sub(1)?)?;
+        let j = self.jitter.clamp(0.0, 0.9);
+        let factor = if j > 0.0 { rand::thread_rng().gen_range(1.0 - j..=1.0 + j) } else { 1.0 };
+        Some(base.mul_f64(factor).min(MAX_STEP))
+    }
+
+    /// The shortest total wait the schedule can produce (all jitter down).
+    pub fn min_total_wait(&self) -> Duration {
+        let j = self.jitter.clamp(0.0, 0.9);
+        self.retry_delays.iter().map(|d| d.mul_f64(1.0 - j).min(MAX_STEP)).sum()
+    }
+}
+
+/// A new signing secret: `whsec_` + 32 random bytes, base64url. The whole
+/// string is the HMAC key.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("whsec_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Validate `events` filters: `*`, an event type, or `invoice.*` /
+/// `payment.*`. Returns them de-duplicated (`["*"]` if `*` is among them).
+pub fn parse_event_filters(filters: &[String]) -> Result<Vec<String>, String> {
+    if filters.is_empty() {
+        return Err("must name at least one event type (or \"*\" for all)".into());
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut unknown = Vec::new();
+    for f in filters {
+        let f = f.trim();
+        let known = f == "*"
+            || EVENT_TYPES.contains(&f)
+            || f.strip_suffix(".*").is_some_and(|p| EVENT_TYPES.iter().any(|t| t.split('.').next() == Some(p)));
+        if !known {
+            unknown.push(format!("`{f}`"));
+        } else if !out.iter().any(|o| o == f) {
+            out.push(f.to_string());
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(format!(
+            "unknown event type {}; use \"*\", \"invoice.*\", \"payment.*\" or one of: {}",
+            unknown.join(", "),
+            EVENT_TYPES.join(", ")
+        ));
+    }
+    if out.iter().any(|f| f == "*") {
+        out = vec!["*".into()];
+    }
+    Ok(out)
+}
+
+/// Whether an endpoint with these filters receives events of `kind`.
+pub fn filters_match(filters: &[String], kind: &str) -> bool {
+    filters.iter().any(|f| {
+        f == "*" || f == kind || f.strip_suffix(".*").is_some_and(|p| kind.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
+    })
+}
+
+/// A webhook endpoint as stored (the secret is needed to sign, so it is
+/// stored; the API shows it only when created or rotated).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub id: String,
+    pub store_id: String,
+    /// None for the built-in `invoice_url` endpoint.
+    pub url: Option<String>,
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub secret: String,
+    /// After a rotation, the old secret also signs until it expires.
+    #[serde(default)]
+    pub previous_secret: Option<String>,
+    #[serde(default)]
+    pub previous_secret_expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Endpoint {
+    pub fn new(store_id: &str, url: String, events: Vec<String>, description: Option<String>, now: time::OffsetDateTime) -> Endpoint {
+        Endpoint {
+            id: new_id(IdKind::Webhook),
+            store_id: store_id.to_string(),
+            url: Some(url),
+            events,
+            description,
+            secret: generate_secret(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            created_at: rfc3339(now),
+            updated_at: rfc3339(now),
+        }
+    }
+
+    /// The built-in endpoint for invoices' own `webhook_url`.
+    pub fn invoice_url(store_id: &str, now: time::OffsetDateTime) -> Endpoint {
+        Endpoint {
+            id: INVOICE_URL_ENDPOINT.into(),
+            store_id: store_id.to_string(),
+            url: None,
+            events: vec!["*".into()],
+            description: Some(INVOICE_URL_DESCRIPTION.into()),
+            secret: generate_secret(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            created_at: rfc3339(now),
+            updated_at: rfc3339(now),
+        }
+    }
+
+    pub fn is_builtin(&self) -> bool {
+        self.id == INVOICE_URL_ENDPOINT
+    }
+
+    pub fn to_item(&self) -> Item {
+        to_item(self, &schema::webhook_endpoint(&self.store_id, &self.id), &[])
+    }
+
+    /// The public shape, without secrets.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "object": "webhook_endpoint",
+            "url": self.url,
+            "events": self.events,
+            "description": self.description,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+
+    /// The public shape with the secret (create and rotate only).
+    pub fn to_json_with_secret(&self) -> Value {
+        let mut v = self.to_json();
+        v["secret"] = json!(self.secret);
+        if let (Some(_), Some(exp)) = (&self.previous_secret, &self.previous_secret_expires_at) {
+            v["previous_secret_expires_at"] = json!(exp);
+        }
+        v
+    }
+
+    /// The secrets that sign now: the current one, then the previous one
+    /// while it has not expired.
+    pub fn signing_secrets(&self, now: time::OffsetDateTime) -> Vec<&str> {
+        let mut out = vec![self.secret.as_str()];
+        if let (Some(prev), Some(exp)) = (&self.previous_secret, &self.previous_secret_expires_at) {
+            if parse_rfc3339(exp).is_ok_and(|e| e > now) {
+                out.push(prev);
+            }
+        }
+        out
+    }
+}
+
+pub const INVOICE_URL_DESCRIPTION: &str = "Built-in: each invoice's own webhook_url; its secret signs those deliveries";
+
+/// One delivery attempt, as logged.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    pub at: String,
+    /// The receiver's HTTP status, if it answered.
+    pub status_code: Option<u16>,
+    /// Why the attempt failed, if it did (timeout, connection, refused URL,
+    /// non-2xx).
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// The first bytes of the receiver's answer (at most 256 characters).
+    #[serde(default)]
+    pub response_body: Option<String>,
+}
+
+impl Attempt {
+    pub fn succeeded(&self) -> bool {
+        self.status_code.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Delivery status values.
+pub const PENDING: &str = "pending";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
+
+/// One event to one endpoint: its payload, status and attempts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub store_id: String,
+    /// `whk_...` or `invoice_url`.
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub url: String,
+    /// pending | succeeded | failed
+    pub status: String,
+    pub attempts: Vec<Attempt>,
+    pub attempt_count: u32,
+    pub next_attempt_at: Option<String>,
+    /// Why a delivery failed without (more) attempts, e.g. endpoint deleted.
+    #[serde(default)]
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub redelivery_of: Option<String>,
+    /// The exact body sent on every attempt (the event JSON).
+    pub payload: String,
+    /// The queue message that owns this delivery's retries.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// Grouping key of the dispatcher (endpoint id, or `invoice_url:<inv>`).
+    pub target: String,
+}
+
+impl Delivery {
+    pub fn new(
+        id: String,
+        store_id: &str,
+        endpoint_id: &str,
+        event_id: &str,
+        event_type: &str,
+        url: &str,
+        payload: String,
+        target: String,
+        now: time::OffsetDateTime,
+    ) -> Delivery {
+        Delivery {
+            id,
+            store_id: store_id.into(),
+            endpoint_id: endpoint_id.into(),
+            event_id: event_id.into(),
+            event_type: event_type.into(),
+            url: url.into(),
+            status: PENDING.into(),
+            attempts: vec![],
+            attempt_count: 0,
+            next_attempt_at: Some(rfc3339(now)),
+            error: None,
+            created_at: rfc3339(now),
+            updated_at: rfc3339(now),
+            redelivery_of: None,
+            payload,
+            message_id: None,
+            target,
+        }
+    }
+
+    pub fn to_item(&self, now: time::OffsetDateTime) -> Item {
+        to_item(
+            self,
+            &schema::webhook_delivery(&self.store_id, &self.id),
+            &[
+                ("gsi1pk", json!(schema::deliveries_of(&self.store_id, &self.endpoint_id))),
+                ("gsi1sk", json!(self.id)),
+                ("ttl", json!(now.unix_timestamp() + DELIVERY_TTL_SECONDS)),
+            ],
+        )
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "object": "webhook_delivery",
+            "endpoint_id": self.endpoint_id,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "url": self.url,
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": if self.status == PENDING { json!(self.next_attempt_at) } else { Value::Null },
+            "error": self.error,
+            "redelivery_of": self.redelivery_of,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+
+    /// The queue message for this delivery.
+    pub fn message_body(&self) -> String {
+        json!({
+            "delivery_id": self.id,
+            "store_id": self.store_id,
+            "endpoint_id": self.endpoint_id,
+            "target": self.target,
+        })
+        .to_string()
+    }
+}
+
+/// The queue message body, parsed.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct MessageBody {
+    pub delivery_id: String,
+    pub store_id: String,
+    pub endpoint_id: String,
+    #[serde(default)]
+    pub target: String,
+}
+
+/// The delivery id of `event` to `endpoint_id`: the same on every fan-out
+/// of that event (so a repeated fan-out finds it), time-ordered like the
+/// event id (`dlv_` + 12 hex of the event's timestamp + 20 hex of a hash).
+pub fn delivery_id_for(event_id: &str, endpoint_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hex_part = event_id.rsplit('_').next().unwrap_or(event_id);
+    let time: String = hex_part.chars().take(12).collect();
+    let hash = hex::encode(Sha256::digest(format!("{event_id}|{endpoint_id}").as_bytes()));
+    let mut id = format!("{time:0>12}{}", &hash[..20]);
+    id.truncate(32);
+    format!("{}{id}", IdKind::Delivery.prefix())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_schedule_retries_for_more_than_three_days() {
+        let s = Settings::standard();
+        assert!(s.min_total_wait() >= Duration::from_secs(3 * 24 * 3600), "{:?}", s.min_total_wait());
+        assert_eq!(s.max_attempts(), 13);
+        for n in 1..s.max_attempts() {
+            let d = s.delay_after(n).unwrap();
+            assert!(d <= MAX_STEP && d < crate::queue::MAX_VISIBILITY, "step {n}: {d:?}");
+            assert!(d >= s.retry_delays[n - 1].mul_f64(0.89), "step {n}: {d:?}");
+        }
+        assert_eq!(s.delay_after(s.max_attempts()), None, "no wait after the last attempt");
+        assert_eq!(s.delay_after(0), None);
+        // Exponential-ish: every wait at least as long as the one before.
+        assert!(s.retry_delays.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn fast_schedule_is_short() {
+        let s = Settings::fast();
+        assert_eq!(s.max_attempts(), 5);
+        assert!(s.delay_after(1).unwrap() < Duration::from_millis(300));
+    }
+
+    #[test]
+    fn event_filters() {
+        assert_eq!(parse_event_filters(&["invoice.paid".into(), "invoice.paid".into()]).unwrap(), vec!["invoice.paid"]);
+        assert_eq!(parse_event_filters(&["invoice.paid".into(), "*".into()]).unwrap(), vec!["*"]);
+        assert!(parse_event_filters(&["invoice.*".into(), "payment.*".into()]).is_ok());
+        let e = parse_event_filters(&["invoice.payed".into()]).unwrap_err();
+        assert!(e.contains("`invoice.payed`"), "{e}");
+        assert!(parse_event_filters(&["order.*".into()]).is_err());
+        assert!(parse_event_filters(&[]).is_err());
+        assert!(filters_match(&["*".into()], "payment.received"));
+        assert!(filters_match(&["invoice.*".into()], "invoice.paid"));
+        assert!(!filters_match(&["invoice.*".into()], "payment.received"));
+        assert!(!filters_match(&["invoice".into()], "invoice.paid"));
+        assert!(!filters_match(&["invoice.paid".into()], "invoice.created"));
+    }
+
+    #[test]
+    fn delivery_ids_are_stable_ids_sorting_with_their_event() {
+        let e1 = new_id(IdKind::Event);
+        let a = delivery_id_for(&e1, "whk_1");
+        assert_eq!(a, delivery_id_for(&e1, "whk_1"));
+        assert_ne!(a, delivery_id_for(&e1, "whk_2"));
+        assert!(crate::ids::is_id(IdKind::Delivery, &a), "{a}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let e2 = new_id(IdKind::Event);
+        assert!(delivery_id_for(&e2, "whk_0") > a, "later events sort later");
+    }
+
+    #[test]
+    fn secrets_are_random_and_prefixed() {
+        let a = generate_secret();
+        assert!(a.starts_with("whsec_") && a.len() > 40);
+        assert_ne!(a, generate_secret());
+    }
+
+    #[test]
+    fn previous_secret_signs_until_it_expires() {
+        let now = time::OffsetDateTime::now_utc();
+        let mut e = Endpoint::new("store_1", "https://example.com/h".into(), vec!["*".into()], None, now);
+        assert_eq!(e.signing_secrets(now).len(), 1);
+        e.previous_secret = Some("whsec_old".into());
+        e.previous_secret_expires_at = Some(rfc3339(now + time::Duration::hours(1)));
+        assert_eq!(e.signing_secrets(now), vec![e.secret.as_str(), "whsec_old"]);
+        assert_eq!(e.signing_secrets(now + time::Duration::hours(2)).len(), 1);
+    }
+}
