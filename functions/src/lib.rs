@@ -10,6 +10,10 @@ use std::sync::Arc;
 
 pub use lambda_http::Error;
 
+// -- webhooks: events-fanout and webhook-dispatcher (functions/src/webhooks.rs) --
+pub mod webhooks;
+// -- end webhooks --
+
 /// Run the HTTP function `function` (a row of the route table).
 pub async fn serve_http(function: &'static str) -> Result<(), Error> {
     satsgate::telemetry::init(true);

@@ -66,6 +66,11 @@ pub fn start_jobs(app: Arc<App>, schedule: &Schedule) -> Vec<tokio::task::JoinHa
     }
     // -- end chain jobs --
     // -- webhook jobs --
+    // The stream + events-fanout and SQS + webhook-dispatcher of AWS: the
+    // outbox is swept at start and every `webhook_poll`, the change feed
+    // fans out new events at once; the dispatcher long-polls `app.queue`.
+    jobs.push(tokio::spawn(satsgate::webhooks::worker::run_fanout(app.clone(), schedule.webhook_poll)));
+    jobs.push(tokio::spawn(satsgate::webhooks::worker::run_dispatcher(app.clone(), schedule.webhook_poll)));
     // -- end webhook jobs --
     jobs.shrink_to_fit();
     jobs

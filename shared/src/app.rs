@@ -26,6 +26,8 @@ pub struct Config {
     pub price_min_sources: usize,
     /// Fiat currencies the price poller fetches.
     pub fiats: Vec<Fiat>,
+    /// Webhook retry schedule and timeout (`WEBHOOK_BACKOFF=fast` for tests).
+    pub webhooks: crate::webhooks::Settings,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             price_max_age_secs: 600,
             price_min_sources: 1,
             fiats: Fiat::defaults(),
+            webhooks: crate::webhooks::Settings::default(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl Config {
                 .map(|s| s.trim().parse::<Fiat>().map_err(|e| format!("FIATS: {e}")))
                 .collect::<Result<_, _>>()?;
         }
+        c.webhooks = crate::webhooks::Settings::from_env()?;
         Ok(c)
     }
 }
@@ -84,6 +88,10 @@ pub struct App {
     pub chains: BTreeMap<Network, Arc<dyn Chain>>,
     /// The sandbox chain, when one serves a network (`/v1/sandbox/*`).
     pub sim: Option<Arc<SimChain>>,
+    /// The webhook delivery queue (SQS on AWS, table-backed locally).
+    pub queue: Arc<dyn crate::queue::Queue>,
+    /// Live events to WebSocket subscribers.
+    pub push: Arc<dyn crate::push::Push>,
 }
 
 /// Where state lives.
@@ -102,6 +110,8 @@ impl App {
     /// serving regtest; replace them with the `with_*` methods.
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, config: Config) -> App {
         App {
+            queue: Arc::new(crate::queue::local::TableQueue::new(table.clone(), clock.clone(), crate::webhooks::QUEUE_NAME)),
+            push: Arc::new(crate::push::NoPush),
             table,
             clock,
             config,
@@ -125,6 +135,18 @@ impl App {
             self.sim = None;
         }
         self.chains.insert(network, chain);
+        self
+    }
+
+    /// Deliver webhooks through this queue.
+    pub fn with_queue(mut self, queue: Arc<dyn crate::queue::Queue>) -> App {
+        self.queue = queue;
+        self
+    }
+
+    /// Push live events through this adapter.
+    pub fn with_push(mut self, push: Arc<dyn crate::push::Push>) -> App {
+        self.push = push;
         self
     }
 
@@ -204,6 +226,9 @@ impl App {
         if std::env::var("SANDBOX_CHAIN").map_or(true, |v| v != "1") {
             app.chains.remove(&Network::Regtest);
             app.sim = None;
+        }
+        if std::env::var("WEBHOOK_QUEUE_URL").is_ok_and(|u| !u.is_empty()) {
+            app = app.with_queue(Arc::new(crate::queue::sqs::SqsQueue::from_env().await?));
         }
         Ok(app)
     }

@@ -15,6 +15,8 @@ pub mod invoice;
 pub mod money;
 pub mod network;
 pub mod prices;
+pub mod push;
+pub mod queue;
 pub mod records;
 pub mod routes;
 pub mod schema;
@@ -22,6 +24,7 @@ pub mod store;
 pub mod telemetry;
 pub mod table;
 pub mod wallet;
+pub mod webhooks;
 
 pub use app::App;
 pub use error::{ApiError, ErrorCode};

@@ -72,6 +72,16 @@ routes! {
     "POST" "/v1/quotes" => "quotes-create", Store, crate::handlers::prices::create_quote;
     // -- end prices --
     // -- webhooks --
+    "POST" "/v1/webhook-endpoints" => "webhook-endpoints-create", Store, crate::handlers::webhooks::create;
+    "GET" "/v1/webhook-endpoints" => "webhook-endpoints-list", Store, crate::handlers::webhooks::list;
+    "GET" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-get", Store, crate::handlers::webhooks::get;
+    "PATCH" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-update", Store, crate::handlers::webhooks::update;
+    "DELETE" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-delete", Store, crate::handlers::webhooks::delete;
+    "POST" "/v1/webhook-endpoints/{id}/rotate-secret" => "webhook-endpoints-rotate-secret", Store, crate::handlers::webhooks::rotate_secret;
+    "POST" "/v1/webhook-endpoints/{id}/test" => "webhook-endpoints-test", Store, crate::handlers::webhooks::test;
+    "GET" "/v1/webhook-endpoints/{id}/deliveries" => "webhook-deliveries-list", Store, crate::handlers::webhooks::list_deliveries;
+    "GET" "/v1/webhook-deliveries/{id}" => "webhook-deliveries-get", Store, crate::handlers::webhooks::get_delivery;
+    "POST" "/v1/webhook-deliveries/{id}/redeliver" => "webhook-deliveries-redeliver", Store, crate::handlers::webhooks::redeliver;
     // -- end webhooks --
 }
 

@@ -5,6 +5,7 @@ pub mod invoices;
 pub mod sandbox;
 pub mod prices;
 pub mod stores;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::table::Page;

@@ -45,7 +45,12 @@ pub async fn rates(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let oldest = rates.iter().map(|r| r.updated_at).min();
     let map: Map<String, Value> = rates
         .iter()
-        .map(|r| (r.fiat.to_string(), Value::String(fiat_string(r.price, &r.fiat))))
+        .map(|r| {
+            (
+                r.fiat.to_string(),
+                Value::String(fiat_string(r.price, &r.fiat)),
+            )
+        })
         .collect();
     Ok(Response::ok(json!({
         "base": "BTC",
@@ -62,7 +67,8 @@ pub async fn convert(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let mut q = QueryInput::new(&cx.req.query);
     let from = currency_param(app, &mut q, "from");
     let to = currency_param(app, &mut q, "to");
-    let amount = required(&mut q, "amount").and_then(|a| q.errors.check("amount", parse_decimal(a.trim())));
+    let amount =
+        required(&mut q, "amount").and_then(|a| q.errors.check("amount", parse_decimal(a.trim())));
     q.finish()?;
     let (Some(from), Some(to), Some(amount)) = (from, to, amount) else {
         return Err(ApiError::bad_request("invalid conversion request"));

@@ -64,8 +64,15 @@ pub async fn poll_prices(app: &App) -> Result<PollReport, String> {
     rates.sort_by_key(|r| fiats.iter().position(|f| *f == r.fiat));
 
     let mut report = PollReport {
-        kept: fiats.iter().filter(|f| !rates.iter().any(|r| &r.fiat == *f)).cloned().collect(),
-        failed_sources: errors.iter().map(|(s, e)| (s.to_string(), e.to_string())).collect(),
+        kept: fiats
+            .iter()
+            .filter(|f| !rates.iter().any(|r| &r.fiat == *f))
+            .cloned()
+            .collect(),
+        failed_sources: errors
+            .iter()
+            .map(|(s, e)| (s.to_string(), e.to_string()))
+            .collect(),
         updated: Vec::new(),
     };
     for fiat in &report.kept {
@@ -108,8 +115,14 @@ async fn store_rates(app: &App, rates: &[Rate], now: OffsetDateTime) -> Result<b
             Cond::AttrNotExists("updated_at".into()),
             Cond::Le("updated_at".into(), json!(now_s)),
         ]);
-        ops.push(TxOp::Put { item: rate.latest_item(), cond: Some(not_newer) });
-        ops.push(TxOp::Put { item: rate.history_item(HISTORY_TTL_SECS), cond: None });
+        ops.push(TxOp::Put {
+            item: rate.latest_item(),
+            cond: Some(not_newer),
+        });
+        ops.push(TxOp::Put {
+            item: rate.history_item(HISTORY_TTL_SECS),
+            cond: None,
+        });
     }
     ops.push(price_event(rates, now).put_op(now));
     match app.table.transact(ops).await {
@@ -125,7 +138,13 @@ async fn store_rates(app: &App, rates: &[Rate], now: OffsetDateTime) -> Result<b
 /// The `price.updated` event: `{"prices": [<GET /v1/prices entries>]}`.
 pub fn price_event(rates: &[Rate], now: OffsetDateTime) -> Event {
     let prices: Vec<Value> = rates.iter().map(Rate::to_price_json).collect();
-    Event::new(PRICE_UPDATED, PRICE_EVENTS_STORE, None, json!({ "prices": prices }), now)
+    Event::new(
+        PRICE_UPDATED,
+        PRICE_EVENTS_STORE,
+        None,
+        json!({ "prices": prices }),
+        now,
+    )
 }
 
 #[cfg(test)]
@@ -151,16 +170,34 @@ mod tests {
         Decimal::from_str(s).expect("test decimal")
     }
 
-    fn app(clock: &ManualClock, fiats: &[Fiat], min_sources: usize, feeds: Vec<Arc<dyn PriceFeed>>) -> App {
-        let config = Config { fiats: fiats.to_vec(), price_min_sources: min_sources, ..Config::default() };
-        App::new(Arc::new(EmbeddedTable::in_memory()), Arc::new(clock.clone()), config).with_price_feeds(feeds)
+    fn app(
+        clock: &ManualClock,
+        fiats: &[Fiat],
+        min_sources: usize,
+        feeds: Vec<Arc<dyn PriceFeed>>,
+    ) -> App {
+        let config = Config {
+            fiats: fiats.to_vec(),
+            price_min_sources: min_sources,
+            ..Config::default()
+        };
+        App::new(
+            Arc::new(EmbeddedTable::in_memory()),
+            Arc::new(clock.clone()),
+            config,
+        )
+        .with_price_feeds(feeds)
     }
 
     async fn coinbase_server(usd: &'static str, eur: &'static str) -> String {
         serve(Router::new().route(
             "/v2/prices/{pair}/spot",
             get(move |Path(pair): Path<String>| async move {
-                let (amount, cur) = if pair == "BTC-USD" { (usd, "USD") } else { (eur, "EUR") };
+                let (amount, cur) = if pair == "BTC-USD" {
+                    (usd, "USD")
+                } else {
+                    (eur, "EUR")
+                };
                 Json(json!({"data": {"amount": amount, "base": "BTC", "currency": cur}}))
             }),
         ))
@@ -170,12 +207,14 @@ mod tests {
     async fn kraken_server(usd: &'static str, eur: &'static str) -> String {
         serve(Router::new().route(
             "/0/public/Ticker",
-            get(move |AxQuery(_q): AxQuery<HashMap<String, String>>| async move {
-                Json(json!({"error": [], "result": {
-                    "XXBTZUSD": {"a": ["1", "1", "1.000"], "c": [usd, "0.0011"]},
-                    "XXBTZEUR": {"a": ["1", "1", "1.000"], "c": [eur, "0.0011"]}
-                }}))
-            }),
+            get(
+                move |AxQuery(_q): AxQuery<HashMap<String, String>>| async move {
+                    Json(json!({"error": [], "result": {
+                        "XXBTZUSD": {"a": ["1", "1", "1.000"], "c": [usd, "0.0011"]},
+                        "XXBTZEUR": {"a": ["1", "1", "1.000"], "c": [eur, "0.0011"]}
+                    }}))
+                },
+            ),
         ))
         .await
     }
@@ -191,7 +230,11 @@ mod tests {
         .await
     }
 
-    async fn three_feeds(coinbase: String, kraken: String, bitstamp: String) -> Vec<Arc<dyn PriceFeed>> {
+    async fn three_feeds(
+        coinbase: String,
+        kraken: String,
+        bitstamp: String,
+    ) -> Vec<Arc<dyn PriceFeed>> {
         let client = reqwest::Client::new();
         vec![
             Arc::new(Coinbase::new(client.clone(), coinbase)),
@@ -220,14 +263,23 @@ mod tests {
 
         let usd = current_rate(&app, &Fiat::USD).await.expect("usd");
         assert_eq!(usd.price, d("64124.505"));
-        assert_eq!(usd.price.to_string(), "64124.505", "every digit of the median");
+        assert_eq!(
+            usd.price.to_string(),
+            "64124.505",
+            "every digit of the median"
+        );
         assert_eq!(usd.sources, vec!["kraken", "bitstamp"]);
         assert_eq!(usd.updated_at, clock.now());
         let eur = current_rate(&app, &Fiat::EUR).await.expect("eur");
         assert_eq!(eur.price.to_string(), "59000.015");
 
         // The stored item: a decimal string, its sources and the time.
-        let item = app.table.get(&schema::price_latest("USD")).await.expect("get").expect("latest");
+        let item = app
+            .table
+            .get(&schema::price_latest("USD"))
+            .await
+            .expect("get")
+            .expect("latest");
         assert_eq!(item["price"], "64124.505");
         assert_eq!(item["sources"], json!(["kraken", "bitstamp"]));
         assert_eq!(item["currency"], "USD");
@@ -265,38 +317,59 @@ mod tests {
 
         // Now two sources fail: one answer is fewer than the minimum of 2.
         let broken = fixed_server(500, "text/plain", "down").await;
-        app.price_feeds = three_feeds(broken.clone(), broken, bitstamp_server("70000", "1").await).await;
+        app.price_feeds =
+            three_feeds(broken.clone(), broken, bitstamp_server("70000", "1").await).await;
         clock.advance(time::Duration::minutes(5));
         let report = poll_prices(&app).await.expect("second poll");
         assert!(report.updated.is_empty());
         assert_eq!(report.kept, vec![Fiat::USD]);
         assert_eq!(report.failed_sources.len(), 2);
         let kept = current_rate(&app, &Fiat::USD).await.expect("still fresh");
-        assert_eq!((kept.price, kept.updated_at), (first.price, first.updated_at));
+        assert_eq!(
+            (kept.price, kept.updated_at),
+            (first.price, first.updated_at)
+        );
 
         // It ages: 11 minutes after it was fetched it may not price anything.
         clock.advance(time::Duration::minutes(6));
         poll_prices(&app).await.expect("third poll");
         let e = current_rate(&app, &Fiat::USD).await.expect_err("stale");
         assert_eq!(e.code.as_str(), "rate_unavailable");
-        assert!(e.message.contains("11 minutes old (limit 10 minutes)"), "{}", e.message);
+        assert!(
+            e.message.contains("11 minutes old (limit 10 minutes)"),
+            "{}",
+            e.message
+        );
     }
 
     #[tokio::test]
     async fn history_and_one_event_per_poll() {
         let clock = ManualClock::new(OffsetDateTime::now_utc());
-        let app = app(&clock, &Fiat::defaults(), 1, vec![Arc::new(SandboxFeed::new())]);
+        let app = app(
+            &clock,
+            &Fiat::defaults(),
+            1,
+            vec![Arc::new(SandboxFeed::new())],
+        );
         poll_prices(&app).await.expect("poll 1");
         clock.advance(time::Duration::minutes(1));
         let report = poll_prices(&app).await.expect("poll 2");
         assert_eq!(report.updated.len(), 7);
 
-        let hist = app.table.query(Query::table(schema::price_history_of("USD"))).await.expect("history");
+        let hist = app
+            .table
+            .query(Query::table(schema::price_history_of("USD")))
+            .await
+            .expect("history");
         assert_eq!(hist.items.len(), 2);
         let ttl = hist.items[1]["ttl"].as_i64().expect("ttl");
         assert_eq!(ttl, clock.now().unix_timestamp() + HISTORY_TTL_SECS);
 
-        let events = app.table.query(Query::table(format!("EVT#{PRICE_EVENTS_STORE}"))).await.expect("events");
+        let events = app
+            .table
+            .query(Query::table(format!("EVT#{PRICE_EVENTS_STORE}")))
+            .await
+            .expect("events");
         assert_eq!(events.items.len(), 2, "one event per poll");
         let ev = &events.items[1];
         assert_eq!(ev["type"], PRICE_UPDATED);
@@ -313,7 +386,10 @@ mod tests {
 
     #[tokio::test]
     async fn many_fiats_are_split_into_transactions_of_25() {
-        let codes = ["USD", "EUR", "GBP", "JPY", "CAD", "CHF", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK", "HKD", "SGD"];
+        let codes = [
+            "USD", "EUR", "GBP", "JPY", "CAD", "CHF", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN",
+            "CZK", "HKD", "SGD",
+        ];
         let fiats: Vec<Fiat> = codes.iter().map(|c| Fiat::new(c).expect("fiat")).collect();
         let mut feed = SandboxFeed::new();
         for f in &fiats {
@@ -324,7 +400,11 @@ mod tests {
         let report = poll_prices(&app).await.expect("poll");
         assert_eq!(report.updated.len(), 15);
         assert_eq!(all_rates(&app).await.expect("rates").len(), 15);
-        let events = app.table.query(Query::table(format!("EVT#{PRICE_EVENTS_STORE}"))).await.expect("events");
+        let events = app
+            .table
+            .query(Query::table(format!("EVT#{PRICE_EVENTS_STORE}")))
+            .await
+            .expect("events");
         assert_eq!(events.items.len(), 2, "12 fiats, then 3");
     }
 

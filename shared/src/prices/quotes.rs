@@ -3,7 +3,9 @@
 //! created from a quote (`POST /v1/invoices {quote_id}`) uses the quote's
 //! rate and amounts; the quote can be used once, before it expires.
 
-use super::rates::{btc_string, current_rate, fiat_string, parse_currency, Currency, Rate, MAX_FIAT_AMOUNT};
+use super::rates::{
+    btc_string, current_rate, fiat_string, parse_currency, Currency, Rate, MAX_FIAT_AMOUNT,
+};
 use super::Fiat;
 use crate::app::App;
 use crate::clock::{parse_rfc3339, rfc3339};
@@ -102,7 +104,9 @@ impl QuoteRequest {
         });
         let currency = input.required("currency", currency);
         let amount = input.decimal("amount", Decimal::ZERO, MAX_FIAT_AMOUNT);
-        let amount = input.required("amount", amount).and_then(|a| check_amount(&mut input, a, currency.as_ref()));
+        let amount = input
+            .required("amount", amount)
+            .and_then(|a| check_amount(&mut input, a, currency.as_ref()));
         if let Some(crypto) = input.string("crypto_currency", 16) {
             if !crypto.eq_ignore_ascii_case("BTC") {
                 input.error("crypto_currency", "only BTC is supported");
@@ -111,7 +115,11 @@ impl QuoteRequest {
         let accept_zero_conf = input.bool("accept_zero_conf").unwrap_or(false);
         input.finish()?;
         match (amount, currency) {
-            (Some(amount), Some(currency)) => Ok(QuoteRequest { amount, currency, accept_zero_conf }),
+            (Some(amount), Some(currency)) => Ok(QuoteRequest {
+                amount,
+                currency,
+                accept_zero_conf,
+            }),
             _ => Err(ApiError::bad_request("invalid quote request")),
         }
     }
@@ -126,7 +134,10 @@ fn check_amount(input: &mut Input, amount: Decimal, currency: Option<&Fiat>) -> 
     let dp = currency.map_or(2, |f| fiat_decimals(f.as_str()));
     if amount.normalize().scale() > dp {
         let code = currency.map_or("this currency", Fiat::as_str);
-        input.error("amount", format!("{code} amounts have at most {dp} decimal places"));
+        input.error(
+            "amount",
+            format!("{code} amounts have at most {dp} decimal places"),
+        );
         return None;
     }
     Some(amount)
@@ -164,26 +175,39 @@ pub fn fee_for_rate(rate: Decimal) -> u64 {
 pub async fn network_fee(app: &App, network: Network) -> NetworkFee {
     let estimate = match app.chain(network) {
         None => Err(format!("no chain backend serves {network}")),
-        Some(chain) => match tokio::time::timeout(FEE_ESTIMATE_TIMEOUT, chain.fee_estimates()).await {
-            Err(_) => Err("fee estimate timed out".to_string()),
-            Ok(Err(e)) => Err(format!("fee estimate failed: {e}")),
-            Ok(Ok(estimates)) => {
-                pick_fee_rate(&estimates, FEE_TARGET_BLOCKS).ok_or_else(|| "no usable fee estimate".to_string())
+        Some(chain) => {
+            match tokio::time::timeout(FEE_ESTIMATE_TIMEOUT, chain.fee_estimates()).await {
+                Err(_) => Err("fee estimate timed out".to_string()),
+                Ok(Err(e)) => Err(format!("fee estimate failed: {e}")),
+                Ok(Ok(estimates)) => pick_fee_rate(&estimates, FEE_TARGET_BLOCKS)
+                    .ok_or_else(|| "no usable fee estimate".to_string()),
             }
-        },
+        }
     };
     match estimate {
-        Ok(rate) => NetworkFee { rate, sats: fee_for_rate(rate), source: "estimate" },
+        Ok(rate) => NetworkFee {
+            rate,
+            sats: fee_for_rate(rate),
+            source: "estimate",
+        },
         Err(why) => {
             tracing::warn!(%network, reason = %why, "using the default network fee rate");
-            NetworkFee { rate: DEFAULT_FEE_RATE, sats: fee_for_rate(DEFAULT_FEE_RATE), source: "default" }
+            NetworkFee {
+                rate: DEFAULT_FEE_RATE,
+                sats: fee_for_rate(DEFAULT_FEE_RATE),
+                source: "default",
+            }
         }
     }
 }
 
 /// Prices `req` for `store` at the current rate (503 when stale), stores
 /// the quote and returns it.
-pub async fn create_quote(app: &App, store: &Store, req: QuoteRequest) -> Result<QuoteRecord, ApiError> {
+pub async fn create_quote(
+    app: &App,
+    store: &Store,
+    req: QuoteRequest,
+) -> Result<QuoteRecord, ApiError> {
     let rate = current_rate(app, &req.currency).await?;
     let fee = network_fee(app, store.network).await;
     let quote = new_quote(store, &req, &rate, &fee, app.now())?;
@@ -191,8 +215,16 @@ pub async fn create_quote(app: &App, store: &Store, req: QuoteRequest) -> Result
     Ok(quote)
 }
 
-fn new_quote(store: &Store, req: &QuoteRequest, rate: &Rate, fee: &NetworkFee, now: OffsetDateTime) -> Result<QuoteRecord, ApiError> {
-    let sats = fiat_to_sats(req.amount, rate.price).map_err(|e| ApiError::field("amount", e))?.to_sat();
+fn new_quote(
+    store: &Store,
+    req: &QuoteRequest,
+    rate: &Rate,
+    fee: &NetworkFee,
+    now: OffsetDateTime,
+) -> Result<QuoteRecord, ApiError> {
+    let sats = fiat_to_sats(req.amount, rate.price)
+        .map_err(|e| ApiError::field("amount", e))?
+        .to_sat();
     let total_sats = sats
         .checked_add(fee.sats)
         .filter(|t| *t <= 21_000_000 * 100_000_000)
@@ -223,8 +255,14 @@ fn new_quote(store: &Store, req: &QuoteRequest, rate: &Rate, fee: &NetworkFee, n
 impl QuoteRecord {
     /// The stored item (kept a day past expiry, then swept by TTL).
     pub fn item(&self) -> Item {
-        let expires = parse_rfc3339(&self.expires_at).map(|t| t.unix_timestamp()).unwrap_or(0);
-        to_item(self, &schema::quote(&self.id), &[("ttl", json!(expires + QUOTE_KEEP_SECS))])
+        let expires = parse_rfc3339(&self.expires_at)
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(0);
+        to_item(
+            self,
+            &schema::quote(&self.id),
+            &[("ttl", json!(expires + QUOTE_KEEP_SECS))],
+        )
     }
 
     /// The API resource.
@@ -281,7 +319,9 @@ impl QuoteRecord {
     /// this store's, so one quote can never make two invoices.
     pub fn claim_op(&self, invoice_id: Option<&str>, now: OffsetDateTime) -> TxOp {
         let now_s = rfc3339(now);
-        let mut update = Update::new().set("used", true).set("used_at", now_s.clone());
+        let mut update = Update::new()
+            .set("used", true)
+            .set("used_at", now_s.clone());
         if let Some(inv) = invoice_id {
             update = update.set("invoice_id", inv);
         }
@@ -303,7 +343,11 @@ impl QuoteRecord {
 /// expired one 409. If the transaction then fails on this op's condition
 /// (a concurrent invoice took the quote, or it expired meanwhile), call
 /// this again: it returns the 409 that says why.
-pub async fn quote_for_invoice(app: &App, store_id: &str, quote_id: &str) -> Result<(QuoteRecord, TxOp), ApiError> {
+pub async fn quote_for_invoice(
+    app: &App,
+    store_id: &str,
+    quote_id: &str,
+) -> Result<(QuoteRecord, TxOp), ApiError> {
     let quote = load_quote(app, store_id, quote_id).await?;
     let now = app.now();
     quote.check_usable(now)?;
@@ -312,11 +356,19 @@ pub async fn quote_for_invoice(app: &App, store_id: &str, quote_id: &str) -> Res
 }
 
 /// The quote of that store, whatever its state (404 otherwise).
-pub async fn load_quote(app: &App, store_id: &str, quote_id: &str) -> Result<QuoteRecord, ApiError> {
+pub async fn load_quote(
+    app: &App,
+    store_id: &str,
+    quote_id: &str,
+) -> Result<QuoteRecord, ApiError> {
     if !is_id(IdKind::Quote, quote_id) {
         return Err(ApiError::not_found("quote"));
     }
-    let item = app.table.get(&schema::quote(quote_id)).await?.ok_or_else(|| ApiError::not_found("quote"))?;
+    let item = app
+        .table
+        .get(&schema::quote(quote_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("quote"))?;
     let quote: QuoteRecord = from_item(item)?;
     if quote.store_id != store_id {
         return Err(ApiError::not_found("quote"));
@@ -351,7 +403,11 @@ mod tests {
     }
 
     async fn priced_app(clock: &ManualClock) -> App {
-        let app = App::new(Arc::new(EmbeddedTable::in_memory()), Arc::new(clock.clone()), Config::default());
+        let app = App::new(
+            Arc::new(EmbeddedTable::in_memory()),
+            Arc::new(clock.clone()),
+            Config::default(),
+        );
         poll_prices(&app).await.expect("poll");
         app
     }
@@ -362,12 +418,30 @@ mod tests {
 
     #[test]
     fn fee_rate_nearest_to_target() {
-        let est = |pairs: &[(u16, &str)]| pairs.iter().map(|(t, r)| (*t, d(r))).collect::<BTreeMap<_, _>>();
-        assert_eq!(pick_fee_rate(&est(&[(1, "20"), (2, "12.5"), (3, "10")]), 2), Some(d("12.5")));
+        let est = |pairs: &[(u16, &str)]| {
+            pairs
+                .iter()
+                .map(|(t, r)| (*t, d(r)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            pick_fee_rate(&est(&[(1, "20"), (2, "12.5"), (3, "10")]), 2),
+            Some(d("12.5"))
+        );
         // No target 2: 1 and 3 are as near; the faster one wins.
-        assert_eq!(pick_fee_rate(&est(&[(1, "20"), (3, "10"), (6, "5")]), 2), Some(d("20")));
-        assert_eq!(pick_fee_rate(&est(&[(6, "5"), (144, "1")]), 2), Some(d("5")));
-        assert_eq!(pick_fee_rate(&est(&[(2, "0.5")]), 2), Some(d("1")), "at least 1 sat/vB");
+        assert_eq!(
+            pick_fee_rate(&est(&[(1, "20"), (3, "10"), (6, "5")]), 2),
+            Some(d("20"))
+        );
+        assert_eq!(
+            pick_fee_rate(&est(&[(6, "5"), (144, "1")]), 2),
+            Some(d("5"))
+        );
+        assert_eq!(
+            pick_fee_rate(&est(&[(2, "0.5")]), 2),
+            Some(d("1")),
+            "at least 1 sat/vB"
+        );
         assert_eq!(pick_fee_rate(&est(&[]), 2), None);
         assert_eq!(fee_for_rate(d("12.5")), 1763, "1762.5 rounded up");
         assert_eq!(fee_for_rate(d("10")), 1410);
@@ -378,9 +452,15 @@ mod tests {
         let app = App::in_memory();
         // The sandbox chain serves regtest: 20 sat/vB for 1 block, 10 for 3.
         let fee = network_fee(&app, Network::Regtest).await;
-        assert_eq!((fee.rate, fee.sats, fee.source), (d("20"), 2820, "estimate"));
+        assert_eq!(
+            (fee.rate, fee.sats, fee.source),
+            (d("20"), 2820, "estimate")
+        );
         let fee = network_fee(&app, Network::Mainnet).await;
-        assert_eq!((fee.rate, fee.sats, fee.source), (DEFAULT_FEE_RATE, 1410, "default"));
+        assert_eq!(
+            (fee.rate, fee.sats, fee.source),
+            (DEFAULT_FEE_RATE, 1410, "default")
+        );
     }
 
     #[test]
@@ -388,7 +468,14 @@ mod tests {
         let app = App::in_memory();
         let r = request(&app, json!({"amount": "19.99", "currency": "usd", "crypto_currency": "btc", "accept_zero_conf": true}))
             .expect("ok");
-        assert_eq!(r, QuoteRequest { amount: d("19.99"), currency: Fiat::USD, accept_zero_conf: true });
+        assert_eq!(
+            r,
+            QuoteRequest {
+                amount: d("19.99"),
+                currency: Fiat::USD,
+                accept_zero_conf: true
+            }
+        );
         let r = request(&app, json!({"amount": 1000, "currency": "JPY"})).expect("number amount");
         assert_eq!((r.amount, r.accept_zero_conf), (d("1000"), false));
 
@@ -396,12 +483,19 @@ mod tests {
         assert_eq!(e.details["amount"], vec!["is required"]);
         assert_eq!(e.details["currency"], vec!["is required"]);
         let e = request(&app, json!({"amount": "1.001", "currency": "USD"})).expect_err("decimals");
-        assert_eq!(e.details["amount"], vec!["USD amounts have at most 2 decimal places"]);
+        assert_eq!(
+            e.details["amount"],
+            vec!["USD amounts have at most 2 decimal places"]
+        );
         let e = request(&app, json!({"amount": "1.5", "currency": "JPY"})).expect_err("yen");
         assert!(e.details.contains_key("amount"));
         let e = request(&app, json!({"amount": "0", "currency": "USD"})).expect_err("zero");
         assert_eq!(e.details["amount"], vec!["must be greater than 0"]);
-        let e = request(&app, json!({"amount": "5", "currency": "XYZ", "crypto_currency": "ETH", "x": 1})).expect_err("many");
+        let e = request(
+            &app,
+            json!({"amount": "5", "currency": "XYZ", "crypto_currency": "ETH", "x": 1}),
+        )
+        .expect_err("many");
         assert!(e.details["currency"][0].starts_with("unsupported currency `XYZ`"));
         assert_eq!(e.details["crypto_currency"], vec!["only BTC is supported"]);
         assert_eq!(e.details["x"], vec!["unknown field"]);
@@ -417,14 +511,20 @@ mod tests {
         let req = request(&app, json!({"amount": "10", "currency": "USD"})).expect("req");
         let q = create_quote(&app, &s, req).await.expect("quote");
         assert!(is_id(IdKind::Quote, &q.id));
-        assert_eq!((q.rate, q.sats, q.network_fee_sats, q.total_sats), (d("65000.00"), 15385, 2820, 18205));
+        assert_eq!(
+            (q.rate, q.sats, q.network_fee_sats, q.total_sats),
+            (d("65000.00"), 15385, 2820, 18205)
+        );
         let j = q.to_json();
         assert_eq!(j["crypto_amount"], "0.00015385");
         assert_eq!(j["network_fee"], "0.00002820");
         assert_eq!(j["total_crypto_amount"], "0.00018205");
         assert_eq!(j["rate"], "65000.00");
         assert_eq!(j["amount"], "10.00");
-        assert_eq!(j["expires_at"], rfc3339(clock.now() + time::Duration::minutes(5)));
+        assert_eq!(
+            j["expires_at"],
+            rfc3339(clock.now() + time::Duration::minutes(5))
+        );
         let stored = load_quote(&app, "store_a", &q.id).await.expect("stored");
         assert_eq!(stored, q);
     }
@@ -435,9 +535,15 @@ mod tests {
         let app = priced_app(&clock).await;
         clock.advance(time::Duration::minutes(11));
         let req = request(&app, json!({"amount": "10", "currency": "EUR"})).expect("req");
-        let e = create_quote(&app, &store("store_a", Network::Regtest), req).await.expect_err("stale");
+        let e = create_quote(&app, &store("store_a", Network::Regtest), req)
+            .await
+            .expect_err("stale");
         assert_eq!((e.status, e.code.as_str()), (503, "rate_unavailable"));
-        assert!(e.message.contains("BTC/EUR price is 11 minutes old"), "{}", e.message);
+        assert!(
+            e.message.contains("BTC/EUR price is 11 minutes old"),
+            "{}",
+            e.message
+        );
     }
 
     #[tokio::test]
@@ -445,24 +551,47 @@ mod tests {
         let clock = ManualClock::new(OffsetDateTime::now_utc());
         let app = priced_app(&clock).await;
         let req = request(&app, json!({"amount": "25", "currency": "USD"})).expect("req");
-        let q = create_quote(&app, &store("store_a", Network::Regtest), req).await.expect("quote");
+        let q = create_quote(&app, &store("store_a", Network::Regtest), req)
+            .await
+            .expect("quote");
 
         // Another store's, malformed or unknown ids: 404.
-        for (store_id, id) in [("store_b", q.id.as_str()), ("store_a", "quo_nope"), ("store_a", &new_id(IdKind::Quote))] {
-            let e = quote_for_invoice(&app, store_id, id).await.expect_err("404");
+        for (store_id, id) in [
+            ("store_b", q.id.as_str()),
+            ("store_a", "quo_nope"),
+            ("store_a", &new_id(IdKind::Quote)),
+        ] {
+            let e = quote_for_invoice(&app, store_id, id)
+                .await
+                .expect_err("404");
             assert_eq!((e.status, e.code.as_str()), (404, "not_found"));
         }
 
-        let (got, op) = quote_for_invoice(&app, "store_a", &q.id).await.expect("usable");
+        let (got, op) = quote_for_invoice(&app, "store_a", &q.id)
+            .await
+            .expect("usable");
         assert_eq!(got.sats, q.sats);
-        let (_, op2) = quote_for_invoice(&app, "store_a", &q.id).await.expect("still usable before commit");
+        let (_, op2) = quote_for_invoice(&app, "store_a", &q.id)
+            .await
+            .expect("still usable before commit");
         app.table.transact(vec![op]).await.expect("first claim");
-        let e = app.table.transact(vec![op2]).await.expect_err("second claim");
+        let e = app
+            .table
+            .transact(vec![op2])
+            .await
+            .expect_err("second claim");
         assert!(e.is_condition_failed());
 
-        let e = quote_for_invoice(&app, "store_a", &q.id).await.expect_err("used");
+        let e = quote_for_invoice(&app, "store_a", &q.id)
+            .await
+            .expect_err("used");
         assert_eq!(e.status, 409);
-        assert!(e.message.starts_with(&format!("quote {} was already used by an invoice", q.id)), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with(&format!("quote {} was already used by an invoice", q.id)),
+            "{}",
+            e.message
+        );
     }
 
     #[tokio::test]
@@ -470,10 +599,20 @@ mod tests {
         let clock = ManualClock::new(OffsetDateTime::now_utc());
         let app = priced_app(&clock).await;
         let req = request(&app, json!({"amount": "25", "currency": "USD"})).expect("req");
-        let q = create_quote(&app, &store("store_a", Network::Regtest), req).await.expect("quote");
-        app.table.transact(vec![q.claim_op(Some("inv_123"), clock.now())]).await.expect("claim");
-        let e = quote_for_invoice(&app, "store_a", &q.id).await.expect_err("used");
-        assert_eq!(e.message, format!("quote {} was already used by invoice inv_123", q.id));
+        let q = create_quote(&app, &store("store_a", Network::Regtest), req)
+            .await
+            .expect("quote");
+        app.table
+            .transact(vec![q.claim_op(Some("inv_123"), clock.now())])
+            .await
+            .expect("claim");
+        let e = quote_for_invoice(&app, "store_a", &q.id)
+            .await
+            .expect_err("used");
+        assert_eq!(
+            e.message,
+            format!("quote {} was already used by invoice inv_123", q.id)
+        );
     }
 
     #[tokio::test]
@@ -481,15 +620,32 @@ mod tests {
         let clock = ManualClock::new(OffsetDateTime::now_utc());
         let app = priced_app(&clock).await;
         let req = request(&app, json!({"amount": "25", "currency": "USD"})).expect("req");
-        let q = create_quote(&app, &store("store_a", Network::Regtest), req).await.expect("quote");
-        quote_for_invoice(&app, "store_a", &q.id).await.expect("usable");
+        let q = create_quote(&app, &store("store_a", Network::Regtest), req)
+            .await
+            .expect("quote");
+        quote_for_invoice(&app, "store_a", &q.id)
+            .await
+            .expect("usable");
 
         clock.advance(time::Duration::seconds(QUOTE_VALID_SECS));
-        let e = quote_for_invoice(&app, "store_a", &q.id).await.expect_err("expired");
+        let e = quote_for_invoice(&app, "store_a", &q.id)
+            .await
+            .expect_err("expired");
         assert_eq!(e.status, 409);
-        assert_eq!(e.message, format!("quote {} expired at {}; request a new quote", q.id, q.expires_at));
+        assert_eq!(
+            e.message,
+            format!(
+                "quote {} expired at {}; request a new quote",
+                q.id, q.expires_at
+            )
+        );
         // The claim's own condition refuses an expired quote too.
         let late = q.claim_op(None, clock.now());
-        assert!(app.table.transact(vec![late]).await.expect_err("late").is_condition_failed());
+        assert!(app
+            .table
+            .transact(vec![late])
+            .await
+            .expect_err("late")
+            .is_condition_failed());
     }
 }

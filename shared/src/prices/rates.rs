@@ -11,7 +11,9 @@ use super::Fiat;
 use crate::app::App;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{ApiError, FieldErrors};
-use crate::money::{amount_to_btc_string, btc_to_amount, fiat_decimals, fiat_to_sats, SATS_PER_BTC};
+use crate::money::{
+    amount_to_btc_string, btc_to_amount, fiat_decimals, fiat_to_sats, SATS_PER_BTC,
+};
 use crate::records::{from_item, to_item};
 use crate::schema;
 use crate::table::{Item, Key};
@@ -92,14 +94,22 @@ impl Rate {
 
     /// The latest-price item (written by the poller).
     pub(crate) fn latest_item(&self) -> Item {
-        to_item(&self.record(), &schema::price_latest(self.fiat.as_str()), &[])
+        to_item(
+            &self.record(),
+            &schema::price_latest(self.fiat.as_str()),
+            &[],
+        )
     }
 
     /// The history item, kept `ttl_secs`.
     pub(crate) fn history_item(&self, ttl_secs: i64) -> Item {
         let at = rfc3339(self.updated_at);
         let ttl = self.updated_at.unix_timestamp() + ttl_secs;
-        to_item(&self.record(), &schema::price_history(self.fiat.as_str(), &at), &[("ttl", json!(ttl))])
+        to_item(
+            &self.record(),
+            &schema::price_history(self.fiat.as_str(), &at),
+            &[("ttl", json!(ttl))],
+        )
     }
 
     fn record(&self) -> PriceRecord {
@@ -117,7 +127,12 @@ impl Rate {
             tracing::error!(error = %e, "stored price has a bad time");
             ApiError::internal("stored data could not be read")
         })?;
-        Ok(Rate { fiat: r.currency, price: r.price, updated_at, sources: r.sources })
+        Ok(Rate {
+            fiat: r.currency,
+            price: r.price,
+            updated_at,
+            sources: r.sources,
+        })
     }
 }
 
@@ -143,7 +158,12 @@ pub async fn current_rate(app: &App, fiat: &Fiat) -> Result<Rate, ApiError> {
 /// The stored rates of every configured fiat, fresh or not, in the
 /// configured order (fiats never priced are left out). Batch reads.
 pub async fn all_rates(app: &App) -> Result<Vec<Rate>, ApiError> {
-    let keys: Vec<Key> = app.config.fiats.iter().map(|f| schema::price_latest(f.as_str())).collect();
+    let keys: Vec<Key> = app
+        .config
+        .fiats
+        .iter()
+        .map(|f| schema::price_latest(f.as_str()))
+        .collect();
     let mut rates = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(100) {
         for item in app.table.get_many(chunk).await?.into_iter().flatten() {
@@ -286,7 +306,11 @@ impl Conversion {
             "rate": fiat_string(self.rate.price, &self.rate.fiat),
             "timestamp": rfc3339(self.rate.updated_at),
         });
-        let sats_field = if self.from == Currency::Btc { "quote_value_sats" } else { "base_value_sats" };
+        let sats_field = if self.from == Currency::Btc {
+            "quote_value_sats"
+        } else {
+            "base_value_sats"
+        };
         body[sats_field] = json!(self.sats);
         body
     }
@@ -307,7 +331,10 @@ pub fn check_conversion(from: &Currency, to: &Currency, amount: Decimal) -> Resu
     let fiat = match (from, to) {
         (Currency::Btc, Currency::Fiat(f)) | (Currency::Fiat(f), Currency::Btc) => Some(f.clone()),
         _ => {
-            errors.add("to", "one of `from` and `to` must be BTC and the other a fiat currency");
+            errors.add(
+                "to",
+                "one of `from` and `to` must be BTC and the other a fiat currency",
+            );
             None
         }
     };
@@ -329,9 +356,16 @@ pub fn check_conversion(from: &Currency, to: &Currency, amount: Decimal) -> Resu
 /// Converts at `rate` (whose fiat is the non-BTC side). BTC -> fiat is
 /// exact (not rounded to cents, so converting back gives the same
 /// satoshis); fiat -> BTC rounds UP to the satoshi, as invoices do.
-pub fn convert_at(rate: Rate, from: Currency, to: Currency, amount: Decimal) -> Result<Conversion, ApiError> {
+pub fn convert_at(
+    rate: Rate,
+    from: Currency,
+    to: Currency,
+    amount: Decimal,
+) -> Result<Conversion, ApiError> {
     let (value, sats) = if from == Currency::Btc {
-        let sats = btc_to_amount(amount).map_err(|e| ApiError::field("amount", e))?.to_sat();
+        let sats = btc_to_amount(amount)
+            .map_err(|e| ApiError::field("amount", e))?
+            .to_sat();
         let value = Decimal::from(sats)
             .checked_mul(rate.price)
             .and_then(|v| v.checked_div(Decimal::from(SATS_PER_BTC)))
@@ -339,13 +373,28 @@ pub fn convert_at(rate: Rate, from: Currency, to: Currency, amount: Decimal) -> 
         (value, sats)
     } else {
         let sats = fiat_to_sats(amount, rate.price).map_err(|e| ApiError::field("amount", e))?;
-        (Decimal::from(sats.to_sat()) / Decimal::from(SATS_PER_BTC), sats.to_sat())
+        (
+            Decimal::from(sats.to_sat()) / Decimal::from(SATS_PER_BTC),
+            sats.to_sat(),
+        )
     };
-    Ok(Conversion { from, to, amount, value, sats, rate })
+    Ok(Conversion {
+        from,
+        to,
+        amount,
+        value,
+        sats,
+        rate,
+    })
 }
 
 /// Checks, reads the current rate (503 when stale) and converts.
-pub async fn convert(app: &App, from: Currency, to: Currency, amount: Decimal) -> Result<Conversion, ApiError> {
+pub async fn convert(
+    app: &App,
+    from: Currency,
+    to: Currency,
+    amount: Decimal,
+) -> Result<Conversion, ApiError> {
     let fiat = check_conversion(&from, &to, amount)?;
     let rate = current_rate(app, &fiat).await?;
     convert_at(rate, from, to, amount)
@@ -370,15 +419,27 @@ mod tests {
     }
 
     fn app_at(clock: &ManualClock) -> App {
-        App::new(Arc::new(EmbeddedTable::in_memory()), Arc::new(clock.clone()), Config::default())
+        App::new(
+            Arc::new(EmbeddedTable::in_memory()),
+            Arc::new(clock.clone()),
+            Config::default(),
+        )
     }
 
     fn rate(price: &str, at: OffsetDateTime) -> Rate {
-        Rate { fiat: Fiat::USD, price: d(price), updated_at: at, sources: vec!["sandbox".into()] }
+        Rate {
+            fiat: Fiat::USD,
+            price: d(price),
+            updated_at: at,
+            sources: vec!["sandbox".into()],
+        }
     }
 
     async fn store(app: &App, r: &Rate) {
-        app.table.put(r.latest_item(), None).await.expect("put price");
+        app.table
+            .put(r.latest_item(), None)
+            .await
+            .expect("put price");
     }
 
     #[test]
@@ -420,17 +481,27 @@ mod tests {
         let app = app_at(&clock);
         let e = current_rate(&app, &Fiat::USD).await.expect_err("no price");
         assert_eq!((e.status, e.code.as_str()), (503, "rate_unavailable"));
-        assert_eq!(e.message, "no BTC/USD price yet; the price poller has not run");
+        assert_eq!(
+            e.message,
+            "no BTC/USD price yet; the price poller has not run"
+        );
 
         store(&app, &rate("65000.00", clock.now())).await;
         clock.advance(time::Duration::minutes(10));
-        let r = current_rate(&app, &Fiat::USD).await.expect("exactly 10 minutes is fresh");
+        let r = current_rate(&app, &Fiat::USD)
+            .await
+            .expect("exactly 10 minutes is fresh");
         assert_eq!(r.price, d("65000.00"));
 
         clock.advance(time::Duration::minutes(4));
         let e = current_rate(&app, &Fiat::USD).await.expect_err("stale");
         assert_eq!(e.status, 503);
-        assert!(e.message.starts_with("the BTC/USD price is 14 minutes old (limit 10 minutes)"), "{}", e.message);
+        assert!(
+            e.message
+                .starts_with("the BTC/USD price is 14 minutes old (limit 10 minutes)"),
+            "{}",
+            e.message
+        );
     }
 
     #[tokio::test]
@@ -441,7 +512,10 @@ mod tests {
         let e = fresh_rates(&app).await.expect_err("none yet");
         assert!(e.message.contains("has not run"));
 
-        let old = Rate { fiat: Fiat::JPY, ..rate("9750000", clock.now()) };
+        let old = Rate {
+            fiat: Fiat::JPY,
+            ..rate("9750000", clock.now())
+        };
         store(&app, &old).await;
         clock.advance(time::Duration::minutes(30));
         let e = fresh_rates(&app).await.expect_err("all stale");
@@ -462,8 +536,13 @@ mod tests {
         assert_eq!(parse_currency(&app, "btc"), Ok(Currency::Btc));
         assert_eq!(parse_currency(&app, " usd "), Ok(Currency::Fiat(Fiat::USD)));
         let e = parse_currency(&app, "XYZ").expect_err("unsupported");
-        assert!(e.starts_with("unsupported currency `XYZ`; supported: BTC, USD, EUR"), "{e}");
-        assert!(parse_currency(&app, "dollars").expect_err("bad").contains("not a currency code"));
+        assert!(
+            e.starts_with("unsupported currency `XYZ`; supported: BTC, USD, EUR"),
+            "{e}"
+        );
+        assert!(parse_currency(&app, "dollars")
+            .expect_err("bad")
+            .contains("not a currency code"));
         assert_eq!(fiat_name(&Fiat::EUR), "Euro");
         assert_eq!(fiat_name(&Fiat::new("XAU").expect("fiat")), "XAU");
     }
@@ -471,27 +550,48 @@ mod tests {
     #[test]
     fn conversion_checks_name_the_field() {
         let usd = Currency::Fiat(Fiat::USD);
-        let e = check_conversion(&usd, &Currency::Fiat(Fiat::EUR), d("1")).expect_err("fiat to fiat");
+        let e =
+            check_conversion(&usd, &Currency::Fiat(Fiat::EUR), d("1")).expect_err("fiat to fiat");
         assert!(e.details.contains_key("to"));
         let e = check_conversion(&Currency::Btc, &usd, d("0.000000001")).expect_err("9 places");
-        assert_eq!(e.details["amount"], vec!["BTC amounts have at most 8 decimal places"]);
+        assert_eq!(
+            e.details["amount"],
+            vec!["BTC amounts have at most 8 decimal places"]
+        );
         let e = check_conversion(&usd, &Currency::Btc, d("0")).expect_err("zero");
         assert_eq!(e.details["amount"], vec!["must be greater than 0"]);
         let e = check_conversion(&usd, &Currency::Btc, d("1000000000001")).expect_err("huge");
         assert!(e.details.contains_key("amount"));
-        assert_eq!(check_conversion(&Currency::Btc, &usd, d("21000000")), Ok(Fiat::USD));
+        assert_eq!(
+            check_conversion(&Currency::Btc, &usd, d("21000000")),
+            Ok(Fiat::USD)
+        );
     }
 
     #[test]
     fn conversion_round_trips_within_a_satoshi() {
         let at = OffsetDateTime::UNIX_EPOCH;
         let usd = || Currency::Fiat(Fiat::USD);
-        for price in ["65000.00", "64124.505", "64123.45", "0.01", "123456789.987654321"] {
+        for price in [
+            "65000.00",
+            "64124.505",
+            "64123.45",
+            "0.01",
+            "123456789.987654321",
+        ] {
             for btc in ["1", "0.00000001", "0.00012345", "0.5", "20999999.99999999"] {
-                let there = convert_at(rate(price, at), Currency::Btc, usd(), d(btc)).expect("btc->usd");
-                let back = convert_at(rate(price, at), usd(), Currency::Btc, there.value).expect("usd->btc");
+                let there =
+                    convert_at(rate(price, at), Currency::Btc, usd(), d(btc)).expect("btc->usd");
+                let back = convert_at(rate(price, at), usd(), Currency::Btc, there.value)
+                    .expect("usd->btc");
                 let diff = back.sats.abs_diff(there.sats);
-                assert!(diff <= 1, "{btc} BTC at {price}: {} sats -> {} -> {} sats", there.sats, there.value, back.sats);
+                assert!(
+                    diff <= 1,
+                    "{btc} BTC at {price}: {} sats -> {} -> {} sats",
+                    there.sats,
+                    there.value,
+                    back.sats
+                );
             }
         }
         let c = convert_at(rate("65000.00", at), Currency::Btc, usd(), d("1")).expect("1 BTC");
@@ -502,7 +602,10 @@ mod tests {
         let c = convert_at(rate("65000.00", at), usd(), Currency::Btc, d("10")).expect("usd->btc");
         assert_eq!(c.sats, 15385);
         let j = c.to_json();
-        assert_eq!((j["base_value"].as_str(), j["base_value_sats"].as_u64()), (Some("0.00015385"), Some(15385)));
+        assert_eq!(
+            (j["base_value"].as_str(), j["base_value_sats"].as_u64()),
+            (Some("0.00015385"), Some(15385))
+        );
         assert_eq!(j["quote_value"], "10.00");
     }
 }

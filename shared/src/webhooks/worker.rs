@@ -107,8 +107,9 @@ impl Recent {
 /// The local dispatcher loop (never returns; abort the task to stop it).
 /// `poll` is the longest wait for new messages between receives.
 pub async fn run_dispatcher(app: Arc<App>, poll: Duration) {
-    let workers = Workers::new(app.clone());
+    let mut workers = Workers::new(app.clone());
     loop {
+        while workers.tasks.try_join_next().is_some() {}
         if workers.in_flight.load(Ordering::SeqCst) >= MAX_IN_FLIGHT {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
@@ -134,23 +135,30 @@ pub async fn run_dispatcher(app: Arc<App>, poll: Duration) {
 
 type WorkerTx = tokio::sync::mpsc::UnboundedSender<Message>;
 
-/// One task per busy target, fed through a channel in receive order.
+/// One task per busy target, fed through a channel in receive order. The
+/// tasks live in a `JoinSet`, so stopping the loop stops them too.
 struct Workers {
     app: Arc<App>,
     map: Arc<Mutex<HashMap<String, WorkerTx>>>,
     in_flight: Arc<AtomicUsize>,
+    tasks: tokio::task::JoinSet<()>,
 }
 
 impl Workers {
     fn new(app: Arc<App>) -> Workers {
-        Workers { app, map: Arc::new(Mutex::new(HashMap::new())), in_flight: Arc::new(AtomicUsize::new(0)) }
+        Workers {
+            app,
+            map: Arc::new(Mutex::new(HashMap::new())),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            tasks: tokio::task::JoinSet::new(),
+        }
     }
 
-    fn submit(&self, m: Message) {
+    fn submit(&mut self, m: Message) {
         let target = target_of(&m);
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let m = match map.get(&target) {
+        let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let m = match guard.get(&target) {
             Some(tx) => match tx.send(m) {
                 Ok(()) => return,
                 Err(back) => back.0,
@@ -159,11 +167,12 @@ impl Workers {
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
         let _ = tx.send(m);
-        map.insert(target.clone(), tx);
+        guard.insert(target.clone(), tx);
+        drop(guard);
         let (app, map, in_flight) = (self.app.clone(), self.map.clone(), self.in_flight.clone());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             loop {
-                match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+                match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
                     Ok(Some(m)) => {
                         process_and_settle(&app, &m, Ack::Delete).await;
                         in_flight.fetch_sub(1, Ordering::SeqCst);

@@ -1,0 +1,362 @@
+//! Webhook endpoints and deliveries (API.md "Webhooks"). All with a store key.
+//!
+//! The built-in endpoint `invoice_url` stands for every invoice's own
+//! `webhook_url`: `GET /v1/webhook-endpoints/invoice_url` shows it,
+//! `POST /v1/webhook-endpoints/invoice_url/rotate-secret` returns the secret
+//! that signs those deliveries (created on first use, shown only by that
+//! call), `GET /v1/webhook-endpoints/invoice_url/deliveries` lists them.
+
+use super::{cursor_error, list_body, page_items};
+use crate::clock::rfc3339;
+use crate::dispatch::Ctx;
+use crate::error::ApiError;
+use crate::events::Event;
+use crate::http::{Input, QueryInput, Response};
+use crate::ids::{new_id, IdKind};
+use crate::records::from_item;
+use crate::schema;
+use crate::table::{Cond, Query, SortKey, Update};
+use crate::webhooks::fanout::{ensure_enqueued, ensure_invoice_endpoint};
+use crate::webhooks::send::{post, Outgoing};
+use crate::webhooks::url::check_url;
+use crate::webhooks::{
+    parse_event_filters, Delivery, Endpoint, DEFAULT_PREVIOUS_SECRET_HOURS, FAILED, INVOICE_URL_DESCRIPTION, INVOICE_URL_ENDPOINT, MAX_ENDPOINTS,
+    SUCCEEDED, TEST_EVENT_TYPE,
+};
+use serde_json::{json, Value};
+
+const MAX_EVENTS: usize = 50;
+const MAX_DESCRIPTION: usize = 500;
+
+fn builtin_refusal(what: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "the built-in endpoint `{INVOICE_URL_ENDPOINT}` stands for each invoice's own webhook_url and cannot be {what}; set `webhook_url` on invoices instead"
+    ))
+}
+
+/// Check a URL for an endpoint (https, public address); a 400 on `url`.
+async fn checked_url(cx: &Ctx<'_>, url: String) -> Result<String, ApiError> {
+    check_url(&url, cx.app.config.allow_insecure_urls).await.map_err(|e| ApiError::field("url", e))
+}
+
+fn parse_events(input: &mut Input) -> Option<Vec<String>> {
+    let events = input.strings("events", MAX_EVENTS, 64)?;
+    match parse_event_filters(&events) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            input.error("events", e);
+            None
+        }
+    }
+}
+
+async fn load_endpoint(cx: &Ctx<'_>, store_id: &str, id: &str) -> Result<Option<Endpoint>, ApiError> {
+    if !id.starts_with("whk_") && id != INVOICE_URL_ENDPOINT {
+        return Ok(None);
+    }
+    match cx.app.table.get(&schema::webhook_endpoint(store_id, id)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// An endpoint of the caller's store; `invoice_url` always exists (it is
+/// created on first use).
+async fn endpoint(cx: &Ctx<'_>, id: &str) -> Result<Endpoint, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    if id == INVOICE_URL_ENDPOINT {
+        return ensure_invoice_endpoint(cx.app, &store_id).await;
+    }
+    load_endpoint(cx, &store_id, id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint"))
+}
+
+fn builtin_json(e: &Endpoint) -> Value {
+    let mut v = e.to_json();
+    v["description"] = json!(INVOICE_URL_DESCRIPTION);
+    v
+}
+
+/// `POST /v1/webhook-endpoints {url, events?, description?}` -> 201 with
+/// the secret (shown only here and by rotate-secret).
+pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let url = input.nonempty("url", crate::webhooks::url::MAX_URL_LEN);
+    let url = input.required("url", url);
+    let events = if input.has("events") { parse_events(&mut input) } else { Some(vec!["*".to_string()]) };
+    let description = input.string("description", MAX_DESCRIPTION).filter(|d| !d.is_empty());
+    input.finish()?;
+    let (Some(url), Some(events)) = (url, events) else {
+        return Err(ApiError::bad_request("invalid request"));
+    };
+    let url = checked_url(&cx, url).await?;
+    let existing = cx
+        .app
+        .table
+        .query(Query::table(schema::webhook_endpoints_of(&store_id)).sk(SortKey::BeginsWith("whk_".into())).limit(100))
+        .await?;
+    if existing.items.len() >= MAX_ENDPOINTS {
+        return Err(ApiError::conflict(format!(
+            "a store has at most {MAX_ENDPOINTS} webhook endpoints; delete one or widen the `events` of an existing one"
+        )));
+    }
+    let e = Endpoint::new(&store_id, url, events, description, cx.now());
+    cx.app.table.put(e.to_item(), Some(Cond::NotExists)).await?;
+    Ok(Response::created(e.to_json_with_secret()))
+}
+
+/// `GET /v1/webhook-endpoints` (no secrets; without the built-in one).
+pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    let mut q = QueryInput::new(&cx.req.query);
+    let limit = q.limit();
+    let cursor = q.get("cursor").map(str::to_string);
+    q.finish()?;
+    let page = cx
+        .app
+        .table
+        .query(
+            Query::table(schema::webhook_endpoints_of(&store_id))
+                .sk(SortKey::BeginsWith("whk_".into()))
+                .limit(limit)
+                .cursor(cursor),
+        )
+        .await
+        .map_err(cursor_error)?;
+    let (endpoints, next) = page_items(page, from_item::<Endpoint>)?;
+    Ok(Response::ok(list_body(endpoints.iter().map(Endpoint::to_json).collect(), next)))
+}
+
+/// `GET /v1/webhook-endpoints/{id}`.
+pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let id = cx.param("id").to_string();
+    let e = endpoint(&cx, &id).await?;
+    Ok(Response::ok(if e.is_builtin() { builtin_json(&e) } else { e.to_json() }))
+}
+
+/// `PATCH /v1/webhook-endpoints/{id} {url?, events?, description?}`.
+pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    let id = cx.param("id").to_string();
+    if id == INVOICE_URL_ENDPOINT {
+        return Err(builtin_refusal("changed"));
+    }
+    let mut input = Input::from_body(&cx.req.body)?;
+    let url = input.nonempty("url", crate::webhooks::url::MAX_URL_LEN);
+    let events = if input.has("events") { parse_events(&mut input) } else { None };
+    let clear_description = input.has("description") && input.raw("description").is_none();
+    let description = input.string("description", MAX_DESCRIPTION);
+    input.finish()?;
+    let url = match url {
+        Some(u) => Some(checked_url(&cx, u).await?),
+        None => None,
+    };
+    let mut update = Update::new().set("updated_at", rfc3339(cx.now()));
+    if let Some(u) = url {
+        update = update.set("url", u);
+    }
+    if let Some(e) = events {
+        update = update.set("events", json!(e));
+    }
+    match description {
+        Some(d) if !d.is_empty() => update = update.set("description", d),
+        Some(_) => update = update.set("description", Value::Null),
+        None if clear_description => update = update.set("description", Value::Null),
+        None => {}
+    }
+    if !id.starts_with("whk_") {
+        return Err(ApiError::not_found("webhook endpoint"));
+    }
+    let item = cx
+        .app
+        .table
+        .update(&schema::webhook_endpoint(&store_id, &id), update, Some(Cond::Exists))
+        .await
+        .map_err(|e| if e.is_condition_failed() { ApiError::not_found("webhook endpoint") } else { e.into() })?;
+    let e: Endpoint = from_item(item)?;
+    Ok(Response::ok(e.to_json()))
+}
+
+/// `DELETE /v1/webhook-endpoints/{id}`: pending deliveries to it end `failed`.
+pub async fn delete(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    let id = cx.param("id").to_string();
+    if id == INVOICE_URL_ENDPOINT {
+        return Err(builtin_refusal("deleted"));
+    }
+    if !id.starts_with("whk_") {
+        return Err(ApiError::not_found("webhook endpoint"));
+    }
+    cx.app
+        .table
+        .delete(&schema::webhook_endpoint(&store_id, &id), Some(Cond::Exists))
+        .await
+        .map_err(|e| if e.is_condition_failed() { ApiError::not_found("webhook endpoint") } else { e.into() })?;
+    Ok(Response::ok(json!({ "id": id, "object": "webhook_endpoint", "deleted": true })))
+}
+
+/// `POST /v1/webhook-endpoints/{id}/rotate-secret {previous_secret_expires_in_hours?}`
+/// -> the endpoint with its new secret (shown once). The previous secret
+/// also signs (a second `v1=`) for 24 hours by default, 0 to drop it now.
+pub async fn rotate_secret(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    let id = cx.param("id").to_string();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let hours = input.int("previous_secret_expires_in_hours", 0, 168).unwrap_or(DEFAULT_PREVIOUS_SECRET_HOURS);
+    input.finish()?;
+    let mut e = endpoint(&cx, &id).await?;
+    let now = cx.now();
+    let old_secret = std::mem::replace(&mut e.secret, crate::webhooks::generate_secret());
+    let mut update = Update::new().set("secret", e.secret.clone()).set("updated_at", rfc3339(now));
+    if hours > 0 {
+        let exp = rfc3339(now + time::Duration::hours(hours));
+        update = update.set("previous_secret", old_secret.clone()).set("previous_secret_expires_at", exp.clone());
+        e.previous_secret = Some(old_secret.clone());
+        e.previous_secret_expires_at = Some(exp);
+    } else {
+        update = update.remove("previous_secret").remove("previous_secret_expires_at");
+        e.previous_secret = None;
+        e.previous_secret_expires_at = None;
+    }
+    // Only if nobody rotated meanwhile (the secret we replace is current).
+    cx.app
+        .table
+        .update(&schema::webhook_endpoint(&store_id, &id), update, Some(Cond::eq("secret", old_secret)))
+        .await
+        .map_err(|err| {
+            if err.is_condition_failed() {
+                ApiError::conflict("the endpoint changed meanwhile (deleted or rotated); retry")
+            } else {
+                err.into()
+            }
+        })?;
+    e.updated_at = rfc3339(now);
+    let mut body = e.to_json_with_secret();
+    if e.is_builtin() {
+        body["description"] = json!(INVOICE_URL_DESCRIPTION);
+    }
+    Ok(Response::ok(body))
+}
+
+/// `POST /v1/webhook-endpoints/{id}/test`: sends a signed `webhook.test`
+/// event now (one attempt, no retries) and answers with the logged
+/// delivery, whose status says whether the receiver answered 2xx.
+pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    let id = cx.param("id").to_string();
+    let input = Input::from_body(&cx.req.body)?;
+    input.finish()?;
+    if id == INVOICE_URL_ENDPOINT {
+        return Err(ApiError::bad_request(
+            "the built-in endpoint `invoice_url` has no URL of its own; create an invoice with a webhook_url to see its deliveries",
+        ));
+    }
+    let e = endpoint(&cx, &id).await?;
+    let url = e.url.clone().unwrap_or_default();
+    let now = cx.now();
+    let event = Event::new(
+        TEST_EVENT_TYPE,
+        &store_id,
+        None,
+        json!({ "webhook_endpoint": { "id": e.id, "url": url }, "message": "This is a test event from satsgate." }),
+        now,
+    );
+    let payload = event.to_json().to_string();
+    let mut d = Delivery::new(new_id(IdKind::Delivery), &store_id, &e.id, &event.id, TEST_EVENT_TYPE, &url, payload, e.id.clone(), now);
+    let attempt = post(
+        &Outgoing {
+            url: &url,
+            body: &d.payload,
+            event_id: &d.event_id,
+            event_type: TEST_EVENT_TYPE,
+            delivery_id: &d.id,
+            secrets: e.signing_secrets(now),
+        },
+        now,
+        cx.app.config.webhooks.timeout,
+        cx.app.config.allow_insecure_urls,
+    )
+    .await;
+    d.status = if attempt.succeeded() { SUCCEEDED } else { FAILED }.to_string();
+    d.attempts.push(attempt);
+    d.attempt_count = 1;
+    d.next_attempt_at = None;
+    d.updated_at = rfc3339(cx.now());
+    cx.app.table.put(d.to_item(now), Some(Cond::NotExists)).await?;
+    Ok(Response::ok(d.to_json()))
+}
+
+/// `GET /v1/webhook-endpoints/{id}/deliveries`: newest first.
+pub async fn list_deliveries(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    let id = cx.param("id").to_string();
+    let mut q = QueryInput::new(&cx.req.query);
+    let limit = q.limit();
+    let cursor = q.get("cursor").map(str::to_string);
+    q.finish()?;
+    if id != INVOICE_URL_ENDPOINT && load_endpoint(&cx, &store_id, &id).await?.is_none() {
+        return Err(ApiError::not_found("webhook endpoint"));
+    }
+    let page = cx
+        .app
+        .table
+        .query(
+            Query::index(crate::table::Index::Gsi1, schema::deliveries_of(&store_id, &id))
+                .backward()
+                .limit(limit)
+                .cursor(cursor),
+        )
+        .await
+        .map_err(cursor_error)?;
+    let (ds, next) = page_items(page, from_item::<Delivery>)?;
+    Ok(Response::ok(list_body(ds.iter().map(Delivery::to_json).collect(), next)))
+}
+
+async fn load_delivery(cx: &Ctx<'_>) -> Result<Delivery, ApiError> {
+    let store_id = cx.store()?.id.clone();
+    let id = cx.param("id");
+    if !crate::ids::is_id(IdKind::Delivery, id) {
+        return Err(ApiError::not_found("webhook delivery"));
+    }
+    match cx.app.table.get(&schema::webhook_delivery(&store_id, id)).await? {
+        Some(item) => from_item(item),
+        None => Err(ApiError::not_found("webhook delivery")),
+    }
+}
+
+/// `GET /v1/webhook-deliveries/{id}`.
+pub async fn get_delivery(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let d = load_delivery(&cx).await?;
+    Ok(Response::ok(d.to_json()))
+}
+
+/// `POST /v1/webhook-deliveries/{id}/redeliver` -> 201: a new delivery of
+/// the same event (same body and event id) to the same endpoint, queued
+/// now, with `redelivery_of` naming the original.
+pub async fn redeliver(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let input = Input::from_body(&cx.req.body)?;
+    input.finish()?;
+    let old = load_delivery(&cx).await?;
+    let url = if old.endpoint_id == INVOICE_URL_ENDPOINT {
+        old.url.clone()
+    } else {
+        let e = load_endpoint(&cx, &old.store_id, &old.endpoint_id)
+            .await?
+            .ok_or_else(|| ApiError::conflict("the endpoint of this delivery was deleted; there is nowhere to redeliver to"))?;
+        e.url.unwrap_or(old.url.clone())
+    };
+    let mut d = Delivery::new(
+        new_id(IdKind::Delivery),
+        &old.store_id,
+        &old.endpoint_id,
+        &old.event_id,
+        &old.event_type,
+        &url,
+        old.payload.clone(),
+        old.target.clone(),
+        cx.now(),
+    );
+    d.redelivery_of = Some(old.id.clone());
+    ensure_enqueued(cx.app, d.clone()).await?;
+    Ok(Response::created(d.to_json()))
+}
