@@ -117,6 +117,7 @@ pub async fn run_dispatcher(app: Arc<App>, poll: Duration) {
         let started = tokio::time::Instant::now();
         match app.queue.receive(MAX_BATCH, LOCAL_VISIBILITY, poll).await {
             Ok(msgs) if !msgs.is_empty() => {
+                tracing::debug!(n = msgs.len(), queue = app.queue.kind(), "received webhook messages");
                 for m in msgs {
                     workers.submit(m);
                 }
