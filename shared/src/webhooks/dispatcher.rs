@@ -140,15 +140,22 @@ async fn process_inner(app: &App, m: &Message) -> Result<Step, ApiError> {
     let dkey = schema::webhook_delivery(&body.store_id, &body.delivery_id);
     let ekey = schema::webhook_endpoint(&body.store_id, &body.endpoint_id);
     let mut got = app.table.get_many(&[dkey.clone(), ekey]).await?.into_iter();
-    let Some(ditem) = got.next().flatten() else { return Ok(Step::Done) };
+    let Some(ditem) = got.next().flatten() else {
+        tracing::debug!(message = %m.id, delivery = %body.delivery_id, "delivery gone; dropping its message");
+        return Ok(Step::Done);
+    };
     let mut d: Delivery = from_item(ditem)?;
     let endpoint: Option<Endpoint> = got.next().flatten().map(from_item).transpose()?;
     if d.status != PENDING {
+        tracing::debug!(message = %m.id, delivery = %d.id, status = %d.status, "delivery finished; dropping its message");
         return Ok(Step::Done);
     }
     // One message owns a delivery's retries; a duplicate goes away.
     match &d.message_id {
-        Some(owner) if *owner != m.id => return Ok(Step::Done),
+        Some(owner) if *owner != m.id => {
+            tracing::debug!(message = %m.id, owner = %owner, delivery = %d.id, "another message owns this delivery; dropping this one");
+            return Ok(Step::Done);
+        }
         Some(_) => {}
         None => {
             let claim = Cond::And(vec![Cond::Exists, Cond::AttrNotExists("message_id".into())]);
