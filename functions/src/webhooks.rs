@@ -24,10 +24,13 @@ pub const SWEEP_MIN_AGE: Duration = Duration::from_secs(120);
 pub fn events_fanout(app: &App, event: Value) -> BoxFuture<'_, Result<Value, String>> {
     Box::pin(async move {
         if event.get("Records").is_none() {
-            let n = sweep_outbox(app, Some(SWEEP_MIN_AGE)).await.map_err(|e| e.to_string())?;
+            let n = sweep_outbox(app, Some(SWEEP_MIN_AGE))
+                .await
+                .map_err(|e| e.to_string())?;
             return Ok(json!({ "swept": n }));
         }
-        let batch: StreamEvent = serde_json::from_value(event).map_err(|e| format!("not a DynamoDB stream event: {e}"))?;
+        let batch: StreamEvent = serde_json::from_value(event)
+            .map_err(|e| format!("not a DynamoDB stream event: {e}"))?;
         let mut failures = Vec::new();
         let mut deliveries = 0;
         for record in batch.records {
@@ -57,7 +60,8 @@ pub fn events_fanout(app: &App, event: Value) -> BoxFuture<'_, Result<Value, Str
 /// failures, the others are done (or moved to the dead-letter queue).
 pub fn webhook_dispatcher(app: &App, event: Value) -> BoxFuture<'_, Result<Value, String>> {
     Box::pin(async move {
-        let batch: SqsEvent = serde_json::from_value(event).map_err(|e| format!("not an SQS event: {e}"))?;
+        let batch: SqsEvent =
+            serde_json::from_value(event).map_err(|e| format!("not an SQS event: {e}"))?;
         let messages: Vec<Message> = batch
             .records
             .into_iter()
@@ -65,7 +69,11 @@ pub fn webhook_dispatcher(app: &App, event: Value) -> BoxFuture<'_, Result<Value
                 id: r.message_id.unwrap_or_default(),
                 receipt: r.receipt_handle.unwrap_or_default(),
                 body: r.body.unwrap_or_default(),
-                receive_count: r.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
+                receive_count: r
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1),
             })
             .collect();
         let kept = process_batch(app, messages, Ack::Trigger).await;

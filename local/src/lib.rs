@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 pub mod demo;
 pub mod jobs;
+// -- websocket (local/src/ws.rs) --
+pub mod ws;
+// -- end websocket --
 
 /// The HTTP router: every request goes through the shared dispatcher.
 pub fn router(app: Arc<App>) -> Router {
@@ -87,8 +90,9 @@ impl Running {
 
 /// Serve `app` on `listener` and run the background jobs on `schedule`.
 pub async fn start_with_jobs(app: Arc<App>, listener: tokio::net::TcpListener, schedule: &jobs::Schedule) -> std::io::Result<Running> {
-    let mut running = start(app.clone(), listener).await?;
-    running.jobs = jobs::start_jobs(app, schedule);
+    let mut running = start(app, listener).await?;
+    // The started app (it has the WebSocket hub) runs the jobs.
+    running.jobs = jobs::start_jobs(running.app.clone(), schedule);
     Ok(running)
 }
 
@@ -96,7 +100,10 @@ pub async fn start_with_jobs(app: Arc<App>, listener: tokio::net::TcpListener, s
 pub async fn start(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // -- websocket: the hub is the app's push adapter; `/ws` and `/` upgrade --
+    let (app, hub) = ws::install(app);
+    let service = ws::attach(router(app.clone()), app.clone(), hub).into_make_service_with_connect_info::<SocketAddr>();
+    // -- end websocket --
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, service).with_graceful_shutdown(async {
             let _ = rx.await;

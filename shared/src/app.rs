@@ -227,9 +227,13 @@ impl App {
             app.chains.remove(&Network::Regtest);
             app.sim = None;
         }
-        if std::env::var("WEBHOOK_QUEUE_URL").is_ok_and(|u| !u.is_empty()) {
-            app = app.with_queue(Arc::new(crate::queue::sqs::SqsQueue::from_env().await?));
-        }
+        // Webhook deliveries go to SQS; a function without the queue's URL
+        // must not enqueue (nothing would read a table-backed queue on AWS).
+        app = if std::env::var("WEBHOOK_QUEUE_URL").is_ok_and(|u| !u.is_empty()) {
+            app.with_queue(Arc::new(crate::queue::sqs::SqsQueue::from_env().await?))
+        } else {
+            app.with_queue(Arc::new(crate::queue::Unconfigured))
+        };
         Ok(app)
     }
 

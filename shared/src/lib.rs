@@ -25,6 +25,7 @@ pub mod telemetry;
 pub mod table;
 pub mod wallet;
 pub mod webhooks;
+pub mod ws;
 
 pub use app::App;
 pub use error::{ApiError, ErrorCode};

@@ -45,6 +45,13 @@ routes! {
     "POST" "/v1/stores/{id}/api-keys" => "api-keys-create", Account, stores::create_key;
     "GET" "/v1/stores/{id}/api-keys" => "api-keys-list", Account, stores::list_keys;
     "DELETE" "/v1/stores/{id}/api-keys/{key_id}" => "api-keys-delete", Account, stores::delete_key;
+    // -- checkout --
+    "GET" "/v1/qr" => "qr", Public, crate::handlers::checkout::qr;
+    "GET" "/r/{id}" => "payment-request-get", Public, crate::handlers::checkout::get_request;
+    "POST" "/r/{id}" => "payment-request-create", Public, crate::handlers::checkout::payment_request;
+    "POST" "/r/{id}/pay" => "payment-request-pay", Public, crate::handlers::checkout::pay;
+    "GET" "/i/{id}" => "checkout-page", Public, crate::handlers::checkout::checkout_page;
+    // -- end checkout --
     // -- invoices --
     "POST" "/v1/invoices" => "invoices-create", Store, invoices::create;
     "GET" "/v1/invoices" => "invoices-list", Store, invoices::list;
@@ -63,6 +70,7 @@ routes! {
     "POST" "/v1/sandbox/blocks" => "sandbox-blocks", Store, sandbox::mine;
     "POST" "/v1/sandbox/reorg" => "sandbox-reorg", Store, sandbox::reorg;
     "POST" "/v1/sandbox/double-spend" => "sandbox-double-spend", Store, sandbox::double_spend;
+    "POST" "/v1/sandbox/simulate-webhook" => "sandbox-simulate-webhook", Store, sandbox::simulate_webhook;
     // -- end invoices --
     // -- prices --
     "GET" "/v1/currencies" => "currencies-list", Public, crate::handlers::prices::currencies;

@@ -167,3 +167,23 @@ pub fn queue_visibility(queue: &str) -> String {
 pub fn queue_visible_sk(visible_ms: i64, message_id: &str) -> String {
     format!("{:015}#{message_id}", visible_ms.max(0))
 }
+
+// -- websocket (API Gateway WebSocket API; see shared/src/ws) --
+// | ws connection   | `WSCONN#<connection id>` | `WSCONN`          | (ttl 2 h: API Gateway's connection limit)   |
+// | ws subscription | `WSSUB#<topic>`          | `<connection id>` | (ttl 2 h); topic = `invoice#<id>`, ...       |
+
+/// A WebSocket connection: its key hash, source IP and topics.
+pub fn ws_connection(connection_id: &str) -> Key {
+    Key::new(format!("WSCONN#{connection_id}"), "WSCONN")
+}
+
+/// The partition listing a topic's subscribed connections.
+pub fn ws_subscribers(topic: &str) -> String {
+    format!("WSSUB#{topic}")
+}
+
+/// One connection's subscription to a topic.
+pub fn ws_subscription(topic: &str, connection_id: &str) -> Key {
+    Key::new(ws_subscribers(topic), connection_id)
+}
+// -- end websocket --

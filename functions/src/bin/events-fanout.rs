@@ -3,5 +3,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_scheduled("events-fanout", satsgate_functions::webhooks::events_fanout).await
+    satsgate_functions::serve_scheduled(
+        "events-fanout",
+        satsgate_functions::webhooks::events_fanout,
+    )
+    .await
 }

@@ -3,5 +3,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_scheduled("webhook-dispatcher", satsgate_functions::webhooks::webhook_dispatcher).await
+    satsgate_functions::serve_scheduled(
+        "webhook-dispatcher",
+        satsgate_functions::webhooks::webhook_dispatcher,
+    )
+    .await
 }

@@ -25,21 +25,11 @@ use std::collections::BTreeMap;
 pub const DUST_SATS: u64 = 546;
 const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
-fn url_field(input: &mut Input, field: &str, allow_insecure: bool) -> Option<String> {
+/// The buyer's browser is sent here: any absolute http(s) URL.
+fn url_field(input: &mut Input, field: &str) -> Option<String> {
     let s = input.string(field, 2000)?;
     match reqwest::Url::parse(&s) {
-        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && allow_insecure) => {
-            if u.host_str().is_none_or(str::is_empty) {
-                input.error(field, "must have a host");
-                None
-            } else {
-                Some(s)
-            }
-        }
-        Ok(_) if !allow_insecure => {
-            input.error(field, "must be an https:// URL");
-            None
-        }
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty()) => Some(s),
         _ => {
             input.error(field, "must be an absolute http(s) URL");
             None
@@ -97,8 +87,14 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     if buyer_email.as_ref().is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace)) {
         input.error("buyer_email", "must be an email address");
     }
-    let redirect_url = url_field(&mut input, "redirect_url", true);
-    let webhook_url = url_field(&mut input, "webhook_url", insecure);
+    let redirect_url = url_field(&mut input, "redirect_url");
+    let webhook_url = input.string("webhook_url", 2000).and_then(|u| match crate::webhooks::url::parse_url(&u, insecure) {
+        Ok(_) => Some(u),
+        Err(e) => {
+            input.error("webhook_url", e);
+            None
+        }
+    });
     let expire_min = input.int("expire_min", 1, 7 * 24 * 60);
     let tolerance = input.decimal("allowed_error_percent", Decimal::ZERO, Decimal::from(50));
     let speed = input.one_of("speed_policy", &SpeedPolicy::NAMES).and_then(|s| SpeedPolicy::parse(&s));

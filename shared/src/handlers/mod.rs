@@ -1,5 +1,6 @@
 //! One async function per endpoint: typed input in, response out.
 
+pub mod checkout;
 pub mod health;
 pub mod invoices;
 pub mod sandbox;

@@ -104,3 +104,37 @@ pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
     settle(&cx).await;
     Ok(Response::ok(json!({ "txid": txid.to_string(), "replaced_by": replacement.to_string() })))
 }
+
+/// `POST /v1/sandbox/simulate-webhook {invoice_id, status}`: send the event
+/// that status would cause, with the invoice as if it had that status, to
+/// the store's endpoints and the invoice's `webhook_url`. Nothing is stored
+/// and the invoice does not change; the body carries `"simulated": true`.
+/// Works for every store (it does not touch the chain).
+pub async fn simulate_webhook(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    use crate::invoice::Status;
+    let store = cx.store()?.clone();
+    let mut input = Input::from_body(&cx.req.body)?;
+    let invoice_id = input.nonempty("invoice_id", 64);
+    let invoice_id = input.required("invoice_id", invoice_id);
+    let status = input.one_of("status", &Status::NAMES);
+    let status = input.required("status", status);
+    input.finish()?;
+    let inv = load_for_store(cx.app, &store.id, &invoice_id.expect("checked")).await?;
+    let status = Status::parse(&status.expect("checked")).expect("one_of");
+    let kind = match status {
+        Status::New => "invoice.created",
+        Status::PaidPartial => "invoice.underpaid",
+        Status::Pending => "invoice.paid",
+        Status::Completed => "invoice.completed",
+        Status::Expired => "invoice.expired",
+        Status::Cancelled => "invoice.cancelled",
+        Status::Invalid => "invoice.invalid",
+        Status::Refunded => "payment.refunded",
+        Status::Archived => "invoice.updated",
+    };
+    let mut invoice = inv.to_json(&cx.app.config.public_url);
+    invoice["status"] = json!(status);
+    let event = crate::events::Event::new(kind, &store.id, Some(&inv.id), json!({ "invoice": invoice, "simulated": true }), cx.now());
+    let targets = crate::webhooks::fanout::enqueue_event(cx.app, &event).await?;
+    Ok(Response::ok(json!({ "event": event.to_json(), "deliveries": targets })))
+}

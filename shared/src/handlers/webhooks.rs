@@ -20,8 +20,8 @@ use crate::webhooks::fanout::{ensure_enqueued, ensure_invoice_endpoint};
 use crate::webhooks::send::{post, Outgoing};
 use crate::webhooks::url::check_url;
 use crate::webhooks::{
-    parse_event_filters, Delivery, Endpoint, DEFAULT_PREVIOUS_SECRET_HOURS, FAILED, INVOICE_URL_DESCRIPTION, INVOICE_URL_ENDPOINT, MAX_ENDPOINTS,
-    SUCCEEDED, TEST_EVENT_TYPE,
+    parse_event_filters, Delivery, Endpoint, DEFAULT_PREVIOUS_SECRET_HOURS, FAILED,
+    INVOICE_URL_DESCRIPTION, INVOICE_URL_ENDPOINT, MAX_ENDPOINTS, SUCCEEDED, TEST_EVENT_TYPE,
 };
 use serde_json::{json, Value};
 
@@ -36,7 +36,9 @@ fn builtin_refusal(what: &str) -> ApiError {
 
 /// Check a URL for an endpoint (https, public address); a 400 on `url`.
 async fn checked_url(cx: &Ctx<'_>, url: String) -> Result<String, ApiError> {
-    check_url(&url, cx.app.config.allow_insecure_urls).await.map_err(|e| ApiError::field("url", e))
+    check_url(&url, cx.app.config.allow_insecure_urls)
+        .await
+        .map_err(|e| ApiError::field("url", e))
 }
 
 fn parse_events(input: &mut Input) -> Option<Vec<String>> {
@@ -50,11 +52,20 @@ fn parse_events(input: &mut Input) -> Option<Vec<String>> {
     }
 }
 
-async fn load_endpoint(cx: &Ctx<'_>, store_id: &str, id: &str) -> Result<Option<Endpoint>, ApiError> {
+async fn load_endpoint(
+    cx: &Ctx<'_>,
+    store_id: &str,
+    id: &str,
+) -> Result<Option<Endpoint>, ApiError> {
     if !id.starts_with("whk_") && id != INVOICE_URL_ENDPOINT {
         return Ok(None);
     }
-    match cx.app.table.get(&schema::webhook_endpoint(store_id, id)).await? {
+    match cx
+        .app
+        .table
+        .get(&schema::webhook_endpoint(store_id, id))
+        .await?
+    {
         Some(item) => Ok(Some(from_item(item)?)),
         None => Ok(None),
     }
@@ -67,7 +78,9 @@ async fn endpoint(cx: &Ctx<'_>, id: &str) -> Result<Endpoint, ApiError> {
     if id == INVOICE_URL_ENDPOINT {
         return ensure_invoice_endpoint(cx.app, &store_id).await;
     }
-    load_endpoint(cx, &store_id, id).await?.ok_or_else(|| ApiError::not_found("webhook endpoint"))
+    load_endpoint(cx, &store_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
 
 fn builtin_json(e: &Endpoint) -> Value {
@@ -83,8 +96,14 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let mut input = Input::from_body(&cx.req.body)?;
     let url = input.nonempty("url", crate::webhooks::url::MAX_URL_LEN);
     let url = input.required("url", url);
-    let events = if input.has("events") { parse_events(&mut input) } else { Some(vec!["*".to_string()]) };
-    let description = input.string("description", MAX_DESCRIPTION).filter(|d| !d.is_empty());
+    let events = if input.has("events") {
+        parse_events(&mut input)
+    } else {
+        Some(vec!["*".to_string()])
+    };
+    let description = input
+        .string("description", MAX_DESCRIPTION)
+        .filter(|d| !d.is_empty());
     input.finish()?;
     let (Some(url), Some(events)) = (url, events) else {
         return Err(ApiError::bad_request("invalid request"));
@@ -93,7 +112,11 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let existing = cx
         .app
         .table
-        .query(Query::table(schema::webhook_endpoints_of(&store_id)).sk(SortKey::BeginsWith("whk_".into())).limit(100))
+        .query(
+            Query::table(schema::webhook_endpoints_of(&store_id))
+                .sk(SortKey::BeginsWith("whk_".into()))
+                .limit(100),
+        )
         .await?;
     if existing.items.len() >= MAX_ENDPOINTS {
         return Err(ApiError::conflict(format!(
@@ -124,14 +147,21 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .await
         .map_err(cursor_error)?;
     let (endpoints, next) = page_items(page, from_item::<Endpoint>)?;
-    Ok(Response::ok(list_body(endpoints.iter().map(Endpoint::to_json).collect(), next)))
+    Ok(Response::ok(list_body(
+        endpoints.iter().map(Endpoint::to_json).collect(),
+        next,
+    )))
 }
 
 /// `GET /v1/webhook-endpoints/{id}`.
 pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let id = cx.param("id").to_string();
     let e = endpoint(&cx, &id).await?;
-    Ok(Response::ok(if e.is_builtin() { builtin_json(&e) } else { e.to_json() }))
+    Ok(Response::ok(if e.is_builtin() {
+        builtin_json(&e)
+    } else {
+        e.to_json()
+    }))
 }
 
 /// `PATCH /v1/webhook-endpoints/{id} {url?, events?, description?}`.
@@ -143,7 +173,11 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     }
     let mut input = Input::from_body(&cx.req.body)?;
     let url = input.nonempty("url", crate::webhooks::url::MAX_URL_LEN);
-    let events = if input.has("events") { parse_events(&mut input) } else { None };
+    let events = if input.has("events") {
+        parse_events(&mut input)
+    } else {
+        None
+    };
     let clear_description = input.has("description") && input.raw("description").is_none();
     let description = input.string("description", MAX_DESCRIPTION);
     input.finish()?;
@@ -170,9 +204,19 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let item = cx
         .app
         .table
-        .update(&schema::webhook_endpoint(&store_id, &id), update, Some(Cond::Exists))
+        .update(
+            &schema::webhook_endpoint(&store_id, &id),
+            update,
+            Some(Cond::Exists),
+        )
         .await
-        .map_err(|e| if e.is_condition_failed() { ApiError::not_found("webhook endpoint") } else { e.into() })?;
+        .map_err(|e| {
+            if e.is_condition_failed() {
+                ApiError::not_found("webhook endpoint")
+            } else {
+                e.into()
+            }
+        })?;
     let e: Endpoint = from_item(item)?;
     Ok(Response::ok(e.to_json()))
 }
@@ -189,10 +233,21 @@ pub async fn delete(cx: Ctx<'_>) -> Result<Response, ApiError> {
     }
     cx.app
         .table
-        .delete(&schema::webhook_endpoint(&store_id, &id), Some(Cond::Exists))
+        .delete(
+            &schema::webhook_endpoint(&store_id, &id),
+            Some(Cond::Exists),
+        )
         .await
-        .map_err(|e| if e.is_condition_failed() { ApiError::not_found("webhook endpoint") } else { e.into() })?;
-    Ok(Response::ok(json!({ "id": id, "object": "webhook_endpoint", "deleted": true })))
+        .map_err(|e| {
+            if e.is_condition_failed() {
+                ApiError::not_found("webhook endpoint")
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(Response::ok(
+        json!({ "id": id, "object": "webhook_endpoint", "deleted": true }),
+    ))
 }
 
 /// `POST /v1/webhook-endpoints/{id}/rotate-secret {previous_secret_expires_in_hours?}`
@@ -202,26 +257,38 @@ pub async fn rotate_secret(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store_id = cx.store()?.id.clone();
     let id = cx.param("id").to_string();
     let mut input = Input::from_body(&cx.req.body)?;
-    let hours = input.int("previous_secret_expires_in_hours", 0, 168).unwrap_or(DEFAULT_PREVIOUS_SECRET_HOURS);
+    let hours = input
+        .int("previous_secret_expires_in_hours", 0, 168)
+        .unwrap_or(DEFAULT_PREVIOUS_SECRET_HOURS);
     input.finish()?;
     let mut e = endpoint(&cx, &id).await?;
     let now = cx.now();
     let old_secret = std::mem::replace(&mut e.secret, crate::webhooks::generate_secret());
-    let mut update = Update::new().set("secret", e.secret.clone()).set("updated_at", rfc3339(now));
+    let mut update = Update::new()
+        .set("secret", e.secret.clone())
+        .set("updated_at", rfc3339(now));
     if hours > 0 {
         let exp = rfc3339(now + time::Duration::hours(hours));
-        update = update.set("previous_secret", old_secret.clone()).set("previous_secret_expires_at", exp.clone());
+        update = update
+            .set("previous_secret", old_secret.clone())
+            .set("previous_secret_expires_at", exp.clone());
         e.previous_secret = Some(old_secret.clone());
         e.previous_secret_expires_at = Some(exp);
     } else {
-        update = update.remove("previous_secret").remove("previous_secret_expires_at");
+        update = update
+            .remove("previous_secret")
+            .remove("previous_secret_expires_at");
         e.previous_secret = None;
         e.previous_secret_expires_at = None;
     }
     // Only if nobody rotated meanwhile (the secret we replace is current).
     cx.app
         .table
-        .update(&schema::webhook_endpoint(&store_id, &id), update, Some(Cond::eq("secret", old_secret)))
+        .update(
+            &schema::webhook_endpoint(&store_id, &id),
+            update,
+            Some(Cond::eq("secret", old_secret)),
+        )
         .await
         .map_err(|err| {
             if err.is_condition_failed() {
@@ -262,7 +329,17 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
         now,
     );
     let payload = event.to_json().to_string();
-    let mut d = Delivery::new(new_id(IdKind::Delivery), &store_id, &e.id, &event.id, TEST_EVENT_TYPE, &url, payload, e.id.clone(), now);
+    let mut d = Delivery::new(
+        new_id(IdKind::Delivery),
+        &store_id,
+        &e.id,
+        &event.id,
+        TEST_EVENT_TYPE,
+        &url,
+        payload,
+        e.id.clone(),
+        now,
+    );
     let attempt = post(
         &Outgoing {
             url: &url,
@@ -277,12 +354,20 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
         cx.app.config.allow_insecure_urls,
     )
     .await;
-    d.status = if attempt.succeeded() { SUCCEEDED } else { FAILED }.to_string();
+    d.status = if attempt.succeeded() {
+        SUCCEEDED
+    } else {
+        FAILED
+    }
+    .to_string();
     d.attempts.push(attempt);
     d.attempt_count = 1;
     d.next_attempt_at = None;
     d.updated_at = rfc3339(cx.now());
-    cx.app.table.put(d.to_item(now), Some(Cond::NotExists)).await?;
+    cx.app
+        .table
+        .put(d.to_item(now), Some(Cond::NotExists))
+        .await?;
     Ok(Response::ok(d.to_json()))
 }
 
@@ -301,15 +386,21 @@ pub async fn list_deliveries(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .app
         .table
         .query(
-            Query::index(crate::table::Index::Gsi1, schema::deliveries_of(&store_id, &id))
-                .backward()
-                .limit(limit)
-                .cursor(cursor),
+            Query::index(
+                crate::table::Index::Gsi1,
+                schema::deliveries_of(&store_id, &id),
+            )
+            .backward()
+            .limit(limit)
+            .cursor(cursor),
         )
         .await
         .map_err(cursor_error)?;
     let (ds, next) = page_items(page, from_item::<Delivery>)?;
-    Ok(Response::ok(list_body(ds.iter().map(Delivery::to_json).collect(), next)))
+    Ok(Response::ok(list_body(
+        ds.iter().map(Delivery::to_json).collect(),
+        next,
+    )))
 }
 
 async fn load_delivery(cx: &Ctx<'_>) -> Result<Delivery, ApiError> {
@@ -318,7 +409,12 @@ async fn load_delivery(cx: &Ctx<'_>) -> Result<Delivery, ApiError> {
     if !crate::ids::is_id(IdKind::Delivery, id) {
         return Err(ApiError::not_found("webhook delivery"));
     }
-    match cx.app.table.get(&schema::webhook_delivery(&store_id, id)).await? {
+    match cx
+        .app
+        .table
+        .get(&schema::webhook_delivery(&store_id, id))
+        .await?
+    {
         Some(item) => from_item(item),
         None => Err(ApiError::not_found("webhook delivery")),
     }
@@ -342,7 +438,11 @@ pub async fn redeliver(cx: Ctx<'_>) -> Result<Response, ApiError> {
     } else {
         let e = load_endpoint(&cx, &old.store_id, &old.endpoint_id)
             .await?
-            .ok_or_else(|| ApiError::conflict("the endpoint of this delivery was deleted; there is nowhere to redeliver to"))?;
+            .ok_or_else(|| {
+                ApiError::conflict(
+                    "the endpoint of this delivery was deleted; there is nowhere to redeliver to",
+                )
+            })?;
         e.url.unwrap_or(old.url.clone())
     };
     let mut d = Delivery::new(

@@ -62,7 +62,14 @@ impl TableQueue {
         (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
     }
 
-    fn message_item(queue: &str, id: &str, body: &str, visible_ms: i64, receive_count: u32, now_ms: i64) -> Item {
+    fn message_item(
+        queue: &str,
+        id: &str,
+        body: &str,
+        visible_ms: i64,
+        receive_count: u32,
+        now_ms: i64,
+    ) -> Item {
         let key = schema::queue_message(queue, id);
         let mut item = Item::new();
         item.insert("pk".into(), json!(key.pk));
@@ -71,7 +78,10 @@ impl TableQueue {
         item.insert("receive_count".into(), json!(receive_count));
         item.insert("sent_at_ms".into(), json!(now_ms));
         item.insert("gsi2pk".into(), json!(schema::queue_visibility(queue)));
-        item.insert("gsi2sk".into(), json!(schema::queue_visible_sk(visible_ms, id)));
+        item.insert(
+            "gsi2sk".into(),
+            json!(schema::queue_visible_sk(visible_ms, id)),
+        );
         item.insert("ttl".into(), json!(now_ms / 1000 + RETENTION_SECS));
         item
     }
@@ -90,12 +100,19 @@ impl TableQueue {
             id: s(item, "sk")?.to_string(),
             receipt: s(item, "receipt").unwrap_or_default().to_string(),
             body: s(item, "body")?.to_string(),
-            receive_count: item.get("receive_count").and_then(Value::as_u64).unwrap_or(0) as u32,
+            receive_count: item
+                .get("receive_count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as u32,
         })
     }
 
     /// One pass: claim what is visible now.
-    async fn try_receive(&self, max: usize, visibility: Duration) -> Result<Vec<Message>, QueueError> {
+    async fn try_receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<Message>, QueueError> {
         let now = self.now_ms();
         let page = self
             .table
@@ -111,19 +128,39 @@ impl TableQueue {
             if out.len() >= max {
                 break;
             }
-            let (Some(key), Some(old_vis)) = (Key::of(&item), s(&item, "gsi2sk").map(str::to_string)) else { continue };
-            let count = item.get("receive_count").and_then(Value::as_u64).unwrap_or(0) as u32;
+            let (Some(key), Some(old_vis)) =
+                (Key::of(&item), s(&item, "gsi2sk").map(str::to_string))
+            else {
+                continue;
+            };
+            let count = item
+                .get("receive_count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as u32;
             let still_here = Cond::eq("gsi2sk", old_vis.clone());
             if count >= self.max_receives {
                 // Redrive: received too often, to the dead-letter queue.
-                let Some(m) = Self::to_message(&item) else { continue };
+                let Some(m) = Self::to_message(&item) else {
+                    continue;
+                };
                 let dlq = Self::message_item(&self.dlq_name(), &m.id, &m.body, now, count, now);
                 match self
                     .table
-                    .transact(vec![TxOp::Delete { key, cond: Some(still_here) }, TxOp::Put { item: dlq, cond: None }])
+                    .transact(vec![
+                        TxOp::Delete {
+                            key,
+                            cond: Some(still_here),
+                        },
+                        TxOp::Put {
+                            item: dlq,
+                            cond: None,
+                        },
+                    ])
                     .await
                 {
-                    Ok(()) => tracing::warn!(queue = %self.name, message = %m.id, receives = count, "message moved to the dead-letter queue"),
+                    Ok(()) => {
+                        tracing::warn!(queue = %self.name, message = %m.id, receives = count, "message moved to the dead-letter queue")
+                    }
                     Err(e) if e.is_condition_failed() || e == TableError::Busy => {}
                     Err(e) => return Err(backend(e)),
                 }
@@ -135,7 +172,15 @@ impl TableQueue {
                 .set("gsi2sk", schema::queue_visible_sk(visible, &key.sk))
                 .set("receipt", receipt.clone())
                 .add("receive_count", 1);
-            match self.table.update(&key, update, Some(Cond::And(vec![Cond::Exists, still_here]))).await {
+            match self
+                .table
+                .update(
+                    &key,
+                    update,
+                    Some(Cond::And(vec![Cond::Exists, still_here])),
+                )
+                .await
+            {
                 Ok(after) => {
                     if let Some(m) = Self::to_message(&after) {
                         out.push(m);
@@ -176,7 +221,11 @@ async fn list(table: &dyn Table, queue: &str) -> Result<Vec<Message>, QueueError
     let mut cursor = None;
     loop {
         let page = table
-            .query(Query::table(schema::queue_messages(queue)).limit(100).cursor(cursor))
+            .query(
+                Query::table(schema::queue_messages(queue))
+                    .limit(100)
+                    .cursor(cursor),
+            )
             .await
             .map_err(backend)?;
         out.extend(page.items.iter().filter_map(TableQueue::to_message));
@@ -195,22 +244,41 @@ fn backend(e: TableError) -> QueueError {
 impl Queue for TableQueue {
     async fn send(&self, body: &str, delay: Duration) -> Result<String, QueueError> {
         if delay > MAX_DELAY {
-            return Err(QueueError::Invalid(format!("delay {delay:?} is over the 15 minute maximum")));
+            return Err(QueueError::Invalid(format!(
+                "delay {delay:?} is over the 15 minute maximum"
+            )));
         }
         let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
         let now = self.now_ms();
-        let item = Self::message_item(&self.name, &id, body, now + delay.as_millis() as i64, 0, now);
-        self.table.put(item, Some(Cond::NotExists)).await.map_err(backend)?;
+        let item = Self::message_item(
+            &self.name,
+            &id,
+            body,
+            now + delay.as_millis() as i64,
+            0,
+            now,
+        );
+        self.table
+            .put(item, Some(Cond::NotExists))
+            .await
+            .map_err(backend)?;
         self.notify.notify_waiters();
         Ok(id)
     }
 
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> Result<Vec<Message>, QueueError> {
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Message>, QueueError> {
         if !(1..=MAX_BATCH).contains(&max) {
             return Err(QueueError::Invalid(format!("max must be 1..={MAX_BATCH}")));
         }
         if visibility > MAX_VISIBILITY {
-            return Err(QueueError::Invalid("visibility is over the 12 hour maximum".into()));
+            return Err(QueueError::Invalid(
+                "visibility is over the 12 hour maximum".into(),
+            ));
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -236,7 +304,11 @@ impl Queue for TableQueue {
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
         let key = self.receipt_key(receipt)?;
-        match self.table.delete(&key, Some(Cond::eq("receipt", receipt))).await {
+        match self
+            .table
+            .delete(&key, Some(Cond::eq("receipt", receipt)))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.is_condition_failed() => Err(QueueError::InvalidReceipt),
             Err(e) => Err(backend(e)),
@@ -245,12 +317,18 @@ impl Queue for TableQueue {
 
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
         if timeout > MAX_VISIBILITY {
-            return Err(QueueError::Invalid(format!("visibility {timeout:?} is over the 12 hour maximum")));
+            return Err(QueueError::Invalid(format!(
+                "visibility {timeout:?} is over the 12 hour maximum"
+            )));
         }
         let key = self.receipt_key(receipt)?;
         let visible = self.now_ms() + timeout.as_millis() as i64;
         let update = Update::new().set("gsi2sk", schema::queue_visible_sk(visible, &key.sk));
-        match self.table.update(&key, update, Some(Cond::eq("receipt", receipt))).await {
+        match self
+            .table
+            .update(&key, update, Some(Cond::eq("receipt", receipt)))
+            .await
+        {
             Ok(_) => {
                 if timeout.is_zero() {
                     self.notify.notify_waiters();
@@ -265,12 +343,25 @@ impl Queue for TableQueue {
     async fn dead_letter(&self, message: &Message) -> Result<(), QueueError> {
         let key = self.receipt_key(&message.receipt)?;
         let now = self.now_ms();
-        let dlq = Self::message_item(&self.dlq_name(), &message.id, &message.body, now, message.receive_count, now);
+        let dlq = Self::message_item(
+            &self.dlq_name(),
+            &message.id,
+            &message.body,
+            now,
+            message.receive_count,
+            now,
+        );
         match self
             .table
             .transact(vec![
-                TxOp::Delete { key, cond: Some(Cond::eq("receipt", message.receipt.clone())) },
-                TxOp::Put { item: dlq, cond: None },
+                TxOp::Delete {
+                    key,
+                    cond: Some(Cond::eq("receipt", message.receipt.clone())),
+                },
+                TxOp::Put {
+                    item: dlq,
+                    cond: None,
+                },
             ])
             .await
         {

@@ -60,7 +60,12 @@ pub trait Queue: Send + Sync {
     /// Up to `max` (1..=10) visible messages, oldest first, each hidden for
     /// `visibility`. Waits up to `wait` for a first message (long poll; SQS
     /// rounds it down to whole seconds, at most 20).
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> Result<Vec<Message>, QueueError>;
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Message>, QueueError>;
     /// Acknowledge a received message.
     async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
     /// Hide a received message for `timeout` from now (at most
@@ -78,4 +83,50 @@ pub trait Queue: Send + Sync {
 /// Whole seconds for SQS, rounding up so a delay is never shortened.
 pub fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// The queue of a Lambda without `WEBHOOK_QUEUE_URL`: every operation fails
+/// with an error naming the missing setting (rather than writing messages
+/// nobody would read).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unconfigured;
+
+impl Unconfigured {
+    fn error() -> QueueError {
+        QueueError::Invalid("WEBHOOK_QUEUE_URL is not set for this function (template.yaml)".into())
+    }
+}
+
+#[async_trait]
+impl Queue for Unconfigured {
+    async fn send(&self, _body: &str, _delay: Duration) -> Result<String, QueueError> {
+        Err(Self::error())
+    }
+    async fn receive(
+        &self,
+        _max: usize,
+        _visibility: Duration,
+        _wait: Duration,
+    ) -> Result<Vec<Message>, QueueError> {
+        Err(Self::error())
+    }
+    async fn delete(&self, _receipt: &str) -> Result<(), QueueError> {
+        Err(Self::error())
+    }
+    async fn change_visibility(
+        &self,
+        _receipt: &str,
+        _timeout: Duration,
+    ) -> Result<(), QueueError> {
+        Err(Self::error())
+    }
+    async fn dead_letter(&self, _message: &Message) -> Result<(), QueueError> {
+        Err(Self::error())
+    }
+    async fn dead_letters(&self, _max: usize) -> Result<Vec<Message>, QueueError> {
+        Err(Self::error())
+    }
+    fn kind(&self) -> &'static str {
+        "unconfigured"
+    }
 }

@@ -20,7 +20,11 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>) -> SqsQueue {
-        SqsQueue { client, url: url.into(), dlq_url: None }
+        SqsQueue {
+            client,
+            url: url.into(),
+            dlq_url: None,
+        }
     }
 
     /// The dead-letter queue `dead_letter` sends to.
@@ -45,9 +49,14 @@ impl SqsQueue {
             .ok()
             .filter(|u| !u.is_empty())
             .ok_or_else(|| "WEBHOOK_QUEUE_URL is not set".to_string())?;
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
         let q = SqsQueue::new(Client::new(&conf), url);
-        match std::env::var("WEBHOOK_DLQ_URL").ok().filter(|u| !u.is_empty()) {
+        match std::env::var("WEBHOOK_DLQ_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             Some(dlq) => Ok(q.with_dlq(dlq)),
             None => {
                 let dlq = q.discover_dlq().await?;
@@ -68,12 +77,25 @@ impl SqsQueue {
             .attribute_names(QueueAttributeName::RedrivePolicy)
             .send()
             .await
-            .map_err(|e| format!("reading the redrive policy of {}: {}", self.url, DisplayErrorContext(&e)))?;
-        let Some(policy) = out.attributes().and_then(|a| a.get(&QueueAttributeName::RedrivePolicy)) else {
+            .map_err(|e| {
+                format!(
+                    "reading the redrive policy of {}: {}",
+                    self.url,
+                    DisplayErrorContext(&e)
+                )
+            })?;
+        let Some(policy) = out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
+        else {
             return Ok(None);
         };
-        let v: serde_json::Value = serde_json::from_str(policy).map_err(|e| format!("redrive policy: {e}"))?;
-        let Some(name) = v["deadLetterTargetArn"].as_str().and_then(|arn| arn.rsplit(':').next()) else {
+        let v: serde_json::Value =
+            serde_json::from_str(policy).map_err(|e| format!("redrive policy: {e}"))?;
+        let Some(name) = v["deadLetterTargetArn"]
+            .as_str()
+            .and_then(|arn| arn.rsplit(':').next())
+        else {
             return Ok(None);
         };
         let url = self
@@ -82,7 +104,12 @@ impl SqsQueue {
             .queue_name(name)
             .send()
             .await
-            .map_err(|e| format!("finding the dead-letter queue {name}: {}", DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "finding the dead-letter queue {name}: {}",
+                    DisplayErrorContext(&e)
+                )
+            })?;
         Ok(url.queue_url().map(str::to_string))
     }
 }
@@ -90,7 +117,11 @@ impl SqsQueue {
 /// Create a queue and its dead-letter queue (redrive after `max_receives`
 /// receives), as template.yaml declares them; returns (queue url, dlq url).
 /// For tests and local set-ups on moto_server.
-pub async fn create_queue_pair(client: &Client, name: &str, max_receives: u32) -> Result<(String, String), String> {
+pub async fn create_queue_pair(
+    client: &Client,
+    name: &str,
+    max_receives: u32,
+) -> Result<(String, String), String> {
     let err = |e: &dyn std::fmt::Display| format!("creating queue {name}: {e}");
     let dlq = client
         .create_queue()
@@ -99,7 +130,10 @@ pub async fn create_queue_pair(client: &Client, name: &str, max_receives: u32) -
         .send()
         .await
         .map_err(|e| err(&DisplayErrorContext(&e)))?;
-    let dlq_url = dlq.queue_url().ok_or_else(|| err(&"no queue url"))?.to_string();
+    let dlq_url = dlq
+        .queue_url()
+        .ok_or_else(|| err(&"no queue url"))?
+        .to_string();
     let attrs = client
         .get_queue_attributes()
         .queue_url(&dlq_url)
@@ -111,7 +145,8 @@ pub async fn create_queue_pair(client: &Client, name: &str, max_receives: u32) -
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .ok_or_else(|| err(&"no queue arn"))?;
-    let policy = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receives }).to_string();
+    let policy = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receives })
+        .to_string();
     let q = client
         .create_queue()
         .queue_name(name)
@@ -120,7 +155,12 @@ pub async fn create_queue_pair(client: &Client, name: &str, max_receives: u32) -
         .send()
         .await
         .map_err(|e| err(&DisplayErrorContext(&e)))?;
-    Ok((q.queue_url().ok_or_else(|| err(&"no queue url"))?.to_string(), dlq_url))
+    Ok((
+        q.queue_url()
+            .ok_or_else(|| err(&"no queue url"))?
+            .to_string(),
+        dlq_url,
+    ))
 }
 
 fn backend<E>(e: aws_sdk_sqs::error::SdkError<E>) -> QueueError
@@ -128,7 +168,10 @@ where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
     let code = e.code().unwrap_or_default();
-    if code.contains("ReceiptHandleIsInvalid") || code.contains("MessageNotInflight") || code.contains("InvalidReceipt") {
+    if code.contains("ReceiptHandleIsInvalid")
+        || code.contains("MessageNotInflight")
+        || code.contains("InvalidReceipt")
+    {
         return QueueError::InvalidReceipt;
     }
     QueueError::Backend(DisplayErrorContext(&e).to_string())
@@ -141,7 +184,9 @@ fn to_message(m: &aws_sdk_sqs::types::Message) -> Option<Message> {
         body: m.body().unwrap_or_default().to_string(),
         receive_count: m
             .attributes()
-            .and_then(|a: &HashMap<MessageSystemAttributeName, String>| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|a: &HashMap<MessageSystemAttributeName, String>| {
+                a.get(&MessageSystemAttributeName::ApproximateReceiveCount)
+            })
             .and_then(|c| c.parse().ok())
             .unwrap_or(1),
     })
@@ -151,7 +196,9 @@ fn to_message(m: &aws_sdk_sqs::types::Message) -> Option<Message> {
 impl Queue for SqsQueue {
     async fn send(&self, body: &str, delay: Duration) -> Result<String, QueueError> {
         if delay > MAX_DELAY {
-            return Err(QueueError::Invalid(format!("delay {delay:?} is over the 15 minute maximum")));
+            return Err(QueueError::Invalid(format!(
+                "delay {delay:?} is over the 15 minute maximum"
+            )));
         }
         let out = self
             .client
@@ -165,12 +212,19 @@ impl Queue for SqsQueue {
         Ok(out.message_id().unwrap_or_default().to_string())
     }
 
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> Result<Vec<Message>, QueueError> {
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Message>, QueueError> {
         if !(1..=MAX_BATCH).contains(&max) {
             return Err(QueueError::Invalid(format!("max must be 1..={MAX_BATCH}")));
         }
         if visibility > MAX_VISIBILITY {
-            return Err(QueueError::Invalid("visibility is over the 12 hour maximum".into()));
+            return Err(QueueError::Invalid(
+                "visibility is over the 12 hour maximum".into(),
+            ));
         }
         let out = self
             .client
@@ -199,7 +253,9 @@ impl Queue for SqsQueue {
 
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
         if timeout > MAX_VISIBILITY {
-            return Err(QueueError::Invalid(format!("visibility {timeout:?} is over the 12 hour maximum")));
+            return Err(QueueError::Invalid(format!(
+                "visibility {timeout:?} is over the 12 hour maximum"
+            )));
         }
         self.client
             .change_message_visibility()
@@ -213,10 +269,12 @@ impl Queue for SqsQueue {
     }
 
     async fn dead_letter(&self, message: &Message) -> Result<(), QueueError> {
-        let dlq = self
-            .dlq_url
-            .as_deref()
-            .ok_or_else(|| QueueError::Invalid(format!("queue {} has no dead-letter queue configured", self.url)))?;
+        let dlq = self.dlq_url.as_deref().ok_or_else(|| {
+            QueueError::Invalid(format!(
+                "queue {} has no dead-letter queue configured",
+                self.url
+            ))
+        })?;
         self.client
             .send_message()
             .queue_url(dlq)
@@ -228,7 +286,9 @@ impl Queue for SqsQueue {
     }
 
     async fn dead_letters(&self, max: usize) -> Result<Vec<Message>, QueueError> {
-        let Some(dlq) = self.dlq_url.as_deref() else { return Ok(vec![]) };
+        let Some(dlq) = self.dlq_url.as_deref() else {
+            return Ok(vec![]);
+        };
         // Peek: receive with a zero visibility timeout, so nothing is hidden.
         let out = self
             .client

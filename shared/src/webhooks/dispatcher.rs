@@ -15,7 +15,10 @@
 //! order given, targets in parallel.
 
 use super::send::{post, Outgoing};
-use super::{Attempt, Delivery, Endpoint, MessageBody, FAILED, INVOICE_URL_ENDPOINT, MAX_STEP, PENDING, SUCCEEDED};
+use super::{
+    Attempt, Delivery, Endpoint, MessageBody, FAILED, INVOICE_URL_ENDPOINT, MAX_STEP, PENDING,
+    SUCCEEDED,
+};
 use crate::app::App;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::ApiError;
@@ -73,7 +76,11 @@ pub async fn process_batch(app: &App, messages: Vec<Message>, ack: Ack) -> Vec<S
         }
         kept
     });
-    futures::future::join_all(runs).await.into_iter().flatten().collect()
+    futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The dispatcher's grouping key of a message (its endpoint or invoice URL).
@@ -104,7 +111,11 @@ pub async fn settle(app: &App, m: &Message, step: &Step, ack: Ack) -> bool {
             true
         }
         Step::RetryIn(d) => {
-            if let Err(e) = app.queue.change_visibility(&m.receipt, (*d).min(MAX_STEP)).await {
+            if let Err(e) = app
+                .queue
+                .change_visibility(&m.receipt, (*d).min(MAX_STEP))
+                .await
+            {
                 // It comes back after the queue's visibility timeout and is
                 // hidden again for the rest then.
                 tracing::warn!(error = %e, message = %m.id, "hiding a webhook message for its retry");
@@ -159,26 +170,49 @@ async fn process_inner(app: &App, m: &Message) -> Result<Step, ApiError> {
         Some(_) => {}
         None => {
             let claim = Cond::And(vec![Cond::Exists, Cond::AttrNotExists("message_id".into())]);
-            match app.table.update(&dkey, Update::new().set("message_id", m.id.clone()), Some(claim)).await {
+            match app
+                .table
+                .update(
+                    &dkey,
+                    Update::new().set("message_id", m.id.clone()),
+                    Some(claim),
+                )
+                .await
+            {
                 Ok(item) => d = from_item(item)?,
-                Err(e) if e.is_condition_failed() => return Ok(Step::Done),
+                Err(e) if e.is_condition_failed() => {
+                    tracing::debug!(message = %m.id, delivery = %d.id, "another message claimed this delivery first; dropping this one");
+                    return Ok(Step::Done);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
     }
     let now = app.now();
-    if let Some(next) = d.next_attempt_at.as_deref().and_then(|t| parse_rfc3339(t).ok()) {
+    if let Some(next) = d
+        .next_attempt_at
+        .as_deref()
+        .and_then(|t| parse_rfc3339(t).ok())
+    {
         let early = next - now;
         if early > time::Duration::try_from(EARLY_TOLERANCE).unwrap_or_default() {
             return Ok(Step::RetryIn(early.try_into().unwrap_or(ERROR_RETRY)));
         }
     }
     let Some(endpoint) = endpoint else {
-        let why = if d.endpoint_id == INVOICE_URL_ENDPOINT { "the invoice_url signing secret is missing" } else { "the endpoint was deleted" };
+        let why = if d.endpoint_id == INVOICE_URL_ENDPOINT {
+            "the invoice_url signing secret is missing"
+        } else {
+            "the endpoint was deleted"
+        };
         finish_without_attempt(app, &d, why).await?;
         return Ok(Step::Done);
     };
-    let url = if endpoint.is_builtin() { d.url.clone() } else { endpoint.url.clone().unwrap_or_else(|| d.url.clone()) };
+    let url = if endpoint.is_builtin() {
+        d.url.clone()
+    } else {
+        endpoint.url.clone().unwrap_or_else(|| d.url.clone())
+    };
     let attempt = post(
         &Outgoing {
             url: &url,
@@ -197,11 +231,20 @@ async fn process_inner(app: &App, m: &Message) -> Result<Step, ApiError> {
 }
 
 /// Append the attempt and move the delivery on; the step for its message.
-async fn record_attempt(app: &App, d: &Delivery, url: &str, attempt: Attempt) -> Result<Step, ApiError> {
+async fn record_attempt(
+    app: &App,
+    d: &Delivery,
+    url: &str,
+    attempt: Attempt,
+) -> Result<Step, ApiError> {
     let n = d.attempt_count as usize;
     let now = app.now();
     let ok = attempt.succeeded();
-    let next = if ok { None } else { app.config.webhooks.delay_after(n + 1) };
+    let next = if ok {
+        None
+    } else {
+        app.config.webhooks.delay_after(n + 1)
+    };
     let status = if ok {
         SUCCEEDED
     } else if next.is_some() {
@@ -222,10 +265,16 @@ async fn record_attempt(app: &App, d: &Delivery, url: &str, attempt: Attempt) ->
         .set("url", url)
         .set("updated_at", rfc3339(now));
     update = match next {
-        Some(wait) => update.set("next_attempt_at", rfc3339(now + time::Duration::try_from(wait).unwrap_or_default())),
+        Some(wait) => update.set(
+            "next_attempt_at",
+            rfc3339(now + time::Duration::try_from(wait).unwrap_or_default()),
+        ),
         None => update.set("next_attempt_at", serde_json::Value::Null),
     };
-    let cond = Cond::And(vec![Cond::eq("attempt_count", n as u64), Cond::eq("status", PENDING)]);
+    let cond = Cond::And(vec![
+        Cond::eq("attempt_count", n as u64),
+        Cond::eq("status", PENDING),
+    ]);
     let key = schema::webhook_delivery(&d.store_id, &d.id);
     match app.table.update(&key, update, Some(cond)).await {
         Ok(_) => Ok(match (status, next) {
@@ -235,12 +284,22 @@ async fn record_attempt(app: &App, d: &Delivery, url: &str, attempt: Attempt) ->
         }),
         Err(e) if e.is_condition_failed() => {
             // A duplicate recorded first; follow what it decided.
-            let Some(item) = app.table.get(&key).await? else { return Ok(Step::Done) };
+            let Some(item) = app.table.get(&key).await? else {
+                return Ok(Step::Done);
+            };
             let now_d: Delivery = from_item(item)?;
-            Ok(match now_d.next_attempt_at.as_deref().and_then(|t| parse_rfc3339(t).ok()) {
-                Some(t) if now_d.status == PENDING => Step::RetryIn((t - now).try_into().unwrap_or(Duration::ZERO)),
-                _ => Step::Done,
-            })
+            Ok(
+                match now_d
+                    .next_attempt_at
+                    .as_deref()
+                    .and_then(|t| parse_rfc3339(t).ok())
+                {
+                    Some(t) if now_d.status == PENDING => {
+                        Step::RetryIn((t - now).try_into().unwrap_or(Duration::ZERO))
+                    }
+                    _ => Step::Done,
+                },
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -253,7 +312,11 @@ async fn finish_without_attempt(app: &App, d: &Delivery, why: &str) -> Result<()
         .set("error", why)
         .set("next_attempt_at", serde_json::Value::Null)
         .set("updated_at", rfc3339(app.now()));
-    match app.table.update(&key, update, Some(Cond::eq("status", PENDING))).await {
+    match app
+        .table
+        .update(&key, update, Some(Cond::eq("status", PENDING)))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if e.is_condition_failed() => Ok(()),
         Err(e) => Err(e.into()),

@@ -7,7 +7,10 @@
 //! crash at any point followed by a repeat loses nothing and duplicates
 //! nothing.
 
-use super::{delivery_id_for, filters_match, Delivery, Endpoint, INVOICE_URL_ENDPOINT, PENDING, PRICE_EVENTS_STORE};
+use super::{
+    delivery_id_for, filters_match, Delivery, Endpoint, INVOICE_URL_ENDPOINT, PENDING,
+    PRICE_EVENTS_STORE,
+};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::events::{Event, OUTBOX};
@@ -26,9 +29,21 @@ pub async fn fan_out_item(app: &App, item: &Item) -> Result<usize, ApiError> {
     }
     let event: Event = from_item(item.clone())?;
     app.push.push(&event).await;
-    let n = if event.store_id == PRICE_EVENTS_STORE { 0 } else { enqueue_event(app, &event).await? };
+    let n = if event.store_id == PRICE_EVENTS_STORE {
+        0
+    } else {
+        enqueue_event(app, &event).await?
+    };
     let cleared = Update::new().remove("gsi2pk").remove("gsi2sk");
-    match app.table.update(&Event::key(&event.store_id, &event.id), cleared, Some(Cond::Exists)).await {
+    match app
+        .table
+        .update(
+            &Event::key(&event.store_id, &event.id),
+            cleared,
+            Some(Cond::Exists),
+        )
+        .await
+    {
         Ok(_) => {}
         Err(e) if e.is_condition_failed() => {} // expired or deleted meanwhile
         Err(e) => return Err(e.into()),
@@ -51,7 +66,11 @@ pub async fn enqueue_event(app: &App, event: &Event) -> Result<usize, ApiError> 
         .table
         .query(Query::table(schema::webhook_endpoints_of(&event.store_id)).limit(100))
         .await?;
-    let mut endpoints = page.items.into_iter().map(from_item::<Endpoint>).collect::<Result<Vec<_>, _>>()?;
+    let mut endpoints = page
+        .items
+        .into_iter()
+        .map(from_item::<Endpoint>)
+        .collect::<Result<Vec<_>, _>>()?;
     let invoice_url = event
         .data
         .get("invoice")
@@ -70,7 +89,11 @@ pub async fn enqueue_event(app: &App, event: &Event) -> Result<usize, ApiError> 
             endpoints.push(ensure_invoice_endpoint(app, &event.store_id).await?);
         }
         let inv = event.invoice_id.clone().unwrap_or_default();
-        targets.push((INVOICE_URL_ENDPOINT.to_string(), url, format!("{INVOICE_URL_ENDPOINT}:{inv}")));
+        targets.push((
+            INVOICE_URL_ENDPOINT.to_string(),
+            url,
+            format!("{INVOICE_URL_ENDPOINT}:{inv}"),
+        ));
     }
     let payload = event.to_json().to_string();
     let jobs = targets.iter().map(|(endpoint_id, url, target)| {
@@ -104,7 +127,9 @@ pub async fn ensure_invoice_endpoint(app: &App, store_id: &str) -> Result<Endpoi
         Ok(()) => Ok(e),
         Err(err) if err.is_condition_failed() => match app.table.get(&key).await? {
             Some(item) => from_item(item),
-            None => Err(ApiError::internal("invoice_url endpoint vanished while being created")),
+            None => Err(ApiError::internal(
+                "invoice_url endpoint vanished while being created",
+            )),
         },
         Err(err) => Err(err.into()),
     }
@@ -114,11 +139,17 @@ pub async fn ensure_invoice_endpoint(app: &App, store_id: &str) -> Result<Endpoi
 /// (unless one already owns it).
 pub async fn ensure_enqueued(app: &App, d: Delivery) -> Result<(), ApiError> {
     let key = schema::webhook_delivery(&d.store_id, &d.id);
-    match app.table.put(d.to_item(app.now()), Some(Cond::NotExists)).await {
+    match app
+        .table
+        .put(d.to_item(app.now()), Some(Cond::NotExists))
+        .await
+    {
         Ok(()) => {}
         Err(e) if e.is_condition_failed() => {
             // A repeated fan-out: enqueue again only if no message owns it.
-            let Some(item) = app.table.get(&key).await? else { return Ok(()) };
+            let Some(item) = app.table.get(&key).await? else {
+                return Ok(());
+            };
             let existing: Delivery = from_item(item)?;
             if existing.message_id.is_some() || existing.status != PENDING {
                 return Ok(());
@@ -135,10 +166,17 @@ pub async fn ensure_enqueued(app: &App, d: Delivery) -> Result<(), ApiError> {
             ApiError::internal("could not enqueue the webhook delivery; it will be retried")
         })?;
     // Name the owner, unless the dispatcher already claimed it.
-    let owner = Cond::Or(vec![Cond::AttrNotExists("message_id".into()), Cond::eq("message_id", message_id.clone())]);
+    let owner = Cond::Or(vec![
+        Cond::AttrNotExists("message_id".into()),
+        Cond::eq("message_id", message_id.clone()),
+    ]);
     match app
         .table
-        .update(&key, Update::new().set("message_id", message_id), Some(Cond::And(vec![Cond::Exists, owner])))
+        .update(
+            &key,
+            Update::new().set("message_id", message_id),
+            Some(Cond::And(vec![Cond::Exists, owner])),
+        )
         .await
     {
         Ok(_) => Ok(()),
@@ -155,7 +193,10 @@ pub async fn sweep_outbox(app: &App, min_age: Option<Duration>) -> Result<usize,
     let newest = min_age.map(|age| {
         let t = app.now() - time::Duration::try_from(age).unwrap_or(time::Duration::ZERO);
         // Event ids are UUIDv7: the first 12 hex digits are the epoch ms.
-        format!("evt_{:012x}~", (t.unix_timestamp_nanos() / 1_000_000).max(0))
+        format!(
+            "evt_{:012x}~",
+            (t.unix_timestamp_nanos() / 1_000_000).max(0)
+        )
     });
     let mut done = 0;
     let mut cursor = None;
@@ -168,7 +209,9 @@ pub async fn sweep_outbox(app: &App, min_age: Option<Duration>) -> Result<usize,
         for item in &page.items {
             match fan_out_item(app, item).await {
                 Ok(_) => done += 1,
-                Err(e) => tracing::warn!(error = %e, event = s(item, "sk").unwrap_or("?"), "fan-out failed; retried on the next sweep"),
+                Err(e) => {
+                    tracing::warn!(error = %e, event = s(item, "sk").unwrap_or("?"), "fan-out failed; retried on the next sweep")
+                }
             }
         }
         match page.next_cursor {

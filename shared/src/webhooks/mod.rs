@@ -90,14 +90,21 @@ impl Settings {
         let h = |n: u64| Duration::from_secs(n * 3600);
         let mut retry_delays = vec![m(1), m(5), m(30), h(2), h(5), h(10)];
         retry_delays.extend(std::iter::repeat_n(h(12), 6));
-        Settings { retry_delays, timeout: Duration::from_secs(10), jitter: 0.1 }
+        Settings {
+            retry_delays,
+            timeout: Duration::from_secs(10),
+            jitter: 0.1,
+        }
     }
 
     /// For tests and demos (`WEBHOOK_BACKOFF=fast`): 5 attempts, waits of
     /// 0.2, 0.4, 0.8, 1.6 s, a 2 s timeout.
     pub fn fast() -> Settings {
         Settings {
-            retry_delays: [200, 400, 800, 1600].into_iter().map(Duration::from_millis).collect(),
+            retry_delays: [200, 400, 800, 1600]
+                .into_iter()
+                .map(Duration::from_millis)
+                .collect(),
             timeout: Duration::from_secs(2),
             jitter: 0.1,
         }
@@ -108,7 +115,9 @@ impl Settings {
         match std::env::var("WEBHOOK_BACKOFF").as_deref() {
             Err(_) | Ok("") | Ok("standard") => Ok(Settings::standard()),
             Ok("fast") => Ok(Settings::fast()),
-            Ok(other) => Err(format!("WEBHOOK_BACKOFF=`{other}`: use `standard` or `fast`")),
+            Ok(other) => Err(format!(
+                "WEBHOOK_BACKOFF=`{other}`: use `standard` or `fast`"
+            )),
         }
     }
 
@@ -122,14 +131,21 @@ impl Settings {
     pub fn delay_after(&self, attempts_made: usize) -> Option<Duration> {
         let base = *self.retry_delays.get(attempts_made.checked_sub(1)?)?;
         let j = self.jitter.clamp(0.0, 0.9);
-        let factor = if j > 0.0 { rand::thread_rng().gen_range(1.0 - j..=1.0 + j) } else { 1.0 };
+        let factor = if j > 0.0 {
+            rand::thread_rng().gen_range(1.0 - j..=1.0 + j)
+        } else {
+            1.0
+        };
         Some(base.mul_f64(factor).min(MAX_STEP))
     }
 
     /// The shortest total wait the schedule can produce (all jitter down).
     pub fn min_total_wait(&self) -> Duration {
         let j = self.jitter.clamp(0.0, 0.9);
-        self.retry_delays.iter().map(|d| d.mul_f64(1.0 - j).min(MAX_STEP)).sum()
+        self.retry_delays
+            .iter()
+            .map(|d| d.mul_f64(1.0 - j).min(MAX_STEP))
+            .sum()
     }
 }
 
@@ -138,7 +154,10 @@ impl Settings {
 pub fn generate_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("whsec_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 /// Validate `events` filters: `*`, an event type, or `invoice.*` /
@@ -153,7 +172,8 @@ pub fn parse_event_filters(filters: &[String]) -> Result<Vec<String>, String> {
         let f = f.trim();
         let known = f == "*"
             || EVENT_TYPES.contains(&f)
-            || f.strip_suffix(".*").is_some_and(|p| EVENT_TYPES.iter().any(|t| t.split('.').next() == Some(p)));
+            || f.strip_suffix(".*")
+                .is_some_and(|p| EVENT_TYPES.iter().any(|t| t.split('.').next() == Some(p)));
         if !known {
             unknown.push(format!("`{f}`"));
         } else if !out.iter().any(|o| o == f) {
@@ -176,7 +196,10 @@ pub fn parse_event_filters(filters: &[String]) -> Result<Vec<String>, String> {
 /// Whether an endpoint with these filters receives events of `kind`.
 pub fn filters_match(filters: &[String], kind: &str) -> bool {
     filters.iter().any(|f| {
-        f == "*" || f == kind || f.strip_suffix(".*").is_some_and(|p| kind.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
+        f == "*"
+            || f == kind
+            || f.strip_suffix(".*")
+                .is_some_and(|p| kind.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
     })
 }
 
@@ -202,7 +225,13 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn new(store_id: &str, url: String, events: Vec<String>, description: Option<String>, now: time::OffsetDateTime) -> Endpoint {
+    pub fn new(
+        store_id: &str,
+        url: String,
+        events: Vec<String>,
+        description: Option<String>,
+        now: time::OffsetDateTime,
+    ) -> Endpoint {
         Endpoint {
             id: new_id(IdKind::Webhook),
             store_id: store_id.to_string(),
@@ -238,7 +267,11 @@ impl Endpoint {
     }
 
     pub fn to_item(&self) -> Item {
-        to_item(self, &schema::webhook_endpoint(&self.store_id, &self.id), &[])
+        to_item(
+            self,
+            &schema::webhook_endpoint(&self.store_id, &self.id),
+            &[],
+        )
     }
 
     /// The public shape, without secrets.
@@ -277,7 +310,8 @@ impl Endpoint {
     }
 }
 
-pub const INVOICE_URL_DESCRIPTION: &str = "Built-in: each invoice's own webhook_url; its secret signs those deliveries";
+pub const INVOICE_URL_DESCRIPTION: &str =
+    "Built-in: each invoice's own webhook_url; its secret signs those deliveries";
 
 /// One delivery attempt, as logged.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -329,14 +363,16 @@ pub struct Delivery {
     pub redelivery_of: Option<String>,
     /// The exact body sent on every attempt (the event JSON).
     pub payload: String,
-    /// The queue message that owns this delivery's retries.
-    #[serde(default)]
+    /// The queue message that owns this delivery's retries (absent, not
+    /// null, until set: conditions test for its absence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     /// Grouping key of the dispatcher (endpoint id, or `invoice_url:<inv>`).
     pub target: String,
 }
 
 impl Delivery {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: String,
         store_id: &str,
@@ -374,7 +410,10 @@ impl Delivery {
             self,
             &schema::webhook_delivery(&self.store_id, &self.id),
             &[
-                ("gsi1pk", json!(schema::deliveries_of(&self.store_id, &self.endpoint_id))),
+                (
+                    "gsi1pk",
+                    json!(schema::deliveries_of(&self.store_id, &self.endpoint_id)),
+                ),
                 ("gsi1sk", json!(self.id)),
                 ("ttl", json!(now.unix_timestamp() + DELIVERY_TTL_SECONDS)),
             ],
@@ -422,16 +461,17 @@ pub struct MessageBody {
 }
 
 /// The delivery id of `event` to `endpoint_id`: the same on every fan-out
-/// of that event (so a repeated fan-out finds it), time-ordered like the
-/// event id (`dlv_` + 12 hex of the event's timestamp + 20 hex of a hash).
+/// of that event (so a repeated fan-out finds it), and in event order:
+/// `dlv_` + the first 24 hex digits of the event id (its UUIDv7 timestamp
+/// and the whole monotonic counter) + 8 hex digits of a hash of the endpoint.
 pub fn delivery_id_for(event_id: &str, endpoint_id: &str) -> String {
     use sha2::{Digest, Sha256};
     let hex_part = event_id.rsplit('_').next().unwrap_or(event_id);
-    let time: String = hex_part.chars().take(12).collect();
-    let hash = hex::encode(Sha256::digest(format!("{event_id}|{endpoint_id}").as_bytes()));
-    let mut id = format!("{time:0>12}{}", &hash[..20]);
-    id.truncate(32);
-    format!("{}{id}", IdKind::Delivery.prefix())
+    let head: String = hex_part.chars().take(24).collect();
+    let hash = hex::encode(Sha256::digest(
+        format!("{event_id}|{endpoint_id}").as_bytes(),
+    ));
+    format!("{}{head:0>24}{}", IdKind::Delivery.prefix(), &hash[..8])
 }
 
 #[cfg(test)]
@@ -441,14 +481,25 @@ mod tests {
     #[test]
     fn the_standard_schedule_retries_for_more_than_three_days() {
         let s = Settings::standard();
-        assert!(s.min_total_wait() >= Duration::from_secs(3 * 24 * 3600), "{:?}", s.min_total_wait());
+        assert!(
+            s.min_total_wait() >= Duration::from_secs(3 * 24 * 3600),
+            "{:?}",
+            s.min_total_wait()
+        );
         assert_eq!(s.max_attempts(), 13);
         for n in 1..s.max_attempts() {
             let d = s.delay_after(n).unwrap();
-            assert!(d <= MAX_STEP && d < crate::queue::MAX_VISIBILITY, "step {n}: {d:?}");
+            assert!(
+                d <= MAX_STEP && d < crate::queue::MAX_VISIBILITY,
+                "step {n}: {d:?}"
+            );
             assert!(d >= s.retry_delays[n - 1].mul_f64(0.89), "step {n}: {d:?}");
         }
-        assert_eq!(s.delay_after(s.max_attempts()), None, "no wait after the last attempt");
+        assert_eq!(
+            s.delay_after(s.max_attempts()),
+            None,
+            "no wait after the last attempt"
+        );
         assert_eq!(s.delay_after(0), None);
         // Exponential-ish: every wait at least as long as the one before.
         assert!(s.retry_delays.windows(2).all(|w| w[0] <= w[1]));
@@ -463,8 +514,14 @@ mod tests {
 
     #[test]
     fn event_filters() {
-        assert_eq!(parse_event_filters(&["invoice.paid".into(), "invoice.paid".into()]).unwrap(), vec!["invoice.paid"]);
-        assert_eq!(parse_event_filters(&["invoice.paid".into(), "*".into()]).unwrap(), vec!["*"]);
+        assert_eq!(
+            parse_event_filters(&["invoice.paid".into(), "invoice.paid".into()]).unwrap(),
+            vec!["invoice.paid"]
+        );
+        assert_eq!(
+            parse_event_filters(&["invoice.paid".into(), "*".into()]).unwrap(),
+            vec!["*"]
+        );
         assert!(parse_event_filters(&["invoice.*".into(), "payment.*".into()]).is_ok());
         let e = parse_event_filters(&["invoice.payed".into()]).unwrap_err();
         assert!(e.contains("`invoice.payed`"), "{e}");
@@ -484,9 +541,14 @@ mod tests {
         assert_eq!(a, delivery_id_for(&e1, "whk_1"));
         assert_ne!(a, delivery_id_for(&e1, "whk_2"));
         assert!(crate::ids::is_id(IdKind::Delivery, &a), "{a}");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let e2 = new_id(IdKind::Event);
-        assert!(delivery_id_for(&e2, "whk_0") > a, "later events sort later");
+        // Even within one millisecond.
+        let later: Vec<String> = (0..50).map(|_| new_id(IdKind::Event)).collect();
+        let mut prev = a;
+        for e in &later {
+            let d = delivery_id_for(e, "whk_0");
+            assert!(d > prev, "later events sort later: {prev} then {d}");
+            prev = delivery_id_for(e, "whk_9");
+        }
     }
 
     #[test]
@@ -499,7 +561,13 @@ mod tests {
     #[test]
     fn previous_secret_signs_until_it_expires() {
         let now = time::OffsetDateTime::now_utc();
-        let mut e = Endpoint::new("store_1", "https://example.com/h".into(), vec!["*".into()], None, now);
+        let mut e = Endpoint::new(
+            "store_1",
+            "https://example.com/h".into(),
+            vec!["*".into()],
+            None,
+            now,
+        );
         assert_eq!(e.signing_secrets(now).len(), 1);
         e.previous_secret = Some("whsec_old".into());
         e.previous_secret_expires_at = Some(rfc3339(now + time::Duration::hours(1)));

@@ -46,7 +46,12 @@ pub struct Outgoing<'a> {
 }
 
 /// POST once and report the attempt (never an error: failures are attempts).
-pub async fn post(out: &Outgoing<'_>, now: time::OffsetDateTime, timeout: Duration, allow_insecure: bool) -> Attempt {
+pub async fn post(
+    out: &Outgoing<'_>,
+    now: time::OffsetDateTime,
+    timeout: Duration,
+    allow_insecure: bool,
+) -> Attempt {
     let started = Instant::now();
     let result = post_inner(out, now, timeout, allow_insecure).await;
     let duration_ms = started.elapsed().as_millis() as u64;
@@ -58,14 +63,34 @@ pub async fn post(out: &Outgoing<'_>, now: time::OffsetDateTime, timeout: Durati
                 300..=399 => Some(format!("HTTP {status}: redirects are not followed; point the endpoint at the final URL")),
                 _ => Some(format!("HTTP {status}")),
             };
-            let text: String = String::from_utf8_lossy(&body).chars().take(LOGGED_RESPONSE_CHARS).collect();
-            Attempt { at, status_code: Some(status), error, duration_ms, response_body: (!text.is_empty()).then_some(text) }
+            let text: String = String::from_utf8_lossy(&body)
+                .chars()
+                .take(LOGGED_RESPONSE_CHARS)
+                .collect();
+            Attempt {
+                at,
+                status_code: Some(status),
+                error,
+                duration_ms,
+                response_body: (!text.is_empty()).then_some(text),
+            }
         }
-        Err(error) => Attempt { at, status_code: None, error: Some(error), duration_ms, response_body: None },
+        Err(error) => Attempt {
+            at,
+            status_code: None,
+            error: Some(error),
+            duration_ms,
+            response_body: None,
+        },
     }
 }
 
-async fn post_inner(out: &Outgoing<'_>, now: time::OffsetDateTime, timeout: Duration, allow_insecure: bool) -> Result<(u16, Vec<u8>), String> {
+async fn post_inner(
+    out: &Outgoing<'_>,
+    now: time::OffsetDateTime,
+    timeout: Duration,
+    allow_insecure: bool,
+) -> Result<(u16, Vec<u8>), String> {
     // The URL itself (scheme, IP literals) is checked again at every send;
     // names are checked by the guarded client's resolver as it connects.
     let url = parse_url(out.url, allow_insecure).map_err(|e| format!("refused: the URL {e}"))?;
@@ -87,7 +112,8 @@ async fn post_inner(out: &Outgoing<'_>, now: time::OffsetDateTime, timeout: Dura
         let mut body = Vec::new();
         while body.len() < MAX_RESPONSE_BYTES {
             match resp.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())]),
+                Ok(Some(chunk)) => body
+                    .extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())]),
                 Ok(None) => break,
                 // The status is what counts; a broken body after it is logged as cut.
                 Err(e) if e.is_timeout() => return Err(describe(&e, timeout)),
@@ -119,7 +145,14 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     }
     let mut msg = parts.join(": ");
     if msg.contains("webhooks go only to public addresses") {
-        msg = format!("refused: {}", parts.iter().find(|p| p.contains("public addresses")).cloned().unwrap_or(msg));
+        msg = format!(
+            "refused: {}",
+            parts
+                .iter()
+                .find(|p| p.contains("public addresses"))
+                .cloned()
+                .unwrap_or(msg)
+        );
     } else if e.is_connect() {
         msg = format!("could not connect: {msg}");
     }

@@ -11,7 +11,8 @@ pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
 /// hex HMAC-SHA256 of `"<t>.<body>"` keyed with the whole secret string.
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -41,7 +42,13 @@ pub enum VerifyError {
 /// What a receiver does: parse the header, check the timestamp is within
 /// `tolerance_secs` of `now`, and compare (in constant time) a `v1` with
 /// the HMAC computed with `secret`.
-pub fn verify(secret: &str, header: &str, body: &[u8], now: i64, tolerance_secs: i64) -> Result<(), VerifyError> {
+pub fn verify(
+    secret: &str,
+    header: &str,
+    body: &[u8],
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<(), VerifyError> {
     let mut t = None;
     let mut sigs = Vec::new();
     for part in header.split(',') {
@@ -79,7 +86,10 @@ mod tests {
     fn known_vector() {
         // python3: hmac.new(b'whsec_test', b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
         let s = sign("whsec_test", 1_700_000_000, br#"{"a":1}"#);
-        assert_eq!(s, "38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789");
+        assert_eq!(
+            s,
+            "38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+        );
         assert_ne!(s, sign("whsec_test", 1_700_000_001, br#"{"a":1}"#));
     }
 
@@ -89,10 +99,26 @@ mod tests {
         let h = header_value(&["whsec_new", "whsec_old"], 1000, body);
         assert!(h.starts_with("t=1000,v1="));
         assert_eq!(verify("whsec_new", &h, body, 1010, 300), Ok(()));
-        assert_eq!(verify("whsec_old", &h, body, 1010, 300), Ok(()), "old secret still verifies after rotation");
-        assert_eq!(verify("whsec_other", &h, body, 1010, 300), Err(VerifyError::Mismatch));
-        assert_eq!(verify("whsec_new", &h, b"tampered", 1010, 300), Err(VerifyError::Mismatch));
-        assert_eq!(verify("whsec_new", &h, body, 2000, 300), Err(VerifyError::Stale));
-        assert_eq!(verify("whsec_new", "v1=00", body, 1000, 300), Err(VerifyError::Malformed));
+        assert_eq!(
+            verify("whsec_old", &h, body, 1010, 300),
+            Ok(()),
+            "old secret still verifies after rotation"
+        );
+        assert_eq!(
+            verify("whsec_other", &h, body, 1010, 300),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify("whsec_new", &h, b"tampered", 1010, 300),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify("whsec_new", &h, body, 2000, 300),
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(
+            verify("whsec_new", "v1=00", body, 1000, 300),
+            Err(VerifyError::Malformed)
+        );
     }
 }

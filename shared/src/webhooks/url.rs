@@ -78,7 +78,8 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<String> {
         // IPv4-compatible (deprecated): ::a.b.c.d
         let [a, b] = seg[6].to_be_bytes();
         let [c, d] = seg[7].to_be_bytes();
-        return embedded(Ipv4Addr::new(a, b, c, d), "IPv4-compatible").or(Some("IPv4-compatible".into()));
+        return embedded(Ipv4Addr::new(a, b, c, d), "IPv4-compatible")
+            .or(Some("IPv4-compatible".into()));
     } else if seg[0] == 0x0064 && seg[1] == 0xff9b {
         // NAT64: the last 32 bits are an IPv4 address.
         let [a, b] = seg[6].to_be_bytes();
@@ -107,19 +108,30 @@ pub fn parse_url(s: &str, allow_insecure: bool) -> Result<Url, String> {
     match url.scheme() {
         "https" => {}
         "http" if allow_insecure => {}
-        "http" => return Err("must use https (http is allowed only on satsgate-local and in tests)".into()),
+        "http" => {
+            return Err(
+                "must use https (http is allowed only on satsgate-local and in tests)".into(),
+            )
+        }
         other => return Err(format!("must be an https URL, not {other}:")),
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not contain a user name or password".into());
     }
-    let host = url.host_str().filter(|h| !h.is_empty()).ok_or("must have a host name")?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("must have a host name")?;
     if allow_insecure {
         return Ok(url);
     }
     // The URL parser normalises hosts: an address (in any spelling) is an
     // IP host, `[...]` for IPv6; anything else is a name.
-    let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok();
     if ip.is_none() {
         let d = host.trim_end_matches('.').to_ascii_lowercase();
         if d == "localhost" || d.ends_with(".localhost") {
@@ -128,26 +140,58 @@ pub fn parse_url(s: &str, allow_insecure: bool) -> Result<Url, String> {
     }
     if let Some(ip) = ip {
         if let Some(why) = forbidden_ip(ip) {
-            return Err(format!("must not point to {ip}, a {why} address; webhooks go only to public addresses"));
+            return Err(format!(
+                "must not point to {ip}, a {why} address; webhooks go only to public addresses"
+            ));
         }
     }
     Ok(url)
 }
 
+/// Why a host name may not receive webhooks (now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// It does not resolve (no such name, DNS down, no addresses).
+    Unresolvable(String),
+    /// It resolves to an address webhooks may not go to.
+    Forbidden(String),
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::Unresolvable(m) | HostError::Forbidden(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
 /// Resolve a host name (3 s at most) and refuse it if any address is forbidden.
-pub async fn resolve_checked(host: &str) -> Result<Vec<SocketAddr>, String> {
+pub async fn resolve_checked(host: &str) -> Result<Vec<SocketAddr>, HostError> {
     let lookup = tokio::time::timeout(Duration::from_secs(3), tokio::net::lookup_host((host, 0)));
     let addrs: Vec<SocketAddr> = match lookup.await {
         Ok(Ok(a)) => a.collect(),
-        Ok(Err(e)) => return Err(format!("cannot resolve {host}: {e}")),
-        Err(_) => return Err(format!("resolving {host} timed out")),
+        Ok(Err(e)) => {
+            return Err(HostError::Unresolvable(format!(
+                "cannot resolve {host}: {e}"
+            )))
+        }
+        Err(_) => {
+            return Err(HostError::Unresolvable(format!(
+                "resolving {host} timed out"
+            )))
+        }
     };
     if addrs.is_empty() {
-        return Err(format!("{host} has no addresses"));
+        return Err(HostError::Unresolvable(format!("{host} has no addresses")));
     }
     for a in &addrs {
         if let Some(why) = forbidden_ip(a.ip()) {
-            return Err(format!("{host} resolves to {}, a {why} address; webhooks go only to public addresses", a.ip()));
+            return Err(HostError::Forbidden(format!(
+                "{host} resolves to {}, a {why} address; webhooks go only to public addresses",
+                a.ip()
+            )));
         }
     }
     Ok(addrs)
@@ -161,10 +205,8 @@ pub async fn check_url(s: &str, allow_insecure: bool) -> Result<String, String> 
     if !allow_insecure {
         let host = url.host_str().unwrap_or_default();
         if !host.starts_with('[') && host.parse::<IpAddr>().is_err() {
-            if let Err(e) = resolve_checked(host).await {
-                if !(e.starts_with("cannot resolve") || e.starts_with("resolving") || e.ends_with("no addresses")) {
-                    return Err(format!("must not point to a private address: {e}"));
-                }
+            if let Err(HostError::Forbidden(why)) = resolve_checked(host).await {
+                return Err(format!("is not allowed: {why}"));
             }
         }
     }
@@ -231,8 +273,19 @@ mod tests {
     #[tokio::test]
     async fn resolution_is_checked() {
         let e = resolve_checked("localhost").await.unwrap_err();
-        assert!(e.contains("loopback"), "{e}");
+        assert!(
+            matches!(&e, HostError::Forbidden(m) if m.contains("loopback")),
+            "{e}"
+        );
+        let e = check_url("https://localhost./x", false).await.unwrap_err();
+        assert!(e.contains("localhost"), "{e}");
+        // The dispatcher's resolver refuses what the check refuses.
+        let refused = GuardedResolver.resolve("localhost".parse().unwrap()).await;
+        assert!(refused.is_err_and(|e| e.to_string().contains("loopback")));
         let e = check_url("https://127.0.0.1.nip.invalid/", false).await;
-        assert!(e.is_ok(), "an unresolvable name is accepted at create: {e:?}");
+        assert!(
+            e.is_ok(),
+            "an unresolvable name is accepted at create: {e:?}"
+        );
     }
 }

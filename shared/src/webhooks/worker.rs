@@ -24,8 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
-/// How long a received message stays hidden while local workers hold it.
-pub const LOCAL_VISIBILITY: Duration = Duration::from_secs(300);
+/// How long a received message stays hidden while local workers hold it
+/// (a message held when the process died is retried this long after).
+pub const LOCAL_VISIBILITY: Duration = Duration::from_secs(60);
 /// Most messages held by local workers at once.
 const MAX_IN_FLIGHT: usize = 200;
 
@@ -87,7 +88,11 @@ struct Recent {
 
 impl Recent {
     fn new(cap: usize) -> Recent {
-        Recent { order: VecDeque::new(), set: HashSet::new(), cap }
+        Recent {
+            order: VecDeque::new(),
+            set: HashSet::new(),
+            cap,
+        }
     }
     fn contains(&self, id: &str) -> bool {
         self.set.contains(id)
@@ -117,14 +122,20 @@ pub async fn run_dispatcher(app: Arc<App>, poll: Duration) {
         let started = tokio::time::Instant::now();
         match app.queue.receive(MAX_BATCH, LOCAL_VISIBILITY, poll).await {
             Ok(msgs) if !msgs.is_empty() => {
-                tracing::debug!(n = msgs.len(), queue = app.queue.kind(), "received webhook messages");
+                tracing::debug!(
+                    n = msgs.len(),
+                    queue = app.queue.kind(),
+                    "received webhook messages"
+                );
                 for m in msgs {
                     workers.submit(m);
                 }
                 continue;
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, queue = app.queue.kind(), "receiving webhook messages"),
+            Err(e) => {
+                tracing::warn!(error = %e, queue = app.queue.kind(), "receiving webhook messages")
+            }
         }
         // Queues that do not wait (SQS short polls below 1 s) pace here.
         let spent = started.elapsed();

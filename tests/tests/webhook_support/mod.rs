@@ -40,7 +40,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).expect("webhook body is JSON")
@@ -51,7 +54,14 @@ impl Received {
     /// Whether `Satsgate-Signature` verifies with `secret`, now.
     pub fn verifies(&self, secret: &str) -> bool {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        satsgate::webhooks::signature::verify(secret, self.header("satsgate-signature"), self.body.as_bytes(), now, 300).is_ok()
+        satsgate::webhooks::signature::verify(
+            secret,
+            self.header("satsgate-signature"),
+            self.body.as_bytes(),
+            now,
+            300,
+        )
+        .is_ok()
     }
 }
 
@@ -70,15 +80,28 @@ pub struct Receiver {
     task: Arc<tokio::task::JoinHandle<()>>,
 }
 
-async fn receive(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: HeaderMap, body: String) -> (StatusCode, String) {
+async fn receive(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, String) {
     let mode = {
         let mut i = inner.lock().unwrap();
-        i.got.push(Received { at: Instant::now(), path: uri.path().to_string(), headers, body });
+        i.got.push(Received {
+            at: Instant::now(),
+            path: uri.path().to_string(),
+            headers,
+            body,
+        });
         let d = i.default.unwrap_or(Mode::Status(200));
         i.script.pop_front().unwrap_or(d)
     };
     match mode {
-        Mode::Status(s) => (StatusCode::from_u16(s).unwrap(), format!("{{\"received\": true, \"status\": {s}}}")),
+        Mode::Status(s) => (
+            StatusCode::from_u16(s).unwrap(),
+            format!("{{\"received\": true, \"status\": {s}}}"),
+        ),
         Mode::Hang => {
             std::future::pending::<()>().await;
             unreachable!()
@@ -89,14 +112,24 @@ async fn receive(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Head
 impl Receiver {
     /// Answers `script` in turn, then `default` (200 if None).
     pub async fn start(script: Vec<Mode>, default: Option<Mode>) -> Receiver {
-        let inner = Arc::new(Mutex::new(Inner { script: script.into(), default, got: vec![] }));
-        let app = axum::Router::new().fallback(receive).with_state(inner.clone());
+        let inner = Arc::new(Mutex::new(Inner {
+            script: script.into(),
+            default,
+            got: vec![],
+        }));
+        let app = axum::Router::new()
+            .fallback(receive)
+            .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.ok();
         });
-        Receiver { addr, inner, task: Arc::new(task) }
+        Receiver {
+            addr,
+            inner,
+            task: Arc::new(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -123,7 +156,11 @@ impl Receiver {
             if got.len() >= n {
                 return got;
             }
-            assert!(start.elapsed() < within, "receiver got {} of {n} requests on {path} within {within:?}", got.len());
+            assert!(
+                start.elapsed() < within,
+                "receiver got {} of {n} requests on {path} within {within:?}",
+                got.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -150,18 +187,24 @@ pub fn sqs_client() -> Option<aws_sdk_sqs::Client> {
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "satsgate-tests"))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "satsgate-tests",
+        ))
         .build();
     Some(aws_sdk_sqs::Client::from_conf(conf))
 }
 
 /// A fresh queue + DLQ on moto_server (redrive after `max_receives`).
-pub fn init_logs() { satsgate::telemetry::init(false); }
-
 pub async fn sqs_queue(max_receives: u32) -> Option<SqsQueue> {
     let client = sqs_client()?;
     let name = format!("satsgate-test-{}", uuid::Uuid::new_v4().simple());
-    let (url, dlq) = create_queue_pair(&client, &name, max_receives).await.expect("create queues on moto_server");
+    let (url, dlq) = create_queue_pair(&client, &name, max_receives)
+        .await
+        .expect("create queues on moto_server");
     Some(SqsQueue::new(client, url).with_dlq(dlq))
 }
 
@@ -170,7 +213,30 @@ pub fn fast_settings(kind: QueueKind) -> Settings {
     match kind {
         QueueKind::Table => Settings::fast(),
         QueueKind::Sqs => Settings {
-            retry_delays: vec![Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(3), Duration::from_secs(4)],
+            retry_delays: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+                Duration::from_secs(3),
+                Duration::from_secs(4),
+            ],
+            timeout: Duration::from_secs(2),
+            jitter: 0.1,
+        },
+    }
+}
+
+/// Retry waits far enough apart (x3) that scheduling noise on a busy
+/// machine cannot reorder the measured gaps.
+pub fn retry_settings(kind: QueueKind) -> Settings {
+    let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect();
+    match kind {
+        QueueKind::Table => Settings {
+            retry_delays: ms(&[250, 750, 2250, 2250]),
+            timeout: Duration::from_secs(2),
+            jitter: 0.1,
+        },
+        QueueKind::Sqs => Settings {
+            retry_delays: ms(&[1000, 3000, 6000, 6000]),
             timeout: Duration::from_secs(2),
             jitter: 0.1,
         },
@@ -196,7 +262,11 @@ pub fn schedule() -> satsgate_local::jobs::Schedule {
 }
 
 pub fn config(settings: Settings, insecure: bool) -> Config {
-    Config { allow_insecure_urls: insecure, webhooks: settings, ..Config::default() }
+    Config {
+        allow_insecure_urls: insecure,
+        webhooks: settings,
+        ..Config::default()
+    }
 }
 
 /// An app on `table` with `queue` (None: the table-backed default).
@@ -215,7 +285,9 @@ impl Shop {
         let app = Arc::new(app);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = if jobs {
-            satsgate_local::start_with_jobs(app.clone(), listener, &schedule()).await.unwrap()
+            satsgate_local::start_with_jobs(app.clone(), listener, &schedule())
+                .await
+                .unwrap()
         } else {
             satsgate_local::start(app.clone(), listener).await.unwrap()
         };
@@ -223,7 +295,10 @@ impl Shop {
         let (store_id, key) = match existing {
             Some(s) => s,
             None => {
-                let (_, _, account_key) = satsgate::account::create_account(&*app.table, "Test", app.now()).await.unwrap();
+                let (_, _, account_key) =
+                    satsgate::account::create_account(&*app.table, "Test", app.now())
+                        .await
+                        .unwrap();
                 let r = http
                     .post(format!("{}/v1/stores", running.url()))
                     .bearer_auth(&account_key)
@@ -233,10 +308,18 @@ impl Shop {
                     .unwrap();
                 assert_eq!(r.status().as_u16(), 201);
                 let b: Value = r.json().await.unwrap();
-                (b["store"]["id"].as_str().unwrap().to_string(), b["api_key"]["key"].as_str().unwrap().to_string())
+                (
+                    b["store"]["id"].as_str().unwrap().to_string(),
+                    b["api_key"]["key"].as_str().unwrap().to_string(),
+                )
             }
         };
-        Shop { running, http, store_id, key }
+        Shop {
+            running,
+            http,
+            store_id,
+            key,
+        }
     }
 
     pub fn app(&self) -> &App {
@@ -244,7 +327,13 @@ impl Shop {
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self.http.request(method.parse().unwrap(), format!("{}{path}", self.running.url())).bearer_auth(&self.key);
+        let mut rb = self
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}", self.running.url()),
+            )
+            .bearer_auth(&self.key);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
@@ -256,22 +345,41 @@ impl Shop {
 
     /// `POST /v1/webhook-endpoints` -> (id, secret).
     pub async fn endpoint(&self, url: &str, events: Value) -> (String, String) {
-        let (s, b) = self.call("POST", "/v1/webhook-endpoints", Some(json!({"url": url, "events": events}))).await;
+        let (s, b) = self
+            .call(
+                "POST",
+                "/v1/webhook-endpoints",
+                Some(json!({"url": url, "events": events})),
+            )
+            .await;
         assert_eq!(s, 201, "{b}");
-        (b["id"].as_str().unwrap().to_string(), b["secret"].as_str().unwrap().to_string())
+        (
+            b["id"].as_str().unwrap().to_string(),
+            b["secret"].as_str().unwrap().to_string(),
+        )
     }
 
     /// The secret of the built-in `invoice_url` endpoint (rotated to learn it).
     pub async fn invoice_url_secret(&self) -> String {
         let (s, b) = self
-            .call("POST", "/v1/webhook-endpoints/invoice_url/rotate-secret", Some(json!({"previous_secret_expires_in_hours": 0})))
+            .call(
+                "POST",
+                "/v1/webhook-endpoints/invoice_url/rotate-secret",
+                Some(json!({"previous_secret_expires_in_hours": 0})),
+            )
             .await;
         assert_eq!(s, 200, "{b}");
         b["secret"].as_str().unwrap().to_string()
     }
 
     pub async fn deliveries(&self, endpoint: &str) -> Vec<Value> {
-        let (s, b) = self.call("GET", &format!("/v1/webhook-endpoints/{endpoint}/deliveries?limit=100"), None).await;
+        let (s, b) = self
+            .call(
+                "GET",
+                &format!("/v1/webhook-endpoints/{endpoint}/deliveries?limit=100"),
+                None,
+            )
+            .await;
         assert_eq!(s, 200, "{b}");
         b["items"].as_array().unwrap().clone()
     }
@@ -280,12 +388,17 @@ impl Shop {
     pub async fn wait_delivery(&self, id: &str, status: &str, within: Duration) -> Value {
         let start = Instant::now();
         loop {
-            let (s, b) = self.call("GET", &format!("/v1/webhook-deliveries/{id}"), None).await;
+            let (s, b) = self
+                .call("GET", &format!("/v1/webhook-deliveries/{id}"), None)
+                .await;
             assert_eq!(s, 200, "{b}");
             if b["status"] == status {
                 return b;
             }
-            assert!(start.elapsed() < within, "delivery {id} not {status} within {within:?}: {b}");
+            assert!(
+                start.elapsed() < within,
+                "delivery {id} not {status} within {within:?}: {b}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -299,24 +412,39 @@ impl Shop {
 
 /// Write an invoice event the way invoices do: in a transaction, into the
 /// outbox. Returns the event.
-pub async fn write_event(table: &dyn Table, store_id: &str, kind: &str, invoice_id: &str, webhook_url: Option<&str>) -> Event {
+pub async fn write_event(
+    table: &dyn Table,
+    store_id: &str,
+    kind: &str,
+    invoice_id: &str,
+    webhook_url: Option<&str>,
+) -> Event {
     let now = time::OffsetDateTime::now_utc();
     let data = json!({"invoice": {
         "id": invoice_id, "store_id": store_id, "status": "new", "amount": "19.99", "currency": "USD",
         "webhook_url": webhook_url, "metadata": {"order": "A-1001"},
     }});
     let event = Event::new(kind, store_id, Some(invoice_id), data, now);
-    table.transact(vec![event.put_op(now)]).await.expect("write event");
+    table
+        .transact(vec![event.put_op(now)])
+        .await
+        .expect("write event");
     event
 }
 
 /// Event ids still in the outbox.
 pub async fn outbox(table: &dyn Table) -> Vec<String> {
     let page = table
-        .query(satsgate::table::Query::index(satsgate::table::Index::Gsi2, satsgate::events::OUTBOX).limit(100))
+        .query(
+            satsgate::table::Query::index(satsgate::table::Index::Gsi2, satsgate::events::OUTBOX)
+                .limit(100),
+        )
         .await
         .unwrap();
-    page.items.iter().map(|i| i["sk"].as_str().unwrap().to_string()).collect()
+    page.items
+        .iter()
+        .map(|i| i["sk"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Wait until `check` holds (panics after `within`).
