@@ -14,11 +14,14 @@ use futures::{SinkExt, StreamExt};
 use satsgate::app::App;
 use satsgate::events::Event;
 use satsgate::table::Table;
-use satsgate::ws::{authenticate, credentials, error, event_frame, event_topics, handle_text, Effect, Session, Topic};
+use satsgate::ws::{
+    authenticate, credentials, error, event_frame, event_topics, handle_text, Effect, Session,
+    Topic,
+};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::pin::Pin;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -44,7 +47,12 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(table: Arc<dyn Table>, inner: Arc<dyn satsgate::push::Push>) -> Hub {
-        Hub { table, inner, state: Mutex::new(State_::default()), next: AtomicU64::new(1) }
+        Hub {
+            table,
+            inner,
+            state: Mutex::new(State_::default()),
+            next: AtomicU64::new(1),
+        }
     }
 
     /// A new connection (subscribed to `prices#all`): its id and its queue.
@@ -94,20 +102,32 @@ impl Hub {
 
     /// Number of open connections.
     pub fn connections(&self) -> usize {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).conns.len()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .conns
+            .len()
     }
 
     /// Queue `frame` for every connection subscribed to any of `topics`
     /// (once each). A full queue drops the frame for that connection.
     pub fn send(&self, topics: &[Topic], frame: &str) -> usize {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let ids: HashSet<u64> = topics.iter().filter_map(|t| s.subs.get(t)).flatten().copied().collect();
+        let ids: HashSet<u64> = topics
+            .iter()
+            .filter_map(|t| s.subs.get(t))
+            .flatten()
+            .copied()
+            .collect();
         let mut n = 0;
         for id in ids {
             if let Some(tx) = s.conns.get(&id) {
                 match tx.try_send(frame.to_string()) {
                     Ok(()) => n += 1,
-                    Err(_) => tracing::warn!(connection = id, "WebSocket queue full or closed; push dropped"),
+                    Err(_) => tracing::warn!(
+                        connection = id,
+                        "WebSocket queue full or closed; push dropped"
+                    ),
                 }
             }
         }
@@ -126,7 +146,9 @@ impl satsgate::push::Push for Hub {
     {
         Box::pin(async move {
             self.inner.push(event).await;
-            let Some(frame) = event_frame(event) else { return };
+            let Some(frame) = event_frame(event) else {
+                return;
+            };
             let topics = event_topics(&*self.table, event).await;
             self.send(&topics, &frame.to_string());
         })
@@ -146,7 +168,9 @@ pub fn attach(router: Router, app: Arc<App>, hub: Arc<Hub>) -> Router {
         let (app, hub) = (app.clone(), hub.clone());
         async move { entry(app, hub, peer, req).await }
     };
-    router.route("/ws", any(handler.clone())).route("/", any(handler))
+    router
+        .route("/ws", any(handler.clone()))
+        .route("/", any(handler))
 }
 
 fn is_upgrade(req: &http::Request<Body>) -> bool {
@@ -156,14 +180,23 @@ fn is_upgrade(req: &http::Request<Body>) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-async fn entry(app: Arc<App>, hub: Arc<Hub>, peer: SocketAddr, req: http::Request<Body>) -> http::Response<Body> {
+async fn entry(
+    app: Arc<App>,
+    hub: Arc<Hub>,
+    peer: SocketAddr,
+    req: http::Request<Body>,
+) -> http::Response<Body> {
     if !is_upgrade(&req) {
         return serve_one(State(app), ConnectInfo(peer), req).await;
     }
     let query = satsgate::http::parse_query(req.uri().query().unwrap_or(""));
     let secret = match credentials(req.headers(), &query) {
         Ok(s) => s,
-        Err(e) => return to_http(satsgate::http::Response::from_error(&satsgate::ApiError::unauthenticated(e))),
+        Err(e) => {
+            return to_http(satsgate::http::Response::from_error(
+                &satsgate::ApiError::unauthenticated(e),
+            ))
+        }
     };
     let session = match authenticate(&app, secret.as_deref(), Some(peer.ip())).await {
         Ok(s) => s,
@@ -183,7 +216,13 @@ async fn entry(app: Arc<App>, hub: Arc<Hub>, peer: SocketAddr, req: http::Reques
 /// (replies go through the same queue, so they stay in order with pushes).
 async fn run(app: Arc<App>, hub: Arc<Hub>, session: Session, socket: WebSocket) {
     let (id, mut rx) = hub.connect();
-    let replies = hub.state.lock().unwrap_or_else(|e| e.into_inner()).conns.get(&id).cloned();
+    let replies = hub
+        .state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .conns
+        .get(&id)
+        .cloned();
     let Some(replies) = replies else { return };
     let (mut sink, mut stream) = socket.split();
     let writer = tokio::spawn(async move {
@@ -200,7 +239,9 @@ async fn run(app: Arc<App>, hub: Arc<Hub>, session: Session, socket: WebSocket) 
             Ok(Message::Binary(b)) => match String::from_utf8(b.to_vec()) {
                 Ok(t) => t,
                 Err(_) => {
-                    let _ = replies.send(error("binary frames must be UTF-8 JSON").to_string()).await;
+                    let _ = replies
+                        .send(error("binary frames must be UTF-8 JSON").to_string())
+                        .await;
                     continue;
                 }
             },

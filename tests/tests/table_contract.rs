@@ -2,46 +2,11 @@
 //! engines: the embedded engine in memory, and the DynamoDB engine against
 //! moto_server (`SATSGATE_TEST_DYNAMO_ENDPOINT`, started by scripts/test).
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::Client;
 use satsgate::table::contract;
 use satsgate::table::dynamo::{create_table, DynamoTable};
 use satsgate::table::embedded::EmbeddedTable;
 use satsgate::table::Table;
 use std::sync::Arc;
-
-/// A client for the moto_server under test, or None (test skipped) when no
-/// endpoint is configured and it is not required.
-fn moto_client() -> Option<Client> {
-    let endpoint = std::env::var("SATSGATE_TEST_DYNAMO_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty());
-    let Some(endpoint) = endpoint else {
-        if std::env::var("SATSGATE_REQUIRE_MOTO").is_ok_and(|v| v == "1") {
-            panic!("SATSGATE_REQUIRE_MOTO=1 but SATSGATE_TEST_DYNAMO_ENDPOINT is not set");
-        }
-        eprintln!();
-        eprintln!("************************************************************************");
-        eprintln!("*** SKIPPED: DynamoDB table contract                                 ***");
-        eprintln!("*** set SATSGATE_TEST_DYNAMO_ENDPOINT (scripts/test does)            ***");
-        eprintln!("************************************************************************");
-        eprintln!();
-        return None;
-    };
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "satsgate-tests",
-        ))
-        .build();
-    Some(Client::from_conf(conf))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_engine_meets_the_table_contract() {
@@ -52,7 +17,7 @@ async fn embedded_engine_meets_the_table_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_engine_meets_the_table_contract() {
-    let Some(client) = moto_client() else { return };
+    let Some(client) = satsgate_e2e::moto_client() else { return };
     let name = format!("satsgate-contract-{}", uuid::Uuid::new_v4());
     create_table(&client, &name).await.expect("create table");
     create_table(&client, &name)
@@ -318,7 +283,7 @@ async fn embedded_engine_corners() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_engine_corners() {
-    let Some(client) = moto_client() else { return };
+    let Some(client) = satsgate_e2e::moto_client() else { return };
     let name = format!("satsgate-corners-{}", uuid::Uuid::new_v4());
     create_table(&client, &name).await.expect("create table");
     engines_agree_on_corners(

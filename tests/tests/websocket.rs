@@ -17,7 +17,8 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn ws_url(gw: &Gateway, path: &str) -> String {
     gw.running.url().replacen("http://", "ws://", 1) + path
@@ -26,9 +27,12 @@ fn ws_url(gw: &Gateway, path: &str) -> String {
 async fn connect(url: &str, bearer: Option<&str>) -> Result<Ws, WsError> {
     let mut req = url.into_client_request().unwrap();
     if let Some(k) = bearer {
-        req.headers_mut().insert("Authorization", format!("Bearer {k}").parse().unwrap());
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {k}").parse().unwrap());
     }
-    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
 }
 
 async fn send(ws: &mut Ws, v: Value) {
@@ -36,7 +40,9 @@ async fn send(ws: &mut Ws, v: Value) {
 }
 
 async fn send_raw(ws: &mut Ws, text: &str) {
-    ws.send(Message::Text(text.to_string().into())).await.unwrap();
+    ws.send(Message::Text(text.to_string().into()))
+        .await
+        .unwrap();
 }
 
 /// The next JSON text frame (5 s at most).
@@ -79,24 +85,45 @@ async fn pushed_until_pong(ws: &mut Ws) -> Vec<Value> {
 
 async fn gateway(engine: Engine) -> Option<Gateway> {
     let t = table(engine).await?;
-    let app = App::new(t, Arc::new(SystemClock), Config { allow_insecure_urls: true, ..Config::default() });
-    satsgate::prices::poller::poll_prices(&app).await.expect("sandbox prices");
+    let app = App::new(
+        t,
+        Arc::new(SystemClock),
+        Config {
+            allow_insecure_urls: true,
+            ..Config::default()
+        },
+    );
+    satsgate::prices::poller::poll_prices(&app)
+        .await
+        .expect("sandbox prices");
     Some(Gateway::start_app(app).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn protocol_invoices_and_pushed_events() {
     for engine in ENGINES {
-        let Some(gw) = gateway(engine).await else { continue };
-        let (store_id, key) = gw.store(json!({"name": "WS shop", "network": "regtest", "wallet": BIP84_VPUB})).await;
-        let mut shop = connect(&ws_url(&gw, "/ws"), Some(&key)).await.expect("keyed connect");
+        let Some(gw) = gateway(engine).await else {
+            continue;
+        };
+        let (store_id, key) = gw
+            .store(json!({"name": "WS shop", "network": "regtest", "wallet": BIP84_VPUB}))
+            .await;
+        let mut shop = connect(&ws_url(&gw, "/ws"), Some(&key))
+            .await
+            .expect("keyed connect");
 
         let pong = ask(&mut shop, json!({"action": "ping"})).await;
         assert_eq!(pong["status"], "success", "{pong}");
 
         let prices = ask(&mut shop, json!({"action": "list_prices"})).await;
         assert_eq!(prices["status"], "success", "{prices}");
-        let usd = prices["data"].as_array().unwrap().iter().find(|p| p["base"] == "USD").expect("USD price").clone();
+        let usd = prices["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["base"] == "USD")
+            .expect("USD price")
+            .clone();
         assert_eq!(usd["currency"], "BTC");
         assert!(usd["value"].is_number(), "{usd}");
         assert_eq!(usd["value"].as_f64(), Some(65000.0));
@@ -107,7 +134,10 @@ async fn protocol_invoices_and_pushed_events() {
         let conv = ask(&mut shop, json!({"action": "convert_price", "quote_currency": "BTC", "base_currency": "USD", "quote_value": 1})).await;
         assert_eq!(conv["status"], "success", "{conv}");
         let d = &conv["data"];
-        assert_eq!((d["quote_currency"].as_str(), d["base_currency"].as_str()), (Some("BTC"), Some("USD")));
+        assert_eq!(
+            (d["quote_currency"].as_str(), d["base_currency"].as_str()),
+            (Some("BTC"), Some("USD"))
+        );
         assert_eq!(d["quote_value"].as_f64(), Some(1.0));
         assert_eq!(d["base_value"].as_f64(), Some(65000.0));
         assert!(d["timestamp"].is_string());
@@ -131,11 +161,17 @@ async fn protocol_invoices_and_pushed_events() {
         for f in ["address", "payment_uri", "created_at", "expires_at"] {
             assert!(inv[f].is_string(), "{f} in {inv}");
         }
-        let rest = gw.call("GET", &format!("/v1/invoices/{id}"), Some(&key), None).await;
+        let rest = gw
+            .call("GET", &format!("/v1/invoices/{id}"), Some(&key), None)
+            .await;
         assert_eq!(rest.status, 200, "the WebSocket invoice is a REST invoice");
         assert_eq!(rest.body["memo"], "Payment for services");
 
-        let wrong = ask(&mut shop, json!({"action": "create_invoice", "amount": 10, "currency": "USD", "account_id": 1})).await;
+        let wrong = ask(
+            &mut shop,
+            json!({"action": "create_invoice", "amount": 10, "currency": "USD", "account_id": 1}),
+        )
+        .await;
         assert_eq!(wrong["status"], "error", "account_id must match: {wrong}");
 
         let fetched = ask(&mut shop, json!({"action": "fetch_invoice", "id": id})).await;
@@ -143,31 +179,73 @@ async fn protocol_invoices_and_pushed_events() {
         assert_eq!(fetched["data"]["uid"], id.as_str());
         assert_eq!(fetched["data"]["status"], "unpaid");
 
-        let sub = ask(&mut shop, json!({"action": "subscribe", "type": "account", "id": store_id})).await;
-        assert_eq!(sub, json!({"status": "success", "message": format!("Subscribed to account {store_id}"), "action": "subscribe"}));
+        let sub = ask(
+            &mut shop,
+            json!({"action": "subscribe", "type": "account", "id": store_id}),
+        )
+        .await;
+        assert_eq!(
+            sub,
+            json!({"status": "success", "message": format!("Subscribed to account {store_id}"), "action": "subscribe"})
+        );
 
         // A keyless client on `/` (where seed-000 clients connect).
-        let mut buyer = connect(&ws_url(&gw, "/"), None).await.expect("keyless connect on /");
+        let mut buyer = connect(&ws_url(&gw, "/"), None)
+            .await
+            .expect("keyless connect on /");
         let f = ask(&mut buyer, json!({"action": "fetch_invoice", "id": id})).await;
         assert_eq!(f["data"]["uid"], id.as_str(), "{f}");
-        let no = ask(&mut buyer, json!({"action": "create_invoice", "amount": 10, "currency": "USD"})).await;
+        let no = ask(
+            &mut buyer,
+            json!({"action": "create_invoice", "amount": 10, "currency": "USD"}),
+        )
+        .await;
         assert_eq!(no["status"], "error");
-        let sub = ask(&mut buyer, json!({"action": "subscribe", "type": "invoice", "id": id})).await;
+        let sub = ask(
+            &mut buyer,
+            json!({"action": "subscribe", "type": "invoice", "id": id}),
+        )
+        .await;
         assert_eq!(sub["message"], format!("Subscribed to invoice {id}"));
         let mut other = connect(&ws_url(&gw, "/ws"), None).await.unwrap();
         let addr = inv["address"].as_str().unwrap();
-        let sub = ask(&mut other, json!({"action": "subscribe", "type": "address", "id": addr})).await;
+        let sub = ask(
+            &mut other,
+            json!({"action": "subscribe", "type": "address", "id": addr}),
+        )
+        .await;
         assert_eq!(sub["message"], format!("Subscribed to address {addr}"));
 
         // Pay in full on the sandbox chain, then run the fan-out once.
-        let paid = gw.call("POST", "/v1/sandbox/payments", Some(&key), Some(json!({"invoice_id": id, "amount_sats": 15385}))).await;
+        let paid = gw
+            .call(
+                "POST",
+                "/v1/sandbox/payments",
+                Some(&key),
+                Some(json!({"invoice_id": id, "amount_sats": 15385})),
+            )
+            .await;
         assert_eq!(paid.status, 201, "{:?}", paid.body);
-        satsgate::webhooks::fanout::sweep_outbox(gw.app(), None).await.expect("fan-out");
+        satsgate::webhooks::fanout::sweep_outbox(gw.app(), None)
+            .await
+            .expect("fan-out");
 
         let frames = pushed_until_pong(&mut buyer).await;
-        let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap_or("?")).collect();
+        let kinds: Vec<&str> = frames
+            .iter()
+            .map(|f| f["type"].as_str().unwrap_or("?"))
+            .collect();
         // invoice.created too: the fan-out ran after the subscription.
-        assert_eq!(kinds, ["price.updated", "invoice.created", "payment.received", "invoice.updated"], "{frames:#?}");
+        assert_eq!(
+            kinds,
+            [
+                "price.updated",
+                "invoice.created",
+                "payment.received",
+                "invoice.updated"
+            ],
+            "{frames:#?}"
+        );
         let price = &frames[0]["data"]["prices"][0];
         assert!(price["value"].is_number(), "{price}");
         let pay = &frames[2]["data"];
@@ -182,23 +260,65 @@ async fn protocol_invoices_and_pushed_events() {
         assert!(upd["updated_at"].is_string());
 
         let frames = pushed_until_pong(&mut other).await;
-        let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap_or("?")).collect();
-        assert_eq!(kinds, ["price.updated", "invoice.created", "payment.received", "invoice.updated"], "address subscriber");
+        let kinds: Vec<&str> = frames
+            .iter()
+            .map(|f| f["type"].as_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "price.updated",
+                "invoice.created",
+                "payment.received",
+                "invoice.updated"
+            ],
+            "address subscriber"
+        );
 
         let frames = pushed_until_pong(&mut shop).await;
-        let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap_or("?")).collect();
-        assert_eq!(kinds, ["price.updated", "invoice.created", "payment.received", "invoice.updated"], "account subscriber");
+        let kinds: Vec<&str> = frames
+            .iter()
+            .map(|f| f["type"].as_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "price.updated",
+                "invoice.created",
+                "payment.received",
+                "invoice.updated"
+            ],
+            "account subscriber"
+        );
         assert_eq!(frames[1]["data"]["uid"], id.as_str());
 
         // Unsubscribed: no more invoice pushes.
-        let un = ask(&mut buyer, json!({"action": "unsubscribe", "type": "invoice", "id": id})).await;
+        let un = ask(
+            &mut buyer,
+            json!({"action": "unsubscribe", "type": "invoice", "id": id}),
+        )
+        .await;
         assert_eq!(un["message"], format!("Unsubscribed from invoice {id}"));
-        let r = gw.call("POST", "/v1/sandbox/blocks", Some(&key), Some(json!({"count": 1}))).await;
+        let r = gw
+            .call(
+                "POST",
+                "/v1/sandbox/blocks",
+                Some(&key),
+                Some(json!({"count": 1})),
+            )
+            .await;
         assert_eq!(r.status, 201);
-        satsgate::webhooks::fanout::sweep_outbox(gw.app(), None).await.unwrap();
+        satsgate::webhooks::fanout::sweep_outbox(gw.app(), None)
+            .await
+            .unwrap();
         assert!(pushed_until_pong(&mut buyer).await.is_empty());
         let frames = pushed_until_pong(&mut shop).await;
-        assert!(frames.iter().any(|f| f["type"] == "invoice.updated" && f["data"]["state"] == "completed"), "{frames:#?}");
+        assert!(
+            frames
+                .iter()
+                .any(|f| f["type"] == "invoice.updated" && f["data"]["state"] == "completed"),
+            "{frames:#?}"
+        );
 
         gw.stop().await;
     }
@@ -211,24 +331,49 @@ async fn bad_requests_get_error_replies_and_the_socket_stays_open() {
     send_raw(&mut ws, "{not json").await;
     let r = recv(&mut ws).await;
     assert_eq!(r["status"], "error");
-    assert!(r["message"].as_str().unwrap().contains("malformed JSON"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("malformed JSON"),
+        "{r}"
+    );
     for (req, needle) in [
         (json!({"action": "fly"}), "unknown action `fly`"),
         (json!({"no": "action"}), "missing field `action`"),
         (json!({"action": "fetch_invoice"}), "missing field `id`"),
-        (json!({"action": "convert_price", "quote_currency": "BTC", "base_currency": "USD"}), "missing field `quote_value`"),
-        (json!({"action": "subscribe", "type": "planet", "id": "x"}), "unknown subscription type `planet`"),
-        (json!({"action": "subscribe", "type": "account", "id": "acct_1"}), "need an API key"),
-        (json!({"action": "fetch_invoice", "id": "inv_nope"}), "not found"),
-        (json!({"action": "convert_price", "quote_currency": "XXX", "base_currency": "USD", "quote_value": 1}), "quote_currency"),
+        (
+            json!({"action": "convert_price", "quote_currency": "BTC", "base_currency": "USD"}),
+            "missing field `quote_value`",
+        ),
+        (
+            json!({"action": "subscribe", "type": "planet", "id": "x"}),
+            "unknown subscription type `planet`",
+        ),
+        (
+            json!({"action": "subscribe", "type": "account", "id": "acct_1"}),
+            "need an API key",
+        ),
+        (
+            json!({"action": "fetch_invoice", "id": "inv_nope"}),
+            "not found",
+        ),
+        (
+            json!({"action": "convert_price", "quote_currency": "XXX", "base_currency": "USD", "quote_value": 1}),
+            "quote_currency",
+        ),
     ] {
         let r = ask(&mut ws, req.clone()).await;
         assert_eq!(r["status"], "error", "{req} -> {r}");
-        assert!(r["message"].as_str().unwrap().contains(needle), "{req} -> {r}");
+        assert!(
+            r["message"].as_str().unwrap().contains(needle),
+            "{req} -> {r}"
+        );
     }
     send_raw(&mut ws, "[1,2]").await;
     assert_eq!(recv(&mut ws).await["status"], "error");
-    assert_eq!(ask(&mut ws, json!({"action": "ping"})).await["status"], "success", "still open");
+    assert_eq!(
+        ask(&mut ws, json!({"action": "ping"})).await["status"],
+        "success",
+        "still open"
+    );
     gw.stop().await;
 }
 
@@ -246,12 +391,24 @@ async fn bad_keys_are_refused_at_connect_and_plain_gets_reach_the_api() {
             Ok(_) => panic!("{url}: a bad key must be refused"),
         }
     }
-    let (_, key) = gw.store(json!({"name": "Shop", "network": "regtest", "wallet": BIP84_VPUB})).await;
-    let mut ws = connect(&ws_url(&gw, &format!("/ws?token={key}")), None).await.expect("good ?token=");
-    let r = ask(&mut ws, json!({"action": "create_invoice", "amount": "0.001", "currency": "BTC"})).await;
+    let (_, key) = gw
+        .store(json!({"name": "Shop", "network": "regtest", "wallet": BIP84_VPUB}))
+        .await;
+    let mut ws = connect(&ws_url(&gw, &format!("/ws?token={key}")), None)
+        .await
+        .expect("good ?token=");
+    let r = ask(
+        &mut ws,
+        json!({"action": "create_invoice", "amount": "0.001", "currency": "BTC"}),
+    )
+    .await;
     assert_eq!(r["status"], "success", "{r}");
     let plain = gw.call("GET", "/", None, None).await;
-    assert_eq!(plain.status, 404, "plain GET / is the API's 404: {:?}", plain.body);
+    assert_eq!(
+        plain.status, 404,
+        "plain GET / is the API's 404: {:?}",
+        plain.body
+    );
     assert_eq!(plain.body["error"]["code"], "not_found");
     assert_eq!(gw.call("GET", "/v1/health", None, None).await.status, 200);
     gw.stop().await;
@@ -271,15 +428,28 @@ fn ws_event(route: &str, conn: &str, body: Option<&str>, headers: Value, query: 
 async fn fake_connections() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
     use axum::extract::{Path, State};
     let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-    async fn post(State(seen): State<Arc<Mutex<Vec<(String, Value)>>>>, Path(id): Path<String>, body: axum::body::Bytes) -> axum::response::Response {
+    async fn post(
+        State(seen): State<Arc<Mutex<Vec<(String, Value)>>>>,
+        Path(id): Path<String>,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
         use axum::response::IntoResponse;
         if id.starts_with("gone") {
-            return (http::StatusCode::GONE, [("x-amzn-errortype", "GoneException")], "{\"message\":\"gone\"}").into_response();
+            return (
+                http::StatusCode::GONE,
+                [("x-amzn-errortype", "GoneException")],
+                "{\"message\":\"gone\"}",
+            )
+                .into_response();
         }
-        seen.lock().unwrap().push((id, serde_json::from_slice(&body).unwrap()));
+        seen.lock()
+            .unwrap()
+            .push((id, serde_json::from_slice(&body).unwrap()));
         http::StatusCode::OK.into_response()
     }
-    let app = axum::Router::new().route("/prod/@connections/{id}", axum::routing::post(post)).with_state(seen.clone());
+    let app = axum::Router::new()
+        .route("/prod/@connections/{id}", axum::routing::post(post))
+        .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/prod", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -290,29 +460,91 @@ async fn fake_connections() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
 async fn lambda_handlers_keep_connections_and_subscriptions_in_the_table() {
     let app = App::in_memory();
     satsgate::prices::poller::poll_prices(&app).await.unwrap();
-    let (_, _, account_key) = satsgate::account::create_account(&*app.table, "T", app.now()).await.unwrap();
-    let r = on_connect(&app, &ws_event("$connect", "c-bad", None, json!({}), json!({"token": "sga_wrong"}))).await;
+    let (_, _, account_key) = satsgate::account::create_account(&*app.table, "T", app.now())
+        .await
+        .unwrap();
+    let r = on_connect(
+        &app,
+        &ws_event(
+            "$connect",
+            "c-bad",
+            None,
+            json!({}),
+            json!({"token": "sga_wrong"}),
+        ),
+    )
+    .await;
     assert_eq!(r["statusCode"], 401, "{r}");
-    let r = on_connect(&app, &ws_event("$connect", "c-1", None, json!({"Authorization": format!("Bearer {account_key}")}), Value::Null)).await;
+    let r = on_connect(
+        &app,
+        &ws_event(
+            "$connect",
+            "c-1",
+            None,
+            json!({"Authorization": format!("Bearer {account_key}")}),
+            Value::Null,
+        ),
+    )
+    .await;
     assert_eq!(r["statusCode"], 200, "{r}");
-    let r = on_connect(&app, &ws_event("$connect", "c-2", None, json!({}), Value::Null)).await;
+    let r = on_connect(
+        &app,
+        &ws_event("$connect", "c-2", None, json!({}), Value::Null),
+    )
+    .await;
     assert_eq!(r["statusCode"], 200);
     let reply = |r: Value| -> Value { serde_json::from_str(r["body"].as_str().unwrap()).unwrap() };
-    let r = reply(on_message(&app, &ws_event("$default", "c-2", Some(r#"{"action":"subscribe","type":"invoice","id":"inv_x"}"#), json!({}), Value::Null)).await);
+    let r = reply(
+        on_message(
+            &app,
+            &ws_event(
+                "$default",
+                "c-2",
+                Some(r#"{"action":"subscribe","type":"invoice","id":"inv_x"}"#),
+                json!({}),
+                Value::Null,
+            ),
+        )
+        .await,
+    );
     assert_eq!(r["message"], "Subscribed to invoice inv_x");
-    let r = reply(on_message(&app, &ws_event("$default", "c-2", Some("{oops"), json!({}), Value::Null)).await);
+    let r = reply(
+        on_message(
+            &app,
+            &ws_event("$default", "c-2", Some("{oops"), json!({}), Value::Null),
+        )
+        .await,
+    );
     assert_eq!(r["status"], "error");
-    let r = reply(on_message(&app, &ws_event("$default", "c-2", Some(r#"{"action":"list_prices"}"#), json!({}), Value::Null)).await);
+    let r = reply(
+        on_message(
+            &app,
+            &ws_event(
+                "$default",
+                "c-2",
+                Some(r#"{"action":"list_prices"}"#),
+                json!({}),
+                Value::Null,
+            ),
+        )
+        .await,
+    );
     assert!(r["data"][0]["value"].is_number(), "{r}");
-    let subs = satsgate::ws::aws::subscribers(&*app.table, &Topic::Invoice("inv_x".into())).await.unwrap();
+    let subs = satsgate::ws::aws::subscribers(&*app.table, &Topic::Invoice("inv_x".into()))
+        .await
+        .unwrap();
     assert_eq!(subs, ["c-2"]);
-    let all = satsgate::ws::aws::subscribers(&*app.table, &Topic::Prices).await.unwrap();
+    let all = satsgate::ws::aws::subscribers(&*app.table, &Topic::Prices)
+        .await
+        .unwrap();
     assert_eq!(all, ["c-1", "c-2"], "every connection gets price.updated");
 
     // Pushes: c-2 hears invoice inv_x; a gone connection is forgotten.
     let (url, seen) = fake_connections().await;
     let push = ApiGatewayPush::for_emulator(app.table.clone(), &url);
-    satsgate::ws::aws::add_subscription(&app, "gone-1", &Topic::Invoice("inv_x".into())).await.unwrap();
+    satsgate::ws::aws::add_subscription(&app, "gone-1", &Topic::Invoice("inv_x".into()))
+        .await
+        .unwrap();
     let ev = Event::new(
         "invoice.updated",
         "st_1",
@@ -324,25 +556,113 @@ async fn lambda_handlers_keep_connections_and_subscriptions_in_the_table() {
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, "c-2");
-    assert_eq!(got[0].1, json!({"type": "invoice.updated", "data": {"id": "inv_x", "status": "paid", "state": "pending", "updated_at": "2024-01-01T00:00:00Z"}}));
-    let subs = satsgate::ws::aws::subscribers(&*app.table, &Topic::Invoice("inv_x".into())).await.unwrap();
-    assert_eq!(subs, ["c-2"], "the gone connection's subscription is deleted");
-    push.push(&Event::new("invoice.paid", "st_1", Some("inv_x"), ev.data.clone(), app.now())).await;
+    assert_eq!(
+        got[0].1,
+        json!({"type": "invoice.updated", "data": {"id": "inv_x", "status": "paid", "state": "pending", "updated_at": "2024-01-01T00:00:00Z"}})
+    );
+    let subs = satsgate::ws::aws::subscribers(&*app.table, &Topic::Invoice("inv_x".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        subs,
+        ["c-2"],
+        "the gone connection's subscription is deleted"
+    );
+    push.push(&Event::new(
+        "invoice.paid",
+        "st_1",
+        Some("inv_x"),
+        ev.data.clone(),
+        app.now(),
+    ))
+    .await;
     assert_eq!(seen.lock().unwrap().len(), 1, "one status change, one push");
 
-    let r = on_disconnect(&app, &ws_event("$disconnect", "c-2", None, json!({}), Value::Null)).await;
+    let r = on_disconnect(
+        &app,
+        &ws_event("$disconnect", "c-2", None, json!({}), Value::Null),
+    )
+    .await;
     assert_eq!(r["statusCode"], 200);
-    assert!(satsgate::ws::aws::subscribers(&*app.table, &Topic::Invoice("inv_x".into())).await.unwrap().is_empty());
-    assert_eq!(satsgate::ws::aws::subscribers(&*app.table, &Topic::Prices).await.unwrap(), ["c-1"]);
+    assert!(
+        satsgate::ws::aws::subscribers(&*app.table, &Topic::Invoice("inv_x".into()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        satsgate::ws::aws::subscribers(&*app.table, &Topic::Prices)
+            .await
+            .unwrap(),
+        ["c-1"]
+    );
 }
 
 #[tokio::test]
 async fn api_gateway_push_posts_through_moto() {
-    let Some(endpoint) = satsgate_e2e::moto_endpoint() else { return };
+    let Some(endpoint) = satsgate_e2e::moto_endpoint() else {
+        return;
+    };
     let app = App::in_memory();
     let push = ApiGatewayPush::for_emulator(app.table.clone(), &endpoint);
-    push.post("conn-moto-1", r#"{"type":"price.updated","data":{"prices":[]}}"#).await.expect("moto accepts post_to_connection");
-    satsgate::ws::aws::add_subscription(&app, "conn-moto-2", &Topic::Prices).await.unwrap();
-    let n = push.push_frame(&[Topic::Prices], &json!({"type": "price.updated", "data": {"prices": []}})).await;
+    push.post(
+        "conn-moto-1",
+        r#"{"type":"price.updated","data":{"prices":[]}}"#,
+    )
+    .await
+    .expect("moto accepts post_to_connection");
+    satsgate::ws::aws::add_subscription(&app, "conn-moto-2", &Topic::Prices)
+        .await
+        .unwrap();
+    let n = push
+        .push_frame(
+            &[Topic::Prices],
+            &json!({"type": "price.updated", "data": {"prices": []}}),
+        )
+        .await;
     assert_eq!(n, 1);
+}
+
+#[test]
+fn template_declares_the_websocket_api() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let t: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(format!("{root}/template.yaml")).unwrap())
+            .unwrap();
+    let res = &t["Resources"];
+    assert_eq!(
+        res["WebSocketApi"]["Properties"]["ProtocolType"].as_str(),
+        Some("WEBSOCKET")
+    );
+    assert_eq!(
+        res["WebSocketApi"]["Properties"]["RouteSelectionExpression"].as_str(),
+        Some("$request.body.action")
+    );
+    for (route, function, binary) in [
+        ("WsConnectRoute", "WsConnectFunction", "ws-connect"),
+        ("WsDisconnectRoute", "WsDisconnectFunction", "ws-disconnect"),
+        ("WsDefaultRoute", "WsDefaultFunction", "ws-default"),
+    ] {
+        assert!(res[route]["Properties"]["RouteKey"]
+            .as_str()
+            .unwrap()
+            .starts_with('$'));
+        assert_eq!(
+            res[function]["Metadata"]["BuildProperties"]["Binary"].as_str(),
+            Some(binary)
+        );
+        assert!(
+            std::path::Path::new(&format!("{root}/functions/src/bin/{binary}.rs")).exists(),
+            "{binary}"
+        );
+    }
+    assert_eq!(
+        res["WebSocketStage"]["Properties"]["AutoDeploy"].as_bool(),
+        Some(true)
+    );
+    let env = &res["EventsFanoutFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(
+        !env["WEBSOCKET_CALLBACK_URL"].is_null(),
+        "the fan-out pushes through @connections"
+    );
 }

@@ -189,6 +189,37 @@ fn time_param(q: &mut QueryInput<'_>, name: &'static str) -> Option<String> {
     }
 }
 
+/// One page of a filtered listing: reads index pages (at least 50 items at a
+/// time) until `limit` items pass `pick`, and returns them with a cursor
+/// just after the last one returned (None when nothing follows).
+async fn filtered_page(
+    app: &crate::app::App,
+    query: Query,
+    index: Option<Index>,
+    limit: usize,
+    mut cursor: Option<String>,
+    pick: impl Fn(&Item) -> Result<Option<Value>, ApiError>,
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let mut out = Vec::new();
+    loop {
+        let page = app.table.query(query.clone().limit((limit - out.len()).max(50)).cursor(cursor)).await.map_err(cursor_error)?;
+        let n = page.items.len();
+        for (i, item) in page.items.iter().enumerate() {
+            if let Some(v) = pick(item)? {
+                out.push(v);
+                if out.len() == limit {
+                    let more = i + 1 < n || page.next_cursor.is_some();
+                    return Ok((out, more.then(|| encode_cursor(item, index))));
+                }
+            }
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok((out, None));
+        }
+    }
+}
+
 /// Sorting by anything but creation time sorts at most this many invoices.
 pub const MAX_SORT_WINDOW: usize = 5000;
 
@@ -237,35 +268,11 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let base = Query::index(Index::Gsi1, schema::invoices_of(&store.id)).sk(range);
 
     if sort_by == "created_at" {
-        let mut out: Vec<Item> = Vec::new();
-        let mut cursor = cursor;
-        let mut next = None;
-        'pages: loop {
-            let page = cx
-                .app
-                .table
-                .query(base.clone().forward(asc).limit((limit - out.len()).max(50)).cursor(cursor))
-                .await
-                .map_err(cursor_error)?;
-            let n = page.items.len();
-            for (i, item) in page.items.into_iter().enumerate() {
-                let inv: Invoice = from_item(item.clone())?;
-                if keep(&inv) {
-                    out.push(item);
-                    if out.len() == limit {
-                        if i + 1 < n || page.next_cursor.is_some() {
-                            next = out.last().map(|it| encode_cursor(it, Some(Index::Gsi1)));
-                        }
-                        break 'pages;
-                    }
-                }
-            }
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
-        let items = out.into_iter().map(|i| from_item::<Invoice>(i).map(|inv| inv.to_json(&public))).collect::<Result<_, _>>()?;
+        let (items, next) = filtered_page(cx.app, base.forward(asc), Some(Index::Gsi1), limit, cursor, |item| {
+            let inv: Invoice = from_item(item.clone())?;
+            Ok(keep(&inv).then(|| inv.to_json(&public)))
+        })
+        .await?;
         return Ok(Response::ok(list_body(items, next)));
     }
 
@@ -501,34 +508,12 @@ pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
         let items: Vec<Value> = inv.payments.iter().map(|p| p.to_json(&inv.id)).filter(keep).collect();
         return Ok(Response::ok(list_body(items, None)));
     }
-    let mut out = Vec::new();
-    let mut cursor = cursor;
-    let mut next = None;
-    'pages: loop {
-        let page = cx
-            .app
-            .table
-            .query(Query::index(Index::Gsi1, schema::payments_of(&store.id)).backward().limit(limit.max(50)).cursor(cursor))
-            .await
-            .map_err(cursor_error)?;
-        let n = page.items.len();
-        for (i, item) in page.items.into_iter().enumerate() {
-            let v = payment_json(&item);
-            if keep(&v) {
-                out.push(v);
-                if out.len() == limit {
-                    if i + 1 < n || page.next_cursor.is_some() {
-                        next = Some(encode_cursor(&item, Some(Index::Gsi1)));
-                    }
-                    break 'pages;
-                }
-            }
-        }
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let query = Query::index(Index::Gsi1, schema::payments_of(&store.id)).backward();
+    let (out, next) = filtered_page(cx.app, query, Some(Index::Gsi1), limit, cursor, |item| {
+        let v = payment_json(item);
+        Ok(keep(&v).then_some(v))
+    })
+    .await?;
     Ok(Response::ok(list_body(out, next)))
 }
 
@@ -622,28 +607,10 @@ pub async fn list_events(cx: Ctx<'_>) -> Result<Response, ApiError> {
         }
         None => (Query::table(schema::events_of_store(&store.id)), None),
     };
-    let mut out = Vec::new();
-    let mut cursor = cursor;
-    let mut next = None;
-    'pages: loop {
-        let page = cx.app.table.query(query.clone().backward().limit(limit.max(50)).cursor(cursor)).await.map_err(cursor_error)?;
-        let n = page.items.len();
-        for (i, item) in page.items.into_iter().enumerate() {
-            let ev: Event = from_item(item.clone())?;
-            if kind.as_ref().is_none_or(|k| &ev.kind == k) {
-                out.push(ev.to_json());
-                if out.len() == limit {
-                    if i + 1 < n || page.next_cursor.is_some() {
-                        next = Some(encode_cursor(&item, index));
-                    }
-                    break 'pages;
-                }
-            }
-        }
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let (out, next) = filtered_page(cx.app, query.backward(), index, limit, cursor, |item| {
+        let ev: Event = from_item(item.clone())?;
+        Ok(kind.as_ref().is_none_or(|k| &ev.kind == k).then(|| ev.to_json()))
+    })
+    .await?;
     Ok(Response::ok(list_body(out, next)))
 }

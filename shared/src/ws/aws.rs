@@ -10,7 +10,9 @@
 //! is `WSSUB#<topic>` / `<connection id>`. Both expire after 2 hours (API
 //! Gateway's connection limit); a post answered 410 Gone deletes them.
 
-use super::{authenticate, credentials, error, error_text, event_frame, event_topics, handle_text, load_key};
+use super::{
+    authenticate, credentials, error, error_text, event_frame, event_topics, handle_text, load_key,
+};
 use super::{Effect, Session, Topic};
 use crate::app::App;
 use crate::error::ApiError;
@@ -34,15 +36,25 @@ fn ttl(app_now: time::OffsetDateTime) -> i64 {
 }
 
 /// Record a new connection (subscribed to `prices#all`).
-pub async fn save_connection(app: &App, connection_id: &str, session: &Session) -> Result<(), ApiError> {
+pub async fn save_connection(
+    app: &App,
+    connection_id: &str,
+    session: &Session,
+) -> Result<(), ApiError> {
     let now = app.now();
     let key = schema::ws_connection(connection_id);
     let mut item = crate::table::Item::new();
     item.insert("pk".into(), json!(key.pk));
     item.insert("sk".into(), json!(key.sk));
     item.insert("connection_id".into(), json!(connection_id));
-    item.insert("key_hash".into(), json!(session.key.as_ref().map(|k| k.hash.clone())));
-    item.insert("source_ip".into(), json!(session.source_ip.map(|i| i.to_string())));
+    item.insert(
+        "key_hash".into(),
+        json!(session.key.as_ref().map(|k| k.hash.clone())),
+    );
+    item.insert(
+        "source_ip".into(),
+        json!(session.source_ip.map(|i| i.to_string())),
+    );
     item.insert("topics".into(), json!([]));
     item.insert("connected_at".into(), json!(crate::clock::rfc3339(now)));
     item.insert("ttl".into(), json!(ttl(now)));
@@ -56,10 +68,15 @@ pub async fn load_session(app: &App, connection_id: &str) -> Result<Session, Api
     let Some(item) = app.table.get(&schema::ws_connection(connection_id)).await? else {
         return Ok(Session::default());
     };
-    let source_ip = item.get("source_ip").and_then(Value::as_str).and_then(|s| s.parse().ok());
+    let source_ip = item
+        .get("source_ip")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok());
     let key = match item.get("key_hash").and_then(Value::as_str) {
         Some(hash) => Some(load_key(&*app.table, hash).await.map_err(|_| {
-            ApiError::unauthenticated("the API key of this connection no longer exists; reconnect with a valid key")
+            ApiError::unauthenticated(
+                "the API key of this connection no longer exists; reconnect with a valid key",
+            )
         })?),
         None => None,
     };
@@ -67,7 +84,11 @@ pub async fn load_session(app: &App, connection_id: &str) -> Result<Session, Api
 }
 
 /// Subscribe a connection to a topic (idempotent).
-pub async fn add_subscription(app: &App, connection_id: &str, topic: &Topic) -> Result<(), ApiError> {
+pub async fn add_subscription(
+    app: &App,
+    connection_id: &str,
+    topic: &Topic,
+) -> Result<(), ApiError> {
     let now = app.now();
     let t = topic.key();
     let key = schema::ws_subscription(&t, connection_id);
@@ -87,19 +108,35 @@ pub async fn add_subscription(app: &App, connection_id: &str, topic: &Topic) -> 
 }
 
 /// Unsubscribe a connection from a topic (idempotent).
-pub async fn remove_subscription(app: &App, connection_id: &str, topic: &Topic) -> Result<(), ApiError> {
+pub async fn remove_subscription(
+    app: &App,
+    connection_id: &str,
+    topic: &Topic,
+) -> Result<(), ApiError> {
     let t = topic.key();
-    app.table.delete(&schema::ws_subscription(&t, connection_id), None).await?;
+    app.table
+        .delete(&schema::ws_subscription(&t, connection_id), None)
+        .await?;
     set_topics(app, connection_id, |topics| topics.retain(|x| *x != t)).await
 }
 
-async fn set_topics(app: &App, connection_id: &str, f: impl FnOnce(&mut Vec<String>)) -> Result<(), ApiError> {
+async fn set_topics(
+    app: &App,
+    connection_id: &str,
+    f: impl FnOnce(&mut Vec<String>),
+) -> Result<(), ApiError> {
     let key = schema::ws_connection(connection_id);
-    let Some(mut item) = app.table.get(&key).await? else { return Ok(()) };
+    let Some(mut item) = app.table.get(&key).await? else {
+        return Ok(());
+    };
     let mut topics: Vec<String> = item
         .get("topics")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     f(&mut topics);
     item.insert("topics".into(), json!(topics));
@@ -111,9 +148,15 @@ async fn set_topics(app: &App, connection_id: &str, f: impl FnOnce(&mut Vec<Stri
 pub async fn drop_connection(table: &dyn Table, connection_id: &str) -> Result<(), ApiError> {
     let key = schema::ws_connection(connection_id);
     if let Some(item) = table.delete(&key, None).await? {
-        let topics = item.get("topics").and_then(Value::as_array).cloned().unwrap_or_default();
+        let topics = item
+            .get("topics")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for t in topics.iter().filter_map(Value::as_str) {
-            table.delete(&schema::ws_subscription(t, connection_id), None).await?;
+            table
+                .delete(&schema::ws_subscription(t, connection_id), None)
+                .await?;
         }
     }
     Ok(())
@@ -124,8 +167,18 @@ pub async fn subscribers(table: &dyn Table, topic: &Topic) -> Result<Vec<String>
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
-        let page = table.query(Query::table(schema::ws_subscribers(&topic.key())).limit(500).cursor(cursor)).await?;
-        out.extend(page.items.iter().filter_map(|i| i.get("sk").and_then(Value::as_str).map(str::to_string)));
+        let page = table
+            .query(
+                Query::table(schema::ws_subscribers(&topic.key()))
+                    .limit(500)
+                    .cursor(cursor),
+            )
+            .await?;
+        out.extend(
+            page.items
+                .iter()
+                .filter_map(|i| i.get("sk").and_then(Value::as_str).map(str::to_string)),
+        );
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => return Ok(out),
@@ -145,7 +198,9 @@ fn connection_id(event: &Value) -> Option<&str> {
 }
 
 fn source_ip(event: &Value) -> Option<std::net::IpAddr> {
-    event["requestContext"]["identity"]["sourceIp"].as_str().and_then(|s| s.parse().ok())
+    event["requestContext"]["identity"]["sourceIp"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
 }
 
 /// `$connect`: check the optional key (header or `?token=`); 401 refuses.
@@ -156,16 +211,21 @@ pub async fn on_connect(app: &App, event: &Value) -> Value {
     let mut headers = http::HeaderMap::new();
     if let Some(h) = event["headers"].as_object() {
         for (k, v) in h {
-            if let (Ok(name), Some(Ok(value))) =
-                (http::HeaderName::from_bytes(k.as_bytes()), v.as_str().map(http::HeaderValue::from_str))
-            {
+            if let (Ok(name), Some(Ok(value))) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                v.as_str().map(http::HeaderValue::from_str),
+            ) {
                 headers.insert(name, value);
             }
         }
     }
     let query: Vec<(String, String)> = event["queryStringParameters"]
         .as_object()
-        .map(|q| q.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let secret = match credentials(&headers, &query) {
         Ok(s) => s,
@@ -239,8 +299,12 @@ impl ApiGatewayPush {
 
     /// From `WEBSOCKET_CALLBACK_URL`; None when it is unset or empty.
     pub async fn from_env(table: Arc<dyn Table>) -> Option<ApiGatewayPush> {
-        let url = std::env::var("WEBSOCKET_CALLBACK_URL").ok().filter(|u| !u.trim().is_empty())?;
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let url = std::env::var("WEBSOCKET_CALLBACK_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&conf)
             .endpoint_url(url.trim_end_matches('/'))
             .build();
@@ -253,9 +317,15 @@ impl ApiGatewayPush {
         let conf = aws_sdk_apigatewaymanagement::Config::builder()
             .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
             .endpoint_url(endpoint.trim_end_matches('/'))
-            .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+            .region(aws_sdk_apigatewaymanagement::config::Region::new(
+                "us-east-1",
+            ))
             .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
-                "testing", "testing", None, None, "satsgate-tests",
+                "testing",
+                "testing",
+                None,
+                None,
+                "satsgate-tests",
             ))
             .build();
         ApiGatewayPush::new(table, Client::from_conf(conf))
@@ -278,7 +348,9 @@ impl ApiGatewayPush {
                 if gone {
                     Err(PostError::Gone)
                 } else {
-                    Err(PostError::Other(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string()))
+                    Err(PostError::Other(
+                        aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string(),
+                    ))
                 }
             }
         }
@@ -292,7 +364,9 @@ impl ApiGatewayPush {
         for t in topics {
             match subscribers(&*self.table, t).await {
                 Ok(list) => conns.extend(list.into_iter().map(|c| (c, ()))),
-                Err(e) => tracing::warn!(error = %e, topic = %t.key(), "reading WebSocket subscribers"),
+                Err(e) => {
+                    tracing::warn!(error = %e, topic = %t.key(), "reading WebSocket subscribers")
+                }
             }
         }
         let text = frame.to_string();
@@ -325,7 +399,9 @@ impl ApiGatewayPush {
     /// ones just read (in case the record already expired).
     async fn forget(&self, connection_id: &str, topics: &[Topic]) -> Result<(), ApiError> {
         for t in topics {
-            self.table.delete(&schema::ws_subscription(&t.key(), connection_id), None).await?;
+            self.table
+                .delete(&schema::ws_subscription(&t.key(), connection_id), None)
+                .await?;
         }
         drop_connection(&*self.table, connection_id).await
     }
@@ -334,7 +410,9 @@ impl ApiGatewayPush {
 #[async_trait]
 impl crate::push::Push for ApiGatewayPush {
     async fn push(&self, event: &Event) {
-        let Some(frame) = event_frame(event) else { return };
+        let Some(frame) = event_frame(event) else {
+            return;
+        };
         let topics = event_topics(&*self.table, event).await;
         let n = self.push_frame(&topics, &frame).await;
         tracing::debug!(event = %event.id, kind = %event.kind, connections = n, "pushed");

@@ -37,8 +37,15 @@ use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
 /// Actions a client may send.
-pub const ACTIONS: [&str; 7] =
-    ["ping", "convert_price", "list_prices", "create_invoice", "fetch_invoice", "subscribe", "unsubscribe"];
+pub const ACTIONS: [&str; 7] = [
+    "ping",
+    "convert_price",
+    "list_prices",
+    "create_invoice",
+    "fetch_invoice",
+    "subscribe",
+    "unsubscribe",
+];
 
 /// Largest text frame accepted (API Gateway's limit is 128 KiB too).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -92,7 +99,10 @@ pub struct Outcome {
 
 impl Outcome {
     fn reply(reply: Value) -> Outcome {
-        Outcome { reply, effect: None }
+        Outcome {
+            reply,
+            effect: None,
+        }
     }
 }
 
@@ -126,7 +136,10 @@ pub fn error_text(e: &ApiError) -> String {
 
 /// The key of a connection request: the `Authorization` / `Api-Key`
 /// header, else the `token` query parameter. Ok(None) when none was sent.
-pub fn credentials(headers: &http::HeaderMap, query: &[(String, String)]) -> Result<Option<String>, String> {
+pub fn credentials(
+    headers: &http::HeaderMap,
+    query: &[(String, String)],
+) -> Result<Option<String>, String> {
     if let Some(k) = key_from_headers(headers)? {
         return Ok(Some(k));
     }
@@ -148,18 +161,35 @@ pub async fn load_key(table: &dyn Table, hash: &str) -> Result<ApiKeyRecord, Api
 
 /// The session of a new connection: keyless, or the key's record when the
 /// key exists and may be used from `source_ip`. Err refuses the connection.
-pub async fn authenticate(app: &App, secret: Option<&str>, source_ip: Option<IpAddr>) -> Result<Session, ApiError> {
-    let Some(secret) = secret else { return Ok(Session { key: None, source_ip }) };
+pub async fn authenticate(
+    app: &App,
+    secret: Option<&str>,
+    source_ip: Option<IpAddr>,
+) -> Result<Session, ApiError> {
+    let Some(secret) = secret else {
+        return Ok(Session {
+            key: None,
+            source_ip,
+        });
+    };
     let key = load_key(&*app.table, &hash_key(secret)).await?;
     check_key_ip(&key, source_ip)?;
-    Ok(Session { key: Some(key), source_ip })
+    Ok(Session {
+        key: Some(key),
+        source_ip,
+    })
 }
 
 fn check_key_ip(key: &ApiKeyRecord, ip: Option<IpAddr>) -> Result<(), ApiError> {
-    if IpAllowlist::parse(&key.allowed_ips).unwrap_or_default().allows(ip) {
+    if IpAllowlist::parse(&key.allowed_ips)
+        .unwrap_or_default()
+        .allows(ip)
+    {
         Ok(())
     } else {
-        Err(ApiError::forbidden("this API key may not be used from this address"))
+        Err(ApiError::forbidden(
+            "this API key may not be used from this address",
+        ))
     }
 }
 
@@ -178,7 +208,12 @@ fn text(m: &Fields, name: &str, max: usize) -> Result<String, String> {
     let s = match field(m, name)? {
         Value::String(s) => s.trim().to_string(),
         Value::Number(n) => n.to_string(),
-        other => return Err(format!("`{name}` must be a string, not {}", crate::http::json_type(other))),
+        other => {
+            return Err(format!(
+                "`{name}` must be a string, not {}",
+                crate::http::json_type(other)
+            ))
+        }
     };
     if s.is_empty() {
         return Err(format!("`{name}` must not be empty"));
@@ -192,20 +227,33 @@ fn text(m: &Fields, name: &str, max: usize) -> Result<String, String> {
 /// Handle one text frame. Never fails: every problem is an error reply.
 pub async fn handle_text(app: &App, session: &Session, frame: &str) -> Outcome {
     if frame.len() > MAX_FRAME_BYTES {
-        return Outcome::reply(error(format!("message is larger than {MAX_FRAME_BYTES} bytes")));
+        return Outcome::reply(error(format!(
+            "message is larger than {MAX_FRAME_BYTES} bytes"
+        )));
     }
     let m = match serde_json::from_str::<Value>(frame) {
         Ok(Value::Object(m)) => m,
-        Ok(_) => return Outcome::reply(error("invalid request format: send a JSON object like {\"action\": \"ping\"}")),
+        Ok(_) => {
+            return Outcome::reply(error(
+                "invalid request format: send a JSON object like {\"action\": \"ping\"}",
+            ))
+        }
         Err(e) => return Outcome::reply(error(format!("malformed JSON: {e}"))),
     };
     let action = match m.get("action") {
         Some(Value::String(a)) => a.clone(),
         Some(_) => return Outcome::reply(error("`action` must be a string")),
-        None => return Outcome::reply(error(format!("missing field `action`; one of: {}", ACTIONS.join(", ")))),
+        None => {
+            return Outcome::reply(error(format!(
+                "missing field `action`; one of: {}",
+                ACTIONS.join(", ")
+            )))
+        }
     };
     let result = match action.as_str() {
-        "ping" => Ok(Outcome::reply(json!({"status": "success", "message": "pong", "data": {"timestamp": crate::clock::rfc3339(app.now())}}))),
+        "ping" => Ok(Outcome::reply(
+            json!({"status": "success", "message": "pong", "data": {"timestamp": crate::clock::rfc3339(app.now())}}),
+        )),
         "convert_price" => convert_price(app, &m).await.map(Outcome::reply),
         "list_prices" => list_prices(app).await.map(Outcome::reply),
         "create_invoice" => create_invoice(app, session, &m).await.map(Outcome::reply),
@@ -213,7 +261,10 @@ pub async fn handle_text(app: &App, session: &Session, frame: &str) -> Outcome {
         "subscribe" | "unsubscribe" => subscription(app, session, &m, action == "subscribe").await,
         other => {
             let shown: String = other.chars().take(40).collect();
-            Err(format!("unknown action `{shown}`; one of: {}", ACTIONS.join(", ")))
+            Err(format!(
+                "unknown action `{shown}`; one of: {}",
+                ACTIONS.join(", ")
+            ))
         }
     };
     let mut out = result.unwrap_or_else(|msg| Outcome::reply(error(msg)));
@@ -225,7 +276,8 @@ async fn convert_price(app: &App, m: &Fields) -> Result<Value, String> {
     use crate::prices::rates::{convert, parse_currency};
     let quote = text(m, "quote_currency", 16)?;
     let base = text(m, "base_currency", 16)?;
-    let amount = crate::money::decimal_from_json(field(m, "quote_value")?).map_err(|e| format!("`quote_value` {e}"))?;
+    let amount = crate::money::decimal_from_json(field(m, "quote_value")?)
+        .map_err(|e| format!("`quote_value` {e}"))?;
     let from = parse_currency(app, &quote).map_err(|e| format!("`quote_currency`: {e}"))?;
     let to = parse_currency(app, &base).map_err(|e| format!("`base_currency`: {e}"))?;
     let conversion = convert(app, from, to, amount).await.map_err(|mut e| {
@@ -248,13 +300,20 @@ async fn convert_price(app: &App, m: &Fields) -> Result<Value, String> {
 }
 
 async fn list_prices(app: &App) -> Result<Value, String> {
-    let rates = crate::prices::rates::fresh_rates(app).await.map_err(|e| error_text(&e))?;
-    let list: Vec<Value> = rates.iter().map(|r| seed::price(&r.to_price_json())).collect();
+    let rates = crate::prices::rates::fresh_rates(app)
+        .await
+        .map_err(|e| error_text(&e))?;
+    let list: Vec<Value> = rates
+        .iter()
+        .map(|r| seed::price(&r.to_price_json()))
+        .collect();
     Ok(success(Value::Array(list)))
 }
 
 fn needs_key(action: &str) -> String {
-    format!("{action} needs an API key: connect with `Authorization: Bearer <key>` or `?token=<key>`")
+    format!(
+        "{action} needs an API key: connect with `Authorization: Bearer <key>` or `?token=<key>`"
+    )
 }
 
 /// Count one keyed call in the key's rate-limit window (as the REST
@@ -266,7 +325,9 @@ async fn rate_limit(app: &App, key: &ApiKeyRecord) -> Result<(), String> {
         .table
         .update(
             &schema::rate_window(&key.id, minute),
-            Update::new().add("count", 1).set("ttl", (minute + 1) * 60 + 120),
+            Update::new()
+                .add("count", 1)
+                .set("ttl", (minute + 1) * 60 + 120),
             None,
         )
         .await
@@ -286,14 +347,19 @@ async fn rate_limit(app: &App, key: &ApiKeyRecord) -> Result<(), String> {
 /// store key as principal (so validation, pricing, address derivation and
 /// events are exactly the REST ones); `data: {invoice: <seed invoice>}`.
 async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value, String> {
-    let key = session.key.as_ref().ok_or_else(|| needs_key("create_invoice"))?;
+    let key = session
+        .key
+        .as_ref()
+        .ok_or_else(|| needs_key("create_invoice"))?;
     let Some(store_id) = key.store_id.clone() else {
         return Err("create_invoice needs a store API key, not an account key".into());
     };
     if m.contains_key("account_id") {
         let given = text(m, "account_id", 64)?;
         if given != store_id && given != key.account_id {
-            return Err(format!("`account_id` {given} does not match the API key's store or account"));
+            return Err(format!(
+                "`account_id` {given} does not match the API key's store or account"
+            ));
         }
     }
     let store: Store = match app.table.get(&schema::store(&store_id)).await {
@@ -301,8 +367,14 @@ async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
         Ok(None) => return Err("invalid API key: its store no longer exists".into()),
         Err(e) => return Err(error_text(&e.into())),
     };
-    if !IpAllowlist::parse(&store.api_allowed_ips).unwrap_or_default().allows(session.source_ip) {
-        return Err(format!("store {} does not accept API calls from this address", store.id));
+    if !IpAllowlist::parse(&store.api_allowed_ips)
+        .unwrap_or_default()
+        .allows(session.source_ip)
+    {
+        return Err(format!(
+            "store {} does not accept API calls from this address",
+            store.id
+        ));
     }
     rate_limit(app, key).await?;
     let mut body = m.clone();
@@ -310,20 +382,31 @@ async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
     body.remove("account_id");
     let (route, params) = find_route("POST", "/v1/invoices").map_err(|e| error_text(&e))?;
     let mut req = Request::new(http::Method::POST, "/v1/invoices");
-    req.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    req.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     req.body = Value::Object(body).to_string().into_bytes().into();
     req.source_ip = session.source_ip;
     let cx = Ctx {
         app,
         req,
         params,
-        principal: Some(Principal { key: key.clone(), store: Some(store) }),
+        principal: Some(Principal {
+            key: key.clone(),
+            store: Some(store),
+        }),
         request_id: new_id(IdKind::Request),
     };
     let response = (route.handler)(cx).await.map_err(|e| error_text(&e))?;
     match &response.body {
-        crate::http::Body::Json(inv) if response.status < 300 => Ok(success(json!({"invoice": seed::invoice(inv)}))),
-        crate::http::Body::Json(v) => Err(v["error"]["message"].as_str().unwrap_or("invoice not created").to_string()),
+        crate::http::Body::Json(inv) if response.status < 300 => {
+            Ok(success(json!({"invoice": seed::invoice(inv)})))
+        }
+        crate::http::Body::Json(v) => Err(v["error"]["message"]
+            .as_str()
+            .unwrap_or("invoice not created")
+            .to_string()),
         _ => Err("invoice not created".into()),
     }
 }
@@ -334,13 +417,20 @@ async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
 async fn fetch_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value, String> {
     let id = text(m, "id", 64)?;
     let not_found = || format!("invoice {id} not found");
-    let item = app.table.get(&schema::invoice(&id)).await.map_err(|e| error_text(&e.into()))?;
+    let item = app
+        .table
+        .get(&schema::invoice(&id))
+        .await
+        .map_err(|e| error_text(&e.into()))?;
     let inv: Invoice = from_item(item.ok_or_else(not_found)?).map_err(|e| error_text(&e))?;
     if let Some(key) = &session.key {
         rate_limit(app, key).await?;
         let visible = match &key.store_id {
             Some(s) => *s == inv.store_id,
-            None => store_account(&*app.table, &inv.store_id).await.as_deref() == Some(key.account_id.as_str()),
+            None => {
+                store_account(&*app.table, &inv.store_id).await.as_deref()
+                    == Some(key.account_id.as_str())
+            }
         };
         if !visible {
             return Err(not_found());
@@ -352,10 +442,17 @@ async fn fetch_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value
 /// The account of a store, if the store exists.
 async fn store_account(table: &dyn Table, store_id: &str) -> Option<String> {
     let item = table.get(&schema::store(store_id)).await.ok()??;
-    item.get("account_id").and_then(Value::as_str).map(str::to_string)
+    item.get("account_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
-async fn subscription(app: &App, session: &Session, m: &Fields, subscribe: bool) -> Result<Outcome, String> {
+async fn subscription(
+    app: &App,
+    session: &Session,
+    m: &Fields,
+    subscribe: bool,
+) -> Result<Outcome, String> {
     let kind = text(m, "type", 16)?;
     let id = text(m, "id", 128)?;
     let topic = match kind.as_str() {
@@ -367,13 +464,21 @@ async fn subscription(app: &App, session: &Session, m: &Fields, subscribe: bool)
                     .to_string()
             })?;
             match (&key.store_id, key.kind) {
-                (Some(store), _) if id == *store || id == key.account_id => Topic::Store(store.clone()),
-                (Some(store), _) => {
-                    return Err(format!("a store key may subscribe to its own store only: `account` {store}"))
+                (Some(store), _) if id == *store || id == key.account_id => {
+                    Topic::Store(store.clone())
                 }
-                (None, KeyKind::Account) | (None, KeyKind::Store) if id == key.account_id => Topic::Account(id.clone()),
+                (Some(store), _) => {
+                    return Err(format!(
+                        "a store key may subscribe to its own store only: `account` {store}"
+                    ))
+                }
+                (None, KeyKind::Account) | (None, KeyKind::Store) if id == key.account_id => {
+                    Topic::Account(id.clone())
+                }
                 (None, _) => {
-                    if store_account(&*app.table, &id).await.as_deref() == Some(key.account_id.as_str()) {
+                    if store_account(&*app.table, &id).await.as_deref()
+                        == Some(key.account_id.as_str())
+                    {
                         Topic::Store(id.clone())
                     } else {
                         return Err(format!("account {id} not found"));
@@ -383,11 +488,16 @@ async fn subscription(app: &App, session: &Session, m: &Fields, subscribe: bool)
         }
         other => {
             let shown: String = other.chars().take(16).collect();
-            return Err(format!("unknown subscription type `{shown}`; use invoice, account or address"));
+            return Err(format!(
+                "unknown subscription type `{shown}`; use invoice, account or address"
+            ));
         }
     };
     Ok(if subscribe {
-        Outcome { reply: success_message(format!("Subscribed to {kind} {id}")), effect: Some(Effect::Subscribe(topic)) }
+        Outcome {
+            reply: success_message(format!("Subscribed to {kind} {id}")),
+            effect: Some(Effect::Subscribe(topic)),
+        }
     } else {
         Outcome {
             reply: success_message(format!("Unsubscribed from {kind} {id}")),
@@ -450,17 +560,36 @@ mod tests {
         let s = Session::default();
         let r = handle_text(&app, &s, "{nope").await;
         assert_eq!(r.reply["status"], "error");
-        assert!(r.reply["message"].as_str().unwrap().contains("malformed JSON"));
+        assert!(r.reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("malformed JSON"));
         let r = handle_text(&app, &s, r#"{"action":"dance"}"#).await;
-        assert!(r.reply["message"].as_str().unwrap().contains("unknown action"));
+        assert!(r.reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown action"));
         let r = handle_text(&app, &s, r#"{"action":"subscribe","type":"invoice"}"#).await;
         assert_eq!(r.reply["message"], "missing field `id`");
-        let r = handle_text(&app, &s, r#"{"action":"subscribe","type":"account","id":"st_1"}"#).await;
+        let r = handle_text(
+            &app,
+            &s,
+            r#"{"action":"subscribe","type":"account","id":"st_1"}"#,
+        )
+        .await;
         assert_eq!(r.reply["status"], "error");
         assert!(r.effect.is_none());
-        let r = handle_text(&app, &s, r#"{"action":"subscribe","type":"invoice","id":"inv_1"}"#).await;
+        let r = handle_text(
+            &app,
+            &s,
+            r#"{"action":"subscribe","type":"invoice","id":"inv_1"}"#,
+        )
+        .await;
         assert_eq!(r.reply["message"], "Subscribed to invoice inv_1");
-        assert_eq!(r.effect, Some(Effect::Subscribe(Topic::Invoice("inv_1".into()))));
+        assert_eq!(
+            r.effect,
+            Some(Effect::Subscribe(Topic::Invoice("inv_1".into())))
+        );
         let r = handle_text(&app, &s, r#"{"action":"ping"}"#).await;
         assert_eq!(r.reply["status"], "success");
     }
@@ -473,6 +602,8 @@ mod tests {
         let f = event_frame(&e).unwrap();
         assert_eq!(f["data"]["status"], "paid");
         assert_eq!(f["data"]["state"], "pending");
-        assert!(event_frame(&Event::new("invoice.paid", "st_1", Some("inv_1"), inv, now)).is_none());
+        assert!(
+            event_frame(&Event::new("invoice.paid", "st_1", Some("inv_1"), inv, now)).is_none()
+        );
     }
 }

@@ -11,7 +11,9 @@ use std::str::FromStr;
 /// numbers pass through, anything else is kept as is.
 pub fn num(v: &Value) -> Value {
     match v {
-        Value::String(s) => Number::from_str(s.trim()).map(Value::Number).unwrap_or_else(|_| v.clone()),
+        Value::String(s) => Number::from_str(s.trim())
+            .map(Value::Number)
+            .unwrap_or_else(|_| v.clone()),
         other => other.clone(),
     }
 }
@@ -102,7 +104,9 @@ mod tests {
         assert_eq!(status_word(&json!("pending")), "paid");
         assert_eq!(status_word(&json!("completed")), "paid");
         assert_eq!(status_word(&json!("new")), "unpaid");
-        let p = price(&json!({"currency": "BTC", "base": "USD", "value": "65000.00", "updated_at": "t", "source": "sandbox"}));
+        let p = price(
+            &json!({"currency": "BTC", "base": "USD", "value": "65000.00", "updated_at": "t", "source": "sandbox"}),
+        );
         assert_eq!(p["id"], "price_btc_usd");
         assert_eq!(p["value"].as_f64(), Some(65000.0));
         assert_eq!(p["createdAt"], "t");
