@@ -21,22 +21,34 @@ pub async fn serve_http(function: &'static str) -> Result<(), Error> {
         return Err(format!("no route for function {function}").into());
     }
     let app = Arc::new(App::from_env().await?);
-    lambda_http::run(lambda_http::service_fn(move |event: lambda_http::Request| {
-        let app = app.clone();
-        async move { Ok::<_, Error>(handle(&app, function, event).await) }
-    }))
+    lambda_http::run(lambda_http::service_fn(
+        move |event: lambda_http::Request| {
+            let app = app.clone();
+            async move { Ok::<_, Error>(handle(&app, function, event).await) }
+        },
+    ))
     .await
 }
 
 /// One API Gateway event through the dispatcher (also used by tests with
 /// the sample events in `events/`).
-pub async fn handle(app: &App, function: &str, event: lambda_http::Request) -> lambda_http::Response<Body> {
+pub async fn handle(
+    app: &App,
+    function: &str,
+    event: lambda_http::Request,
+) -> lambda_http::Response<Body> {
     let source_ip = match event.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
         _ => None,
     };
     let (parts, body) = event.into_parts();
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let mut req = Request::new(parts.method, path_and_query);
     req.headers = parts.headers;
     req.source_ip = source_ip;
@@ -57,17 +69,30 @@ pub async fn handle(app: &App, function: &str, event: lambda_http::Request) -> l
     }
     let body = match &r.body {
         satsgate::http::Body::Json(v) => Body::Text(v.to_string()),
-        satsgate::http::Body::Raw { content_type, bytes } if content_type.starts_with("text/") || content_type.contains("json") || content_type.contains("svg") => {
+        satsgate::http::Body::Raw {
+            content_type,
+            bytes,
+        } if content_type.starts_with("text/")
+            || content_type.contains("json")
+            || content_type.contains("svg") =>
+        {
             Body::Text(String::from_utf8_lossy(bytes).into_owned())
         }
         satsgate::http::Body::Raw { bytes, .. } => Body::Binary(bytes.to_vec()),
         satsgate::http::Body::Empty => Body::Empty,
     };
-    b.body(body).unwrap_or_else(|_| lambda_http::Response::new(Body::Text("{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}".into())))
+    b.body(body).unwrap_or_else(|_| {
+        lambda_http::Response::new(Body::Text(
+            "{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}".into(),
+        ))
+    })
 }
 
 /// A job run per invocation: a scheduled EventBridge rule, a stream batch, ...
-pub type Job = for<'a> fn(&'a App, serde_json::Value) -> futures::future::BoxFuture<'a, Result<serde_json::Value, String>>;
+pub type Job = for<'a> fn(
+    &'a App,
+    serde_json::Value,
+) -> futures::future::BoxFuture<'a, Result<serde_json::Value, String>>;
 
 /// Run a scheduled job (EventBridge `rate(...)`): the app is built once, each
 /// invocation runs `job` once; a failed run is an error (Lambda retries it).
@@ -90,9 +115,14 @@ pub async fn serve_scheduled(name: &'static str, job: Job) -> Result<(), Error> 
 }
 
 /// The chain poller as a job.
-pub fn chain_poller(app: &App, _event: serde_json::Value) -> futures::future::BoxFuture<'_, Result<serde_json::Value, String>> {
+pub fn chain_poller(
+    app: &App,
+    _event: serde_json::Value,
+) -> futures::future::BoxFuture<'_, Result<serde_json::Value, String>> {
     Box::pin(async move {
         let r = satsgate::invoice::poller::poll_chain(app).await?;
-        Ok(serde_json::json!({"due": r.due, "checked": r.checked, "changed": r.changed, "errors": r.errors}))
+        Ok(
+            serde_json::json!({"due": r.due, "checked": r.checked, "changed": r.changed, "errors": r.errors}),
+        )
     })
 }

@@ -28,17 +28,31 @@ fn marker() -> Key {
 /// Create the demo account and a regtest store, once per data dir.
 /// Returns None when the demo already exists.
 pub async fn ensure_demo(app: &App) -> Result<Option<Demo>, String> {
-    if app.table.get(&marker()).await.map_err(|e| e.to_string())?.is_some() {
+    if app
+        .table
+        .get(&marker())
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
         return Ok(None);
     }
     let now = app.now();
     let (account, _key, account_key) = create_account(&*app.table, "Demo account", now)
         .await
         .map_err(|e| e.to_string())?;
-    let body = json!({"name": "Demo store", "network": "regtest", "wallet": DEMO_WALLET}).to_string();
+    let body =
+        json!({"name": "Demo store", "network": "regtest", "wallet": DEMO_WALLET}).to_string();
     let settings = StoreSettings::parse(body.as_bytes(), None).map_err(|e| e.to_string())?;
     let store = settings.into_store(new_id(IdKind::Store), account.id.clone(), rfc3339(now));
-    let (key, store_key) = ApiKeyRecord::new(KeyKind::Store, &account.id, Some(&store.id), Some("demo".into()), vec![], now);
+    let (key, store_key) = ApiKeyRecord::new(
+        KeyKind::Store,
+        &account.id,
+        Some(&store.id),
+        Some("demo".into()),
+        vec![],
+        now,
+    );
     let mut marker_item = satsgate::table::Item::new();
     marker_item.insert("pk".into(), json!(marker().pk));
     marker_item.insert("sk".into(), json!(marker().sk));
@@ -46,11 +60,21 @@ pub async fn ensure_demo(app: &App) -> Result<Option<Demo>, String> {
     marker_item.insert("store_id".into(), json!(store.id));
     app.table
         .transact(vec![
-            TxOp::Put { item: store_item(&store), cond: Some(Cond::NotExists) },
+            TxOp::Put {
+                item: store_item(&store),
+                cond: Some(Cond::NotExists),
+            },
             key.put_op(),
-            TxOp::Put { item: marker_item, cond: Some(Cond::NotExists) },
+            TxOp::Put {
+                item: marker_item,
+                cond: Some(Cond::NotExists),
+            },
         ])
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Some(Demo { account_key, store_key, store_id: store.id }))
+    Ok(Some(Demo {
+        account_key,
+        store_key,
+        store_id: store.id,
+    }))
 }

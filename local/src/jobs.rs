@@ -26,7 +26,11 @@ impl Default for Schedule {
 
 /// Run `job` now and then every `every` until the task is aborted. A failing
 /// run is logged; the next one runs on time.
-pub fn spawn_every<F, Fut>(name: &'static str, every: Duration, job: F) -> tokio::task::JoinHandle<()>
+pub fn spawn_every<F, Fut>(
+    name: &'static str,
+    every: Duration,
+    job: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), String>> + Send,
@@ -50,27 +54,49 @@ pub fn start_jobs(app: Arc<App>, schedule: &Schedule) -> Vec<tokio::task::JoinHa
     // -- prices jobs --
     {
         let app = app.clone();
-        jobs.push(spawn_every("price-poller", schedule.price_poll, move || {
-            let app = app.clone();
-            async move { satsgate::prices::poller::poll_prices(&app).await.map(|_| ()) }
-        }));
+        jobs.push(spawn_every(
+            "price-poller",
+            schedule.price_poll,
+            move || {
+                let app = app.clone();
+                async move {
+                    satsgate::prices::poller::poll_prices(&app)
+                        .await
+                        .map(|_| ())
+                }
+            },
+        ));
     }
     // -- end prices jobs --
     // -- chain jobs --
     {
         let app = app.clone();
-        jobs.push(spawn_every("chain-poller", schedule.chain_poll, move || {
-            let app = app.clone();
-            async move { satsgate::invoice::poller::poll_chain(&app).await.map(|_| ()) }
-        }));
+        jobs.push(spawn_every(
+            "chain-poller",
+            schedule.chain_poll,
+            move || {
+                let app = app.clone();
+                async move {
+                    satsgate::invoice::poller::poll_chain(&app)
+                        .await
+                        .map(|_| ())
+                }
+            },
+        ));
     }
     // -- end chain jobs --
     // -- webhook jobs --
     // The stream + events-fanout and SQS + webhook-dispatcher of AWS: the
     // outbox is swept at start and every `webhook_poll`, the change feed
     // fans out new events at once; the dispatcher long-polls `app.queue`.
-    jobs.push(tokio::spawn(satsgate::webhooks::worker::run_fanout(app.clone(), schedule.webhook_poll)));
-    jobs.push(tokio::spawn(satsgate::webhooks::worker::run_dispatcher(app.clone(), schedule.webhook_poll)));
+    jobs.push(tokio::spawn(satsgate::webhooks::worker::run_fanout(
+        app.clone(),
+        schedule.webhook_poll,
+    )));
+    jobs.push(tokio::spawn(satsgate::webhooks::worker::run_dispatcher(
+        app.clone(),
+        schedule.webhook_poll,
+    )));
     // -- end webhook jobs --
     jobs.shrink_to_fit();
     jobs

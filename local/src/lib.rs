@@ -28,7 +28,11 @@ async fn serve_one(
     req: http::Request<Body>,
 ) -> http::Response<Body> {
     let (parts, body) = req.into_parts();
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let mut request = Request::new(parts.method, path_and_query);
     request.headers = parts.headers;
     request.source_ip = Some(peer.ip());
@@ -50,7 +54,12 @@ pub fn to_http(r: Response) -> http::Response<Body> {
         b = b.header(k.as_str(), v.as_str());
     }
     b.body(Body::from(r.body_bytes())).unwrap_or_else(|_| {
-        http::Response::builder().status(500).body(Body::from("{\"error\":{\"code\":\"internal\",\"message\":\"bad response header\"}}")).expect("static response")
+        http::Response::builder()
+            .status(500)
+            .body(Body::from(
+                "{\"error\":{\"code\":\"internal\",\"message\":\"bad response header\"}}",
+            ))
+            .expect("static response")
     })
 }
 
@@ -89,7 +98,11 @@ impl Running {
 }
 
 /// Serve `app` on `listener` and run the background jobs on `schedule`.
-pub async fn start_with_jobs(app: Arc<App>, listener: tokio::net::TcpListener, schedule: &jobs::Schedule) -> std::io::Result<Running> {
+pub async fn start_with_jobs(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    schedule: &jobs::Schedule,
+) -> std::io::Result<Running> {
     let mut running = start(app, listener).await?;
     // The started app (it has the WebSocket hub) runs the jobs.
     running.jobs = jobs::start_jobs(running.app.clone(), schedule);
@@ -102,7 +115,8 @@ pub async fn start(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io:
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     // -- websocket: the hub is the app's push adapter; `/ws` and `/` upgrade --
     let (app, hub) = ws::install(app);
-    let service = ws::attach(router(app.clone()), app.clone(), hub).into_make_service_with_connect_info::<SocketAddr>();
+    let service = ws::attach(router(app.clone()), app.clone(), hub)
+        .into_make_service_with_connect_info::<SocketAddr>();
     // -- end websocket --
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, service).with_graceful_shutdown(async {
@@ -112,5 +126,11 @@ pub async fn start(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io:
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(Running { addr, app, shutdown: Some(tx), task, jobs: Vec::new() })
+    Ok(Running {
+        addr,
+        app,
+        shutdown: Some(tx),
+        task,
+        jobs: Vec::new(),
+    })
 }

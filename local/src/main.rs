@@ -19,7 +19,9 @@ const USAGE: &str = "usage: satsgate-local [--listen ADDR] [--data-dir DIR] [--m
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         listen: std::env::var("SATSGATE_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into()),
-        data_dir: std::env::var("SATSGATE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(".satsgate")),
+        data_dir: std::env::var("SATSGATE_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from(".satsgate")),
         memory: false,
         live: false,
         command: None,
@@ -68,8 +70,16 @@ async fn run() -> Result<(), String> {
         Storage::Dir(args.data_dir.clone())
     };
     let where_ = match &storage {
-        Storage::Dynamo => format!("DynamoDB table {}", std::env::var("TABLE_NAME").unwrap_or_default()),
-        Storage::Dir(d) => format!("{}", std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display()),
+        Storage::Dynamo => format!(
+            "DynamoDB table {}",
+            std::env::var("TABLE_NAME").unwrap_or_default()
+        ),
+        Storage::Dir(d) => format!(
+            "{}",
+            std::fs::canonicalize(d)
+                .unwrap_or_else(|_| d.clone())
+                .display()
+        ),
         Storage::Memory => "memory (nothing is kept)".into(),
     };
     let mut app = App::build(storage, config).await?;
@@ -79,9 +89,10 @@ async fn run() -> Result<(), String> {
     let app = Arc::new(app);
 
     if args.command.as_deref() == Some("create-account") {
-        let (account, _key, secret) = satsgate::account::create_account(&*app.table, &args.name, app.now())
-            .await
-            .map_err(|e| e.to_string())?;
+        let (account, _key, secret) =
+            satsgate::account::create_account(&*app.table, &args.name, app.now())
+                .await
+                .map_err(|e| e.to_string())?;
         println!("account {} created in {where_}", account.id);
         println!("SATSGATE_ACCOUNT_KEY={secret}");
         return Ok(());
@@ -89,7 +100,10 @@ async fn run() -> Result<(), String> {
 
     match satsgate_local::demo::ensure_demo(&app).await? {
         Some(demo) => {
-            println!("created demo account and regtest store {} (keys are shown only now)", demo.store_id);
+            println!(
+                "created demo account and regtest store {} (keys are shown only now)",
+                demo.store_id
+            );
             println!("SATSGATE_ACCOUNT_KEY={}", demo.account_key);
             println!("SATSGATE_STORE_KEY={}", demo.store_key);
         }
@@ -100,7 +114,9 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let schedule = satsgate_local::jobs::Schedule::default();
-    let running = satsgate_local::start_with_jobs(app, listener, &schedule).await.map_err(|e| e.to_string())?;
+    let running = satsgate_local::start_with_jobs(app, listener, &schedule)
+        .await
+        .map_err(|e| e.to_string())?;
     println!("listening on {}", running.url());
     tokio::signal::ctrl_c().await.ok();
     running.stop().await;

@@ -36,7 +36,11 @@ fn start(data_dir: &std::path::Path) -> Local {
             break;
         }
     }
-    let url = lines.last().unwrap().trim_start_matches("listening on ").to_string();
+    let url = lines
+        .last()
+        .unwrap()
+        .trim_start_matches("listening on ")
+        .to_string();
     // keep draining stdout so the child never blocks on a full pipe
     std::thread::spawn(move || for _ in reader.lines() {});
     Local { child, url, lines }
@@ -44,12 +48,17 @@ fn start(data_dir: &std::path::Path) -> Local {
 
 impl Local {
     fn value(&self, name: &str) -> Option<String> {
-        self.lines.iter().find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
     }
 
     /// Stop like Ctrl-C does (the sandbox chain is flushed).
     fn interrupt(mut self) {
-        Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "clean exit on SIGINT: {status}");
     }
@@ -57,7 +66,9 @@ impl Local {
 
 async fn call(url: &str, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
     let client = reqwest::Client::new();
-    let mut rb = client.request(method.parse().unwrap(), format!("{url}{path}")).bearer_auth(key);
+    let mut rb = client
+        .request(method.parse().unwrap(), format!("{url}{path}"))
+        .bearer_auth(key);
     if let Some(b) = body {
         rb = rb.json(&b);
     }
@@ -71,27 +82,62 @@ async fn first_start_demo_store_invoice_and_restart() {
     let dir = std::env::temp_dir().join(format!("satsgate-local-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let local = start(&dir);
-    let account = local.value("SATSGATE_ACCOUNT_KEY").expect("account key printed on first start");
-    let store_key = local.value("SATSGATE_STORE_KEY").expect("store key printed on first start");
+    let account = local
+        .value("SATSGATE_ACCOUNT_KEY")
+        .expect("account key printed on first start");
+    let store_key = local
+        .value("SATSGATE_STORE_KEY")
+        .expect("store key printed on first start");
     let url = local.url.clone();
 
     let zpub = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs";
-    let (s, b) = call(&url, "POST", "/v1/stores", &account, Some(json!({"name": "Main", "network": "mainnet", "wallet": zpub}))).await;
+    let (s, b) = call(
+        &url,
+        "POST",
+        "/v1/stores",
+        &account,
+        Some(json!({"name": "Main", "network": "mainnet", "wallet": zpub})),
+    )
+    .await;
     assert_eq!(s, 201, "{b}");
     assert!(b["api_key"]["key"].as_str().unwrap().starts_with("sgs_"));
     let tpub = "tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M";
-    let (s, b) = call(&url, "POST", "/v1/stores", &account, Some(json!({"name": "Main", "network": "mainnet", "wallet": tpub}))).await;
+    let (s, b) = call(
+        &url,
+        "POST",
+        "/v1/stores",
+        &account,
+        Some(json!({"name": "Main", "network": "mainnet", "wallet": tpub})),
+    )
+    .await;
     assert_eq!(s, 400);
     assert_eq!(b["error"]["code"], "validation_error");
     assert!(b["error"]["details"]["wallet"].is_array());
 
     // The demo store is on regtest with the sandbox chain and prices.
-    let (s, inv) = call(&url, "POST", "/v1/invoices", &store_key, Some(json!({"amount": "12.50", "currency": "USD"}))).await;
+    let (s, inv) = call(
+        &url,
+        "POST",
+        "/v1/invoices",
+        &store_key,
+        Some(json!({"amount": "12.50", "currency": "USD"})),
+    )
+    .await;
     assert_eq!(s, 201, "{inv}");
-    assert_eq!(inv["address"], "bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk");
+    assert_eq!(
+        inv["address"],
+        "bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk"
+    );
     let id = inv["id"].as_str().unwrap().to_string();
     let sats = inv["crypto_amount_sats"].as_u64().unwrap();
-    let (s, _) = call(&url, "POST", "/v1/sandbox/payments", &store_key, Some(json!({"invoice_id": id, "amount_sats": sats}))).await;
+    let (s, _) = call(
+        &url,
+        "POST",
+        "/v1/sandbox/payments",
+        &store_key,
+        Some(json!({"invoice_id": id, "amount_sats": sats})),
+    )
+    .await;
     assert_eq!(s, 201);
     let (_, now) = call(&url, "GET", &format!("/v1/invoices/{id}"), &store_key, None).await;
     assert_eq!(now["status"], "pending");
@@ -99,12 +145,25 @@ async fn first_start_demo_store_invoice_and_restart() {
 
     // Restart on the same data dir: no new demo, same keys, same state.
     let local = start(&dir);
-    assert!(local.value("SATSGATE_ACCOUNT_KEY").is_none(), "keys are printed only once");
+    assert!(
+        local.value("SATSGATE_ACCOUNT_KEY").is_none(),
+        "keys are printed only once"
+    );
     let url = local.url.clone();
     let (s, now) = call(&url, "GET", &format!("/v1/invoices/{id}"), &store_key, None).await;
     assert_eq!(s, 200);
-    assert_eq!(now["status"], "pending", "the invoice and its payment survived the restart");
-    let (s, _) = call(&url, "POST", "/v1/sandbox/blocks", &store_key, Some(json!({"count": 1}))).await;
+    assert_eq!(
+        now["status"], "pending",
+        "the invoice and its payment survived the restart"
+    );
+    let (s, _) = call(
+        &url,
+        "POST",
+        "/v1/sandbox/blocks",
+        &store_key,
+        Some(json!({"count": 1})),
+    )
+    .await;
     assert_eq!(s, 201);
     let (_, now) = call(&url, "GET", &format!("/v1/invoices/{id}"), &store_key, None).await;
     assert_eq!(now["status"], "completed", "the sandbox chain survived too");

@@ -13,7 +13,9 @@ use satsgate::clock::SystemClock;
 use satsgate::dispatch::dispatch;
 use satsgate::http::Request;
 use satsgate::network::Network;
-use satsgate::table::{embedded::EmbeddedTable, Cond, Item, Key, Page, Query, Table, TableError, TxOp, Update};
+use satsgate::table::{
+    embedded::EmbeddedTable, Cond, Item, Key, Page, Query, Table, TableError, TxOp, Update,
+};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -52,7 +54,12 @@ impl Table for CountingTable {
         self.1.writes.fetch_add(1, Relaxed);
         self.0.put(item, cond).await
     }
-    async fn update(&self, key: &Key, update: Update, cond: Option<Cond>) -> Result<Item, TableError> {
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        cond: Option<Cond>,
+    ) -> Result<Item, TableError> {
         self.1.writes.fetch_add(1, Relaxed);
         self.0.update(key, update, cond).await
     }
@@ -63,7 +70,9 @@ impl Table for CountingTable {
     async fn query(&self, query: Query) -> Result<Page, TableError> {
         let page = self.0.query(query).await?;
         self.1.reads.fetch_add(1, Relaxed);
-        self.1.read_items.fetch_add(page.items.len() as u64, Relaxed);
+        self.1
+            .read_items
+            .fetch_add(page.items.len() as u64, Relaxed);
         Ok(page)
     }
     async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
@@ -107,9 +116,16 @@ impl Chain for CountingChain {
 
 const VPUB: &str = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc";
 
-async fn call(app: &App, method: &str, path: &str, key: &str, body: serde_json::Value) -> serde_json::Value {
+async fn call(
+    app: &App,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
     let mut req = Request::new(method.parse().unwrap(), path);
-    req.headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
+    req.headers
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
     req.body = body.to_string().into();
     let r = dispatch(app, req).await;
     assert!(r.status < 300, "{method} {path}: {} {:?}", r.status, r.body);
@@ -126,14 +142,36 @@ struct Setup {
 async fn setup() -> Setup {
     let counts = Arc::new(Counts::default());
     let sim = Arc::new(SimChain::in_memory(Network::Regtest));
-    let table: Arc<dyn Table> = Arc::new(CountingTable(Arc::new(EmbeddedTable::in_memory()), counts.clone()));
-    let config = Config { rate_limit_per_minute: u64::MAX / 2, ..Config::default() };
-    let app = App::new(table, Arc::new(SystemClock), config)
-        .with_chain(Network::Regtest, Arc::new(CountingChain(sim.clone(), counts.clone())));
-    let (_, _, account_key) = satsgate::account::create_account(&*app.table, "bench", app.now()).await.unwrap();
-    let created = call(&app, "POST", "/v1/stores", &account_key, json!({"name": "bench", "network": "regtest", "wallet": VPUB})).await;
+    let table: Arc<dyn Table> = Arc::new(CountingTable(
+        Arc::new(EmbeddedTable::in_memory()),
+        counts.clone(),
+    ));
+    let config = Config {
+        rate_limit_per_minute: u64::MAX / 2,
+        ..Config::default()
+    };
+    let app = App::new(table, Arc::new(SystemClock), config).with_chain(
+        Network::Regtest,
+        Arc::new(CountingChain(sim.clone(), counts.clone())),
+    );
+    let (_, _, account_key) = satsgate::account::create_account(&*app.table, "bench", app.now())
+        .await
+        .unwrap();
+    let created = call(
+        &app,
+        "POST",
+        "/v1/stores",
+        &account_key,
+        json!({"name": "bench", "network": "regtest", "wallet": VPUB}),
+    )
+    .await;
     let store_key = created["api_key"]["key"].as_str().unwrap().to_string();
-    Setup { app, counts, sim, store_key }
+    Setup {
+        app,
+        counts,
+        sim,
+        store_key,
+    }
 }
 
 /// Invoices per second through the whole pipeline, and raw puts per second
@@ -142,11 +180,25 @@ async fn creation_rate(n: usize) -> (f64, f64) {
     let s = setup().await;
     let started = Instant::now();
     for _ in 0..n {
-        call(&s.app, "POST", "/v1/invoices", &s.store_key, json!({"amount": "0.001", "currency": "BTC"})).await;
+        call(
+            &s.app,
+            "POST",
+            "/v1/invoices",
+            &s.store_key,
+            json!({"amount": "0.001", "currency": "BTC"}),
+        )
+        .await;
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();
     let raw = EmbeddedTable::in_memory();
-    let item = call(&s.app, "POST", "/v1/invoices", &s.store_key, json!({"amount": "0.001", "currency": "BTC"})).await;
+    let item = call(
+        &s.app,
+        "POST",
+        "/v1/invoices",
+        &s.store_key,
+        json!({"amount": "0.001", "currency": "BTC"}),
+    )
+    .await;
     let started = Instant::now();
     for i in 0..n {
         let mut it = item.as_object().unwrap().clone();
@@ -161,12 +213,24 @@ async fn poller_cost(n: usize) -> Vec<(String, [f64; 5])> {
     let s = setup().await;
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
-        let inv = call(&s.app, "POST", "/v1/invoices", &s.store_key, json!({"amount": "0.001", "currency": "BTC"})).await;
-        ids.push((inv["id"].as_str().unwrap().to_string(), inv["address"].as_str().unwrap().to_string()));
+        let inv = call(
+            &s.app,
+            "POST",
+            "/v1/invoices",
+            &s.store_key,
+            json!({"amount": "0.001", "currency": "BTC"}),
+        )
+        .await;
+        ids.push((
+            inv["id"].as_str().unwrap().to_string(),
+            inv["address"].as_str().unwrap().to_string(),
+        ));
     }
     // A tenth of the invoices get paid before the first run.
     for (_, address) in ids.iter().step_by(10) {
-        s.sim.pay(address, Amount::from_sat(100_000), false).unwrap();
+        s.sim
+            .pay(address, Amount::from_sat(100_000), false)
+            .unwrap();
     }
     let mut rows = Vec::new();
     s.counts.take();
@@ -177,7 +241,16 @@ async fn poller_cost(n: usize) -> Vec<(String, [f64; 5])> {
         let [reads, read_items, writes, chain] = s.counts.take();
         let per = |x: u64| x as f64 / n as f64;
         assert_eq!(report.checked, n);
-        rows.push((label.to_string(), [per(chain), per(reads), per(read_items), per(writes), secs * 1e6 / n as f64]));
+        rows.push((
+            label.to_string(),
+            [
+                per(chain),
+                per(reads),
+                per(read_items),
+                per(writes),
+                secs * 1e6 / n as f64,
+            ],
+        ));
     }
     s.sim.mine(1);
     let started = Instant::now();
@@ -185,16 +258,39 @@ async fn poller_cost(n: usize) -> Vec<(String, [f64; 5])> {
     let secs = started.elapsed().as_secs_f64();
     let [reads, read_items, writes, chain] = s.counts.take();
     let per = |x: u64| x as f64 / n as f64;
-    rows.push(("run 3 (1 block mined)".into(), [per(chain), per(reads), per(read_items), per(writes), secs * 1e6 / n as f64]));
+    rows.push((
+        "run 3 (1 block mined)".into(),
+        [
+            per(chain),
+            per(reads),
+            per(read_items),
+            per(writes),
+            secs * 1e6 / n as f64,
+        ],
+    ));
     rows
 }
 
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 1_000, 10_000] };
+    let sizes: &[usize] = if quick {
+        &[10, 100]
+    } else {
+        &[10, 1_000, 10_000]
+    };
     println!("chain poller, per watched invoice per run (sandbox chain, embedded table)");
-    println!("{:>7} | {:<26} | {:>11} | {:>11} | {:>10} | {:>12} | {:>8} | {:>10}", "watched", "run", "chain calls", "table reads", "items read", "table writes", "µs", "µs vs n=10");
+    println!(
+        "{:>7} | {:<26} | {:>11} | {:>11} | {:>10} | {:>12} | {:>8} | {:>10}",
+        "watched",
+        "run",
+        "chain calls",
+        "table reads",
+        "items read",
+        "table writes",
+        "µs",
+        "µs vs n=10"
+    );
     let mut base_us: BTreeMap<String, f64> = BTreeMap::new();
     for &n in sizes {
         for (label, [chain, reads, items, writes, us]) in poller_cost(n).await {
@@ -206,5 +302,8 @@ async fn main() {
     let (rate, raw) = creation_rate(n).await;
     println!();
     println!("invoice creation, embedded engine, full pipeline (auth, rate limit, address derivation, transaction): {rate:.0}/s");
-    println!("baseline: one conditional put of the same item: {raw:.0}/s; creation costs {:.1}x a put", raw / rate);
+    println!(
+        "baseline: one conditional put of the same item: {raw:.0}/s; creation costs {:.1}x a put",
+        raw / rate
+    );
 }

@@ -114,7 +114,14 @@ pub async fn create_account(
         name: name.to_string(),
         created_at: rfc3339(now),
     };
-    let (key, secret) = ApiKeyRecord::new(KeyKind::Account, &account.id, None, Some("bootstrap".into()), vec![], now);
+    let (key, secret) = ApiKeyRecord::new(
+        KeyKind::Account,
+        &account.id,
+        None,
+        Some("bootstrap".into()),
+        vec![],
+        now,
+    );
     table
         .transact(vec![
             TxOp::Put {

@@ -59,10 +59,14 @@ impl Config {
             c.allow_insecure_urls = matches!(v.as_str(), "1" | "true");
         }
         if let Ok(v) = std::env::var("PRICE_MAX_AGE_SECONDS") {
-            c.price_max_age_secs = v.parse().map_err(|_| format!("PRICE_MAX_AGE_SECONDS=`{v}` is not a whole number"))?;
+            c.price_max_age_secs = v
+                .parse()
+                .map_err(|_| format!("PRICE_MAX_AGE_SECONDS=`{v}` is not a whole number"))?;
         }
         if let Ok(v) = std::env::var("PRICE_MIN_SOURCES") {
-            c.price_min_sources = v.parse().map_err(|_| format!("PRICE_MIN_SOURCES=`{v}` is not a whole number"))?;
+            c.price_min_sources = v
+                .parse()
+                .map_err(|_| format!("PRICE_MIN_SOURCES=`{v}` is not a whole number"))?;
         }
         if let Ok(v) = std::env::var("FIATS") {
             c.fiats = v
@@ -110,7 +114,11 @@ impl App {
     /// serving regtest; replace them with the `with_*` methods.
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, config: Config) -> App {
         App {
-            queue: Arc::new(crate::queue::local::TableQueue::new(table.clone(), clock.clone(), crate::webhooks::QUEUE_NAME)),
+            queue: Arc::new(crate::queue::local::TableQueue::new(
+                table.clone(),
+                clock.clone(),
+                crate::webhooks::QUEUE_NAME,
+            )),
             push: Arc::new(crate::push::NoPush),
             table,
             clock,
@@ -181,13 +189,22 @@ impl App {
     /// caller may switch to live sources with `with_live_sources`).
     pub async fn build(storage: Storage, config: Config) -> Result<App, String> {
         let (table, sim): (Arc<dyn Table>, SimChain) = match &storage {
-            Storage::Dynamo => (Arc::new(DynamoTable::from_env().await?), SimChain::in_memory(Network::Regtest)),
+            Storage::Dynamo => (
+                Arc::new(DynamoTable::from_env().await?),
+                SimChain::in_memory(Network::Regtest),
+            ),
             Storage::Dir(dir) => (
-                Arc::new(EmbeddedTable::open(dir).map_err(|e| format!("opening data dir {}: {e}", dir.display()))?),
+                Arc::new(
+                    EmbeddedTable::open(dir)
+                        .map_err(|e| format!("opening data dir {}: {e}", dir.display()))?,
+                ),
                 SimChain::open(&dir.join("sandbox-chain.json"), Network::Regtest)
                     .map_err(|e| format!("opening sandbox chain in {}: {e}", dir.display()))?,
             ),
-            Storage::Memory => (Arc::new(EmbeddedTable::in_memory()), SimChain::in_memory(Network::Regtest)),
+            Storage::Memory => (
+                Arc::new(EmbeddedTable::in_memory()),
+                SimChain::in_memory(Network::Regtest),
+            ),
         };
         Ok(App::new(table, Arc::new(SystemClock), config).with_sim(Arc::new(sim)))
     }
@@ -200,7 +217,8 @@ impl App {
             .user_agent(concat!("satsgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
-        let names = std::env::var("PRICE_SOURCES").unwrap_or_else(|_| "coinbase,kraken,bitstamp,coingecko".into());
+        let names = std::env::var("PRICE_SOURCES")
+            .unwrap_or_else(|_| "coinbase,kraken,bitstamp,coingecko".into());
         self.price_feeds = crate::prices::feeds_from_names(&names, client.clone())?;
         for (network, default) in [
             (Network::Mainnet, "https://blockstream.info/api"),
@@ -209,7 +227,10 @@ impl App {
         ] {
             let var = format!("ESPLORA_URL_{}", network.as_str().to_uppercase());
             let url = std::env::var(&var).unwrap_or_else(|_| default.into());
-            self = self.with_chain(network, Arc::new(crate::chain::esplora::Esplora::new(client.clone(), url)));
+            self = self.with_chain(
+                network,
+                Arc::new(crate::chain::esplora::Esplora::new(client.clone(), url)),
+            );
         }
         Ok(self)
     }
@@ -222,7 +243,9 @@ impl App {
         if std::env::var("PRICE_MIN_SOURCES").is_err() {
             config.price_min_sources = 2;
         }
-        let mut app = App::build(Storage::Dynamo, config).await?.with_live_sources()?;
+        let mut app = App::build(Storage::Dynamo, config)
+            .await?
+            .with_live_sources()?;
         if std::env::var("SANDBOX_CHAIN").map_or(true, |v| v != "1") {
             app.chains.remove(&Network::Regtest);
             app.sim = None;
@@ -234,6 +257,8 @@ impl App {
         } else {
             app.with_queue(Arc::new(crate::queue::Unconfigured))
         };
+        // Live WebSocket pushes where WEBSOCKET_CALLBACK_URL is set (events-fanout).
+        let app = crate::ws::aws::with_push_from_env(app).await;
         Ok(app)
     }
 

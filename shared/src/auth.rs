@@ -140,13 +140,16 @@ impl IpAllowlist {
     }
 
     pub fn to_strings(&self) -> Vec<String> {
-        self.0.iter().map(|n| {
-            if n.prefix_len() == n.max_prefix_len() {
-                n.addr().to_string()
-            } else {
-                n.to_string()
-            }
-        }).collect()
+        self.0
+            .iter()
+            .map(|n| {
+                if n.prefix_len() == n.max_prefix_len() {
+                    n.addr().to_string()
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect()
     }
 }
 
@@ -177,31 +180,56 @@ mod tests {
     #[test]
     fn parses_all_three_header_forms() {
         let basic = base64::engine::general_purpose::STANDARD.encode("sgs_abc:");
-        assert_eq!(key_from_headers(&headers(&[("authorization", "Bearer sgs_abc")])).unwrap(), Some("sgs_abc".into()));
-        assert_eq!(key_from_headers(&headers(&[("authorization", &format!("Basic {basic}"))])).unwrap(), Some("sgs_abc".into()));
-        assert_eq!(key_from_headers(&headers(&[("api-key", "sgs_abc")])).unwrap(), Some("sgs_abc".into()));
+        assert_eq!(
+            key_from_headers(&headers(&[("authorization", "Bearer sgs_abc")])).unwrap(),
+            Some("sgs_abc".into())
+        );
+        assert_eq!(
+            key_from_headers(&headers(&[("authorization", &format!("Basic {basic}"))])).unwrap(),
+            Some("sgs_abc".into())
+        );
+        assert_eq!(
+            key_from_headers(&headers(&[("api-key", "sgs_abc")])).unwrap(),
+            Some("sgs_abc".into())
+        );
         assert_eq!(key_from_headers(&HeaderMap::new()).unwrap(), None);
         assert!(key_from_headers(&headers(&[("authorization", "Bearer")])).is_err());
         assert!(key_from_headers(&headers(&[("authorization", "Token x")])).is_err());
         assert!(key_from_headers(&headers(&[("authorization", "Basic !!!")])).is_err());
         let no_colon = base64::engine::general_purpose::STANDARD.encode("sgs_abc");
-        assert!(key_from_headers(&headers(&[("authorization", &format!("Basic {no_colon}"))])).is_err());
+        assert!(
+            key_from_headers(&headers(&[("authorization", &format!("Basic {no_colon}"))])).is_err()
+        );
     }
 
     #[test]
     fn allowlist_matches_ips_and_cidrs() {
-        let l = IpAllowlist::parse(&["203.0.113.7".into(), "10.0.0.0/8".into(), "2001:db8::/32".into()]).unwrap();
+        let l = IpAllowlist::parse(&[
+            "203.0.113.7".into(),
+            "10.0.0.0/8".into(),
+            "2001:db8::/32".into(),
+        ])
+        .unwrap();
         let ip = |s: &str| Some(IpAddr::from_str(s).unwrap());
         assert!(l.allows(ip("203.0.113.7")));
         assert!(!l.allows(ip("203.0.113.8")));
         assert!(l.allows(ip("10.200.1.1")));
         assert!(l.allows(ip("2001:db8::1")));
         assert!(!l.allows(ip("2001:db9::1")));
-        assert!(l.allows(ip("::ffff:10.1.2.3")), "IPv4-mapped IPv6 matches IPv4 ranges");
-        assert!(!l.allows(None), "unknown source is refused when a list is set");
+        assert!(
+            l.allows(ip("::ffff:10.1.2.3")),
+            "IPv4-mapped IPv6 matches IPv4 ranges"
+        );
+        assert!(
+            !l.allows(None),
+            "unknown source is refused when a list is set"
+        );
         assert!(IpAllowlist::default().allows(None));
         let bad = IpAllowlist::parse(&["10.0.0.0/33".into(), "nope".into()]).unwrap_err();
         assert_eq!(bad.len(), 2);
-        assert_eq!(l.to_strings(), vec!["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"]);
+        assert_eq!(
+            l.to_strings(),
+            vec!["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"]
+        );
     }
 }

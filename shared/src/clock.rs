@@ -45,8 +45,7 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         let ms = self.0.load(Ordering::SeqCst);
-        OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-            .expect("clock in range")
+        OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).expect("clock in range")
     }
 }
 
@@ -103,10 +102,19 @@ mod tests {
     #[test]
     fn flexible_dates() {
         let want = "2026-01-31T12:34:56.000Z";
-        for s in ["2026-01-31T12:34:56Z", "2026-01-31T12:34:56.000000000Z", "2026-01-31T14:34:56+02:00", "2026-01-31 12:34:56", "31/01/2026 12:34:56"] {
+        for s in [
+            "2026-01-31T12:34:56Z",
+            "2026-01-31T12:34:56.000000000Z",
+            "2026-01-31T14:34:56+02:00",
+            "2026-01-31 12:34:56",
+            "31/01/2026 12:34:56",
+        ] {
             assert_eq!(rfc3339(parse_flexible(s).unwrap()), want, "{s}");
         }
-        assert_eq!(rfc3339(parse_flexible("2026-01-31").unwrap()), "2026-01-31T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(parse_flexible("2026-01-31").unwrap()),
+            "2026-01-31T00:00:00.000Z"
+        );
         assert!(parse_flexible("31/01/2026").is_err());
         assert!(parse_flexible("2026-13-01").is_err());
     }

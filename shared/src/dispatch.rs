@@ -46,7 +46,8 @@ macro_rules! handler {
     ($f:path) => {{
         fn h<'a>(
             cx: $crate::dispatch::Ctx<'a>,
-        ) -> futures::future::BoxFuture<'a, Result<$crate::http::Response, $crate::error::ApiError>> {
+        ) -> futures::future::BoxFuture<'a, Result<$crate::http::Response, $crate::error::ApiError>>
+        {
             Box::pin($f(cx))
         }
         h as $crate::dispatch::HandlerFn
@@ -66,17 +67,18 @@ impl<'a> Ctx<'a> {
 
     /// The store a store key acts on.
     pub fn store(&self) -> Result<&Store, ApiError> {
-        self.principal()?
-            .store
-            .as_ref()
-            .ok_or_else(|| ApiError::forbidden("this endpoint needs a store API key, not an account key"))
+        self.principal()?.store.as_ref().ok_or_else(|| {
+            ApiError::forbidden("this endpoint needs a store API key, not an account key")
+        })
     }
 
     /// The account of an account key.
     pub fn account_id(&self) -> Result<&str, ApiError> {
         let p = self.principal()?;
         if p.key.kind != KeyKind::Account {
-            return Err(ApiError::forbidden("this endpoint needs an account API key"));
+            return Err(ApiError::forbidden(
+                "this endpoint needs an account API key",
+            ));
         }
         Ok(&p.key.account_id)
     }
@@ -87,7 +89,11 @@ impl<'a> Ctx<'a> {
     pub async fn visible_store(&self, id: &str) -> Result<Store, ApiError> {
         let p = self.principal()?;
         if let Some(own) = &p.store {
-            return if own.id == id { Ok(own.clone()) } else { Err(ApiError::not_found("store")) };
+            return if own.id == id {
+                Ok(own.clone())
+            } else {
+                Err(ApiError::not_found("store"))
+            };
         }
         match self.app.table.get(&schema::store(id)).await? {
             Some(item) => {
@@ -114,7 +120,10 @@ impl<'a> Ctx<'a> {
 }
 
 /// Find the route for a method and path.
-pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, BTreeMap<String, String>), ApiError> {
+pub fn find_route(
+    method: &str,
+    path: &str,
+) -> Result<(&'static Route, BTreeMap<String, String>), ApiError> {
     let mut allowed = Vec::new();
     for r in ROUTES {
         if let Some(params) = crate::http::match_path(r.path, path) {
@@ -125,12 +134,19 @@ pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, BTreeMap<
         }
     }
     if allowed.is_empty() {
-        Err(ApiError::new(404, ErrorCode::NotFound, format!("no endpoint at {path}")))
+        Err(ApiError::new(
+            404,
+            ErrorCode::NotFound,
+            format!("no endpoint at {path}"),
+        ))
     } else {
         Err(ApiError::new(
             405,
             ErrorCode::NotFound,
-            format!("{method} is not supported on {path}; use {}", allowed.join(" or ")),
+            format!(
+                "{method} is not supported on {path}; use {}",
+                allowed.join(" or ")
+            ),
         )
         .with_header("Allow", allowed.join(", ")))
     }
@@ -152,11 +168,21 @@ pub async fn dispatch_as(app: &App, req: Request, function: Option<&str>) -> Res
         Ok(r) => r,
         Err(e) => Response::from_error(&e),
     };
-    response.headers.push(("X-Request-Id".into(), request_id.clone()));
+    response
+        .headers
+        .push(("X-Request-Id".into(), request_id.clone()));
     let status = response.status;
     let ms = started.elapsed().as_millis() as u64;
     if status >= 500 {
-        tracing::error!(request_id, method, path, status, ms, key_id, "request failed");
+        tracing::error!(
+            request_id,
+            method,
+            path,
+            status,
+            ms,
+            key_id,
+            "request failed"
+        );
     } else {
         tracing::info!(request_id, method, path, status, ms, key_id, "request");
     }
@@ -188,7 +214,13 @@ async fn run(
         ));
     }
     let Some(secret) = secret.filter(|_| route.auth != Auth::Public) else {
-        let cx = Ctx { app, req, params, principal: None, request_id: request_id.to_string() };
+        let cx = Ctx {
+            app,
+            req,
+            params,
+            principal: None,
+            request_id: request_id.to_string(),
+        };
         return (route.handler)(cx).await;
     };
 
@@ -200,27 +232,32 @@ async fn run(
         keys.push(schema::idempotency(&hash, k));
     }
     let mut found = app.table.get_many(&keys).await?.into_iter();
-    let key_item = found.next().flatten().ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
+    let key_item = found
+        .next()
+        .flatten()
+        .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
     let key: ApiKeyRecord = from_item(key_item)?;
     *key_id_out = Some(key.id.clone());
     let earlier = found.next().flatten();
 
     match (route.auth, key.kind) {
         (Auth::Account, KeyKind::Store) => {
-            return Err(ApiError::forbidden("this endpoint needs an account API key; store keys act only on their store"))
-        }
-        (Auth::Store, KeyKind::Account) => {
             return Err(ApiError::forbidden(
-                "this endpoint needs a store API key; create one with POST /v1/stores/{id}/api-keys",
+                "this endpoint needs an account API key; store keys act only on their store",
             ))
         }
+        (Auth::Store, KeyKind::Account) => return Err(ApiError::forbidden(
+            "this endpoint needs a store API key; create one with POST /v1/stores/{id}/api-keys",
+        )),
         _ => {}
     }
     let allowlist = IpAllowlist::parse(&key.allowed_ips).unwrap_or_default();
     if !allowlist.allows(req.source_ip) {
         return Err(ApiError::forbidden(format!(
             "this API key may not be used from {}",
-            req.source_ip.map(|i| i.to_string()).unwrap_or_else(|| "an unknown address".into())
+            req.source_ip
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "an unknown address".into())
         )));
     }
 
@@ -235,7 +272,11 @@ async fn run(
     let rate = rate?;
     let store = match store_item? {
         Some(Some(item)) => Some(from_item::<Store>(item)?),
-        Some(None) => return Err(ApiError::unauthenticated("invalid API key: its store no longer exists")),
+        Some(None) => {
+            return Err(ApiError::unauthenticated(
+                "invalid API key: its store no longer exists",
+            ))
+        }
         None => None,
     };
     if let Some(s) = &store {
@@ -244,7 +285,9 @@ async fn run(
             return Err(ApiError::forbidden(format!(
                 "store {} does not accept API calls from {}",
                 s.id,
-                req.source_ip.map(|i| i.to_string()).unwrap_or_else(|| "an unknown address".into())
+                req.source_ip
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "an unknown address".into())
             ))
             .with_rate(&rate));
         }
@@ -260,7 +303,11 @@ async fn run(
             .set("state", "pending")
             .set("fingerprint", fp.clone())
             .set("ttl", app.now().unix_timestamp() + 24 * 3600);
-        if let Err(e) = app.table.update(&record, pending, Some(Cond::NotExists)).await {
+        if let Err(e) = app
+            .table
+            .update(&record, pending, Some(Cond::NotExists))
+            .await
+        {
             if e.is_condition_failed() {
                 // A concurrent request with the same key got there first.
                 let now = app.table.get(&record).await?;
@@ -328,7 +375,9 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
     if req.method != http::Method::POST {
         return Ok(None);
     }
-    let Some(v) = req.headers.get("idempotency-key") else { return Ok(None) };
+    let Some(v) = req.headers.get("idempotency-key") else {
+        return Ok(None);
+    };
     let v = v.to_str().unwrap_or("").trim();
     if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| (0x21..0x7f).contains(&b)) {
         return Err(ApiError::field(
@@ -364,23 +413,34 @@ fn replay(record: Option<Item>, fingerprint: &str) -> Result<Option<Response>, A
         return Err(in_progress());
     }
     let status = r.get("status").and_then(Value::as_u64).unwrap_or(200) as u16;
-    let ct = r.get("content_type").and_then(Value::as_str).unwrap_or("application/json");
+    let ct = r
+        .get("content_type")
+        .and_then(Value::as_str)
+        .unwrap_or("application/json");
     let body = r.get("body").and_then(Value::as_str).unwrap_or("");
     let mut resp = if ct == "application/json" {
         Response::json(status, serde_json::from_str(body).unwrap_or(Value::Null))
     } else if body.is_empty() {
-        Response { status, headers: vec![], body: crate::http::Body::Empty }
+        Response {
+            status,
+            headers: vec![],
+            body: crate::http::Body::Empty,
+        }
     } else {
         Response::raw(status, ct, body.to_string())
     };
     if let Some(Value::Array(hs)) = r.get("headers") {
         for h in hs {
-            if let (Some(k), Some(v)) = (h.get(0).and_then(Value::as_str), h.get(1).and_then(Value::as_str)) {
+            if let (Some(k), Some(v)) = (
+                h.get(0).and_then(Value::as_str),
+                h.get(1).and_then(Value::as_str),
+            ) {
                 resp.headers.push((k.to_string(), v.to_string()));
             }
         }
     }
-    resp.headers.push(("Idempotent-Replayed".into(), "true".into()));
+    resp.headers
+        .push(("Idempotent-Replayed".into(), "true".into()));
     Ok(Some(resp))
 }
 
@@ -401,7 +461,10 @@ async fn rate_limit(app: &App, key_id: &str) -> Result<RateInfo, ApiError> {
     let limit = app.config.rate_limit_per_minute;
     let headers = vec![
         ("X-RateLimit-Limit".into(), limit.to_string()),
-        ("X-RateLimit-Remaining".into(), limit.saturating_sub(count).to_string()),
+        (
+            "X-RateLimit-Remaining".into(),
+            limit.saturating_sub(count).to_string(),
+        ),
         ("X-RateLimit-Reset".into(), reset.to_string()),
     ];
     let info = RateInfo { headers };
@@ -409,7 +472,10 @@ async fn rate_limit(app: &App, key_id: &str) -> Result<RateInfo, ApiError> {
         let mut e = ApiError::new(
             429,
             ErrorCode::RateLimited,
-            format!("rate limit of {limit} requests per minute reached; retry after {}s", reset - now),
+            format!(
+                "rate limit of {limit} requests per minute reached; retry after {}s",
+                reset - now
+            ),
         )
         .with_header("Retry-After", (reset - now).max(1).to_string());
         e.headers.extend(info.headers.iter().cloned());
@@ -424,7 +490,8 @@ trait WithRate {
 
 impl WithRate for Response {
     fn with_rate(mut self, rate: &RateInfo) -> Self {
-        self.headers.retain(|(k, _)| !k.to_ascii_lowercase().starts_with("x-ratelimit-"));
+        self.headers
+            .retain(|(k, _)| !k.to_ascii_lowercase().starts_with("x-ratelimit-"));
         self.headers.extend(rate.headers.iter().cloned());
         self
     }
@@ -441,4 +508,3 @@ impl WithRate for ApiError {
 pub fn now_string(app: &App) -> String {
     rfc3339(app.now())
 }
-

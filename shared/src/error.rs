@@ -112,7 +112,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.code.as_str(), self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status,
+            self.code.as_str(),
+            self.message
+        )
     }
 }
 
@@ -144,11 +150,7 @@ impl FieldErrors {
     }
 
     /// Keep the value if `result` is Ok, otherwise record its message under `field`.
-    pub fn check<T, E: fmt::Display>(
-        &mut self,
-        field: &str,
-        result: Result<T, E>,
-    ) -> Option<T> {
+    pub fn check<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
@@ -161,10 +163,7 @@ impl FieldErrors {
     pub fn into_error(self) -> ApiError {
         let fields: Vec<&str> = self.details.keys().map(String::as_str).collect();
         let message = match fields.as_slice() {
-            [one] => format!(
-                "invalid `{one}`: {}",
-                self.details[*one].join("; ")
-            ),
+            [one] => format!("invalid `{one}`: {}", self.details[*one].join("; ")),
             many => format!("invalid fields: {}", many.join(", ")),
         };
         let mut e = ApiError::new(400, ErrorCode::ValidationError, message);

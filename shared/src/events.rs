@@ -48,7 +48,13 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(kind: &str, store_id: &str, invoice_id: Option<&str>, data: Value, now: time::OffsetDateTime) -> Event {
+    pub fn new(
+        kind: &str,
+        store_id: &str,
+        invoice_id: Option<&str>,
+        data: Value,
+        now: time::OffsetDateTime,
+    ) -> Event {
         Event {
             id: new_id(IdKind::Event),
             kind: kind.to_string(),
@@ -79,7 +85,10 @@ impl Event {
 
     /// The write that records this event inside a state change's transaction.
     pub fn put_op(&self, now: time::OffsetDateTime) -> TxOp {
-        TxOp::Put { item: self.to_item(now), cond: Some(Cond::NotExists) }
+        TxOp::Put {
+            item: self.to_item(now),
+            cond: Some(Cond::NotExists),
+        }
     }
 
     /// The public shape (webhook body, `GET /v1/events`).
@@ -95,6 +104,8 @@ impl Event {
 
     /// Whether an item is an event item.
     pub fn is_event_item(item: &Item) -> bool {
-        item.get("pk").and_then(Value::as_str).is_some_and(|pk| pk.starts_with("EVT#"))
+        item.get("pk")
+            .and_then(Value::as_str)
+            .is_some_and(|pk| pk.starts_with("EVT#"))
     }
 }

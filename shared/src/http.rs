@@ -27,7 +27,9 @@ pub struct Request {
 
 impl Request {
     pub fn new(method: Method, path_and_query: &str) -> Self {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
         Request {
             method,
             path: path.to_string(),
@@ -141,7 +143,11 @@ impl Response {
 
 /// Match `/v1/stores/{id}` against a concrete path; returns the parameters.
 pub fn match_path(pattern: &str, path: &str) -> Option<BTreeMap<String, String>> {
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let mut params = BTreeMap::new();
     let mut pat = pattern.split('/');
     let mut got = path.split('/');
@@ -250,7 +256,10 @@ impl Input {
                 }
             }
             other => {
-                self.error(field, format!("must be a string, got {}", json_type(&other)));
+                self.error(
+                    field,
+                    format!("must be a string, got {}", json_type(&other)),
+                );
                 None
             }
         }
@@ -271,7 +280,10 @@ impl Input {
         match self.raw(field)? {
             Value::Bool(b) => Some(b),
             other => {
-                self.error(field, format!("must be true or false, got {}", json_type(&other)));
+                self.error(
+                    field,
+                    format!("must be true or false, got {}", json_type(&other)),
+                );
                 None
             }
         }
@@ -292,7 +304,10 @@ impl Input {
                 None
             }
             None => {
-                self.error(field, format!("must be a whole number, got {}", json_type(&v)));
+                self.error(
+                    field,
+                    format!("must be a whole number, got {}", json_type(&v)),
+                );
                 None
             }
         }
@@ -326,7 +341,12 @@ impl Input {
     }
 
     /// A list of strings.
-    pub fn strings(&mut self, field: &str, max_items: usize, max_len: usize) -> Option<Vec<String>> {
+    pub fn strings(
+        &mut self,
+        field: &str,
+        max_items: usize,
+        max_len: usize,
+    ) -> Option<Vec<String>> {
         match self.raw(field)? {
             Value::Array(items) => {
                 if items.len() > max_items {
@@ -338,11 +358,17 @@ impl Input {
                     match it {
                         Value::String(s) if s.len() <= max_len => out.push(s),
                         Value::String(_) => {
-                            self.error(field, format!("entries must be at most {max_len} characters"));
+                            self.error(
+                                field,
+                                format!("entries must be at most {max_len} characters"),
+                            );
                             return None;
                         }
                         other => {
-                            self.error(field, format!("entries must be strings, got {}", json_type(&other)));
+                            self.error(
+                                field,
+                                format!("entries must be strings, got {}", json_type(&other)),
+                            );
                             return None;
                         }
                     }
@@ -350,7 +376,10 @@ impl Input {
                 Some(out)
             }
             other => {
-                self.error(field, format!("must be an array of strings, got {}", json_type(&other)));
+                self.error(
+                    field,
+                    format!("must be an array of strings, got {}", json_type(&other)),
+                );
                 None
             }
         }
@@ -368,7 +397,10 @@ impl Input {
                 }
             }
             other => {
-                self.error(field, format!("must be an object, got {}", json_type(&other)));
+                self.error(
+                    field,
+                    format!("must be an object, got {}", json_type(&other)),
+                );
                 None
             }
         }
@@ -376,7 +408,11 @@ impl Input {
 
     /// Refuse unknown fields, then return the collected errors, if any.
     pub fn finish(mut self) -> Result<(), ApiError> {
-        let mut unknown: Vec<&String> = self.map.keys().filter(|k| !self.seen.contains(*k)).collect();
+        let mut unknown: Vec<&String> = self
+            .map
+            .keys()
+            .filter(|k| !self.seen.contains(*k))
+            .collect();
         unknown.sort();
         for k in unknown {
             self.errors.add(k.clone(), "unknown field");
@@ -415,7 +451,8 @@ impl<'a> QueryInput<'a> {
         if allowed.contains(&v) {
             Some(v.to_string())
         } else {
-            self.errors.add(name, format!("must be one of: {}", allowed.join(", ")));
+            self.errors
+                .add(name, format!("must be one of: {}", allowed.join(", ")));
             None
         }
     }
@@ -427,7 +464,8 @@ impl<'a> QueryInput<'a> {
             Some(v) => match v.parse::<usize>() {
                 Ok(n) if (1..=100).contains(&n) => n,
                 _ => {
-                    self.errors.add("limit", "must be a whole number from 1 to 100");
+                    self.errors
+                        .add("limit", "must be a whole number from 1 to 100");
                     20
                 }
             },
@@ -452,12 +490,19 @@ mod tests {
 
     #[test]
     fn paths_match_with_params() {
-        let p = match_path("/v1/stores/{id}/api-keys/{key_id}", "/v1/stores/store_1/api-keys/key_2").unwrap();
+        let p = match_path(
+            "/v1/stores/{id}/api-keys/{key_id}",
+            "/v1/stores/store_1/api-keys/key_2",
+        )
+        .unwrap();
         assert_eq!(p["id"], "store_1");
         assert_eq!(p["key_id"], "key_2");
         assert!(match_path("/v1/stores/{id}", "/v1/stores/").is_none());
         assert!(match_path("/v1/stores/{id}", "/v1/stores/a/b").is_none());
-        assert!(match_path("/v1/stores", "/v1/stores/").is_some(), "trailing slash tolerated");
+        assert!(
+            match_path("/v1/stores", "/v1/stores/").is_some(),
+            "trailing slash tolerated"
+        );
         assert!(match_path("/", "/").is_some());
     }
 
@@ -473,18 +518,33 @@ mod tests {
 
     #[test]
     fn input_collects_every_field_error() {
-        let mut i = Input::new(json!({"name": 5, "n": "x", "extra": 1, "ok": "fine"}).as_object().unwrap().clone());
+        let mut i = Input::new(
+            json!({"name": 5, "n": "x", "extra": 1, "ok": "fine"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         assert_eq!(i.string("name", 10), None);
         assert_eq!(i.int("n", 0, 10), None);
         assert_eq!(i.string("ok", 10).as_deref(), Some("fine"));
         let e = i.finish().unwrap_err();
-        assert_eq!(e.details.keys().collect::<Vec<_>>(), vec!["extra", "n", "name"]);
+        assert_eq!(
+            e.details.keys().collect::<Vec<_>>(),
+            vec!["extra", "n", "name"]
+        );
         assert_eq!(e.details["extra"], vec!["unknown field"]);
     }
 
     #[test]
     fn query_parsing_decodes() {
         let q = parse_query("a=1&b=x%20y+z&c");
-        assert_eq!(q, vec![("a".into(), "1".into()), ("b".into(), "x y z".into()), ("c".into(), "".into())]);
+        assert_eq!(
+            q,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y z".into()),
+                ("c".into(), "".into())
+            ]
+        );
     }
 }

@@ -42,8 +42,12 @@ pub fn new_id(kind: IdKind) -> String {
 
 /// Whether `s` looks like an id of that kind (prefix + 32 lower-case hex).
 pub fn is_id(kind: IdKind, s: &str) -> bool {
-    s.strip_prefix(kind.prefix())
-        .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    s.strip_prefix(kind.prefix()).is_some_and(|rest| {
+        rest.len() == 32
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
 }
 
 #[cfg(test)]

@@ -94,10 +94,14 @@ mod tests {
 
     #[test]
     fn json_strings_and_numbers_parse_exactly() {
-        let v: Value = serde_json::from_str(r#"{"a": 19.99, "b": "0.1", "c": 12345678901234567.89}"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"a": 19.99, "b": "0.1", "c": 12345678901234567.89}"#).unwrap();
         assert_eq!(decimal_from_json(&v["a"]).unwrap(), d("19.99"));
         assert_eq!(decimal_from_json(&v["b"]).unwrap(), d("0.1"));
-        assert_eq!(decimal_from_json(&v["c"]).unwrap(), d("12345678901234567.89"));
+        assert_eq!(
+            decimal_from_json(&v["c"]).unwrap(),
+            d("12345678901234567.89")
+        );
         assert!(decimal_from_json(&json!(true)).is_err());
         assert!(decimal_from_json(&json!("abc")).is_err());
         assert!(decimal_from_json(&json!("1e5")).is_err());
@@ -108,7 +112,10 @@ mod tests {
         // 10 USD at 65000 USD/BTC = 15384.615... sats -> 15385
         assert_eq!(fiat_to_sats(d("10"), d("65000")).unwrap().to_sat(), 15385);
         // exact division stays exact
-        assert_eq!(fiat_to_sats(d("650"), d("65000")).unwrap().to_sat(), 1_000_000);
+        assert_eq!(
+            fiat_to_sats(d("650"), d("65000")).unwrap().to_sat(),
+            1_000_000
+        );
         assert!(fiat_to_sats(d("1"), d("0")).is_err());
     }
 
@@ -123,7 +130,10 @@ mod tests {
 
     #[test]
     fn sats_to_fiat_rounds_to_minor_units() {
-        assert_eq!(sats_to_fiat(Amount::from_sat(15385), d("65000"), 2), d("10.00"));
+        assert_eq!(
+            sats_to_fiat(Amount::from_sat(15385), d("65000"), 2),
+            d("10.00")
+        );
         assert_eq!(fiat_decimals("JPY"), 0);
     }
 }

@@ -59,6 +59,8 @@ impl FromStr for Network {
         Network::ALL
             .into_iter()
             .find(|n| n.as_str() == s)
-            .ok_or_else(|| format!("unknown network `{s}`: expected mainnet, testnet, signet or regtest"))
+            .ok_or_else(|| {
+                format!("unknown network `{s}`: expected mainnet, testnet, signet or regtest")
+            })
     }
 }

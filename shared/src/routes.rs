@@ -108,9 +108,25 @@ mod tests {
         let mut f = HashSet::new();
         let mut r = HashSet::new();
         for route in ROUTES {
-            assert!(f.insert(route.function), "function {} twice", route.function);
-            assert!(r.insert((route.method, route.path)), "route {} {} twice", route.method, route.path);
-            assert!(route.function.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{}", route.function);
+            assert!(
+                f.insert(route.function),
+                "function {} twice",
+                route.function
+            );
+            assert!(
+                r.insert((route.method, route.path)),
+                "route {} {} twice",
+                route.method,
+                route.path
+            );
+            assert!(
+                route
+                    .function
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{}",
+                route.function
+            );
         }
     }
 }

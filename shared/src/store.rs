@@ -126,7 +126,10 @@ pub fn is_supported_currency(code: &str) -> bool {
 impl StoreSettings {
     /// Parse a body. `network` comes from the body on create, or is the
     /// store's fixed network on update (needed to check a new wallet).
-    pub fn parse(body: &[u8], existing_network: Option<Network>) -> Result<StoreSettings, ApiError> {
+    pub fn parse(
+        body: &[u8],
+        existing_network: Option<Network>,
+    ) -> Result<StoreSettings, ApiError> {
         let mut input = Input::from_body(body)?;
         let creating = existing_network.is_none();
         let mut s = StoreSettings {
@@ -143,13 +146,20 @@ impl StoreSettings {
         } else {
             if input.has("network") {
                 input.raw("network");
-                input.error("network", "cannot be changed; create a new store for another network");
+                input.error(
+                    "network",
+                    "cannot be changed; create a new store for another network",
+                );
             }
             existing_network
         };
         s.network = network;
         let wallet_text = input.nonempty("wallet", 1000);
-        let wallet_text = if creating { input.required("wallet", wallet_text) } else { wallet_text };
+        let wallet_text = if creating {
+            input.required("wallet", wallet_text)
+        } else {
+            wallet_text
+        };
         if let (Some(text), Some(network)) = (wallet_text, network) {
             match Wallet::parse(&text, network) {
                 Ok(w) => s.wallet = Some(w),
@@ -163,7 +173,10 @@ impl StoreSettings {
             } else {
                 input.error(
                     "default_currency",
-                    format!("unsupported currency `{c}`: use BTC or one of {}", crate::prices::DEFAULT_FIATS.join(", ")),
+                    format!(
+                        "unsupported currency `{c}`: use BTC or one of {}",
+                        crate::prices::DEFAULT_FIATS.join(", ")
+                    ),
                 );
             }
         }
@@ -172,11 +185,17 @@ impl StoreSettings {
             .and_then(|p| SpeedPolicy::parse(&p));
         s.expiration_minutes = input.int("expiration_minutes", 1, 7 * 24 * 60);
         s.monitoring_minutes = input.int("monitoring_minutes", 0, 30 * 24 * 60);
-        s.payment_tolerance_percent = input.decimal("payment_tolerance_percent", Decimal::ZERO, Decimal::from(50));
+        s.payment_tolerance_percent = input.decimal(
+            "payment_tolerance_percent",
+            Decimal::ZERO,
+            Decimal::from(50),
+        );
         if let Some(ips) = input.strings("api_allowed_ips", 100, 64) {
             match crate::auth::IpAllowlist::parse(&ips) {
                 Ok(list) => s.api_allowed_ips = Some(list.to_strings()),
-                Err(errors) => errors.into_iter().for_each(|e| input.error("api_allowed_ips", e)),
+                Err(errors) => errors
+                    .into_iter()
+                    .for_each(|e| input.error("api_allowed_ips", e)),
             }
         }
         input.finish()?;
@@ -195,8 +214,12 @@ impl StoreSettings {
             wallet_type: wallet.script_type(),
             default_currency: self.default_currency.unwrap_or_else(|| "USD".into()),
             speed_policy: self.speed_policy.unwrap_or(SpeedPolicy::OneConf),
-            expiration_minutes: self.expiration_minutes.unwrap_or(DEFAULT_EXPIRATION_MINUTES),
-            monitoring_minutes: self.monitoring_minutes.unwrap_or(DEFAULT_MONITORING_MINUTES),
+            expiration_minutes: self
+                .expiration_minutes
+                .unwrap_or(DEFAULT_EXPIRATION_MINUTES),
+            monitoring_minutes: self
+                .monitoring_minutes
+                .unwrap_or(DEFAULT_MONITORING_MINUTES),
             payment_tolerance_percent: self.payment_tolerance_percent.unwrap_or(Decimal::ZERO),
             api_allowed_ips: self.api_allowed_ips.unwrap_or_default(),
             created_at: now.clone(),
@@ -212,7 +235,9 @@ impl StoreSettings {
             u = u.set("name", v);
         }
         if let Some(w) = self.wallet {
-            u = u.set("wallet", w.descriptor()).set("wallet_type", json!(w.script_type()));
+            u = u
+                .set("wallet", w.descriptor())
+                .set("wallet_type", json!(w.script_type()));
         }
         if let Some(v) = self.default_currency {
             u = u.set("default_currency", v);

@@ -13,7 +13,10 @@ use std::sync::Arc;
 /// The moto_server endpoint, or None (the caller skips) when none is
 /// configured and `SATSGATE_REQUIRE_MOTO` is not 1 (scripts/test sets both).
 pub fn moto_endpoint() -> Option<String> {
-    match std::env::var("SATSGATE_TEST_DYNAMO_ENDPOINT").ok().filter(|e| !e.is_empty()) {
+    match std::env::var("SATSGATE_TEST_DYNAMO_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    {
         Some(e) => Some(e),
         None => {
             if std::env::var("SATSGATE_REQUIRE_MOTO").is_ok_and(|v| v == "1") {
@@ -32,7 +35,13 @@ pub fn moto_client() -> Option<aws_sdk_dynamodb::Client> {
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "satsgate-tests"))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "satsgate-tests",
+        ))
         .build();
     Some(aws_sdk_dynamodb::Client::from_conf(conf))
 }
@@ -41,7 +50,9 @@ pub fn moto_client() -> Option<aws_sdk_dynamodb::Client> {
 pub async fn moto_table() -> Option<DynamoTable> {
     let client = moto_client()?;
     let name = format!("satsgate-test-{}", uuid::Uuid::new_v4().simple());
-    create_table(&client, &name).await.expect("create table on moto_server");
+    create_table(&client, &name)
+        .await
+        .expect("create table on moto_server");
     Some(DynamoTable::new(client, name).for_emulator())
 }
 
@@ -101,7 +112,11 @@ impl Gateway {
             .expect("create account");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = satsgate_local::start(app, listener).await.unwrap();
-        Gateway { running, account_key, http: reqwest::Client::new() }
+        Gateway {
+            running,
+            account_key,
+            http: reqwest::Client::new(),
+        }
     }
 
     pub fn app(&self) -> &App {
@@ -110,9 +125,14 @@ impl Gateway {
 
     /// Create a store and return (store id, store key).
     pub async fn store(&self, body: Value) -> (String, String) {
-        let r = self.call("POST", "/v1/stores", Some(&self.account_key), Some(body)).await;
+        let r = self
+            .call("POST", "/v1/stores", Some(&self.account_key), Some(body))
+            .await;
         assert_eq!(r.status, 201, "create store: {:?}", r.body);
-        (r.body["store"]["id"].as_str().unwrap().to_string(), r.body["api_key"]["key"].as_str().unwrap().to_string())
+        (
+            r.body["store"]["id"].as_str().unwrap().to_string(),
+            r.body["api_key"]["key"].as_str().unwrap().to_string(),
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -120,7 +140,14 @@ impl Gateway {
     }
 
     /// Send a request with an optional Bearer key and raw body.
-    pub async fn send(&self, method: &str, path: &str, key: Option<&str>, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut rb = self.http.request(method.parse().unwrap(), self.url(path));
         if let Some(k) = key {
             rb = rb.bearer_auth(k);
@@ -135,12 +162,34 @@ impl Gateway {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let bytes = r.bytes().await.unwrap();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
-        Reply { status, headers, body }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
-    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
-        self.send(method, path, key, body.map(|b| b.to_string().into_bytes()), &[]).await
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.send(
+            method,
+            path,
+            key,
+            body.map(|b| b.to_string().into_bytes()),
+            &[],
+        )
+        .await
     }
 
     pub async fn stop(self) {
@@ -153,5 +202,8 @@ pub const BIP84_ZPUB: &str = "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAc
 /// The same mnemonic's BIP84 test-network account (m/84'/1'/0').
 pub const BIP84_VPUB: &str = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc";
 /// First receive addresses of BIP84_VPUB on regtest (m/84'/1'/0'/0/0 and /0/1).
-pub const BIP84_REGTEST_ADDRESSES: [&str; 2] = ["bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk", "bcrt1qd7spv5q28348xl4myc8zmh983w5jx32cs707jh"];
+pub const BIP84_REGTEST_ADDRESSES: [&str; 2] = [
+    "bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk",
+    "bcrt1qd7spv5q28348xl4myc8zmh983w5jx32cs707jh",
+];
 pub const BIP84_TPUB: &str = "tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M";

@@ -5,7 +5,10 @@ use satsgate_e2e::{Engine, Gateway, BIP84_TPUB, BIP84_VPUB, BIP84_ZPUB, ENGINES}
 use serde_json::json;
 
 fn config() -> Config {
-    Config { allow_insecure_urls: true, ..Config::default() }
+    Config {
+        allow_insecure_urls: true,
+        ..Config::default()
+    }
 }
 
 async fn each_engine<F, Fut>(f: F)
@@ -14,14 +17,18 @@ where
     Fut: std::future::Future<Output = Gateway>,
 {
     for engine in ENGINES {
-        let Some(gw) = Gateway::start(engine, config()).await else { continue };
+        let Some(gw) = Gateway::start(engine, config()).await else {
+            continue;
+        };
         eprintln!("engine: {engine:?}");
         f(gw).await.stop().await;
     }
 }
 
 async fn create_store(gw: &Gateway, body: serde_json::Value) -> (String, String) {
-    let r = gw.call("POST", "/v1/stores", Some(&gw.account_key), Some(body)).await;
+    let r = gw
+        .call("POST", "/v1/stores", Some(&gw.account_key), Some(body))
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     (
         r.body["store"]["id"].as_str().unwrap().to_string(),
@@ -94,21 +101,53 @@ async fn store_lifecycle_and_wallet_validation() {
 #[tokio::test]
 async fn stores_are_isolated() {
     each_engine(|gw| async move {
-        let (a, key_a) = create_store(&gw, json!({"name": "A", "network": "regtest", "wallet": BIP84_VPUB})).await;
-        let (b, key_b) = create_store(&gw, json!({"name": "B", "network": "regtest", "wallet": BIP84_VPUB})).await;
-        let r = gw.call("GET", &format!("/v1/stores/{b}"), Some(&key_a), None).await;
+        let (a, key_a) = create_store(
+            &gw,
+            json!({"name": "A", "network": "regtest", "wallet": BIP84_VPUB}),
+        )
+        .await;
+        let (b, key_b) = create_store(
+            &gw,
+            json!({"name": "B", "network": "regtest", "wallet": BIP84_VPUB}),
+        )
+        .await;
+        let r = gw
+            .call("GET", &format!("/v1/stores/{b}"), Some(&key_a), None)
+            .await;
         assert_eq!(r.status, 404, "store A's key must not see store B");
         assert_eq!(r.code(), "not_found");
-        let r = gw.call("GET", &format!("/v1/stores/{a}"), Some(&key_b), None).await;
+        let r = gw
+            .call("GET", &format!("/v1/stores/{a}"), Some(&key_b), None)
+            .await;
         assert_eq!(r.status, 404);
         let r = gw.call("GET", "/v1/stores", Some(&key_a), None).await;
-        let ids: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, vec![a.as_str()], "a store key lists only its store");
         // Another account's key sees neither.
-        let (_, _, other) = satsgate::account::create_account(&*gw.running.app.table, "Other", gw.running.app.now()).await.unwrap();
-        let r = gw.call("GET", &format!("/v1/stores/{a}"), Some(&other), None).await;
+        let (_, _, other) = satsgate::account::create_account(
+            &*gw.running.app.table,
+            "Other",
+            gw.running.app.now(),
+        )
+        .await
+        .unwrap();
+        let r = gw
+            .call("GET", &format!("/v1/stores/{a}"), Some(&other), None)
+            .await;
         assert_eq!(r.status, 404);
-        let r = gw.call("POST", &format!("/v1/stores/{a}/api-keys"), Some(&other), Some(json!({}))).await;
+        let r = gw
+            .call(
+                "POST",
+                &format!("/v1/stores/{a}/api-keys"),
+                Some(&other),
+                Some(json!({})),
+            )
+            .await;
         assert_eq!(r.status, 404);
         let r = gw.call("GET", "/v1/stores", Some(&other), None).await;
         assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
@@ -165,16 +204,33 @@ async fn api_keys_create_list_delete_and_allowlists() {
 #[tokio::test]
 async fn auth_headers_in_every_accepted_form_and_bad_ones() {
     let gw = Gateway::start(Engine::Embedded, config()).await.unwrap();
-    let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:", gw.account_key));
-    for (name, value) in [("authorization", format!("Bearer {}", gw.account_key)), ("authorization", format!("Basic {basic}")), ("api-key", gw.account_key.clone())] {
-        let r = gw.send("GET", "/v1/stores", None, None, &[(name, &value)]).await;
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:", gw.account_key),
+    );
+    for (name, value) in [
+        ("authorization", format!("Bearer {}", gw.account_key)),
+        ("authorization", format!("Basic {basic}")),
+        ("api-key", gw.account_key.clone()),
+    ] {
+        let r = gw
+            .send("GET", "/v1/stores", None, None, &[(name, &value)])
+            .await;
         assert_eq!(r.status, 200, "{name}: {value}");
         assert!(r.header("x-ratelimit-limit").is_some());
         assert!(r.header("x-ratelimit-remaining").is_some());
         assert!(r.header("x-ratelimit-reset").is_some());
     }
-    for (name, value) in [("authorization", "Bearer"), ("authorization", "Token abc"), ("authorization", "Basic %%%"), ("api-key", " "), ("authorization", "Bearer sga_wrong")] {
-        let r = gw.send("GET", "/v1/stores", None, None, &[(name, value)]).await;
+    for (name, value) in [
+        ("authorization", "Bearer"),
+        ("authorization", "Token abc"),
+        ("authorization", "Basic %%%"),
+        ("api-key", " "),
+        ("authorization", "Bearer sga_wrong"),
+    ] {
+        let r = gw
+            .send("GET", "/v1/stores", None, None, &[(name, value)])
+            .await;
         assert_eq!(r.status, 401, "{name}: {value} -> {:?}", r.body);
         assert_eq!(r.code(), "unauthenticated");
         assert!(!r.body["error"]["message"].as_str().unwrap().is_empty());
@@ -205,8 +261,16 @@ async fn bad_input_gets_clear_errors_never_500() {
         (b"\xff\xfe".to_vec(), 400, "malformed JSON"),
     ];
     for (body, status, mention) in cases {
-        let r = gw.send("POST", "/v1/stores", Some(&k), Some(body.clone()), &[]).await;
-        assert_eq!(r.status, status, "{:?} -> {:?}", String::from_utf8_lossy(&body[..body.len().min(80)]), r.body);
+        let r = gw
+            .send("POST", "/v1/stores", Some(&k), Some(body.clone()), &[])
+            .await;
+        assert_eq!(
+            r.status,
+            status,
+            "{:?} -> {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(80)]),
+            r.body
+        );
         assert_eq!(r.code(), "validation_error");
         let text = r.body.to_string();
         assert!(text.contains(mention), "error mentions {mention}: {text}");
@@ -219,7 +283,9 @@ async fn bad_input_gets_clear_errors_never_500() {
     let r = gw.call("GET", "/v1/stores?limit=0", Some(&k), None).await;
     assert_eq!(r.status, 400);
     assert!(r.body["error"]["details"]["limit"].is_array());
-    let r = gw.call("GET", "/v1/stores?cursor=garbage", Some(&k), None).await;
+    let r = gw
+        .call("GET", "/v1/stores?cursor=garbage", Some(&k), None)
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.body["error"]["details"]["cursor"].is_array());
     gw.stop().await;
@@ -228,25 +294,66 @@ async fn bad_input_gets_clear_errors_never_500() {
 #[tokio::test]
 async fn idempotency_keys_replay_and_conflict() {
     each_engine(|gw| async move {
-        let body = json!({"name": "Idem", "network": "regtest", "wallet": BIP84_VPUB}).to_string().into_bytes();
+        let body = json!({"name": "Idem", "network": "regtest", "wallet": BIP84_VPUB})
+            .to_string()
+            .into_bytes();
         let h = [("idempotency-key", "order-42")];
-        let first = gw.send("POST", "/v1/stores", Some(&gw.account_key), Some(body.clone()), &h).await;
+        let first = gw
+            .send(
+                "POST",
+                "/v1/stores",
+                Some(&gw.account_key),
+                Some(body.clone()),
+                &h,
+            )
+            .await;
         assert_eq!(first.status, 201);
-        let again = gw.send("POST", "/v1/stores", Some(&gw.account_key), Some(body.clone()), &h).await;
+        let again = gw
+            .send(
+                "POST",
+                "/v1/stores",
+                Some(&gw.account_key),
+                Some(body.clone()),
+                &h,
+            )
+            .await;
         assert_eq!(again.status, 201);
-        assert_eq!(again.body, first.body, "same key + same body replays the first response");
+        assert_eq!(
+            again.body, first.body,
+            "same key + same body replays the first response"
+        );
         assert_eq!(again.header("idempotent-replayed"), Some("true"));
-        let list = gw.call("GET", "/v1/stores", Some(&gw.account_key), None).await;
-        assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "the replay created nothing");
-        let other = json!({"name": "Other", "network": "regtest", "wallet": BIP84_VPUB}).to_string().into_bytes();
-        let r = gw.send("POST", "/v1/stores", Some(&gw.account_key), Some(other), &h).await;
+        let list = gw
+            .call("GET", "/v1/stores", Some(&gw.account_key), None)
+            .await;
+        assert_eq!(
+            list.body["items"].as_array().unwrap().len(),
+            1,
+            "the replay created nothing"
+        );
+        let other = json!({"name": "Other", "network": "regtest", "wallet": BIP84_VPUB})
+            .to_string()
+            .into_bytes();
+        let r = gw
+            .send("POST", "/v1/stores", Some(&gw.account_key), Some(other), &h)
+            .await;
         assert_eq!(r.status, 409);
         assert_eq!(r.code(), "idempotency_conflict");
         // Validation errors are remembered too (same request, same answer).
         let bad = b"{\"name\": 1}".to_vec();
         let h2 = [("idempotency-key", "bad-1")];
-        let r1 = gw.send("POST", "/v1/stores", Some(&gw.account_key), Some(bad.clone()), &h2).await;
-        let r2 = gw.send("POST", "/v1/stores", Some(&gw.account_key), Some(bad), &h2).await;
+        let r1 = gw
+            .send(
+                "POST",
+                "/v1/stores",
+                Some(&gw.account_key),
+                Some(bad.clone()),
+                &h2,
+            )
+            .await;
+        let r2 = gw
+            .send("POST", "/v1/stores", Some(&gw.account_key), Some(bad), &h2)
+            .await;
         assert_eq!((r1.status, r2.status), (400, 400));
         assert_eq!(r1.body, r2.body);
         gw
@@ -256,11 +363,21 @@ async fn idempotency_keys_replay_and_conflict() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let gw = Gateway::start(Engine::Embedded, Config { rate_limit_per_minute: 3, ..config() }).await.unwrap();
+    let gw = Gateway::start(
+        Engine::Embedded,
+        Config {
+            rate_limit_per_minute: 3,
+            ..config()
+        },
+    )
+    .await
+    .unwrap();
     let mut statuses = Vec::new();
     let mut last = None;
     for _ in 0..5 {
-        let r = gw.call("GET", "/v1/stores", Some(&gw.account_key), None).await;
+        let r = gw
+            .call("GET", "/v1/stores", Some(&gw.account_key), None)
+            .await;
         statuses.push(r.status);
         last = Some(r);
     }

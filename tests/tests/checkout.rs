@@ -22,8 +22,17 @@ impl Shop {
     async fn open(engine: Engine, store: Value) -> Option<Shop> {
         let t = table(engine).await?;
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-        let app = App::new(t, Arc::new(clock.clone()), Config { allow_insecure_urls: true, ..Config::default() });
-        satsgate::prices::poller::poll_prices(&app).await.expect("sandbox prices");
+        let app = App::new(
+            t,
+            Arc::new(clock.clone()),
+            Config {
+                allow_insecure_urls: true,
+                ..Config::default()
+            },
+        );
+        satsgate::prices::poller::poll_prices(&app)
+            .await
+            .expect("sandbox prices");
         let gw = Gateway::start_app(app).await;
         let (_, key) = gw.store(store).await;
         Some(Shop { gw, key, clock })
@@ -46,16 +55,27 @@ impl Shop {
     }
 
     async fn get(&self, id: &str) -> Value {
-        let r = self.merchant("GET", &format!("/v1/invoices/{id}"), None).await;
+        let r = self
+            .merchant("GET", &format!("/v1/invoices/{id}"), None)
+            .await;
         assert_eq!(r.status, 200);
         r.body
     }
 
     /// A sandbox output to spend (paying an address outside the store's wallet).
     async fn funding(&self, sats: u64) -> (String, u32) {
-        let r = self.merchant("POST", "/v1/sandbox/payments", Some(json!({"address": funding_address(), "amount_sats": sats}))).await;
+        let r = self
+            .merchant(
+                "POST",
+                "/v1/sandbox/payments",
+                Some(json!({"address": funding_address(), "amount_sats": sats})),
+            )
+            .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
-        (r.body["txid"].as_str().unwrap().to_string(), r.body["vout"].as_u64().unwrap() as u32)
+        (
+            r.body["txid"].as_str().unwrap().to_string(),
+            r.body["vout"].as_u64().unwrap() as u32,
+        )
     }
 
     /// GET a page as raw bytes: (status, content type, headers, body).
@@ -63,7 +83,11 @@ impl Shop {
         let r = self.gw.http.get(self.gw.url(path)).send().await.unwrap();
         let status = r.status().as_u16();
         let headers = r.headers().clone();
-        let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         (status, ct, headers, r.bytes().await.unwrap().to_vec())
     }
 }
@@ -73,12 +97,21 @@ fn regtest_store() -> Value {
 }
 
 fn funding_address() -> String {
-    Wallet::parse(BIP84_TPUB, Network::Regtest).unwrap().address_at(0).unwrap().to_string()
+    Wallet::parse(BIP84_TPUB, Network::Regtest)
+        .unwrap()
+        .address_at(0)
+        .unwrap()
+        .to_string()
 }
 
 /// The script_pubkey of the store wallet's receive address `index`.
 fn store_script(index: u64) -> Vec<u8> {
-    Wallet::parse(BIP84_VPUB, Network::Regtest).unwrap().script_pubkey_at(index as u32).unwrap().as_bytes().to_vec()
+    Wallet::parse(BIP84_VPUB, Network::Regtest)
+        .unwrap()
+        .script_pubkey_at(index as u32)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
 }
 
 /// A P2WPKH script nobody watches (change).
@@ -139,11 +172,18 @@ async fn qr_images_as_svg_and_png() {
     let svg = String::from_utf8(body).unwrap();
     assert!(svg.starts_with("<?xml"), "{svg}");
     let root = svg.find("<svg ").expect("an <svg> root element");
-    assert!(svg[root..].starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"256\" height=\"256\""), "{svg}");
+    assert!(
+        svg[root..]
+            .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"256\" height=\"256\""),
+        "{svg}"
+    );
     assert!(svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches("<svg").count(), 1);
     let cache = headers.get("cache-control").unwrap().to_str().unwrap();
-    assert!(cache.contains("public") && cache.contains("max-age=86400"), "{cache}");
+    assert!(
+        cache.contains("public") && cache.contains("max-age=86400"),
+        "{cache}"
+    );
 
     // Default format is SVG.
     let (status, ct, _, _) = shop.raw(&format!("/v1/qr?data={data}")).await;
@@ -151,9 +191,15 @@ async fn qr_images_as_svg_and_png() {
 
     for (size, max) in [(None, 256), (Some(512), 512), (Some(64), 64)] {
         let q = size.map(|s| format!("&size={s}")).unwrap_or_default();
-        let (status, ct, headers, png) = shop.raw(&format!("/v1/qr?data={data}&format=png{q}")).await;
+        let (status, ct, headers, png) =
+            shop.raw(&format!("/v1/qr?data={data}&format=png{q}")).await;
         assert_eq!((status, ct.as_str()), (200, "image/png"));
-        assert!(headers.get("cache-control").unwrap().to_str().unwrap().contains("max-age=86400"));
+        assert!(headers
+            .get("cache-control")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("max-age=86400"));
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
         assert_eq!(&png[12..16], b"IHDR");
         let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
@@ -171,25 +217,58 @@ async fn qr_images_as_svg_and_png() {
     let r = shop.public("GET", "/v1/qr?format=svg", None).await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
     assert_eq!(r.body["error"]["details"]["data"][0], "is required");
-    let r = shop.public("GET", &format!("/v1/qr?data={data}&format=gif"), None).await;
+    let r = shop
+        .public("GET", &format!("/v1/qr?data={data}&format=gif"), None)
+        .await;
     assert_eq!((r.status, r.code()), (400, "validation_error"));
-    assert!(r.body["error"]["details"]["format"][0].as_str().unwrap().contains("svg, png"), "{:?}", r.body);
-    let r = shop.public("GET", &format!("/v1/qr?data={}", "a".repeat(2001)), None).await;
+    assert!(
+        r.body["error"]["details"]["format"][0]
+            .as_str()
+            .unwrap()
+            .contains("svg, png"),
+        "{:?}",
+        r.body
+    );
+    let r = shop
+        .public("GET", &format!("/v1/qr?data={}", "a".repeat(2001)), None)
+        .await;
     assert_eq!(r.status, 400);
-    assert!(r.body["error"]["details"]["data"][0].as_str().unwrap().contains("2000"), "{:?}", r.body);
-    let (status, _, _, _) = shop.raw(&format!("/v1/qr?data={}&format=png", "a".repeat(2000))).await;
+    assert!(
+        r.body["error"]["details"]["data"][0]
+            .as_str()
+            .unwrap()
+            .contains("2000"),
+        "{:?}",
+        r.body
+    );
+    let (status, _, _, _) = shop
+        .raw(&format!("/v1/qr?data={}&format=png", "a".repeat(2000)))
+        .await;
     assert_eq!(status, 200, "2,000 characters fit");
-    let r = shop.public("GET", &format!("/v1/qr?data={data}&size=10"), None).await;
-    assert!(r.body["error"]["details"]["size"].is_array(), "{:?}", r.body);
-    let r = shop.public("GET", &format!("/v1/qr?data={data}&colour=red"), None).await;
-    assert_eq!(r.body["error"]["details"]["colour"][0], "unknown query parameter");
+    let r = shop
+        .public("GET", &format!("/v1/qr?data={data}&size=10"), None)
+        .await;
+    assert!(
+        r.body["error"]["details"]["size"].is_array(),
+        "{:?}",
+        r.body
+    );
+    let r = shop
+        .public("GET", &format!("/v1/qr?data={data}&colour=red"), None)
+        .await;
+    assert_eq!(
+        r.body["error"]["details"]["colour"][0],
+        "unknown query parameter"
+    );
     shop.gw.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn payment_protocol_shapes() {
     for engine in ENGINES {
-        let Some(shop) = Shop::open(engine, regtest_store()).await else { continue };
+        let Some(shop) = Shop::open(engine, regtest_store()).await else {
+            continue;
+        };
         let inv = shop
             .invoice(json!({
                 "amount": "10.00", "currency": "USD", "order_id": "R-1", "order_name": "Green tea",
@@ -221,58 +300,145 @@ async fn payment_protocol_shapes() {
         ] {
             assert_eq!(pi[k], v, "{k}: {pi}");
         }
-        assert!(pi["uri"].as_str().unwrap().starts_with("pay:?r=") && pi["uri"].as_str().unwrap().ends_with(&format!("/r/{id}")));
-        for hidden in ["buyer_email", "metadata", "webhook_url", "store_id", "order_id", "address_index", "payments", "refunds", "comment"] {
-            assert!(pi.get(hidden).is_none(), "{hidden} must not be public: {pi}");
+        assert!(
+            pi["uri"].as_str().unwrap().starts_with("pay:?r=")
+                && pi["uri"].as_str().unwrap().ends_with(&format!("/r/{id}"))
+        );
+        for hidden in [
+            "buyer_email",
+            "metadata",
+            "webhook_url",
+            "store_id",
+            "order_id",
+            "address_index",
+            "payments",
+            "refunds",
+            "comment",
+        ] {
+            assert!(
+                pi.get(hidden).is_none(),
+                "{hidden} must not be public: {pi}"
+            );
         }
-        assert!(!r.body.to_string().contains("buyer@example.com") && !r.body.to_string().contains("internal"));
+        assert!(
+            !r.body.to_string().contains("buyer@example.com")
+                && !r.body.to_string().contains("internal")
+        );
         assert_eq!(
             r.body["payment_options"],
             json!([{"chain": "BTC", "currency": "BTC", "network": "regtest", "amount": "0.00015385", "amount_sats": 15385}])
         );
         assert_eq!(r.header("cache-control"), Some("no-store"));
 
-        let r = shop.public("POST", &format!("/r/{id}"), Some(json!({"chain": "BTC", "currency": "BTC"}))).await;
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{id}"),
+                Some(json!({"chain": "BTC", "currency": "BTC"})),
+            )
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(r.body["chain"], "BTC");
         assert_eq!(r.body["network"], "regtest");
-        assert_eq!(r.body["outputs"], json!([{"address": address, "amount": "0.00015385", "amount_sats": 15385}]));
+        assert_eq!(
+            r.body["outputs"],
+            json!([{"address": address, "amount": "0.00015385", "amount_sats": 15385}])
+        );
         assert_eq!(r.body["expires_at"], inv["expires_at"]);
         assert_eq!(r.body["memo"], "Green tea");
 
         // Wrong or missing chain/currency: 400 naming the field.
-        let r = shop.public("POST", &format!("/r/{id}"), Some(json!({"chain": "ETH", "currency": "BTC"}))).await;
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{id}"),
+                Some(json!({"chain": "ETH", "currency": "BTC"})),
+            )
+            .await;
         assert_eq!((r.status, r.code()), (400, "validation_error"));
-        assert!(r.body["error"]["details"]["chain"].is_array(), "{:?}", r.body);
-        let r = shop.public("POST", &format!("/r/{id}"), Some(json!({"chain": "BTC", "currency": "USDC"}))).await;
-        assert!(r.body["error"]["details"]["currency"].is_array(), "{:?}", r.body);
-        let r = shop.public("POST", &format!("/r/{id}"), Some(json!({}))).await;
+        assert!(
+            r.body["error"]["details"]["chain"].is_array(),
+            "{:?}",
+            r.body
+        );
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{id}"),
+                Some(json!({"chain": "BTC", "currency": "USDC"})),
+            )
+            .await;
+        assert!(
+            r.body["error"]["details"]["currency"].is_array(),
+            "{:?}",
+            r.body
+        );
+        let r = shop
+            .public("POST", &format!("/r/{id}"), Some(json!({})))
+            .await;
         assert_eq!(r.body["error"]["details"]["chain"][0], "is required");
         assert_eq!(r.body["error"]["details"]["currency"][0], "is required");
 
         // Unknown invoices, well-formed or not.
-        for bad in ["inv_0123456789abcdef0123456789abcdef", "nope", "inv_%3Cscript%3E"] {
+        for bad in [
+            "inv_0123456789abcdef0123456789abcdef",
+            "nope",
+            "inv_%3Cscript%3E",
+        ] {
             let r = shop.public("GET", &format!("/r/{bad}"), None).await;
             assert_eq!((r.status, r.code()), (404, "not_found"), "{bad}");
-            let r = shop.public("POST", &format!("/r/{bad}"), Some(json!({"chain": "BTC", "currency": "BTC"}))).await;
+            let r = shop
+                .public(
+                    "POST",
+                    &format!("/r/{bad}"),
+                    Some(json!({"chain": "BTC", "currency": "BTC"})),
+                )
+                .await;
             assert_eq!(r.status, 404);
-            let r = shop.public("POST", &format!("/r/{bad}/pay"), Some(pay_body(&["00"]))).await;
+            let r = shop
+                .public("POST", &format!("/r/{bad}/pay"), Some(pay_body(&["00"])))
+                .await;
             assert_eq!(r.status, 404);
         }
 
         // A BTC invoice without order name gets a memo naming the store.
-        let btc = shop.invoice(json!({"amount": "0.001", "currency": "BTC"})).await;
-        let r = shop.public("POST", &format!("/r/{}", btc["id"].as_str().unwrap()), Some(json!({"chain": "BTC", "currency": "BTC"}))).await;
+        let btc = shop
+            .invoice(json!({"amount": "0.001", "currency": "BTC"}))
+            .await;
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{}", btc["id"].as_str().unwrap()),
+                Some(json!({"chain": "BTC", "currency": "BTC"})),
+            )
+            .await;
         assert_eq!(r.body["outputs"][0]["amount_sats"], 100_000);
-        assert!(r.body["memo"].as_str().unwrap().contains("Tea & <Co>"), "{:?}", r.body);
+        assert!(
+            r.body["memo"].as_str().unwrap().contains("Tea & <Co>"),
+            "{:?}",
+            r.body
+        );
 
         // Expired (by time, before any poller run): no options, 409 on requests.
         shop.clock.advance(time::Duration::hours(2));
         let r = shop.public("GET", &format!("/r/{id}"), None).await;
         assert_eq!(r.body["payment_options"], json!([]));
-        let r = shop.public("POST", &format!("/r/{id}"), Some(json!({"chain": "BTC", "currency": "BTC"}))).await;
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{id}"),
+                Some(json!({"chain": "BTC", "currency": "BTC"})),
+            )
+            .await;
         assert_eq!((r.status, r.code()), (409, "conflict"));
-        assert!(r.body["error"]["message"].as_str().unwrap().contains("expired"), "{:?}", r.body);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("expired"),
+            "{:?}",
+            r.body
+        );
         shop.gw.stop().await;
     }
 }
@@ -280,9 +446,13 @@ async fn payment_protocol_shapes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn paying_with_a_signed_transaction() {
     for engine in ENGINES {
-        let Some(shop) = Shop::open(engine, regtest_store()).await else { continue };
+        let Some(shop) = Shop::open(engine, regtest_store()).await else {
+            continue;
+        };
         let sim = shop.gw.app().sim.clone().expect("sandbox chain");
-        let inv = shop.invoice(json!({"amount": "10.00", "currency": "USD"})).await;
+        let inv = shop
+            .invoice(json!({"amount": "10.00", "currency": "USD"}))
+            .await;
         let id = inv["id"].as_str().unwrap().to_string();
         let address = inv["address"].as_str().unwrap().to_string();
         let script = store_script(inv["address_index"].as_u64().unwrap());
@@ -291,20 +461,51 @@ async fn paying_with_a_signed_transaction() {
         let pay_path = format!("/r/{id}/pay");
 
         // Underpaying by one sat: 400, nothing broadcast, nothing recorded.
-        let short = raw_tx(&[(&fund_txid, fund_vout)], &[(&script, 15384), (&change, 900_000)]);
-        let r = shop.public("POST", &pay_path, Some(pay_body(&[&short]))).await;
-        assert_eq!((r.status, r.code()), (400, "validation_error"), "{:?}", r.body);
-        let msg = r.body["error"]["details"]["transactions"][0].as_str().unwrap();
+        let short = raw_tx(
+            &[(&fund_txid, fund_vout)],
+            &[(&script, 15384), (&change, 900_000)],
+        );
+        let r = shop
+            .public("POST", &pay_path, Some(pay_body(&[&short])))
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "validation_error"),
+            "{:?}",
+            r.body
+        );
+        let msg = r.body["error"]["details"]["transactions"][0]
+            .as_str()
+            .unwrap();
         assert!(msg.contains("15384") && msg.contains("15385"), "{msg}");
-        assert!(sim.tx(&txid_of(&short).parse().unwrap()).await.unwrap().is_none(), "not broadcast");
+        assert!(
+            sim.tx(&txid_of(&short).parse().unwrap())
+                .await
+                .unwrap()
+                .is_none(),
+            "not broadcast"
+        );
         assert!(sim.address_txs(&address).await.unwrap().is_empty());
         assert_eq!(shop.get(&id).await["status"], "new");
 
         // Malformed input: 400 on the entry.
-        for (bad, field) in [("zz", "transactions[0].tx"), ("deadbeef", "transactions[0].tx"), ("", "transactions[0].tx")] {
+        for (bad, field) in [
+            ("zz", "transactions[0].tx"),
+            ("deadbeef", "transactions[0].tx"),
+            ("", "transactions[0].tx"),
+        ] {
             let r = shop.public("POST", &pay_path, Some(pay_body(&[bad]))).await;
-            assert_eq!((r.status, r.code()), (400, "validation_error"), "{bad}: {:?}", r.body);
-            assert!(r.body["error"]["details"][field].is_array(), "{bad}: {:?}", r.body);
+            assert_eq!(
+                (r.status, r.code()),
+                (400, "validation_error"),
+                "{bad}: {:?}",
+                r.body
+            );
+            assert!(
+                r.body["error"]["details"][field].is_array(),
+                "{bad}: {:?}",
+                r.body
+            );
         }
         for body in [
             json!({"chain": "BTC", "currency": "BTC"}),
@@ -316,22 +517,48 @@ async fn paying_with_a_signed_transaction() {
             assert_eq!(r.status, 400, "{body}: {:?}", r.body);
         }
         // The same transaction twice is refused, not counted twice.
-        let half = raw_tx(&[(&fund_txid, fund_vout)], &[(&script, 8000), (&change, 900_000)]);
-        let r = shop.public("POST", &pay_path, Some(pay_body(&[&half, &half]))).await;
-        assert!(r.body["error"]["details"]["transactions[1].tx"][0].as_str().unwrap().contains("repeats"), "{:?}", r.body);
+        let half = raw_tx(
+            &[(&fund_txid, fund_vout)],
+            &[(&script, 8000), (&change, 900_000)],
+        );
+        let r = shop
+            .public("POST", &pay_path, Some(pay_body(&[&half, &half])))
+            .await;
+        assert!(
+            r.body["error"]["details"]["transactions[1].tx"][0]
+                .as_str()
+                .unwrap()
+                .contains("repeats"),
+            "{:?}",
+            r.body
+        );
         // A transaction unrelated to the invoice is not relayed.
         let unrelated = raw_tx(&[(&fund_txid, fund_vout)], &[(&change, 900_000)]);
         let full = raw_tx(&[(&fund_txid, 1)], &[(&script, 15385)]);
-        let r = shop.public("POST", &pay_path, Some(pay_body(&[&unrelated, &full]))).await;
-        assert!(r.body["error"]["details"]["transactions[0].tx"].is_array(), "{:?}", r.body);
+        let r = shop
+            .public("POST", &pay_path, Some(pay_body(&[&unrelated, &full])))
+            .await;
+        assert!(
+            r.body["error"]["details"]["transactions[0].tx"].is_array(),
+            "{:?}",
+            r.body
+        );
         assert!(sim.address_txs(&address).await.unwrap().is_empty());
 
         // Paying in full (a parent and its child): success, broadcast, recorded.
         let parent = raw_tx(&[(&fund_txid, fund_vout)], &[(&change, 990_000)]);
-        let child = raw_tx(&[(&txid_of(&parent), 0)], &[(&script, 15385), (&change, 970_000)]);
-        let r = shop.public("POST", &pay_path, Some(pay_body(&[&parent, &child]))).await;
+        let child = raw_tx(
+            &[(&txid_of(&parent), 0)],
+            &[(&script, 15385), (&change, 970_000)],
+        );
+        let r = shop
+            .public("POST", &pay_path, Some(pay_body(&[&parent, &child])))
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        assert_eq!(r.body, json!({"status": "success", "message": "Payment submitted successfully"}));
+        assert_eq!(
+            r.body,
+            json!({"status": "success", "message": "Payment submitted successfully"})
+        );
         let now = shop.get(&id).await;
         assert_eq!(now["status"], "pending", "paid in full, unconfirmed");
         assert_eq!(now["payments"][0]["txid"], txid_of(&child));
@@ -342,43 +569,103 @@ async fn paying_with_a_signed_transaction() {
 
         // A paid invoice takes no more payments.
         let again = raw_tx(&[(&txid_of(&child), 1)], &[(&script, 15385)]);
-        let r = shop.public("POST", &pay_path, Some(pay_body(&[&again]))).await;
+        let r = shop
+            .public("POST", &pay_path, Some(pay_body(&[&again])))
+            .await;
         assert_eq!((r.status, r.code()), (409, "conflict"), "{:?}", r.body);
-        assert!(r.body["error"]["message"].as_str().unwrap().contains("already paid"));
-        let r = shop.public("POST", &format!("/r/{id}"), Some(json!({"chain": "BTC", "currency": "BTC"}))).await;
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already paid"));
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{id}"),
+                Some(json!({"chain": "BTC", "currency": "BTC"})),
+            )
+            .await;
         assert_eq!(r.status, 409);
-        assert!(sim.tx(&txid_of(&again).parse().unwrap()).await.unwrap().is_none());
+        assert!(sim
+            .tx(&txid_of(&again).parse().unwrap())
+            .await
+            .unwrap()
+            .is_none());
 
         // A partly paid invoice asks for the rest, and a payment of the rest completes it.
-        let inv2 = shop.invoice(json!({"amount": "0.001", "currency": "BTC"})).await;
+        let inv2 = shop
+            .invoice(json!({"amount": "0.001", "currency": "BTC"}))
+            .await;
         let id2 = inv2["id"].as_str().unwrap().to_string();
         let script2 = store_script(inv2["address_index"].as_u64().unwrap());
-        let r = shop.merchant("POST", "/v1/sandbox/payments", Some(json!({"invoice_id": id2, "amount_sats": 40_000}))).await;
+        let r = shop
+            .merchant(
+                "POST",
+                "/v1/sandbox/payments",
+                Some(json!({"invoice_id": id2, "amount_sats": 40_000})),
+            )
+            .await;
         assert_eq!(r.status, 201);
         assert_eq!(shop.get(&id2).await["status"], "paid_partial");
-        let r = shop.public("POST", &format!("/r/{id2}"), Some(json!({"chain": "BTC", "currency": "BTC"}))).await;
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{id2}"),
+                Some(json!({"chain": "BTC", "currency": "BTC"})),
+            )
+            .await;
         assert_eq!(r.body["outputs"][0]["amount_sats"], 60_000);
         // The network refuses a conflicting spend: 400 with its reason, nothing recorded.
         let conflict = raw_tx(&[(&fund_txid, fund_vout)], &[(&script2, 60_000)]);
-        let r = shop.public("POST", &format!("/r/{id2}/pay"), Some(pay_body(&[&conflict]))).await;
-        assert_eq!((r.status, r.code()), (400, "validation_error"), "{:?}", r.body);
-        assert!(r.body["error"]["message"].as_str().unwrap().contains("txn-mempool-conflict"), "{:?}", r.body);
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{id2}/pay"),
+                Some(pay_body(&[&conflict])),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "validation_error"),
+            "{:?}",
+            r.body
+        );
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("txn-mempool-conflict"),
+            "{:?}",
+            r.body
+        );
         assert_eq!(shop.get(&id2).await["status"], "paid_partial");
         let rest = raw_tx(&[(&txid_of(&child), 1)], &[(&script2, 60_000)]);
-        let r = shop.public("POST", &format!("/r/{id2}/pay"), Some(pay_body(&[&rest]))).await;
+        let r = shop
+            .public("POST", &format!("/r/{id2}/pay"), Some(pay_body(&[&rest])))
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let now = shop.get(&id2).await;
         assert_eq!(now["status"], "pending");
         assert_eq!(now["amount_paid_sats"], 100_000);
 
         // Expired invoices take no payment.
-        let inv3 = shop.invoice(json!({"amount": "0.001", "currency": "BTC", "expire_min": 15})).await;
+        let inv3 = shop
+            .invoice(json!({"amount": "0.001", "currency": "BTC", "expire_min": 15}))
+            .await;
         shop.clock.advance(time::Duration::minutes(16));
         let script3 = store_script(inv3["address_index"].as_u64().unwrap());
         let late = raw_tx(&[(&txid_of(&rest), 0)], &[(&script3, 100_000)]);
-        let r = shop.public("POST", &format!("/r/{}/pay", inv3["id"].as_str().unwrap()), Some(pay_body(&[&late]))).await;
+        let r = shop
+            .public(
+                "POST",
+                &format!("/r/{}/pay", inv3["id"].as_str().unwrap()),
+                Some(pay_body(&[&late])),
+            )
+            .await;
         assert_eq!((r.status, r.code()), (409, "conflict"));
-        assert!(r.body["error"]["message"].as_str().unwrap().contains("expired"));
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"));
         shop.gw.stop().await;
     }
 }
@@ -403,25 +690,56 @@ async fn hosted_checkout_page() {
     let html = String::from_utf8(body).unwrap();
     assert!(html.starts_with("<!doctype html>"));
     assert!(html.contains(&address), "address shown");
-    assert!(html.contains(&format!("data-copy=\"{address}\"")), "copy button");
+    assert!(
+        html.contains(&format!("data-copy=\"{address}\"")),
+        "copy button"
+    );
     assert!(html.contains("Tea &amp; &lt;Co&gt;"), "store name, escaped");
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;tea&quot;"), "order name, escaped");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;tea&quot;"),
+        "order name, escaped"
+    );
     assert!(!html.contains("<script>alert"), "no merchant markup");
     assert!(!html.contains("<Co>"));
     assert!(!html.contains("buyer@example.com"));
     assert!(html.contains("10.00 USD") && html.contains("0.00015385 BTC"));
-    assert!(html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""), "inline QR");
+    assert!(
+        html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "inline QR"
+    );
     assert!(html.contains("href=\"bitcoin:"), "wallet link");
-    assert!(html.contains("id=\"countdown\"") && html.contains("15:00"), "countdown from 15 minutes");
-    assert!(html.contains("\"redirect_url\":\"https://merchant.example/thanks?a=1\\u0026b=2\""), "redirect for the script");
+    assert!(
+        html.contains("id=\"countdown\"") && html.contains("15:00"),
+        "countdown from 15 minutes"
+    );
+    assert!(
+        html.contains("\"redirect_url\":\"https://merchant.example/thanks?a=1\\u0026b=2\""),
+        "redirect for the script"
+    );
     assert!(html.contains(&format!("\"status_url\":\"../r/{id}\"")));
-    assert!(!html.contains("src=\"http") && !html.contains("href=\"http://") && !html.contains("<link"), "no external assets");
-    let csp = headers.get("content-security-policy").unwrap().to_str().unwrap();
-    assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"), "{csp}");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http://") && !html.contains("<link"),
+        "no external assets"
+    );
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
     assert_eq!(headers.get("cache-control").unwrap(), "no-store");
 
     // Paid: the page says so and links back to the store.
-    let r = shop.merchant("POST", "/v1/sandbox/payments", Some(json!({"invoice_id": id, "amount_sats": 15385}))).await;
+    let r = shop
+        .merchant(
+            "POST",
+            "/v1/sandbox/payments",
+            Some(json!({"invoice_id": id, "amount_sats": 15385})),
+        )
+        .await;
     assert_eq!(r.status, 201);
     let (_, _, _, body) = shop.raw(&format!("/i/{id}")).await;
     let html = String::from_utf8(body).unwrap();
@@ -430,20 +748,43 @@ async fn hosted_checkout_page() {
     assert!(!html.contains("id=\"pay\""), "no payment panel once paid");
 
     // Expired and cancelled invoices say so.
-    let exp = shop.invoice(json!({"amount": "0.001", "currency": "BTC", "expire_min": 15})).await;
-    let can = shop.invoice(json!({"amount": "0.001", "currency": "BTC"})).await;
-    let r = shop.merchant("POST", &format!("/v1/invoices/{}/cancel", can["id"].as_str().unwrap()), Some(json!({}))).await;
+    let exp = shop
+        .invoice(json!({"amount": "0.001", "currency": "BTC", "expire_min": 15}))
+        .await;
+    let can = shop
+        .invoice(json!({"amount": "0.001", "currency": "BTC"}))
+        .await;
+    let r = shop
+        .merchant(
+            "POST",
+            &format!("/v1/invoices/{}/cancel", can["id"].as_str().unwrap()),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let (_, _, _, body) = shop.raw(&format!("/i/{}", can["id"].as_str().unwrap())).await;
-    assert!(String::from_utf8(body).unwrap().contains("Invoice cancelled"));
+    let (_, _, _, body) = shop
+        .raw(&format!("/i/{}", can["id"].as_str().unwrap()))
+        .await;
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("Invoice cancelled"));
     shop.clock.advance(time::Duration::minutes(16));
-    let (status, _, _, body) = shop.raw(&format!("/i/{}", exp["id"].as_str().unwrap())).await;
+    let (status, _, _, body) = shop
+        .raw(&format!("/i/{}", exp["id"].as_str().unwrap()))
+        .await;
     let html = String::from_utf8(body).unwrap();
     assert_eq!(status, 200);
-    assert!(html.contains("Invoice expired") && !html.contains("id=\"pay\""), "{html}");
+    assert!(
+        html.contains("Invoice expired") && !html.contains("id=\"pay\""),
+        "{html}"
+    );
 
     // Unknown invoices: an HTML 404 page.
-    for bad in ["inv_0123456789abcdef0123456789abcdef", "whatever", "%3Cb%3E"] {
+    for bad in [
+        "inv_0123456789abcdef0123456789abcdef",
+        "whatever",
+        "%3Cb%3E",
+    ] {
         let (status, ct, _, body) = shop.raw(&format!("/i/{bad}")).await;
         assert_eq!(status, 404, "{bad}");
         assert_eq!(ct, "text/html; charset=utf-8");
@@ -457,15 +798,22 @@ async fn hosted_checkout_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn checkout_lambda_events() {
     for engine in ENGINES {
-        let Some(shop) = Shop::open(engine, regtest_store()).await else { continue };
-        let inv = shop.invoice(json!({"amount": "0.001", "currency": "BTC"})).await;
+        let Some(shop) = Shop::open(engine, regtest_store()).await else {
+            continue;
+        };
+        let inv = shop
+            .invoice(json!({"amount": "0.001", "currency": "BTC"}))
+            .await;
         let id = inv["id"].as_str().unwrap().to_string();
         let script = store_script(inv["address_index"].as_u64().unwrap());
         let (fund, vout) = shop.funding(500_000).await;
         let tx = raw_tx(&[(&fund, vout)], &[(&script, 100_000)]);
         let event = |function: &str| {
             let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
-            let text = std::fs::read_to_string(&path).unwrap().replace("__INVOICE_ID__", &id).replace("__TX_HEX__", &tx);
+            let text = std::fs::read_to_string(&path)
+                .unwrap()
+                .replace("__INVOICE_ID__", &id)
+                .replace("__TX_HEX__", &tx);
             lambda_http::request::from_str(&text).expect("lambda_http parses the sample event")
         };
         let app = shop.gw.app();
@@ -473,7 +821,12 @@ async fn checkout_lambda_events() {
             let e = event(function);
             async move {
                 let resp = satsgate_functions::handle(app, function, e).await;
-                let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let ct = resp
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
                 let text = match resp.body() {
                     lambda_http::Body::Text(t) => t.clone(),
                     other => panic!("{function}: expected a text body, got {other:?}"),
@@ -486,7 +839,10 @@ async fn checkout_lambda_events() {
         assert!(body.contains("<svg"));
         let (s, _, body) = run("payment-request-get").await;
         assert_eq!(s, 200, "{body}");
-        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["payment_options"][0]["amount_sats"], 100_000);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["payment_options"][0]["amount_sats"],
+            100_000
+        );
         let (s, _, body) = run("payment-request-create").await;
         assert_eq!(s, 200, "{body}");
         let (s, ct, body) = run("checkout-page").await;
@@ -497,8 +853,14 @@ async fn checkout_lambda_events() {
         assert_eq!(shop.get(&id).await["status"], "pending");
 
         // PNG goes out as a binary body (API Gateway base64-encodes it).
-        let text = std::fs::read_to_string(format!("{}/../events/qr.json", env!("CARGO_MANIFEST_DIR"))).unwrap().replace("format=svg", "format=png").replace("\"format\": \"svg\"", "\"format\": \"png\"");
-        let resp = satsgate_functions::handle(app, "qr", lambda_http::request::from_str(&text).unwrap()).await;
+        let text =
+            std::fs::read_to_string(format!("{}/../events/qr.json", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .replace("format=svg", "format=png")
+                .replace("\"format\": \"svg\"", "\"format\": \"png\"");
+        let resp =
+            satsgate_functions::handle(app, "qr", lambda_http::request::from_str(&text).unwrap())
+                .await;
         match resp.body() {
             lambda_http::Body::Binary(b) => assert_eq!(&b[..4], b"\x89PNG"),
             other => panic!("expected binary PNG, got {other:?}"),

@@ -30,11 +30,17 @@ async fn call(app: &App, function: &str, subs: &[(&str, &str)]) -> (u16, Value) 
 #[tokio::test]
 async fn every_sample_event_runs_through_its_function() {
     for engine in ENGINES {
-        let Some(t) = table(engine).await else { continue };
+        let Some(t) = table(engine).await else {
+            continue;
+        };
         let app = App::new(t, Arc::new(SystemClock), Config::default());
-        let (_, _, key) = satsgate::account::create_account(&*app.table, "Lambda", app.now()).await.unwrap();
+        let (_, _, key) = satsgate::account::create_account(&*app.table, "Lambda", app.now())
+            .await
+            .unwrap();
         let mut subs = vec![("__ACCOUNT_KEY__", key.clone())];
-        let sub = |s: &Vec<(&'static str, String)>| s.iter().map(|(a, b)| (*a, b.clone())).collect::<Vec<_>>();
+        let sub = |s: &Vec<(&'static str, String)>| {
+            s.iter().map(|(a, b)| (*a, b.clone())).collect::<Vec<_>>()
+        };
 
         let (s, b) = call(&app, "health", &[]).await;
         assert_eq!((s, &b["status"]), (200, &Value::from("ok")));
@@ -42,10 +48,18 @@ async fn every_sample_event_runs_through_its_function() {
         let refs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (*a, b.as_str())).collect();
         let (s, b) = call(&app, "stores-create", &refs).await;
         assert_eq!(s, 201, "{b}");
-        subs.push(("__STORE_ID__", b["store"]["id"].as_str().unwrap().to_string()));
+        subs.push((
+            "__STORE_ID__",
+            b["store"]["id"].as_str().unwrap().to_string(),
+        ));
         let owned = sub(&subs);
         let refs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (*a, b.as_str())).collect();
-        for f in ["stores-list", "stores-get", "stores-update", "api-keys-list"] {
+        for f in [
+            "stores-list",
+            "stores-get",
+            "stores-update",
+            "api-keys-list",
+        ] {
             let (s, b) = call(&app, f, &refs).await;
             assert_eq!(s, 200, "{f}: {b}");
         }
@@ -66,18 +80,39 @@ async fn every_sample_event_runs_through_its_function() {
 
 #[tokio::test]
 async fn source_ip_comes_from_the_request_context() {
-    let app = App::new(table(satsgate_e2e::Engine::Embedded).await.unwrap(), Arc::new(SystemClock), Config::default());
-    let (_, _, key) = satsgate::account::create_account(&*app.table, "Lambda", app.now()).await.unwrap();
+    let app = App::new(
+        table(satsgate_e2e::Engine::Embedded).await.unwrap(),
+        Arc::new(SystemClock),
+        Config::default(),
+    );
+    let (_, _, key) = satsgate::account::create_account(&*app.table, "Lambda", app.now())
+        .await
+        .unwrap();
     let (_, b) = call(&app, "stores-create", &[("__ACCOUNT_KEY__", &key)]).await;
     let store_id = b["store"]["id"].as_str().unwrap().to_string();
     // A key allowed only from 198.51.100.0/24 works from the event's 198.51.100.7 ...
-    let (_, created) = call(&app, "api-keys-create", &[("__ACCOUNT_KEY__", &key), ("__STORE_ID__", &store_id)]).await;
+    let (_, created) = call(
+        &app,
+        "api-keys-create",
+        &[("__ACCOUNT_KEY__", &key), ("__STORE_ID__", &store_id)],
+    )
+    .await;
     let limited = created["key"].as_str().unwrap().to_string();
     let store_key_event = |ip: &str| {
-        let mut e = event("stores-get", &[("__ACCOUNT_KEY__", &limited), ("__STORE_ID__", &store_id)]);
+        let mut e = event(
+            "stores-get",
+            &[("__ACCOUNT_KEY__", &limited), ("__STORE_ID__", &store_id)],
+        );
         if ip != "198.51.100.7" {
-            let text = std::fs::read_to_string(format!("{}/../events/stores-get.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
-            let text = text.replace("__ACCOUNT_KEY__", &limited).replace("__STORE_ID__", &store_id).replace("198.51.100.7", ip);
+            let text = std::fs::read_to_string(format!(
+                "{}/../events/stores-get.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            let text = text
+                .replace("__ACCOUNT_KEY__", &limited)
+                .replace("__STORE_ID__", &store_id)
+                .replace("198.51.100.7", ip);
             e = lambda_http::request::from_str(&text).unwrap();
         }
         e
@@ -85,6 +120,7 @@ async fn source_ip_comes_from_the_request_context() {
     let ok = satsgate_functions::handle(&app, "stores-get", store_key_event("198.51.100.7")).await;
     assert_eq!(ok.status().as_u16(), 200);
     // ... and is refused from elsewhere.
-    let refused = satsgate_functions::handle(&app, "stores-get", store_key_event("203.0.113.9")).await;
+    let refused =
+        satsgate_functions::handle(&app, "stores-get", store_key_event("203.0.113.9")).await;
     assert_eq!(refused.status().as_u16(), 403);
 }

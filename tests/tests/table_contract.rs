@@ -17,7 +17,9 @@ async fn embedded_engine_meets_the_table_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_engine_meets_the_table_contract() {
-    let Some(client) = satsgate_e2e::moto_client() else { return };
+    let Some(client) = satsgate_e2e::moto_client() else {
+        return;
+    };
     let name = format!("satsgate-contract-{}", uuid::Uuid::new_v4());
     create_table(&client, &name).await.expect("create table");
     create_table(&client, &name)
@@ -283,7 +285,9 @@ async fn embedded_engine_corners() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_engine_corners() {
-    let Some(client) = satsgate_e2e::moto_client() else { return };
+    let Some(client) = satsgate_e2e::moto_client() else {
+        return;
+    };
     let name = format!("satsgate-corners-{}", uuid::Uuid::new_v4());
     create_table(&client, &name).await.expect("create table");
     engines_agree_on_corners(

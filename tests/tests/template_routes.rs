@@ -5,8 +5,10 @@ use serde_yaml_ng::Value;
 use std::collections::BTreeSet;
 
 fn template() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
-    serde_yaml_ng::from_str(&text).expect("template.yaml parses as plain YAML (long-form intrinsics)")
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text)
+        .expect("template.yaml parses as plain YAML (long-form intrinsics)")
 }
 
 #[test]
@@ -17,19 +19,41 @@ fn template_routes_equal_the_route_table() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        let binary = res["Metadata"]["BuildProperties"]["Binary"].as_str().expect("every function names its binary").to_string();
-        let bin_file = format!("{}/../functions/src/bin/{binary}.rs", env!("CARGO_MANIFEST_DIR"));
-        assert!(std::path::Path::new(&bin_file).exists(), "binary {binary} exists");
+        let binary = res["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("every function names its binary")
+            .to_string();
+        let bin_file = format!(
+            "{}/../functions/src/bin/{binary}.rs",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        assert!(
+            std::path::Path::new(&bin_file).exists(),
+            "binary {binary} exists"
+        );
         if let Some(events) = res["Properties"]["Events"].as_mapping() {
             for (_, ev) in events {
                 if ev["Type"].as_str() == Some("HttpApi") {
                     let p = &ev["Properties"];
-                    declared.insert((p["Method"].as_str().unwrap().to_uppercase(), p["Path"].as_str().unwrap().to_string(), binary.clone()));
+                    declared.insert((
+                        p["Method"].as_str().unwrap().to_uppercase(),
+                        p["Path"].as_str().unwrap().to_string(),
+                        binary.clone(),
+                    ));
                 }
             }
         }
     }
-    let table: BTreeSet<_> = satsgate::routes::ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string(), r.function.to_string())).collect();
+    let table: BTreeSet<_> = satsgate::routes::ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_string(),
+                r.function.to_string(),
+            )
+        })
+        .collect();
     let missing: Vec<_> = table.difference(&declared).collect();
     let extra: Vec<_> = declared.difference(&table).collect();
     assert!(missing.is_empty() && extra.is_empty(), "route table vs template.yaml\n missing in template: {missing:?}\n only in template: {extra:?}");
@@ -39,19 +63,37 @@ fn template_routes_equal_the_route_table() {
 fn template_table_has_the_engines_key_schema() {
     let t = template();
     let table = &t["Resources"]["Table"]["Properties"];
-    let keys: Vec<&str> = table["KeySchema"].as_sequence().unwrap().iter().map(|k| k["AttributeName"].as_str().unwrap()).collect();
+    let keys: Vec<&str> = table["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| k["AttributeName"].as_str().unwrap())
+        .collect();
     assert_eq!(keys, ["pk", "sk"]);
     let gsis: Vec<String> = table["GlobalSecondaryIndexes"]
         .as_sequence()
         .unwrap()
         .iter()
         .map(|g| {
-            let ks: Vec<&str> = g["KeySchema"].as_sequence().unwrap().iter().map(|k| k["AttributeName"].as_str().unwrap()).collect();
+            let ks: Vec<&str> = g["KeySchema"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|k| k["AttributeName"].as_str().unwrap())
+                .collect();
             format!("{}:{}", g["IndexName"].as_str().unwrap(), ks.join(","))
         })
         .collect();
-    let expected: Vec<String> = satsgate::table::Index::ALL.iter().map(|i| format!("{}:{},{}", i.name(), i.pk_attr(), i.sk_attr())).collect();
+    let expected: Vec<String> = satsgate::table::Index::ALL
+        .iter()
+        .map(|i| format!("{}:{},{}", i.name(), i.pk_attr(), i.sk_attr()))
+        .collect();
     assert_eq!(gsis, expected);
-    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(satsgate::table::TTL));
-    assert!(table["StreamSpecification"]["StreamViewType"].as_str().is_some());
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(satsgate::table::TTL)
+    );
+    assert!(table["StreamSpecification"]["StreamViewType"]
+        .as_str()
+        .is_some());
 }

@@ -29,7 +29,12 @@ const MAX_AMOUNT: i64 = 1_000_000_000_000;
 fn url_field(input: &mut Input, field: &str) -> Option<String> {
     let s = input.string(field, 2000)?;
     match reqwest::Url::parse(&s) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some_and(|h| !h.is_empty()) => Some(s),
+        Ok(u)
+            if matches!(u.scheme(), "https" | "http")
+                && u.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Some(s)
+        }
         _ => {
             input.error(field, "must be an absolute http(s) URL");
             None
@@ -48,27 +53,46 @@ fn text_id(input: &mut Input, field: &str) -> Option<String> {
 
 /// A price: BTC with up to 8 decimals, or a fiat amount with its currency's
 /// minor units; returns (sats, rate).
-async fn price(cx: &Ctx<'_>, amount: Decimal, currency: &str) -> Result<(u64, Option<Decimal>), ApiError> {
+async fn price(
+    cx: &Ctx<'_>,
+    amount: Decimal,
+    currency: &str,
+) -> Result<(u64, Option<Decimal>), ApiError> {
     if currency == "BTC" {
-        let sats = btc_to_amount(amount).map_err(|e| ApiError::field("amount", e))?.to_sat();
+        let sats = btc_to_amount(amount)
+            .map_err(|e| ApiError::field("amount", e))?
+            .to_sat();
         return Ok((sats, None));
     }
-    let fiat: Fiat = currency.parse().map_err(|_| ApiError::field("currency", "must be BTC or a 3-letter fiat code"))?;
+    let fiat: Fiat = currency
+        .parse()
+        .map_err(|_| ApiError::field("currency", "must be BTC or a 3-letter fiat code"))?;
     if !cx.app.config.fiats.contains(&fiat) {
         return Err(ApiError::field(
             "currency",
             format!(
                 "unsupported currency `{currency}`: use BTC or one of {}",
-                cx.app.config.fiats.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
+                cx.app
+                    .config
+                    .fiats
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
     let dp = fiat_decimals(currency);
     if amount.normalize().scale() > dp {
-        return Err(ApiError::field("amount", format!("{currency} amounts have at most {dp} decimal places")));
+        return Err(ApiError::field(
+            "amount",
+            format!("{currency} amounts have at most {dp} decimal places"),
+        ));
     }
     let rate = crate::prices::rates::current_rate(cx.app, &fiat).await?;
-    let sats = fiat_to_sats(amount, rate.price).map_err(|e| ApiError::field("amount", e))?.to_sat();
+    let sats = fiat_to_sats(amount, rate.price)
+        .map_err(|e| ApiError::field("amount", e))?
+        .to_sat();
     Ok((sats, Some(rate.price)))
 }
 
@@ -84,20 +108,27 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let order_name = input.string("order_name", 200);
     let memo = input.string("memo", 1000);
     let buyer_email = input.string("buyer_email", 254);
-    if buyer_email.as_ref().is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace)) {
+    if buyer_email
+        .as_ref()
+        .is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace))
+    {
         input.error("buyer_email", "must be an email address");
     }
     let redirect_url = url_field(&mut input, "redirect_url");
-    let webhook_url = input.string("webhook_url", 2000).and_then(|u| match crate::webhooks::url::parse_url(&u, insecure) {
-        Ok(_) => Some(u),
-        Err(e) => {
-            input.error("webhook_url", e);
-            None
+    let webhook_url = input.string("webhook_url", 2000).and_then(|u| {
+        match crate::webhooks::url::parse_url(&u, insecure) {
+            Ok(_) => Some(u),
+            Err(e) => {
+                input.error("webhook_url", e);
+                None
+            }
         }
     });
     let expire_min = input.int("expire_min", 1, 7 * 24 * 60);
     let tolerance = input.decimal("allowed_error_percent", Decimal::ZERO, Decimal::from(50));
-    let speed = input.one_of("speed_policy", &SpeedPolicy::NAMES).and_then(|s| SpeedPolicy::parse(&s));
+    let speed = input
+        .one_of("speed_policy", &SpeedPolicy::NAMES)
+        .and_then(|s| SpeedPolicy::parse(&s));
     let metadata = input.object("metadata", 4096);
     if quote_id.is_none() {
         input.required("amount", amount);
@@ -108,12 +139,25 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let mut extra_ops = Vec::new();
     let (amount, currency, sats, rate) = match &quote_id {
         Some(qid) => {
-            let (quote, _) = crate::prices::quotes::quote_for_invoice(cx.app, &store.id, qid).await?;
-            if amount.is_some_and(|a| a != quote.amount) || currency.as_ref().is_some_and(|c| c != quote.currency.as_str()) {
-                return Err(ApiError::field("amount", "must match the quote's amount and currency (or be left out)"));
+            let (quote, _) =
+                crate::prices::quotes::quote_for_invoice(cx.app, &store.id, qid).await?;
+            if amount.is_some_and(|a| a != quote.amount)
+                || currency
+                    .as_ref()
+                    .is_some_and(|c| c != quote.currency.as_str())
+            {
+                return Err(ApiError::field(
+                    "amount",
+                    "must match the quote's amount and currency (or be left out)",
+                ));
             }
             extra_ops.push(quote.claim_op(Some(&id), cx.now()));
-            (quote.amount, quote.currency.to_string(), quote.sats, Some(quote.rate))
+            (
+                quote.amount,
+                quote.currency.to_string(),
+                quote.sats,
+                Some(quote.rate),
+            )
         }
         None => {
             let amount = amount.expect("required above");
@@ -128,7 +172,9 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     if sats < DUST_SATS {
         return Err(ApiError::field(
             "amount",
-            format!("is {sats} sats; the smallest payable amount is {DUST_SATS} sats (the dust limit)"),
+            format!(
+                "is {sats} sats; the smallest payable amount is {DUST_SATS} sats (the dust limit)"
+            ),
         ));
     }
     let now = cx.now();
@@ -202,7 +248,16 @@ async fn filtered_page(
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
     let mut out = Vec::new();
     loop {
-        let page = app.table.query(query.clone().limit((limit - out.len()).max(50)).cursor(cursor)).await.map_err(cursor_error)?;
+        let page = app
+            .table
+            .query(
+                query
+                    .clone()
+                    .limit((limit - out.len()).max(50))
+                    .cursor(cursor),
+            )
+            .await
+            .map_err(cursor_error)?;
         let n = page.items.len();
         for (i, item) in page.items.iter().enumerate() {
             if let Some(v) = pick(item)? {
@@ -227,16 +282,30 @@ pub const MAX_SORT_WINDOW: usize = 5000;
 pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
     let mut q = QueryInput::new(&cx.req.query);
-    let statuses: Option<Vec<Status>> = q.get("status").map(|s| s.split(',').filter_map(Status::parse).collect());
-    if q.get("status").is_some_and(|s| s.split(',').any(|x| Status::parse(x).is_none())) {
-        q.errors.add("status", format!("must be one or more (comma-separated) of: {}", Status::NAMES.join(", ")));
+    let statuses: Option<Vec<Status>> = q
+        .get("status")
+        .map(|s| s.split(',').filter_map(Status::parse).collect());
+    if q.get("status")
+        .is_some_and(|s| s.split(',').any(|x| Status::parse(x).is_none()))
+    {
+        q.errors.add(
+            "status",
+            format!(
+                "must be one or more (comma-separated) of: {}",
+                Status::NAMES.join(", ")
+            ),
+        );
     }
     let currency = q.get("currency").map(str::to_ascii_uppercase);
     let order_id = q.get("order_id").map(str::to_string);
     let after = time_param(&mut q, "created_after");
     let before = time_param(&mut q, "created_before");
-    let sort_by = q.one_of("sort_by", &["created_at", "updated_at", "amount"]).unwrap_or_else(|| "created_at".into());
-    let asc = q.one_of("sort_order", &["asc", "desc"]).is_some_and(|o| o == "asc");
+    let sort_by = q
+        .one_of("sort_by", &["created_at", "updated_at", "amount"])
+        .unwrap_or_else(|| "created_at".into());
+    let asc = q
+        .one_of("sort_order", &["asc", "desc"])
+        .is_some_and(|o| o == "asc");
     let limit = q.limit();
     let cursor = q.get("cursor").map(str::to_string);
     q.finish()?;
@@ -244,7 +313,9 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let keep = |inv: &Invoice| {
         statuses.as_ref().is_none_or(|s| s.contains(&inv.status))
             && currency.as_ref().is_none_or(|c| &inv.currency == c)
-            && order_id.as_ref().is_none_or(|o| inv.order_id.as_ref() == Some(o))
+            && order_id
+                .as_ref()
+                .is_none_or(|o| inv.order_id.as_ref() == Some(o))
     };
 
     if let Some(oid) = &order_id {
@@ -255,7 +326,11 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
             },
             None => None,
         };
-        let items: Vec<Value> = found.into_iter().filter(|i| keep(i)).map(|i| i.to_json(&public)).collect();
+        let items: Vec<Value> = found
+            .into_iter()
+            .filter(|i| keep(i))
+            .map(|i| i.to_json(&public))
+            .collect();
         return Ok(Response::ok(list_body(items, None)));
     }
 
@@ -268,10 +343,17 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let base = Query::index(Index::Gsi1, schema::invoices_of(&store.id)).sk(range);
 
     if sort_by == "created_at" {
-        let (items, next) = filtered_page(cx.app, base.forward(asc), Some(Index::Gsi1), limit, cursor, |item| {
-            let inv: Invoice = from_item(item.clone())?;
-            Ok(keep(&inv).then(|| inv.to_json(&public)))
-        })
+        let (items, next) = filtered_page(
+            cx.app,
+            base.forward(asc),
+            Some(Index::Gsi1),
+            limit,
+            cursor,
+            |item| {
+                let inv: Invoice = from_item(item.clone())?;
+                Ok(keep(&inv).then(|| inv.to_json(&public)))
+            },
+        )
         .await?;
         return Ok(Response::ok(list_body(items, next)));
     }
@@ -279,12 +361,19 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     // updated_at / amount: sort a bounded window in memory; cursor = offset.
     let offset = match &cursor {
         None => 0,
-        Some(c) => c.strip_prefix("o").and_then(|n| n.parse::<usize>().ok()).ok_or_else(|| ApiError::field("cursor", "is not a cursor this endpoint returned"))?,
+        Some(c) => c
+            .strip_prefix("o")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| ApiError::field("cursor", "is not a cursor this endpoint returned"))?,
     };
     let mut all = Vec::new();
     let mut page_cursor = None;
     loop {
-        let page = cx.app.table.query(base.clone().backward().limit(1000).cursor(page_cursor)).await?;
+        let page = cx
+            .app
+            .table
+            .query(base.clone().backward().limit(1000).cursor(page_cursor))
+            .await?;
         for item in page.items {
             let inv: Invoice = from_item(item)?;
             if keep(&inv) {
@@ -305,7 +394,12 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
         all.reverse();
     }
     let end = (offset + limit).min(all.len());
-    let items = all.get(offset..end).unwrap_or_default().iter().map(|i| i.to_json(&public)).collect();
+    let items = all
+        .get(offset..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|i| i.to_json(&public))
+        .collect();
     let next = (end < all.len()).then(|| format!("o{end}"));
     Ok(Response::ok(list_body(items, next)))
 }
@@ -318,7 +412,9 @@ pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let order_id = input.required("order_id", order_id);
     let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(MAX_AMOUNT));
     let amount = input.required("amount", amount);
-    let currency = input.nonempty("currency", 8).map(|c| c.to_ascii_uppercase());
+    let currency = input
+        .nonempty("currency", 8)
+        .map(|c| c.to_ascii_uppercase());
     let currency = input.required("currency", currency);
     let crypto = input.decimal("crypto_amount", Decimal::ZERO, Decimal::from(21_000_000));
     let order_name = input.string("order_name", 200);
@@ -360,7 +456,8 @@ pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
         created.expect("checked"),
         sats.unwrap_or(0),
     );
-    let rate = (currency != "BTC" && sats > 0).then(|| amount * Decimal::from(crate::money::SATS_PER_BTC) / Decimal::from(sats));
+    let rate = (currency != "BTC" && sats > 0)
+        .then(|| amount * Decimal::from(crate::money::SATS_PER_BTC) / Decimal::from(sats));
     let inv = Invoice {
         id: new_id(IdKind::Invoice),
         store_id: store.id.clone(),
@@ -400,15 +497,24 @@ pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .table
         .transact(vec![
             TxOp::Put {
-                item: to_item(&json!({"invoice_id": inv.id}), &schema::order(&store.id, &order_id), &[]),
+                item: to_item(
+                    &json!({"invoice_id": inv.id}),
+                    &schema::order(&store.id, &order_id),
+                    &[],
+                ),
                 cond: Some(Cond::NotExists),
             },
-            TxOp::Put { item: repo::invoice_item(&inv, now), cond: Some(Cond::NotExists) },
+            TxOp::Put {
+                item: repo::invoice_item(&inv, now),
+                cond: Some(Cond::NotExists),
+            },
         ])
         .await;
     match result {
         Ok(()) => Ok(Response::created(inv.to_json(&cx.app.config.public_url))),
-        Err(e) if e.is_condition_failed() => Err(ApiError::conflict(format!("order_id `{order_id}` is already used by another invoice of this store"))),
+        Err(e) if e.is_condition_failed() => Err(ApiError::conflict(format!(
+            "order_id `{order_id}` is already used by another invoice of this store"
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -449,7 +555,13 @@ pub async fn accept_underpayment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sats = input.int("accepted_amount_sats", 1, 21_000_000 * 100_000_000);
     let sats = input.required("accepted_amount_sats", sats);
     input.finish()?;
-    command(&cx, Change::AcceptUnderpayment { sats: sats.expect("checked") as u64 }).await
+    command(
+        &cx,
+        Change::AcceptUnderpayment {
+            sats: sats.expect("checked") as u64,
+        },
+    )
+    .await
 }
 
 /// `POST /v1/invoices/{id}/refunds {address, amount_sats}` -> 201 refund.
@@ -481,7 +593,13 @@ pub async fn create_refund(cx: Ctx<'_>) -> Result<Response, ApiError> {
         sent_at: None,
     };
     let id = refund.id.clone();
-    let inv = apply_input(cx.app, &store.id, cx.param("id"), Change::RequestRefund(refund)).await?;
+    let inv = apply_input(
+        cx.app,
+        &store.id,
+        cx.param("id"),
+        Change::RequestRefund(refund),
+    )
+    .await?;
     let r = inv.refunds.iter().find(|r| r.id == id).expect("just added");
     Ok(Response::created(r.to_json(&inv.id)))
 }
@@ -490,7 +608,10 @@ pub async fn create_refund(cx: Ctx<'_>) -> Result<Response, ApiError> {
 pub async fn list_refunds(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?;
     let inv = load_for_store(cx.app, &store.id, cx.param("id")).await?;
-    Ok(Response::ok(list_body(inv.refunds.iter().map(|r| r.to_json(&inv.id)).collect(), None)))
+    Ok(Response::ok(list_body(
+        inv.refunds.iter().map(|r| r.to_json(&inv.id)).collect(),
+        None,
+    )))
 }
 
 /// `GET /v1/payments?invoice_id=&status=&limit=&cursor=`.
@@ -502,10 +623,19 @@ pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let limit = q.limit();
     let cursor = q.get("cursor").map(str::to_string);
     q.finish()?;
-    let keep = |p: &Value| status.as_ref().is_none_or(|s| p["status"].as_str() == Some(s.as_str()));
+    let keep = |p: &Value| {
+        status
+            .as_ref()
+            .is_none_or(|s| p["status"].as_str() == Some(s.as_str()))
+    };
     if let Some(id) = invoice_id {
         let inv = load_for_store(cx.app, &store.id, &id).await?;
-        let items: Vec<Value> = inv.payments.iter().map(|p| p.to_json(&inv.id)).filter(keep).collect();
+        let items: Vec<Value> = inv
+            .payments
+            .iter()
+            .map(|p| p.to_json(&inv.id))
+            .filter(keep)
+            .collect();
         return Ok(Response::ok(list_body(items, None)));
     }
     let query = Query::index(Index::Gsi1, schema::payments_of(&store.id)).backward();
@@ -518,8 +648,13 @@ pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
 }
 
 fn payment_json(item: &Item) -> Value {
-    let p: Option<Payment> = item.get("record").and_then(|r| serde_json::from_value(r.clone()).ok());
-    let inv = item.get("invoice_id").and_then(Value::as_str).unwrap_or_default();
+    let p: Option<Payment> = item
+        .get("record")
+        .and_then(|r| serde_json::from_value(r.clone()).ok());
+    let inv = item
+        .get("invoice_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     p.map(|p| p.to_json(inv)).unwrap_or(Value::Null)
 }
 
@@ -527,7 +662,9 @@ fn payment_json(item: &Item) -> Value {
 pub async fn get_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?;
     match cx.app.table.get(&schema::payment(cx.param("id"))).await? {
-        Some(item) if item.get("store_id").and_then(Value::as_str) == Some(store.id.as_str()) => Ok(Response::ok(payment_json(&item))),
+        Some(item) if item.get("store_id").and_then(Value::as_str) == Some(store.id.as_str()) => {
+            Ok(Response::ok(payment_json(&item)))
+        }
         _ => Err(ApiError::not_found("payment")),
     }
 }
@@ -557,7 +694,12 @@ pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
         let page = cx
             .app
             .table
-            .query(Query::index(Index::Gsi1, schema::invoices_of(&store.id)).sk(range.clone()).limit(1000).cursor(cursor))
+            .query(
+                Query::index(Index::Gsi1, schema::invoices_of(&store.id))
+                    .sk(range.clone())
+                    .limit(1000)
+                    .cursor(cursor),
+            )
             .await?;
         for item in page.items {
             let inv: Invoice = from_item(item)?;
@@ -566,7 +708,8 @@ pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
             let paid = inv.paid_sats();
             received_sats += paid;
             if let Some(rate) = inv.rate {
-                *fiat.entry(inv.currency.clone()).or_default() += sats_to_fiat(Amount::from_sat(paid), rate, fiat_decimals(&inv.currency));
+                *fiat.entry(inv.currency.clone()).or_default() +=
+                    sats_to_fiat(Amount::from_sat(paid), rate, fiat_decimals(&inv.currency));
             }
         }
         cursor = page.next_cursor;
@@ -593,8 +736,14 @@ pub async fn list_events(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
     let mut q = QueryInput::new(&cx.req.query);
     let kind = q.get("type").map(str::to_string);
-    if kind.as_ref().is_some_and(|k| !crate::events::EVENT_TYPES.contains(&k.as_str())) {
-        q.errors.add("type", format!("must be one of: {}", crate::events::EVENT_TYPES.join(", ")));
+    if kind
+        .as_ref()
+        .is_some_and(|k| !crate::events::EVENT_TYPES.contains(&k.as_str()))
+    {
+        q.errors.add(
+            "type",
+            format!("must be one of: {}", crate::events::EVENT_TYPES.join(", ")),
+        );
     }
     let invoice_id = q.get("invoice_id").map(str::to_string);
     let limit = q.limit();
@@ -603,13 +752,19 @@ pub async fn list_events(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let (query, index) = match &invoice_id {
         Some(id) => {
             load_for_store(cx.app, &store.id, id).await?;
-            (Query::index(Index::Gsi1, schema::events_of_invoice(id)), Some(Index::Gsi1))
+            (
+                Query::index(Index::Gsi1, schema::events_of_invoice(id)),
+                Some(Index::Gsi1),
+            )
         }
         None => (Query::table(schema::events_of_store(&store.id)), None),
     };
     let (out, next) = filtered_page(cx.app, query.backward(), index, limit, cursor, |item| {
         let ev: Event = from_item(item.clone())?;
-        Ok(kind.as_ref().is_none_or(|k| &ev.kind == k).then(|| ev.to_json()))
+        Ok(kind
+            .as_ref()
+            .is_none_or(|k| &ev.kind == k)
+            .then(|| ev.to_json()))
     })
     .await?;
     Ok(Response::ok(list_body(out, next)))

@@ -3,8 +3,8 @@
 pub mod checkout;
 pub mod health;
 pub mod invoices;
-pub mod sandbox;
 pub mod prices;
+pub mod sandbox;
 pub mod stores;
 pub mod webhooks;
 
@@ -22,14 +22,20 @@ pub fn page_items<T>(
     page: Page,
     f: impl Fn(crate::table::Item) -> Result<T, ApiError>,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let items = page.items.into_iter().map(f).collect::<Result<Vec<_>, _>>()?;
+    let items = page
+        .items
+        .into_iter()
+        .map(f)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((items, page.next_cursor))
 }
 
 /// A table cursor error is the client's: 400 on `cursor`.
 pub fn cursor_error(e: crate::table::TableError) -> ApiError {
     match e {
-        crate::table::TableError::Validation(_) => ApiError::field("cursor", "is not a cursor this endpoint returned"),
+        crate::table::TableError::Validation(_) => {
+            ApiError::field("cursor", "is not a cursor this endpoint returned")
+        }
         other => other.into(),
     }
 }

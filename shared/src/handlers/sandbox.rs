@@ -14,7 +14,10 @@ use std::sync::Arc;
 fn sim<'a>(cx: &'a Ctx<'_>) -> Result<&'a Arc<SimChain>, ApiError> {
     let store = cx.store()?;
     cx.app.sandbox(store.network).ok_or_else(|| {
-        ApiError::not_found(&format!("sandbox (the {} network of this store is not served by the sandbox chain)", store.network))
+        ApiError::not_found(&format!(
+            "sandbox (the {} network of this store is not served by the sandbox chain)",
+            store.network
+        ))
     })
 }
 
@@ -39,20 +42,28 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sats = input.required("amount_sats", sats);
     let rbf = input.bool("rbf").unwrap_or(false);
     if invoice_id.is_some() == address.is_some() {
-        input.error("invoice_id", "give exactly one of `invoice_id` or `address`");
+        input.error(
+            "invoice_id",
+            "give exactly one of `invoice_id` or `address`",
+        );
     }
     input.finish()?;
     let (address, invoice) = match (invoice_id, address) {
         (Some(id), _) => {
             let inv = load_for_store(cx.app, &store.id, &id).await?;
-            let a = inv.address.clone().ok_or_else(|| ApiError::conflict("this invoice has no address (archived)"))?;
+            let a = inv
+                .address
+                .clone()
+                .ok_or_else(|| ApiError::conflict("this invoice has no address (archived)"))?;
             (a, Some(inv.id))
         }
         (_, Some(a)) => (a, None),
         _ => unreachable!("checked"),
     };
     let amount_sats = sats.expect("checked") as u64;
-    let (txid, vout) = sim.pay(&address, Amount::from_sat(amount_sats), rbf).map_err(sim_error)?;
+    let (txid, vout) = sim
+        .pay(&address, Amount::from_sat(amount_sats), rbf)
+        .map_err(sim_error)?;
     if let Some(id) = invoice {
         if let Err(e) = crate::invoice::poller::check_now(cx.app, &id).await {
             tracing::warn!(error = %e, "check after sandbox payment failed");
@@ -99,10 +110,15 @@ pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let txid = input.nonempty("txid", 64);
     let txid = input.required("txid", txid);
     input.finish()?;
-    let txid: bitcoin::Txid = txid.expect("checked").parse().map_err(|_| ApiError::field("txid", "is not a transaction id"))?;
+    let txid: bitcoin::Txid = txid
+        .expect("checked")
+        .parse()
+        .map_err(|_| ApiError::field("txid", "is not a transaction id"))?;
     let replacement = sim.double_spend(&txid).map_err(sim_error)?;
     settle(&cx).await;
-    Ok(Response::ok(json!({ "txid": txid.to_string(), "replaced_by": replacement.to_string() })))
+    Ok(Response::ok(
+        json!({ "txid": txid.to_string(), "replaced_by": replacement.to_string() }),
+    ))
 }
 
 /// `POST /v1/sandbox/simulate-webhook {invoice_id, status}`: send the event
@@ -134,7 +150,15 @@ pub async fn simulate_webhook(cx: Ctx<'_>) -> Result<Response, ApiError> {
     };
     let mut invoice = inv.to_json(&cx.app.config.public_url);
     invoice["status"] = json!(status);
-    let event = crate::events::Event::new(kind, &store.id, Some(&inv.id), json!({ "invoice": invoice, "simulated": true }), cx.now());
+    let event = crate::events::Event::new(
+        kind,
+        &store.id,
+        Some(&inv.id),
+        json!({ "invoice": invoice, "simulated": true }),
+        cx.now(),
+    );
     let targets = crate::webhooks::fanout::enqueue_event(cx.app, &event).await?;
-    Ok(Response::ok(json!({ "event": event.to_json(), "deliveries": targets })))
+    Ok(Response::ok(
+        json!({ "event": event.to_json(), "deliveries": targets }),
+    ))
 }

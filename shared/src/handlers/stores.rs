@@ -20,7 +20,14 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let settings = StoreSettings::parse(&cx.req.body, None)?;
     let now = cx.now();
     let store = settings.into_store(new_id(IdKind::Store), account_id.clone(), rfc3339(now));
-    let (key, secret) = ApiKeyRecord::new(KeyKind::Store, &account_id, Some(&store.id), Some("default".into()), vec![], now);
+    let (key, secret) = ApiKeyRecord::new(
+        KeyKind::Store,
+        &account_id,
+        Some(&store.id),
+        Some("default".into()),
+        vec![],
+        now,
+    );
     cx.app
         .table
         .transact(vec![
@@ -48,7 +55,10 @@ pub fn store_item(store: &Store) -> crate::table::Item {
         store,
         &schema::store(&store.id),
         &[
-            ("gsi1pk", Value::String(schema::stores_of(&store.account_id))),
+            (
+                "gsi1pk",
+                Value::String(schema::stores_of(&store.account_id)),
+            ),
             ("gsi1sk", Value::String(store.id.clone())),
         ],
     )
@@ -62,12 +72,19 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     q.finish()?;
     let p = cx.principal()?;
     if let Some(own) = &p.store {
-        return Ok(Response::ok(list_body(vec![store_json(&cx, own).await?], None)));
+        return Ok(Response::ok(list_body(
+            vec![store_json(&cx, own).await?],
+            None,
+        )));
     }
     let page = cx
         .app
         .table
-        .query(Query::index(Index::Gsi1, schema::stores_of(&p.key.account_id)).limit(limit).cursor(cursor))
+        .query(
+            Query::index(Index::Gsi1, schema::stores_of(&p.key.account_id))
+                .limit(limit)
+                .cursor(cursor),
+        )
         .await
         .map_err(cursor_error)?;
     let (stores, next) = page_items(page, from_item::<Store>)?;
@@ -94,7 +111,13 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .table
         .update(&schema::store(&store.id), update, Some(Cond::Exists))
         .await
-        .map_err(|e| if e.is_condition_failed() { ApiError::not_found("store") } else { e.into() })?;
+        .map_err(|e| {
+            if e.is_condition_failed() {
+                ApiError::not_found("store")
+            } else {
+                e.into()
+            }
+        })?;
     let store: Store = from_item(item)?;
     Ok(Response::ok(store_json(&cx, &store).await?))
 }
@@ -108,12 +131,21 @@ pub async fn create_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let allowed = match IpAllowlist::parse(&ips) {
         Ok(l) => l.to_strings(),
         Err(errors) => {
-            errors.into_iter().for_each(|e| input.error("allowed_ips", e));
+            errors
+                .into_iter()
+                .for_each(|e| input.error("allowed_ips", e));
             vec![]
         }
     };
     input.finish()?;
-    let (key, secret) = ApiKeyRecord::new(KeyKind::Store, &store.account_id, Some(&store.id), label, allowed, cx.now());
+    let (key, secret) = ApiKeyRecord::new(
+        KeyKind::Store,
+        &store.account_id,
+        Some(&store.id),
+        label,
+        allowed,
+        cx.now(),
+    );
     cx.app
         .table
         .transact(vec![
@@ -124,7 +156,13 @@ pub async fn create_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
             key.put_op(),
         ])
         .await
-        .map_err(|e| if e.is_condition_failed() { ApiError::not_found("store") } else { e.into() })?;
+        .map_err(|e| {
+            if e.is_condition_failed() {
+                ApiError::not_found("store")
+            } else {
+                e.into()
+            }
+        })?;
     Ok(Response::created(key.to_json_with_secret(&secret)))
 }
 
@@ -138,11 +176,18 @@ pub async fn list_keys(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let page = cx
         .app
         .table
-        .query(Query::index(Index::Gsi1, schema::keys_of(&store.id)).limit(limit).cursor(cursor))
+        .query(
+            Query::index(Index::Gsi1, schema::keys_of(&store.id))
+                .limit(limit)
+                .cursor(cursor),
+        )
         .await
         .map_err(cursor_error)?;
     let (keys, next) = page_items(page, from_item::<ApiKeyRecord>)?;
-    Ok(Response::ok(list_body(keys.iter().map(ApiKeyRecord::to_json).collect(), next)))
+    Ok(Response::ok(list_body(
+        keys.iter().map(ApiKeyRecord::to_json).collect(),
+        next,
+    )))
 }
 
 /// `DELETE /v1/stores/{id}/api-keys/{key_id}`: the key stops working at once.
@@ -152,12 +197,21 @@ pub async fn delete_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let page = cx
         .app
         .table
-        .query(Query::index(Index::Gsi1, schema::keys_of(&store.id)).sk(SortKey::Eq(key_id.to_string())).limit(1))
+        .query(
+            Query::index(Index::Gsi1, schema::keys_of(&store.id))
+                .sk(SortKey::Eq(key_id.to_string()))
+                .limit(1),
+        )
         .await?;
     let Some(item) = page.items.into_iter().next() else {
         return Err(ApiError::not_found("API key"));
     };
     let key: ApiKeyRecord = from_item(item)?;
-    cx.app.table.delete(&schema::api_key(&key.hash), None).await?;
-    Ok(Response::ok(json!({ "id": key.id, "object": "api_key", "deleted": true })))
+    cx.app
+        .table
+        .delete(&schema::api_key(&key.hash), None)
+        .await?;
+    Ok(Response::ok(
+        json!({ "id": key.id, "object": "api_key", "deleted": true }),
+    ))
 }

@@ -45,9 +45,16 @@ pub enum Input {
     Chain(ChainView),
     /// Only time passed (expiry).
     Tick,
-    Mark { status: Status, comment: Option<String> },
-    Cancel { comment: Option<String> },
-    AcceptUnderpayment { sats: u64 },
+    Mark {
+        status: Status,
+        comment: Option<String>,
+    },
+    Cancel {
+        comment: Option<String>,
+    },
+    AcceptUnderpayment {
+        sats: u64,
+    },
     RequestRefund(Refund),
 }
 
@@ -75,7 +82,10 @@ pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Ch
         Input::Tick => {}
         Input::Mark { status, comment } => {
             if !matches!(status, Status::Completed | Status::Invalid) {
-                return Err(ApiError::field("status", "must be `completed` or `invalid`"));
+                return Err(ApiError::field(
+                    "status",
+                    "must be `completed` or `invalid`",
+                ));
             }
             if !old.status.is_open() {
                 return Err(ApiError::conflict(format!(
@@ -126,13 +136,21 @@ pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Ch
         }
         Input::RequestRefund(refund) => {
             if matches!(old.status, Status::Archived | Status::Cancelled) {
-                return Err(ApiError::conflict(format!("invoice {} is {}; nothing to refund", old.id, old.status.as_str())));
+                return Err(ApiError::conflict(format!(
+                    "invoice {} is {}; nothing to refund",
+                    old.id,
+                    old.status.as_str()
+                )));
             }
-            let refundable = old.paid_sats().saturating_sub(old.refunds.iter().map(|r| r.amount_sats).sum());
+            let refundable = old
+                .paid_sats()
+                .saturating_sub(old.refunds.iter().map(|r| r.amount_sats).sum());
             if refund.amount_sats == 0 || refund.amount_sats > refundable {
                 return Err(ApiError::field(
                     "amount_sats",
-                    format!("must be between 1 and the {refundable} sats received and not yet refunded"),
+                    format!(
+                        "must be between 1 and the {refundable} sats received and not yet refunded"
+                    ),
                 ));
             }
             inv.refunds.push(refund);
@@ -145,7 +163,11 @@ pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Ch
         inv.version = old.version + 1;
         inv.updated_at = rfc3339(now);
     }
-    Ok(Change { invoice: inv, events, changed })
+    Ok(Change {
+        invoice: inv,
+        events,
+        changed,
+    })
 }
 
 fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
@@ -154,15 +176,26 @@ fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
     let mut seen = HashSet::new();
     for o in &view.outputs {
         seen.insert((o.txid.clone(), o.vout));
-        let confirmations = o.block.as_ref().map_or(0, |(h, _)| view.tip.saturating_sub(*h) + 1);
-        match inv.payments.iter_mut().find(|p| p.txid == o.txid && p.vout == o.vout) {
+        let confirmations = o
+            .block
+            .as_ref()
+            .map_or(0, |(h, _)| view.tip.saturating_sub(*h) + 1);
+        match inv
+            .payments
+            .iter_mut()
+            .find(|p| p.txid == o.txid && p.vout == o.vout)
+        {
             Some(p) => {
-                let was_confirmed = p.status == PaymentStatus::Confirmed || p.block_height.is_some();
+                let was_confirmed =
+                    p.status == PaymentStatus::Confirmed || p.block_height.is_some();
                 p.confirmations = confirmations;
                 p.block_height = o.block.as_ref().map(|b| b.0);
                 p.block_hash = o.block.as_ref().map(|b| b.1.clone());
                 p.rbf = o.rbf;
-                p.status = match (&o.block, was_confirmed || p.status == PaymentStatus::Reorged) {
+                p.status = match (
+                    &o.block,
+                    was_confirmed || p.status == PaymentStatus::Reorged,
+                ) {
                     (Some(_), _) => PaymentStatus::Confirmed,
                     (None, true) => PaymentStatus::Reorged,
                     (None, false) => PaymentStatus::Mempool,
@@ -177,7 +210,11 @@ fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
                 confirmations,
                 block_height: o.block.as_ref().map(|b| b.0),
                 block_hash: o.block.as_ref().map(|b| b.1.clone()),
-                status: if o.block.is_some() { PaymentStatus::Confirmed } else { PaymentStatus::Mempool },
+                status: if o.block.is_some() {
+                    PaymentStatus::Confirmed
+                } else {
+                    PaymentStatus::Mempool
+                },
                 rbf: o.rbf,
                 seen_at: rfc3339(now),
                 late: now > expires,
@@ -193,7 +230,11 @@ fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
         }
     }
     for (refund_id, txid) in &view.refunds_sent {
-        if let Some(r) = inv.refunds.iter_mut().find(|r| &r.id == refund_id && r.status == RefundStatus::Requested) {
+        if let Some(r) = inv
+            .refunds
+            .iter_mut()
+            .find(|r| &r.id == refund_id && r.status == RefundStatus::Requested)
+        {
             r.status = RefundStatus::Sent;
             r.txid = Some(txid.clone());
             r.sent_at = Some(rfc3339(now));
@@ -203,7 +244,11 @@ fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
 
 /// Satoshis paid before expiry (payments that still count).
 pub fn on_time_paid(inv: &Invoice) -> u64 {
-    inv.payments.iter().filter(|p| p.counts() && !p.late).map(|p| p.amount_sats).sum()
+    inv.payments
+        .iter()
+        .filter(|p| p.counts() && !p.late)
+        .map(|p| p.amount_sats)
+        .sum()
 }
 
 /// What counts as paid in full: the amount less the tolerance (rounded up),
@@ -223,7 +268,9 @@ fn threshold(inv: &Invoice, accepted: Option<u64>) -> u64 {
 /// Whether a counted payment is final enough for the speed policy.
 fn settles(p: &Payment, policy: SpeedPolicy) -> bool {
     match policy {
-        SpeedPolicy::ZeroConf => p.status == PaymentStatus::Confirmed || (p.status == PaymentStatus::Mempool && !p.rbf),
+        SpeedPolicy::ZeroConf => {
+            p.status == PaymentStatus::Confirmed || (p.status == PaymentStatus::Mempool && !p.rbf)
+        }
         other => p.status == PaymentStatus::Confirmed && p.confirmations >= other.confirmations(),
     }
 }
@@ -242,21 +289,37 @@ fn decide(inv: &mut Invoice, old_status: Status, now: OffsetDateTime) {
         inv.status = Status::Refunded;
         return;
     }
-    if matches!(inv.status, Status::Archived | Status::Cancelled | Status::Refunded) || inv.has_flag(Flag::ManuallyMarked) {
+    if matches!(
+        inv.status,
+        Status::Archived | Status::Cancelled | Status::Refunded
+    ) || inv.has_flag(Flag::ManuallyMarked)
+    {
         return;
     }
-    let on_time: Vec<&Payment> = inv.payments.iter().filter(|p| p.counts() && !p.late).collect();
+    let on_time: Vec<&Payment> = inv
+        .payments
+        .iter()
+        .filter(|p| p.counts() && !p.late)
+        .collect();
     let paid: u64 = on_time.iter().map(|p| p.amount_sats).sum();
     let full = paid > 0 && paid >= threshold(inv, inv.accepted_sats);
     let expired = parse_rfc3339(&inv.expires_at).is_ok_and(|e| now >= e);
-    let replaced = inv.payments.iter().any(|p| p.status == PaymentStatus::Replaced);
+    let replaced = inv
+        .payments
+        .iter()
+        .any(|p| p.status == PaymentStatus::Replaced);
     inv.status = if full {
         if on_time.iter().all(|p| settles(p, inv.speed_policy)) {
             Status::Completed
         } else {
             Status::Pending
         }
-    } else if replaced && matches!(old_status, Status::Pending | Status::Completed | Status::Invalid) {
+    } else if replaced
+        && matches!(
+            old_status,
+            Status::Pending | Status::Completed | Status::Invalid
+        )
+    {
         // A payment the invoice relied on was double-spent.
         Status::Invalid
     } else if expired {
@@ -281,7 +344,9 @@ fn diff(old: &Invoice, new: &Invoice) -> Vec<EventSpec> {
         if before.is_none() && p.counts() {
             events.push(ev("payment.received", Some(p), None));
         }
-        if p.status == PaymentStatus::Confirmed && before.is_none_or(|b| b.status != PaymentStatus::Confirmed) {
+        if p.status == PaymentStatus::Confirmed
+            && before.is_none_or(|b| b.status != PaymentStatus::Confirmed)
+        {
             events.push(ev("payment.confirmed", Some(p), None));
         }
     }
@@ -314,7 +379,10 @@ fn diff(old: &Invoice, new: &Invoice) -> Vec<EventSpec> {
 /// When the poller should look at this invoice next; None = stop watching.
 pub fn next_check(inv: &Invoice, now: OffsetDateTime) -> Option<OffsetDateTime> {
     let monitoring = parse_rfc3339(&inv.monitoring_until).is_ok_and(|m| now < m);
-    let refund_open = inv.refunds.iter().any(|r| r.status == RefundStatus::Requested);
+    let refund_open = inv
+        .refunds
+        .iter()
+        .any(|r| r.status == RefundStatus::Requested);
     let shallow = inv
         .payments
         .iter()
@@ -375,11 +443,21 @@ mod tests {
     }
 
     fn out(txid: &str, sats: u64, rbf: bool, block: Option<u32>) -> SeenOutput {
-        SeenOutput { txid: txid.into(), vout: 0, amount_sats: sats, rbf, block: block.map(|h| (h, format!("hash{h}"))) }
+        SeenOutput {
+            txid: txid.into(),
+            vout: 0,
+            amount_sats: sats,
+            rbf,
+            block: block.map(|h| (h, format!("hash{h}"))),
+        }
     }
 
     fn chain(tip: u32, outputs: Vec<SeenOutput>) -> Input {
-        Input::Chain(ChainView { tip, outputs, ..Default::default() })
+        Input::Chain(ChainView {
+            tip,
+            outputs,
+            ..Default::default()
+        })
     }
 
     fn kinds(c: &Change) -> Vec<&str> {
@@ -393,33 +471,106 @@ mod tests {
         let inv = invoice(1000, SpeedPolicy::OneConf);
         let c = transition(&inv, chain(100, vec![out("a", 500, false, None)]), t(T0)).unwrap();
         assert_eq!(c.invoice.status, Status::PaidPartial);
-        assert_eq!(kinds(&c), ["payment.received", "invoice.updated", "invoice.underpaid"]);
+        assert_eq!(
+            kinds(&c),
+            ["payment.received", "invoice.updated", "invoice.underpaid"]
+        );
         assert_eq!(c.invoice.version, 2);
-        let c = transition(&c.invoice, chain(100, vec![out("a", 500, false, None), out("b", 500, false, None)]), t(T0)).unwrap();
+        let c = transition(
+            &c.invoice,
+            chain(
+                100,
+                vec![out("a", 500, false, None), out("b", 500, false, None)],
+            ),
+            t(T0),
+        )
+        .unwrap();
         assert_eq!(c.invoice.status, Status::Pending);
-        assert_eq!(kinds(&c), ["payment.received", "invoice.updated", "invoice.paid"]);
-        let c = transition(&c.invoice, chain(101, vec![out("a", 500, false, Some(101)), out("b", 500, false, Some(101))]), t(T0)).unwrap();
+        assert_eq!(
+            kinds(&c),
+            ["payment.received", "invoice.updated", "invoice.paid"]
+        );
+        let c = transition(
+            &c.invoice,
+            chain(
+                101,
+                vec![
+                    out("a", 500, false, Some(101)),
+                    out("b", 500, false, Some(101)),
+                ],
+            ),
+            t(T0),
+        )
+        .unwrap();
         assert_eq!(c.invoice.status, Status::Completed);
-        assert_eq!(kinds(&c), ["payment.confirmed", "payment.confirmed", "invoice.updated", "invoice.completed"]);
-        let again = transition(&c.invoice, chain(101, vec![out("a", 500, false, Some(101)), out("b", 500, false, Some(101))]), t(T0)).unwrap();
-        assert!(!again.changed && again.events.is_empty(), "same view, no change");
+        assert_eq!(
+            kinds(&c),
+            [
+                "payment.confirmed",
+                "payment.confirmed",
+                "invoice.updated",
+                "invoice.completed"
+            ]
+        );
+        let again = transition(
+            &c.invoice,
+            chain(
+                101,
+                vec![
+                    out("a", 500, false, Some(101)),
+                    out("b", 500, false, Some(101)),
+                ],
+            ),
+            t(T0),
+        )
+        .unwrap();
+        assert!(
+            !again.changed && again.events.is_empty(),
+            "same view, no change"
+        );
     }
 
     #[test]
     fn speed_policies() {
         let inv = invoice(1000, SpeedPolicy::ZeroConf);
         let c = transition(&inv, chain(1, vec![out("a", 1000, false, None)]), t(T0)).unwrap();
-        assert_eq!(c.invoice.status, Status::Completed, "zero_conf accepts a non-RBF mempool payment");
+        assert_eq!(
+            c.invoice.status,
+            Status::Completed,
+            "zero_conf accepts a non-RBF mempool payment"
+        );
         let c = transition(&inv, chain(1, vec![out("a", 1000, true, None)]), t(T0)).unwrap();
-        assert_eq!(c.invoice.status, Status::Pending, "but not one that signals RBF");
+        assert_eq!(
+            c.invoice.status,
+            Status::Pending,
+            "but not one that signals RBF"
+        );
         let inv = invoice(1000, SpeedPolicy::TwoConf);
-        let c = transition(&inv, chain(10, vec![out("a", 1000, false, Some(10))]), t(T0)).unwrap();
+        let c = transition(
+            &inv,
+            chain(10, vec![out("a", 1000, false, Some(10))]),
+            t(T0),
+        )
+        .unwrap();
         assert_eq!(c.invoice.status, Status::Pending, "one confirmation of two");
-        let c = transition(&c.invoice, chain(11, vec![out("a", 1000, false, Some(10))]), t(T0)).unwrap();
+        let c = transition(
+            &c.invoice,
+            chain(11, vec![out("a", 1000, false, Some(10))]),
+            t(T0),
+        )
+        .unwrap();
         assert_eq!(c.invoice.status, Status::Completed);
         let inv = invoice(1000, SpeedPolicy::SixConf);
-        let c = transition(&inv, chain(15, vec![out("a", 1000, false, Some(10))]), t(T0)).unwrap();
-        assert_eq!((c.invoice.status, c.invoice.payments[0].confirmations), (Status::Completed, 6));
+        let c = transition(
+            &inv,
+            chain(15, vec![out("a", 1000, false, Some(10))]),
+            t(T0),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.invoice.status, c.invoice.payments[0].confirmations),
+            (Status::Completed, 6)
+        );
     }
 
     #[test]
@@ -435,16 +586,29 @@ mod tests {
         let c = transition(&inv, Input::Tick, t("2026-01-01T00:15:00Z")).unwrap();
         assert_eq!(c.invoice.status, Status::Expired);
         assert_eq!(kinds(&c), ["invoice.updated", "invoice.expired"]);
-        let partial = transition(&inv, chain(1, vec![out("a", 10, false, None)]), t(T0)).unwrap().invoice;
+        let partial = transition(&inv, chain(1, vec![out("a", 10, false, None)]), t(T0))
+            .unwrap()
+            .invoice;
         let c = transition(&partial, Input::Tick, t("2026-01-01T00:20:00Z")).unwrap();
-        assert_eq!(c.invoice.status, Status::Expired, "paid_partial expires too");
+        assert_eq!(
+            c.invoice.status,
+            Status::Expired,
+            "paid_partial expires too"
+        );
     }
 
     #[test]
     fn late_payment_flags_paid_late_and_stays_expired() {
         let inv = invoice(1000, SpeedPolicy::OneConf);
-        let expired = transition(&inv, Input::Tick, t("2026-01-01T00:16:00Z")).unwrap().invoice;
-        let c = transition(&expired, chain(1, vec![out("a", 1000, false, None)]), t("2026-01-01T00:30:00Z")).unwrap();
+        let expired = transition(&inv, Input::Tick, t("2026-01-01T00:16:00Z"))
+            .unwrap()
+            .invoice;
+        let c = transition(
+            &expired,
+            chain(1, vec![out("a", 1000, false, None)]),
+            t("2026-01-01T00:30:00Z"),
+        )
+        .unwrap();
         assert_eq!(c.invoice.status, Status::Expired);
         assert!(c.invoice.has_flag(Flag::PaidLate));
         assert!(c.invoice.payments[0].late);
@@ -454,56 +618,132 @@ mod tests {
     #[test]
     fn double_spend_and_reorg() {
         let inv = invoice(1000, SpeedPolicy::OneConf);
-        let pending = transition(&inv, chain(1, vec![out("a", 1000, true, None)]), t(T0)).unwrap().invoice;
-        let mut gone = ChainView { tip: 1, ..Default::default() };
+        let pending = transition(&inv, chain(1, vec![out("a", 1000, true, None)]), t(T0))
+            .unwrap()
+            .invoice;
+        let mut gone = ChainView {
+            tip: 1,
+            ..Default::default()
+        };
         gone.gone.insert("a".into());
         let c = transition(&pending, Input::Chain(gone), t(T0)).unwrap();
         assert_eq!(c.invoice.status, Status::Invalid);
         assert_eq!(c.invoice.payments[0].status, PaymentStatus::Replaced);
         assert_eq!(kinds(&c), ["invoice.updated", "invoice.invalid"]);
 
-        let completed = transition(&inv, chain(5, vec![out("a", 1000, false, Some(5))]), t(T0)).unwrap().invoice;
+        let completed = transition(&inv, chain(5, vec![out("a", 1000, false, Some(5))]), t(T0))
+            .unwrap()
+            .invoice;
         assert_eq!(completed.status, Status::Completed);
-        let c = transition(&completed, chain(5, vec![out("a", 1000, false, None)]), t(T0)).unwrap();
-        assert_eq!(c.invoice.status, Status::Pending, "reorged out: back to pending");
+        let c = transition(
+            &completed,
+            chain(5, vec![out("a", 1000, false, None)]),
+            t(T0),
+        )
+        .unwrap();
+        assert_eq!(
+            c.invoice.status,
+            Status::Pending,
+            "reorged out: back to pending"
+        );
         assert_eq!(c.invoice.payments[0].status, PaymentStatus::Reorged);
         assert_eq!(c.invoice.payments[0].confirmations, 0);
-        let c = transition(&c.invoice, chain(6, vec![out("a", 1000, false, Some(6))]), t(T0)).unwrap();
+        let c = transition(
+            &c.invoice,
+            chain(6, vec![out("a", 1000, false, Some(6))]),
+            t(T0),
+        )
+        .unwrap();
         assert_eq!(c.invoice.status, Status::Completed, "re-mined");
     }
 
     #[test]
     fn commands() {
         let inv = invoice(1000, SpeedPolicy::OneConf);
-        let c = transition(&inv, Input::Cancel { comment: Some("out of stock".into()) }, t(T0)).unwrap();
+        let c = transition(
+            &inv,
+            Input::Cancel {
+                comment: Some("out of stock".into()),
+            },
+            t(T0),
+        )
+        .unwrap();
         assert_eq!(c.invoice.status, Status::Cancelled);
         assert_eq!(kinds(&c), ["invoice.updated", "invoice.cancelled"]);
-        let partial = transition(&inv, chain(1, vec![out("a", 600, false, Some(1))]), t(T0)).unwrap().invoice;
-        assert!(transition(&partial, Input::Cancel { comment: None }, t(T0)).is_err(), "paid invoices cannot be cancelled");
-        assert!(transition(&partial, Input::AcceptUnderpayment { sats: 500 }, t(T0)).is_err(), "must equal what was paid");
+        let partial = transition(&inv, chain(1, vec![out("a", 600, false, Some(1))]), t(T0))
+            .unwrap()
+            .invoice;
+        assert!(
+            transition(&partial, Input::Cancel { comment: None }, t(T0)).is_err(),
+            "paid invoices cannot be cancelled"
+        );
+        assert!(
+            transition(&partial, Input::AcceptUnderpayment { sats: 500 }, t(T0)).is_err(),
+            "must equal what was paid"
+        );
         let c = transition(&partial, Input::AcceptUnderpayment { sats: 600 }, t(T0)).unwrap();
         assert_eq!(c.invoice.status, Status::Completed);
         assert!(c.invoice.has_flag(Flag::UnderpaymentAccepted));
-        let c = transition(&inv, Input::Mark { status: Status::Completed, comment: None }, t(T0)).unwrap();
+        let c = transition(
+            &inv,
+            Input::Mark {
+                status: Status::Completed,
+                comment: None,
+            },
+            t(T0),
+        )
+        .unwrap();
         assert_eq!(c.invoice.status, Status::Completed);
         assert!(c.invoice.has_flag(Flag::ManuallyMarked));
         let marked = c.invoice;
         let c = transition(&marked, chain(1, vec![out("a", 1, false, None)]), t(T0)).unwrap();
-        assert_eq!(c.invoice.status, Status::Completed, "a manual mark is final");
-        assert!(transition(&marked, Input::Mark { status: Status::Invalid, comment: None }, t(T0)).is_err());
+        assert_eq!(
+            c.invoice.status,
+            Status::Completed,
+            "a manual mark is final"
+        );
+        assert!(transition(
+            &marked,
+            Input::Mark {
+                status: Status::Invalid,
+                comment: None
+            },
+            t(T0)
+        )
+        .is_err());
     }
 
     #[test]
     fn refunds() {
         let inv = invoice(1000, SpeedPolicy::OneConf);
-        let paid = transition(&inv, chain(1, vec![out("a", 1000, false, Some(1))]), t(T0)).unwrap().invoice;
-        let refund = Refund { id: "ref_1".into(), address: "bcrt1qx".into(), amount_sats: 1000, status: RefundStatus::Requested, txid: None, created_at: T0.into(), sent_at: None };
-        let too_much = Refund { amount_sats: 1001, ..refund.clone() };
+        let paid = transition(&inv, chain(1, vec![out("a", 1000, false, Some(1))]), t(T0))
+            .unwrap()
+            .invoice;
+        let refund = Refund {
+            id: "ref_1".into(),
+            address: "bcrt1qx".into(),
+            amount_sats: 1000,
+            status: RefundStatus::Requested,
+            txid: None,
+            created_at: T0.into(),
+            sent_at: None,
+        };
+        let too_much = Refund {
+            amount_sats: 1001,
+            ..refund.clone()
+        };
         assert!(transition(&paid, Input::RequestRefund(too_much), t(T0)).is_err());
-        let requested = transition(&paid, Input::RequestRefund(refund), t(T0)).unwrap().invoice;
+        let requested = transition(&paid, Input::RequestRefund(refund), t(T0))
+            .unwrap()
+            .invoice;
         assert_eq!(requested.status, Status::Completed);
         assert!(next_check(&requested, t(T0)).is_some());
-        let view = ChainView { tip: 1, outputs: vec![out("a", 1000, false, Some(1))], refunds_sent: vec![("ref_1".into(), "r".into())], ..Default::default() };
+        let view = ChainView {
+            tip: 1,
+            outputs: vec![out("a", 1000, false, Some(1))],
+            refunds_sent: vec![("ref_1".into(), "r".into())],
+            ..Default::default()
+        };
         let c = transition(&requested, Input::Chain(view), t(T0)).unwrap();
         assert_eq!(c.invoice.status, Status::Refunded);
         assert_eq!(kinds(&c), ["payment.refunded", "invoice.updated"]);
@@ -513,11 +753,21 @@ mod tests {
     fn watching_stops_when_nothing_can_change() {
         let inv = invoice(1000, SpeedPolicy::OneConf);
         assert!(next_check(&inv, t(T0)).is_some());
-        let done = transition(&inv, chain(10, vec![out("a", 1000, false, Some(5))]), t(T0)).unwrap().invoice;
+        let done = transition(&inv, chain(10, vec![out("a", 1000, false, Some(5))]), t(T0))
+            .unwrap()
+            .invoice;
         assert_eq!(done.payments[0].confirmations, 6);
-        assert!(next_check(&done, t("2026-01-01T02:00:00Z")).is_none(), "deeply confirmed and monitoring over");
-        let expired = transition(&inv, Input::Tick, t("2026-01-01T00:20:00Z")).unwrap().invoice;
-        assert!(next_check(&expired, t("2026-01-01T00:20:00Z")).is_some(), "watched for late payments");
+        assert!(
+            next_check(&done, t("2026-01-01T02:00:00Z")).is_none(),
+            "deeply confirmed and monitoring over"
+        );
+        let expired = transition(&inv, Input::Tick, t("2026-01-01T00:20:00Z"))
+            .unwrap()
+            .invoice;
+        assert!(
+            next_check(&expired, t("2026-01-01T00:20:00Z")).is_some(),
+            "watched for late payments"
+        );
         assert!(next_check(&expired, t("2026-01-01T01:20:00Z")).is_none());
     }
 }

@@ -28,8 +28,17 @@ pub enum Status {
 }
 
 impl Status {
-    pub const NAMES: [&'static str; 9] =
-        ["new", "paid_partial", "pending", "completed", "expired", "cancelled", "invalid", "archived", "refunded"];
+    pub const NAMES: [&'static str; 9] = [
+        "new",
+        "paid_partial",
+        "pending",
+        "completed",
+        "expired",
+        "cancelled",
+        "invalid",
+        "archived",
+        "refunded",
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -73,7 +82,10 @@ impl Status {
 
     /// Open: the merchant may still mark it.
     pub fn is_open(self) -> bool {
-        matches!(self, Status::New | Status::PaidPartial | Status::Pending | Status::Expired)
+        matches!(
+            self,
+            Status::New | Status::PaidPartial | Status::Pending | Status::Expired
+        )
     }
 }
 
@@ -249,7 +261,11 @@ impl Invoice {
 
     /// Satoshis received (payments that still count).
     pub fn paid_sats(&self) -> u64 {
-        self.payments.iter().filter(|p| p.counts()).map(|p| p.amount_sats).sum()
+        self.payments
+            .iter()
+            .filter(|p| p.counts())
+            .map(|p| p.amount_sats)
+            .sum()
     }
 
     pub fn due_sats(&self) -> u64 {
@@ -263,7 +279,10 @@ impl Invoice {
         let mut uri = format!("bitcoin:{address}");
         let mut params = Vec::new();
         if due > 0 {
-            params.push(format!("amount={}", trim_btc(&amount_to_btc_string(Amount::from_sat(due)))));
+            params.push(format!(
+                "amount={}",
+                trim_btc(&amount_to_btc_string(Amount::from_sat(due)))
+            ));
         }
         let enc = |s: &str| percent_encoding::utf8_percent_encode(s, BIP21_SET).to_string();
         if !self.store_name.is_empty() {
@@ -284,7 +303,9 @@ impl Invoice {
         let paid = self.paid_sats();
         let fiat_dp = fiat_decimals(&self.currency);
         let amount_paid = match self.rate {
-            Some(rate) => crate::money::sats_to_fiat(Amount::from_sat(paid), rate, fiat_dp).to_string(),
+            Some(rate) => {
+                crate::money::sats_to_fiat(Amount::from_sat(paid), rate, fiat_dp).to_string()
+            }
             None => amount_to_btc_string(Amount::from_sat(paid)),
         };
         json!({
@@ -338,5 +359,9 @@ const BIP21_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
 /// "0.00100000" -> "0.001" (BIP21 amounts need no trailing zeros).
 fn trim_btc(s: &str) -> String {
     let t = s.trim_end_matches('0').trim_end_matches('.');
-    if t.is_empty() { "0".into() } else { t.to_string() }
+    if t.is_empty() {
+        "0".into()
+    } else {
+        t.to_string()
+    }
 }

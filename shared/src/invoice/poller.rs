@@ -36,7 +36,10 @@ pub struct PollReport {
 pub async fn poll_chain(app: &App) -> Result<PollReport, String> {
     let now = app.now();
     let due = due_invoices(app, now).await.map_err(|e| e.to_string())?;
-    let mut report = PollReport { due: due.len(), ..Default::default() };
+    let mut report = PollReport {
+        due: due.len(),
+        ..Default::default()
+    };
     let mut by_network: BTreeMap<Network, Vec<(Invoice, Item)>> = BTreeMap::new();
     for item in due {
         match from_item::<Invoice>(item.clone()) {
@@ -82,7 +85,12 @@ pub async fn poll_chain(app: &App) -> Result<PollReport, String> {
 /// Check one invoice at once, whatever its next check time (the sandbox
 /// uses this after paying an invoice, so the effect is visible at once).
 pub async fn check_now(app: &App, invoice_id: &str) -> Result<bool, String> {
-    let Some(item) = app.table.get(&schema::invoice(invoice_id)).await.map_err(|e| e.to_string())? else {
+    let Some(item) = app
+        .table
+        .get(&schema::invoice(invoice_id))
+        .await
+        .map_err(|e| e.to_string())?
+    else {
         return Ok(false);
     };
     let inv: Invoice = from_item(item.clone()).map_err(|e| e.to_string())?;
@@ -91,7 +99,14 @@ pub async fn check_now(app: &App, invoice_id: &str) -> Result<bool, String> {
         Some(c) => Some(c.tip_height().await.map_err(|e| e.to_string())?),
         None => None,
     };
-    check_invoice(app, &inv, &item, chain.filter(|_| tip.is_some()), tip.unwrap_or(0)).await
+    check_invoice(
+        app,
+        &inv,
+        &item,
+        chain.filter(|_| tip.is_some()),
+        tip.unwrap_or(0),
+    )
+    .await
 }
 
 /// Watched invoices whose next check time has come.
@@ -118,20 +133,33 @@ async fn due_invoices(app: &App, now: OffsetDateTime) -> Result<Vec<Item>, Table
 
 /// What the chain says about this invoice.
 async fn observe(chain: &dyn Chain, inv: &Invoice, tip: u32) -> Result<ChainView, ChainError> {
-    let mut view = ChainView { tip, ..Default::default() };
-    let Some(address) = &inv.address else { return Ok(view) };
+    let mut view = ChainView {
+        tip,
+        ..Default::default()
+    };
+    let Some(address) = &inv.address else {
+        return Ok(view);
+    };
     let txs = chain.address_txs(address).await?;
     let mut listed = HashSet::new();
     for tx in &txs {
         let txid = tx.txid.to_string();
         listed.insert(txid.clone());
-        for o in tx.outputs.iter().filter(|o| o.address.as_deref() == Some(address.as_str())) {
+        for o in tx
+            .outputs
+            .iter()
+            .filter(|o| o.address.as_deref() == Some(address.as_str()))
+        {
             view.outputs.push(SeenOutput {
                 txid: txid.clone(),
                 vout: o.vout,
                 amount_sats: o.value.to_sat(),
                 rbf: tx.rbf,
-                block: match (tx.status.confirmed, tx.status.block_height, tx.status.block_hash) {
+                block: match (
+                    tx.status.confirmed,
+                    tx.status.block_height,
+                    tx.status.block_hash,
+                ) {
                     (true, Some(h), Some(hash)) => Some((h, hash.to_string())),
                     _ => None,
                 },
@@ -139,18 +167,31 @@ async fn observe(chain: &dyn Chain, inv: &Invoice, tip: u32) -> Result<ChainView
         }
     }
     // A recorded payment the address no longer lists: ask for the tx itself.
-    for p in inv.payments.iter().filter(|p| p.status != PaymentStatus::Replaced && !listed.contains(&p.txid)) {
-        let txid = p.txid.parse().map_err(|_| ChainError::Parse(format!("stored txid {}", p.txid)))?;
+    for p in inv
+        .payments
+        .iter()
+        .filter(|p| p.status != PaymentStatus::Replaced && !listed.contains(&p.txid))
+    {
+        let txid = p
+            .txid
+            .parse()
+            .map_err(|_| ChainError::Parse(format!("stored txid {}", p.txid)))?;
         if chain.tx(&txid).await?.is_none() {
             view.gone.insert(p.txid.clone());
         }
     }
     let created = parse_rfc3339(&inv.created_at).ok();
-    for r in inv.refunds.iter().filter(|r| r.status == RefundStatus::Requested) {
+    for r in inv
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Requested)
+    {
         let refund_txs = chain.address_txs(&r.address).await?;
         let paid = refund_txs.iter().find(|tx| {
-            tx.outputs.iter().any(|o| o.address.as_deref() == Some(r.address.as_str()) && o.value.to_sat() >= r.amount_sats)
-                && created.is_some()
+            tx.outputs.iter().any(|o| {
+                o.address.as_deref() == Some(r.address.as_str())
+                    && o.value.to_sat() >= r.amount_sats
+            }) && created.is_some()
         });
         if let Some(tx) = paid {
             view.refunds_sent.push((r.id.clone(), tx.txid.to_string()));
@@ -160,34 +201,59 @@ async fn observe(chain: &dyn Chain, inv: &Invoice, tip: u32) -> Result<ChainView
 }
 
 /// Check one invoice; Ok(true) when it changed.
-async fn check_invoice(app: &App, inv: &Invoice, item: &Item, chain: Option<Arc<dyn Chain>>, tip: u32) -> Result<bool, String> {
+async fn check_invoice(
+    app: &App,
+    inv: &Invoice,
+    item: &Item,
+    chain: Option<Arc<dyn Chain>>,
+    tip: u32,
+) -> Result<bool, String> {
     let mut current = inv.clone();
     for _ in 0..4 {
         let now = app.now();
         let input = match &chain {
-            Some(c) => Input::Chain(observe(&**c, &current, tip).await.map_err(|e| format!("{}: {e}", current.id))?),
+            Some(c) => Input::Chain(
+                observe(&**c, &current, tip)
+                    .await
+                    .map_err(|e| format!("{}: {e}", current.id))?,
+            ),
             None => Input::Tick,
         };
         let change = transition(&current, input, now).map_err(|e| e.to_string())?;
         if change.changed {
-            if save_change(app, &current, &change, now).await.map_err(|e| e.to_string())? {
+            if save_change(app, &current, &change, now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 return Ok(true);
             }
             // Someone else wrote it: reload and decide again.
-            match app.table.get(&schema::invoice(&current.id)).await.map_err(|e| e.to_string())? {
+            match app
+                .table
+                .get(&schema::invoice(&current.id))
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 Some(it) => current = from_item(it).map_err(|e| e.to_string())?,
                 None => return Ok(false),
             }
             continue;
         }
-        reschedule(app, &current, item, now).await.map_err(|e| e.to_string())?;
+        reschedule(app, &current, item, now)
+            .await
+            .map_err(|e| e.to_string())?;
         return Ok(false);
     }
     Err(format!("{}: kept changing under the poller", inv.id))
 }
 
 /// Move an unchanged invoice's watch key when it should back off or stop.
-async fn reschedule(app: &App, inv: &Invoice, item: &Item, now: OffsetDateTime) -> Result<(), TableError> {
+async fn reschedule(
+    app: &App,
+    inv: &Invoice,
+    item: &Item,
+    now: OffsetDateTime,
+) -> Result<(), TableError> {
     let wanted = next_check(inv, now);
     let due_now = wanted.is_some_and(|t| t <= now);
     if due_now {
@@ -198,7 +264,16 @@ async fn reschedule(app: &App, inv: &Invoice, item: &Item, now: OffsetDateTime) 
         return Ok(());
     }
     app.table
-        .transact(vec![TxOp::Put { item: fresh, cond: Some(Cond::eq("version", inv.version)) }])
+        .transact(vec![TxOp::Put {
+            item: fresh,
+            cond: Some(Cond::eq("version", inv.version)),
+        }])
         .await
-        .or_else(|e| if e.is_condition_failed() { Ok(()) } else { Err(e) })
+        .or_else(|e| {
+            if e.is_condition_failed() {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
 }

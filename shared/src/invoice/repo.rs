@@ -19,7 +19,10 @@ use time::OffsetDateTime;
 
 /// The wallet's id for address counters: its descriptor checksum.
 pub fn wallet_id(descriptor: &str) -> String {
-    descriptor.rsplit_once('#').map(|(_, c)| c.to_string()).unwrap_or_else(|| descriptor.to_string())
+    descriptor
+        .rsplit_once('#')
+        .map(|(_, c)| c.to_string())
+        .unwrap_or_else(|| descriptor.to_string())
 }
 
 /// The invoice item, with its list key and (when watched) its watch key.
@@ -41,7 +44,10 @@ fn payment_item(inv: &Invoice, p: &Payment) -> Item {
         _ => unreachable!("payments are objects"),
     };
     item.insert("store_id".into(), json!(inv.store_id));
-    item.insert("record".into(), serde_json::to_value(p).expect("payment serializes"));
+    item.insert(
+        "record".into(),
+        serde_json::to_value(p).expect("payment serializes"),
+    );
     let key = schema::payment(&p.id);
     item.insert("pk".into(), json!(key.pk));
     item.insert("sk".into(), json!(key.sk));
@@ -86,7 +92,12 @@ pub async fn load_for_store(app: &App, store_id: &str, id: &str) -> Result<Invoi
 
 /// Write `change` if the invoice is still at `old.version`. Ok(false) when
 /// another writer got there first (reload and decide again).
-pub async fn save_change(app: &App, old: &Invoice, change: &Change, now: OffsetDateTime) -> Result<bool, ApiError> {
+pub async fn save_change(
+    app: &App,
+    old: &Invoice,
+    change: &Change,
+    now: OffsetDateTime,
+) -> Result<bool, ApiError> {
     if !change.changed {
         return Ok(true);
     }
@@ -97,7 +108,10 @@ pub async fn save_change(app: &App, old: &Invoice, change: &Change, now: OffsetD
     }];
     for p in &inv.payments {
         if old.payments.iter().find(|q| q.id == p.id) != Some(p) {
-            ops.push(TxOp::Put { item: payment_item(inv, p), cond: None });
+            ops.push(TxOp::Put {
+                item: payment_item(inv, p),
+                cond: None,
+            });
         }
     }
     ops.extend(event_ops(app, inv, change, now));
@@ -106,7 +120,9 @@ pub async fn save_change(app: &App, old: &Invoice, change: &Change, now: OffsetD
         // fail loudly for the rest (one poller run cannot see 20+ new outputs
         // of a single invoice in practice).
         tracing::error!(invoice = %inv.id, ops = ops.len(), "change too large for one transaction");
-        return Err(ApiError::internal("too many simultaneous payments to record at once"));
+        return Err(ApiError::internal(
+            "too many simultaneous payments to record at once",
+        ));
     }
     match app.table.transact(ops).await {
         Ok(()) => {
@@ -123,16 +139,30 @@ pub async fn save_change(app: &App, old: &Invoice, change: &Change, now: OffsetD
 /// Remember the highest paid address index (for the gap warning). A hint:
 /// losing a race here only makes the warning conservative.
 async fn note_paid_index(app: &App, inv: &Invoice) {
-    let (Some(index), Some(wallet)) = (inv.address_index, &inv.wallet_id) else { return };
-    let cond = Cond::Or(vec![Cond::AttrNotExists("last_paid".into()), Cond::Lt("last_paid".into(), json!(index))]);
+    let (Some(index), Some(wallet)) = (inv.address_index, &inv.wallet_id) else {
+        return;
+    };
+    let cond = Cond::Or(vec![
+        Cond::AttrNotExists("last_paid".into()),
+        Cond::Lt("last_paid".into(), json!(index)),
+    ]);
     let _ = app
         .table
-        .update(&schema::address_counter(&inv.store_id, wallet), Update::new().set("last_paid", index), Some(Cond::And(vec![Cond::Exists, cond])))
+        .update(
+            &schema::address_counter(&inv.store_id, wallet),
+            Update::new().set("last_paid", index),
+            Some(Cond::And(vec![Cond::Exists, cond])),
+        )
         .await;
 }
 
 /// Load, decide and save, retrying on a concurrent change.
-pub async fn apply_input(app: &App, store_id: &str, id: &str, input: Input) -> Result<Invoice, ApiError> {
+pub async fn apply_input(
+    app: &App,
+    store_id: &str,
+    id: &str,
+    input: Input,
+) -> Result<Invoice, ApiError> {
     for attempt in 0..8 {
         let old = load_for_store(app, store_id, id).await?;
         let now = app.now();
@@ -142,15 +172,30 @@ pub async fn apply_input(app: &App, store_id: &str, id: &str, input: Input) -> R
         }
         tokio::time::sleep(Duration::from_millis(2 << attempt)).await;
     }
-    Err(ApiError::conflict("the invoice is changing right now; retry"))
+    Err(ApiError::conflict(
+        "the invoice is changing right now; retry",
+    ))
 }
 
 /// The address counter of a store's current wallet: (next index, gap of
 /// unpaid addresses after the last paid one).
 pub async fn address_state(app: &App, store: &Store) -> Result<(u64, u64), ApiError> {
-    let item = app.table.get(&schema::address_counter(&store.id, &wallet_id(&store.wallet))).await?;
-    let next = item.as_ref().and_then(|i| i.get("next")).and_then(Value::as_u64).unwrap_or(0);
-    let last_paid = item.as_ref().and_then(|i| i.get("last_paid")).and_then(Value::as_u64);
+    let item = app
+        .table
+        .get(&schema::address_counter(
+            &store.id,
+            &wallet_id(&store.wallet),
+        ))
+        .await?;
+    let next = item
+        .as_ref()
+        .and_then(|i| i.get("next"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let last_paid = item
+        .as_ref()
+        .and_then(|i| i.get("last_paid"))
+        .and_then(Value::as_u64);
     let gap = match last_paid {
         Some(p) => next.saturating_sub(p + 1),
         None => next,
@@ -162,7 +207,12 @@ pub async fn address_state(app: &App, store: &Store) -> Result<(u64, u64), ApiEr
 /// `extra` ops (a quote claim) join the same transaction. The counter moves
 /// only together with an invoice, so indexes are gap-free; an address
 /// claimed before (e.g. the wallet was used earlier) is skipped.
-pub async fn create(app: &App, store: &Store, mut inv: Invoice, extra: Vec<TxOp>) -> Result<Invoice, ApiError> {
+pub async fn create(
+    app: &App,
+    store: &Store,
+    mut inv: Invoice,
+    extra: Vec<TxOp>,
+) -> Result<Invoice, ApiError> {
     let wallet = Wallet::parse(&store.wallet, store.network).map_err(|e| {
         tracing::error!(store = %store.id, error = %e, "stored wallet does not parse");
         ApiError::internal("the store's wallet could not be read")
@@ -173,13 +223,31 @@ pub async fn create(app: &App, store: &Store, mut inv: Invoice, extra: Vec<TxOp>
     loop {
         attempt += 1;
         if attempt > 400 {
-            return Err(ApiError::new(503, crate::error::ErrorCode::Internal, "too many invoices being created at once for this store; retry"));
+            return Err(ApiError::new(
+                503,
+                crate::error::ErrorCode::Internal,
+                "too many invoices being created at once for this store; retry",
+            ));
         }
         let current = app.table.get(&counter).await?;
-        let next = current.as_ref().and_then(|i| i.get("next")).and_then(Value::as_u64).unwrap_or(0);
-        let index = u32::try_from(next).ok().filter(|i| *i < 0x8000_0000).ok_or_else(|| ApiError::conflict("the wallet's receive branch is exhausted"))?;
-        let address = wallet.address_at(index).map_err(|e| ApiError::internal(e.to_string()))?.to_string();
-        let counter_cond = if current.is_some() { Cond::eq("next", next) } else { Cond::NotExists };
+        let next = current
+            .as_ref()
+            .and_then(|i| i.get("next"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let index = u32::try_from(next)
+            .ok()
+            .filter(|i| *i < 0x8000_0000)
+            .ok_or_else(|| ApiError::conflict("the wallet's receive branch is exhausted"))?;
+        let address = wallet
+            .address_at(index)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .to_string();
+        let counter_cond = if current.is_some() {
+            Cond::eq("next", next)
+        } else {
+            Cond::NotExists
+        };
         let now = app.now();
         inv.address = Some(address.clone());
         inv.address_index = Some(next);
@@ -192,17 +260,32 @@ pub async fn create(app: &App, store: &Store, mut inv: Invoice, extra: Vec<TxOp>
             now,
         );
         let mut ops = vec![
-            TxOp::Update { key: counter.clone(), update: Update::new().set("next", next + 1), cond: Some(counter_cond) },
+            TxOp::Update {
+                key: counter.clone(),
+                update: Update::new().set("next", next + 1),
+                cond: Some(counter_cond),
+            },
             TxOp::Put {
-                item: to_item(&json!({"invoice_id": inv.id, "store_id": inv.store_id, "index": next}), &schema::address(store.network, &address), &[]),
+                item: to_item(
+                    &json!({"invoice_id": inv.id, "store_id": inv.store_id, "index": next}),
+                    &schema::address(store.network, &address),
+                    &[],
+                ),
                 cond: Some(Cond::NotExists),
             },
-            TxOp::Put { item: invoice_item(&inv, now), cond: Some(Cond::NotExists) },
+            TxOp::Put {
+                item: invoice_item(&inv, now),
+                cond: Some(Cond::NotExists),
+            },
             created_event.put_op(now),
         ];
         if let Some(order_id) = &inv.order_id {
             ops.push(TxOp::Put {
-                item: to_item(&json!({"invoice_id": inv.id}), &schema::order(&store.id, order_id), &[]),
+                item: to_item(
+                    &json!({"invoice_id": inv.id}),
+                    &schema::order(&store.id, order_id),
+                    &[],
+                ),
                 cond: Some(Cond::NotExists),
             });
         }
@@ -218,16 +301,23 @@ pub async fn create(app: &App, store: &Store, mut inv: Invoice, extra: Vec<TxOp>
             Err(TableError::ConditionFailed { op: Some(1) }) => {
                 // Address handed out before (by an earlier use of this wallet): skip it.
                 let skip = Update::new().set("next", next + 1);
-                let _ = app.table.update(&counter, skip, Some(Cond::eq("next", next))).await;
+                let _ = app
+                    .table
+                    .update(&counter, skip, Some(Cond::eq("next", next)))
+                    .await;
             }
-            Err(TableError::ConditionFailed { op: Some(4) }) if inv.order_id.is_some() && first_extra == 5 => {
+            Err(TableError::ConditionFailed { op: Some(4) })
+                if inv.order_id.is_some() && first_extra == 5 =>
+            {
                 return Err(ApiError::conflict(format!(
                     "order_id `{}` is already used by another invoice of this store",
                     inv.order_id.as_deref().unwrap_or_default()
                 )))
             }
             Err(TableError::ConditionFailed { op: Some(i) }) if i >= first_extra => {
-                return Err(ApiError::conflict("the quote was used or expired while creating the invoice"))
+                return Err(ApiError::conflict(
+                    "the quote was used or expired while creating the invoice",
+                ))
             }
             Err(e) => return Err(e.into()),
         }

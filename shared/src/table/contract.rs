@@ -34,9 +34,12 @@ pub async fn basic_crud(t: &dyn Table, ns: &str) {
     let pk = format!("{ns}#crud");
     let k = Key::new(&pk, "a");
     assert_eq!(t.get(&k).await.unwrap(), None, "missing item reads as None");
-    t.put(item(json!({"pk": pk, "sk": "a", "name": "x", "n": 1})), None)
-        .await
-        .unwrap();
+    t.put(
+        item(json!({"pk": pk, "sk": "a", "name": "x", "n": 1})),
+        None,
+    )
+    .await
+    .unwrap();
     let got = t.get(&k).await.unwrap().expect("put item is readable");
     assert_eq!(got["name"], json!("x"));
     t.put(item(json!({"pk": pk, "sk": "a", "other": true})), None)
@@ -44,15 +47,19 @@ pub async fn basic_crud(t: &dyn Table, ns: &str) {
         .unwrap();
     let got = t.get(&k).await.unwrap().unwrap();
     assert!(got.get("name").is_none(), "put replaces the whole item");
-    let many = t
-        .get_many(&[Key::new(&pk, "zz"), k.clone()])
-        .await
-        .unwrap();
-    assert!(many[0].is_none() && many[1].is_some(), "get_many keeps order");
+    let many = t.get_many(&[Key::new(&pk, "zz"), k.clone()]).await.unwrap();
+    assert!(
+        many[0].is_none() && many[1].is_some(),
+        "get_many keeps order"
+    );
     let old = t.delete(&k, None).await.unwrap();
     assert!(old.is_some(), "delete returns the old item");
     assert_eq!(t.get(&k).await.unwrap(), None, "deleted item is gone");
-    assert_eq!(t.delete(&k, None).await.unwrap(), None, "deleting nothing is fine");
+    assert_eq!(
+        t.delete(&k, None).await.unwrap(),
+        None,
+        "deleting nothing is fine"
+    );
 }
 
 pub async fn conditional_writes(t: &dyn Table, ns: &str) {
@@ -63,27 +70,45 @@ pub async fn conditional_writes(t: &dyn Table, ns: &str) {
     assert!(e.is_condition_failed(), "second NotExists put fails: {e:?}");
     let k = Key::new(&pk, "a");
     // numeric comparison, not lexicographic: 9 < 10
-    t.update(&k, Update::new().set("v", 10), Some(Cond::Gt("v".into(), json!(0))))
-        .await
-        .unwrap();
+    t.update(
+        &k,
+        Update::new().set("v", 10),
+        Some(Cond::Gt("v".into(), json!(0))),
+    )
+    .await
+    .unwrap();
     assert!(Cond::Gt("v".into(), json!(9)).eval(t.get(&k).await.unwrap().as_ref()));
     let e = t
-        .update(&k, Update::new().set("v", 11), Some(Cond::Lt("v".into(), json!(9))))
+        .update(
+            &k,
+            Update::new().set("v", 11),
+            Some(Cond::Lt("v".into(), json!(9))),
+        )
         .await
         .unwrap_err();
-    assert!(e.is_condition_failed(), "10 < 9 must be false (numeric compare)");
-    let e = t
-        .delete(&k, Some(Cond::eq("s", "nope")))
-        .await
-        .unwrap_err();
+    assert!(
+        e.is_condition_failed(),
+        "10 < 9 must be false (numeric compare)"
+    );
+    let e = t.delete(&k, Some(Cond::eq("s", "nope"))).await.unwrap_err();
     assert!(e.is_condition_failed());
-    assert!(t.get(&k).await.unwrap().is_some(), "failed delete deleted nothing");
+    assert!(
+        t.get(&k).await.unwrap().is_some(),
+        "failed delete deleted nothing"
+    );
     let e = t
-        .update(&Key::new(&pk, "missing"), Update::new().set("x", 1), Some(Cond::Exists))
+        .update(
+            &Key::new(&pk, "missing"),
+            Update::new().set("x", 1),
+            Some(Cond::Exists),
+        )
         .await
         .unwrap_err();
     assert!(e.is_condition_failed(), "Exists on a missing item fails");
-    assert!(t.get(&Key::new(&pk, "missing")).await.unwrap().is_none(), "and writes nothing");
+    assert!(
+        t.get(&Key::new(&pk, "missing")).await.unwrap().is_none(),
+        "and writes nothing"
+    );
     // AttrNotExists / Ne / Or / And
     t.update(
         &k,
@@ -97,7 +122,11 @@ pub async fn conditional_writes(t: &dyn Table, ns: &str) {
     .await
     .unwrap();
     let e = t
-        .update(&k, Update::new().set("claimed", "you"), Some(Cond::AttrNotExists("claimed".into())))
+        .update(
+            &k,
+            Update::new().set("claimed", "you"),
+            Some(Cond::AttrNotExists("claimed".into())),
+        )
         .await
         .unwrap_err();
     assert!(e.is_condition_failed(), "AttrNotExists fails once set");
@@ -110,7 +139,11 @@ pub async fn updates_and_counters(t: &dyn Table, ns: &str) {
         .update(&k, Update::new().add("n", 5).set("label", "x"), None)
         .await
         .unwrap();
-    assert_eq!(after["n"].as_i64(), Some(5), "update on absent item creates it, ADD from 0");
+    assert_eq!(
+        after["n"].as_i64(),
+        Some(5),
+        "update on absent item creates it, ADD from 0"
+    );
     assert_eq!(after["pk"], json!(pk), "created item carries its key");
     let after = t
         .update(&k, Update::new().add("n", -2).remove("label"), None)
@@ -118,8 +151,14 @@ pub async fn updates_and_counters(t: &dyn Table, ns: &str) {
         .unwrap();
     assert_eq!(after["n"].as_i64(), Some(3), "ADD returns the new value");
     assert!(after.get("label").is_none(), "REMOVE removes");
-    let e = t.update(&k, Update::new().set("pk", "other"), None).await.unwrap_err();
-    assert!(matches!(e, TableError::Validation(_)), "key attributes cannot be updated");
+    let e = t
+        .update(&k, Update::new().set("pk", "other"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, TableError::Validation(_)),
+        "key attributes cannot be updated"
+    );
 }
 
 pub async fn transactions_are_all_or_nothing(t: &dyn Table, ns: &str) {
@@ -128,49 +167,109 @@ pub async fn transactions_are_all_or_nothing(t: &dyn Table, ns: &str) {
         .await
         .unwrap();
     let ops = vec![
-        TxOp::Put { item: item(json!({"pk": pk, "sk": "new1"})), cond: Some(Cond::NotExists) },
+        TxOp::Put {
+            item: item(json!({"pk": pk, "sk": "new1"})),
+            cond: Some(Cond::NotExists),
+        },
         TxOp::Update {
             key: Key::new(&pk, "counter"),
             update: Update::new().add("n", 1),
             cond: None,
         },
-        TxOp::Put { item: item(json!({"pk": pk, "sk": "exists", "v": 2})), cond: Some(Cond::NotExists) },
+        TxOp::Put {
+            item: item(json!({"pk": pk, "sk": "exists", "v": 2})),
+            cond: Some(Cond::NotExists),
+        },
     ];
     let e = t.transact(ops).await.unwrap_err();
-    assert_eq!(e, TableError::ConditionFailed { op: Some(2) }, "failing op is named");
-    assert!(t.get(&Key::new(&pk, "new1")).await.unwrap().is_none(), "no partial put");
-    assert!(t.get(&Key::new(&pk, "counter")).await.unwrap().is_none(), "no partial update");
-    assert_eq!(t.get(&Key::new(&pk, "exists")).await.unwrap().unwrap()["v"].as_i64(), Some(1));
+    assert_eq!(
+        e,
+        TableError::ConditionFailed { op: Some(2) },
+        "failing op is named"
+    );
+    assert!(
+        t.get(&Key::new(&pk, "new1")).await.unwrap().is_none(),
+        "no partial put"
+    );
+    assert!(
+        t.get(&Key::new(&pk, "counter")).await.unwrap().is_none(),
+        "no partial update"
+    );
+    assert_eq!(
+        t.get(&Key::new(&pk, "exists")).await.unwrap().unwrap()["v"].as_i64(),
+        Some(1)
+    );
 
     // Check op guards a write on another item.
     let e = t
         .transact(vec![
-            TxOp::Check { key: Key::new(&pk, "exists"), cond: Cond::eq("v", 99) },
-            TxOp::Delete { key: Key::new(&pk, "exists"), cond: None }.clone_with_key(&pk, "other"),
+            TxOp::Check {
+                key: Key::new(&pk, "exists"),
+                cond: Cond::eq("v", 99),
+            },
+            TxOp::Delete {
+                key: Key::new(&pk, "exists"),
+                cond: None,
+            }
+            .clone_with_key(&pk, "other"),
         ])
         .await
         .unwrap_err();
     assert_eq!(e, TableError::ConditionFailed { op: Some(0) });
 
     t.transact(vec![
-        TxOp::Check { key: Key::new(&pk, "exists"), cond: Cond::eq("v", 1) },
-        TxOp::Put { item: item(json!({"pk": pk, "sk": "new1"})), cond: Some(Cond::NotExists) },
-        TxOp::Update { key: Key::new(&pk, "counter"), update: Update::new().add("n", 1), cond: None },
+        TxOp::Check {
+            key: Key::new(&pk, "exists"),
+            cond: Cond::eq("v", 1),
+        },
+        TxOp::Put {
+            item: item(json!({"pk": pk, "sk": "new1"})),
+            cond: Some(Cond::NotExists),
+        },
+        TxOp::Update {
+            key: Key::new(&pk, "counter"),
+            update: Update::new().add("n", 1),
+            cond: None,
+        },
     ])
     .await
     .unwrap();
     assert!(t.get(&Key::new(&pk, "new1")).await.unwrap().is_some());
-    assert_eq!(t.get(&Key::new(&pk, "counter")).await.unwrap().unwrap()["n"].as_i64(), Some(1));
+    assert_eq!(
+        t.get(&Key::new(&pk, "counter")).await.unwrap().unwrap()["n"].as_i64(),
+        Some(1)
+    );
 
     let dup = vec![
-        TxOp::Put { item: item(json!({"pk": pk, "sk": "d"})), cond: None },
-        TxOp::Delete { key: Key::new(&pk, "d"), cond: None },
+        TxOp::Put {
+            item: item(json!({"pk": pk, "sk": "d"})),
+            cond: None,
+        },
+        TxOp::Delete {
+            key: Key::new(&pk, "d"),
+            cond: None,
+        },
     ];
-    assert!(matches!(t.transact(dup).await.unwrap_err(), TableError::Validation(_)), "same item twice is refused");
+    assert!(
+        matches!(
+            t.transact(dup).await.unwrap_err(),
+            TableError::Validation(_)
+        ),
+        "same item twice is refused"
+    );
     let many: Vec<TxOp> = (0..26)
-        .map(|i| TxOp::Put { item: item(json!({"pk": pk, "sk": format!("m{i}")})), cond: None })
+        .map(|i| TxOp::Put {
+            item: item(json!({"pk": pk, "sk": format!("m{i}")})),
+            cond: None,
+        })
         .collect();
-    assert!(matches!(t.transact(many).await.unwrap_err(), TableError::Validation(_)), "26 ops refused");
+    assert!(
+        matches!(
+            t.transact(many).await.unwrap_err(),
+            TableError::Validation(_)
+        ),
+        "26 ops refused"
+    );
     assert!(t.get(&Key::new(&pk, "m0")).await.unwrap().is_none());
 }
 
@@ -178,7 +277,10 @@ impl TxOp {
     /// Test helper: the same op on another key (used to build Check + write pairs).
     fn clone_with_key(self, pk: &str, sk: &str) -> TxOp {
         match self {
-            TxOp::Delete { cond, .. } => TxOp::Delete { key: Key::new(pk, sk), cond },
+            TxOp::Delete { cond, .. } => TxOp::Delete {
+                key: Key::new(pk, sk),
+                cond,
+            },
             other => other,
         }
     }
@@ -187,13 +289,22 @@ impl TxOp {
 pub async fn queries_and_cursors(t: &dyn Table, ns: &str) {
     let pk = format!("{ns}#q");
     for i in 0..25 {
-        t.put(item(json!({"pk": pk, "sk": format!("A#{i:03}"), "i": i})), None)
-            .await
-            .unwrap();
+        t.put(
+            item(json!({"pk": pk, "sk": format!("A#{i:03}"), "i": i})),
+            None,
+        )
+        .await
+        .unwrap();
     }
-    t.put(item(json!({"pk": pk, "sk": "B#000"})), None).await.unwrap();
+    t.put(item(json!({"pk": pk, "sk": "B#000"})), None)
+        .await
+        .unwrap();
     let page = t
-        .query(Query::table(&pk).sk(SortKey::BeginsWith("A#".into())).limit(100))
+        .query(
+            Query::table(&pk)
+                .sk(SortKey::BeginsWith("A#".into()))
+                .limit(100),
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 25, "begins_with selects the prefix only");
@@ -223,24 +334,45 @@ pub async fn queries_and_cursors(t: &dyn Table, ns: &str) {
         if !forward {
             expected.reverse();
         }
-        assert_eq!(seen, expected, "pages cover every item once, in order (forward={forward})");
+        assert_eq!(
+            seen, expected,
+            "pages cover every item once, in order (forward={forward})"
+        );
     }
     let exact = t
-        .query(Query::table(&pk).sk(SortKey::BeginsWith("A#".into())).limit(25))
+        .query(
+            Query::table(&pk)
+                .sk(SortKey::BeginsWith("A#".into()))
+                .limit(25),
+        )
         .await
         .unwrap();
-    assert!(exact.next_cursor.is_none(), "a page that ends exactly at the end has no cursor");
+    assert!(
+        exact.next_cursor.is_none(),
+        "a page that ends exactly at the end has no cursor"
+    );
     let between = t
         .query(Query::table(&pk).sk(SortKey::Between("A#005".into(), "A#007".into())))
         .await
         .unwrap();
     assert_eq!(between.items.len(), 3, "between is inclusive");
-    let lt = t.query(Query::table(&pk).sk(SortKey::Lt("A#002".into()))).await.unwrap();
+    let lt = t
+        .query(Query::table(&pk).sk(SortKey::Lt("A#002".into())))
+        .await
+        .unwrap();
     assert_eq!(lt.items.len(), 2);
-    let ge = t.query(Query::table(&pk).sk(SortKey::Ge("A#024".into()))).await.unwrap();
+    let ge = t
+        .query(Query::table(&pk).sk(SortKey::Ge("A#024".into())))
+        .await
+        .unwrap();
     assert_eq!(ge.items.len(), 2, "A#024 and B#000");
-    let bad = t.query(Query::table(&pk).cursor(Some("not-a-cursor".into()))).await;
-    assert!(matches!(bad, Err(TableError::Validation(_))), "malformed cursor is a validation error");
+    let bad = t
+        .query(Query::table(&pk).cursor(Some("not-a-cursor".into())))
+        .await;
+    assert!(
+        matches!(bad, Err(TableError::Validation(_))),
+        "malformed cursor is a validation error"
+    );
 }
 
 pub async fn index_queries(t: &dyn Table, ns: &str) {
@@ -255,24 +387,41 @@ pub async fn index_queries(t: &dyn Table, ns: &str) {
         .unwrap();
     }
     // sparse: no gsi attributes, never listed
-    t.put(item(json!({"pk": format!("{ns}#ixitem#none"), "sk": "X"})), None)
-        .await
-        .unwrap();
+    t.put(
+        item(json!({"pk": format!("{ns}#ixitem#none"), "sk": "X"})),
+        None,
+    )
+    .await
+    .unwrap();
     for forward in [true, false] {
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
             let page = t
-                .query(Query::index(Index::Gsi1, &part).forward(forward).limit(5).cursor(cursor))
+                .query(
+                    Query::index(Index::Gsi1, &part)
+                        .forward(forward)
+                        .limit(5)
+                        .cursor(cursor),
+                )
                 .await
                 .unwrap();
-            seen.extend(page.items.iter().map(|i| (i["gsi1sk"].as_str().unwrap().to_string(), i["i"].as_i64().unwrap())));
+            seen.extend(page.items.iter().map(|i| {
+                (
+                    i["gsi1sk"].as_str().unwrap().to_string(),
+                    i["i"].as_i64().unwrap(),
+                )
+            }));
             cursor = page.next_cursor;
             if cursor.is_none() {
                 break;
             }
         }
-        assert_eq!(seen.len(), 12, "every indexed item once (forward={forward})");
+        assert_eq!(
+            seen.len(),
+            12,
+            "every indexed item once (forward={forward})"
+        );
         let mut ids: Vec<i64> = seen.iter().map(|s| s.1).collect();
         ids.sort();
         ids.dedup();
@@ -286,16 +435,31 @@ pub async fn index_queries(t: &dyn Table, ns: &str) {
         assert_eq!(sks, sorted, "ordered by index sort key");
     }
     let some = t
-        .query(Query::index(Index::Gsi1, &part).sk(SortKey::BeginsWith("T#0".into())).limit(100))
+        .query(
+            Query::index(Index::Gsi1, &part)
+                .sk(SortKey::BeginsWith("T#0".into()))
+                .limit(100),
+        )
         .await
         .unwrap();
     assert_eq!(some.items.len(), 12);
     // moving an item out of the index (remove attribute) drops it
-    t.update(&Key::new(format!("{ns}#ixitem#0"), "X"), Update::new().remove("gsi1pk"), None)
+    t.update(
+        &Key::new(format!("{ns}#ixitem#0"), "X"),
+        Update::new().remove("gsi1pk"),
+        None,
+    )
+    .await
+    .unwrap();
+    let after = t
+        .query(Query::index(Index::Gsi1, &part).limit(100))
         .await
         .unwrap();
-    let after = t.query(Query::index(Index::Gsi1, &part).limit(100)).await.unwrap();
-    assert_eq!(after.items.len(), 11, "an item without the index key leaves the index");
+    assert_eq!(
+        after.items.len(),
+        11,
+        "an item without the index key leaves the index"
+    );
     let g2 = t.query(Query::index(Index::Gsi2, &part)).await.unwrap();
     assert!(g2.items.is_empty(), "indexes are separate");
 }
@@ -304,15 +468,25 @@ pub async fn ttl_hides_expired(t: &dyn Table, ns: &str) {
     let pk = format!("{ns}#ttl");
     let past = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
     let future = past + 7200;
-    t.put(item(json!({"pk": pk, "sk": "old", "ttl": past})), None).await.unwrap();
-    t.put(item(json!({"pk": pk, "sk": "new", "ttl": future})), None).await.unwrap();
-    assert!(t.get(&Key::new(&pk, "old")).await.unwrap().is_none(), "expired item is invisible");
+    t.put(item(json!({"pk": pk, "sk": "old", "ttl": past})), None)
+        .await
+        .unwrap();
+    t.put(item(json!({"pk": pk, "sk": "new", "ttl": future})), None)
+        .await
+        .unwrap();
+    assert!(
+        t.get(&Key::new(&pk, "old")).await.unwrap().is_none(),
+        "expired item is invisible"
+    );
     assert!(t.get(&Key::new(&pk, "new")).await.unwrap().is_some());
     let page = t.query(Query::table(&pk)).await.unwrap();
     assert_eq!(page.items.len(), 1, "expired items are not listed");
-    t.put(item(json!({"pk": pk, "sk": "old", "v": 2})), Some(Cond::NotExists))
-        .await
-        .expect("an expired item counts as absent for conditions");
+    t.put(
+        item(json!({"pk": pk, "sk": "old", "v": 2})),
+        Some(Cond::NotExists),
+    )
+    .await
+    .expect("an expired item counts as absent for conditions");
 }
 
 pub async fn exact_values(t: &dyn Table, ns: &str) {
@@ -326,7 +500,11 @@ pub async fn exact_values(t: &dyn Table, ns: &str) {
     it.insert("pk".into(), json!(pk));
     t.put(it.clone(), None).await.unwrap();
     let got = t.get(&Key::new(&pk, "v")).await.unwrap().unwrap();
-    assert_eq!(got["big"].to_string(), "12345678901234567890.123456789", "numbers are exact");
+    assert_eq!(
+        got["big"].to_string(),
+        "12345678901234567890.123456789",
+        "numbers are exact"
+    );
     assert_eq!(got["neg"].to_string(), "-0.00000001");
     assert_eq!(got["m"], it["m"], "nested maps and lists round-trip");
     assert_eq!(got["e"], json!(""), "empty strings round-trip");
@@ -340,8 +518,11 @@ pub async fn concurrent_conditional_puts_one_wins(t: Arc<dyn Table>, ns: &str) {
             let t = t.clone();
             let pk = pk.clone();
             tokio::spawn(async move {
-                t.put(item(json!({"pk": pk, "sk": "one", "winner": i})), Some(Cond::NotExists))
-                    .await
+                t.put(
+                    item(json!({"pk": pk, "sk": "one", "winner": i})),
+                    Some(Cond::NotExists),
+                )
+                .await
             })
         })
         .collect();
@@ -349,10 +530,16 @@ pub async fn concurrent_conditional_puts_one_wins(t: Arc<dyn Table>, ns: &str) {
     for r in futures::future::join_all(tasks).await {
         match r.unwrap() {
             Ok(()) => wins += 1,
-            Err(e) => assert!(e.is_condition_failed() || e == TableError::Busy, "unexpected {e:?}"),
+            Err(e) => assert!(
+                e.is_condition_failed() || e == TableError::Busy,
+                "unexpected {e:?}"
+            ),
         }
     }
-    assert_eq!(wins, 1, "exactly one of 20 concurrent conditional puts wins");
+    assert_eq!(
+        wins, 1,
+        "exactly one of 20 concurrent conditional puts wins"
+    );
 }
 
 pub async fn concurrent_counter_adds_are_atomic(t: Arc<dyn Table>, ns: &str) {
@@ -369,7 +556,11 @@ pub async fn concurrent_counter_adds_are_atomic(t: Arc<dyn Table>, ns: &str) {
         values.push(r.unwrap().unwrap()["n"].as_i64().unwrap());
     }
     values.sort();
-    assert_eq!(values, (1..=25).collect::<Vec<_>>(), "every add sees a distinct value");
+    assert_eq!(
+        values,
+        (1..=25).collect::<Vec<_>>(),
+        "every add sees a distinct value"
+    );
 }
 
 /// Read-modify-write with a version check, 10 writers at once: the final
@@ -377,9 +568,12 @@ pub async fn concurrent_counter_adds_are_atomic(t: Arc<dyn Table>, ns: &str) {
 /// write loses updates here.
 pub async fn optimistic_version_prevents_lost_updates(t: Arc<dyn Table>, ns: &str) {
     let k = Key::new(format!("{ns}#occ"), "doc");
-    t.put(item(json!({"pk": k.pk, "sk": k.sk, "version": 0, "count": 0})), None)
-        .await
-        .unwrap();
+    t.put(
+        item(json!({"pk": k.pk, "sk": k.sk, "version": 0, "count": 0})),
+        None,
+    )
+    .await
+    .unwrap();
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let t = t.clone();
@@ -400,7 +594,9 @@ pub async fn optimistic_version_prevents_lost_updates(t: Arc<dyn Table>, ns: &st
                         .await
                     {
                         Ok(_) => return conflicts,
-                        Err(e) if e.is_condition_failed() || e == TableError::Busy => conflicts += 1,
+                        Err(e) if e.is_condition_failed() || e == TableError::Busy => {
+                            conflicts += 1
+                        }
                         Err(e) => panic!("{e:?}"),
                     }
                 }
@@ -421,18 +617,31 @@ pub async fn concurrent_transactions_one_wins(t: Arc<dyn Table>, ns: &str) {
             let pk = pk.clone();
             tokio::spawn(async move {
                 t.transact(vec![
-                    TxOp::Put { item: item(json!({"pk": pk, "sk": "claim", "by": i})), cond: Some(Cond::NotExists) },
-                    TxOp::Put { item: item(json!({"pk": pk, "sk": format!("log#{i}")})), cond: None },
+                    TxOp::Put {
+                        item: item(json!({"pk": pk, "sk": "claim", "by": i})),
+                        cond: Some(Cond::NotExists),
+                    },
+                    TxOp::Put {
+                        item: item(json!({"pk": pk, "sk": format!("log#{i}")})),
+                        cond: None,
+                    },
                 ])
                 .await
             })
         })
         .collect();
     let mut wins = Vec::new();
-    for (i, r) in futures::future::join_all(tasks).await.into_iter().enumerate() {
+    for (i, r) in futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         match r.unwrap() {
             Ok(()) => wins.push(i),
-            Err(e) => assert!(e.is_condition_failed() || e == TableError::Busy, "unexpected {e:?}"),
+            Err(e) => assert!(
+                e.is_condition_failed() || e == TableError::Busy,
+                "unexpected {e:?}"
+            ),
         }
     }
     assert_eq!(wins.len(), 1, "exactly one transaction claims the item");
@@ -468,7 +677,10 @@ mod tests {
         // a torn last line is ignored, earlier commits stay
         {
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().append(true).open(dir.join("table.log")).unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(dir.join("table.log"))
+                .unwrap();
             f.write_all(b"[{\"put\": {\"pk\": \"torn\"").unwrap();
         }
         let t = EmbeddedTable::open(&dir).unwrap();

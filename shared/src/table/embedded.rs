@@ -101,7 +101,10 @@ impl Write1 {
             return Some(Write1::Put(item.clone()));
         }
         let d = v.get("del")?;
-        Some(Write1::Delete(Key::new(d.get(PK)?.as_str()?, d.get(SK)?.as_str()?)))
+        Some(Write1::Delete(Key::new(
+            d.get(PK)?.as_str()?,
+            d.get(SK)?.as_str()?,
+        )))
     }
 }
 
@@ -220,7 +223,11 @@ impl EmbeddedTable {
         Ok(())
     }
 
-    fn check(cond: Option<&Cond>, current: Option<&Item>, op: Option<usize>) -> Result<(), TableError> {
+    fn check(
+        cond: Option<&Cond>,
+        current: Option<&Item>,
+        op: Option<usize>,
+    ) -> Result<(), TableError> {
         match cond {
             Some(c) if !c.eval(current) => Err(TableError::ConditionFailed { op }),
             _ => Ok(()),
@@ -253,7 +260,9 @@ impl Table for EmbeddedTable {
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
         if keys.len() > 100 {
-            return Err(TableError::Validation("at most 100 keys per get_many".into()));
+            return Err(TableError::Validation(
+                "at most 100 keys per get_many".into(),
+            ));
         }
         let now = self.now();
         let state = self.lock();
@@ -275,7 +284,12 @@ impl Table for EmbeddedTable {
         self.commit(&mut state, vec![Write1::Put(item)])
     }
 
-    async fn update(&self, key: &Key, update: Update, cond: Option<Cond>) -> Result<Item, TableError> {
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        cond: Option<Cond>,
+    ) -> Result<Item, TableError> {
         validate_key(key)?;
         let now = self.now();
         let mut state = self.lock();
@@ -300,7 +314,11 @@ impl Table for EmbeddedTable {
 
     async fn query(&self, q: Query) -> Result<Page, TableError> {
         let limit = q.limit.max(1);
-        let after = q.cursor.as_deref().map(|c| decode_cursor(c, q.index)).transpose()?;
+        let after = q
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, q.index))
+            .transpose()?;
         let now = self.now();
         let state = self.lock();
         let mut items = Vec::with_capacity(limit.min(128));
@@ -311,12 +329,16 @@ impl Table for EmbeddedTable {
                     let start_after = after.as_ref().and_then(|c| s(c, SK)).map(str::to_string);
                     let range: Box<dyn Iterator<Item = (&String, &Item)>> =
                         match (&start_after, q.forward) {
-                            (Some(sk), true) => Box::new(
-                                part.range::<String, _>((Bound::Excluded(sk.clone()), Bound::Unbounded)),
-                            ),
+                            (Some(sk), true) => Box::new(part.range::<String, _>((
+                                Bound::Excluded(sk.clone()),
+                                Bound::Unbounded,
+                            ))),
                             (Some(sk), false) => Box::new(
-                                part.range::<String, _>((Bound::Unbounded, Bound::Excluded(sk.clone())))
-                                    .rev(),
+                                part.range::<String, _>((
+                                    Bound::Unbounded,
+                                    Bound::Excluded(sk.clone()),
+                                ))
+                                .rev(),
                             ),
                             (None, true) => Box::new(part.iter()),
                             (None, false) => Box::new(part.iter().rev()),
@@ -350,21 +372,28 @@ impl Table for EmbeddedTable {
                 let in_part = |k: &&IndexKey| k.0 == q.pk;
                 let range: Box<dyn Iterator<Item = &IndexKey>> = match (cursor_key, q.forward) {
                     (Some(c), true) => Box::new(
-                        set.range((Bound::Excluded(c), Bound::Unbounded)).take_while(in_part),
+                        set.range((Bound::Excluded(c), Bound::Unbounded))
+                            .take_while(in_part),
                     ),
                     (Some(c), false) => Box::new(
-                        set.range((Bound::Included(lo), Bound::Excluded(c))).rev().take_while(in_part),
+                        set.range((Bound::Included(lo), Bound::Excluded(c)))
+                            .rev()
+                            .take_while(in_part),
                     ),
-                    (None, true) => {
-                        Box::new(set.range((Bound::Included(lo), Bound::Unbounded)).take_while(in_part))
-                    }
+                    (None, true) => Box::new(
+                        set.range((Bound::Included(lo), Bound::Unbounded))
+                            .take_while(in_part),
+                    ),
                     (None, false) => {
                         let mut hi = q.pk.clone();
                         hi.push('\u{10FFFF}');
                         Box::new(
-                            set.range((Bound::Included(lo), Bound::Excluded((hi, String::new(), String::new(), String::new()))))
-                                .rev()
-                                .take_while(in_part),
+                            set.range((
+                                Bound::Included(lo),
+                                Bound::Excluded((hi, String::new(), String::new(), String::new())),
+                            ))
+                            .rev()
+                            .take_while(in_part),
                         )
                     }
                 };
@@ -372,7 +401,9 @@ impl Table for EmbeddedTable {
                     if !q.sk.matches(isk) {
                         continue;
                     }
-                    let Some(item) = state.get(&Key::new(pk.clone(), sk.clone())) else { continue };
+                    let Some(item) = state.get(&Key::new(pk.clone(), sk.clone())) else {
+                        continue;
+                    };
                     if is_expired(item, now) {
                         continue;
                     }

@@ -312,17 +312,33 @@ fn check_not_key(attr: &str) -> Result<(), TableError> {
 
 /// An exact JSON number from a Decimal.
 pub fn number(d: Decimal) -> Value {
-    Value::Number(serde_json::Number::from_str(&d.normalize().to_string()).expect("decimal is a valid JSON number"))
+    Value::Number(
+        serde_json::Number::from_str(&d.normalize().to_string())
+            .expect("decimal is a valid JSON number"),
+    )
 }
 
 /// One operation of a transaction.
 #[derive(Debug, Clone)]
 pub enum TxOp {
-    Put { item: Item, cond: Option<Cond> },
-    Update { key: Key, update: Update, cond: Option<Cond> },
-    Delete { key: Key, cond: Option<Cond> },
+    Put {
+        item: Item,
+        cond: Option<Cond>,
+    },
+    Update {
+        key: Key,
+        update: Update,
+        cond: Option<Cond>,
+    },
+    Delete {
+        key: Key,
+        cond: Option<Cond>,
+    },
     /// Only checks a condition; writes nothing.
-    Check { key: Key, cond: Cond },
+    Check {
+        key: Key,
+        cond: Cond,
+    },
 }
 
 impl TxOp {
@@ -369,8 +385,12 @@ pub trait Table: Send + Sync {
     /// Write a whole item (replacing any current one) if `cond` holds.
     async fn put(&self, item: Item, cond: Option<Cond>) -> Result<(), TableError>;
     /// Change attributes if `cond` holds; returns the item as it is after.
-    async fn update(&self, key: &Key, update: Update, cond: Option<Cond>)
-        -> Result<Item, TableError>;
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        cond: Option<Cond>,
+    ) -> Result<Item, TableError>;
     /// Delete if `cond` holds; returns the deleted item, if there was one.
     async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError>;
     async fn query(&self, query: Query) -> Result<Page, TableError>;
@@ -438,13 +458,19 @@ pub fn decode_cursor(cursor: &str, index: Option<Index>) -> Result<Item, TableEr
         .decode(cursor)
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    let Value::Object(m) = v else { return Err(bad()) };
+    let Value::Object(m) = v else {
+        return Err(bad());
+    };
     let mut needed = vec![PK, SK];
     if let Some(ix) = index {
         needed.push(ix.pk_attr());
         needed.push(ix.sk_attr());
     }
-    if needed.iter().all(|a| m.get(*a).is_some_and(Value::is_string)) && m.len() == needed.len() {
+    if needed
+        .iter()
+        .all(|a| m.get(*a).is_some_and(Value::is_string))
+        && m.len() == needed.len()
+    {
         Ok(m)
     } else {
         Err(bad())
@@ -455,7 +481,10 @@ pub fn decode_cursor(cursor: &str, index: Option<Index>) -> Result<Item, TableEr
 /// expired items from reads, so nothing depends on when DynamoDB sweeps them.
 pub fn is_expired(item: &Item, now_epoch: i64) -> bool {
     item.get(TTL)
-        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .is_some_and(|ttl| ttl <= now_epoch)
 }
 

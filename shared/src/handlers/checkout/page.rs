@@ -39,7 +39,10 @@ pub fn escape_html(s: &str) -> String {
 
 /// JSON safe to place inside a `<script type="application/json">` element.
 fn script_json(v: &Value) -> String {
-    v.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+    v.to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 const STYLE: &str = r#"
@@ -175,7 +178,10 @@ const SCRIPT: &str = r#"
 "#;
 
 fn csp_hash(s: &str) -> String {
-    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s.as_bytes())))
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s.as_bytes()))
+    )
 }
 
 /// Only the inline style and script above run; fetches go to this origin.
@@ -197,7 +203,9 @@ pub fn html_response(status: u16, html: String) -> Response {
 }
 
 fn document(title: &str, body: &str, script: Option<&str>) -> String {
-    let script = script.map(|s| format!("<script>{s}</script>")).unwrap_or_default();
+    let script = script
+        .map(|s| format!("<script>{s}</script>"))
+        .unwrap_or_default();
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -268,7 +276,9 @@ fn closed_kind(inv: &Invoice) -> &'static str {
 
 /// Time left as `m:ss` or `h:mm:ss`.
 fn countdown(expires_at: &str, now: OffsetDateTime) -> String {
-    let left = parse_rfc3339(expires_at).map(|e| (e - now).whole_seconds().max(0)).unwrap_or(0);
+    let left = parse_rfc3339(expires_at)
+        .map(|e| (e - now).whole_seconds().max(0))
+        .unwrap_or(0);
     let (h, m, s) = (left / 3600, (left % 3600) / 60, left % 60);
     if h > 0 {
         format!("{h}:{m:02}:{s:02}")
@@ -279,8 +289,16 @@ fn countdown(expires_at: &str, now: OffsetDateTime) -> String {
 
 /// The checkout page of an invoice.
 pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
-    let store = if inv.store_name.trim().is_empty() { "the merchant" } else { inv.store_name.as_str() };
-    let heading = if inv.store_name.trim().is_empty() { "Checkout" } else { inv.store_name.as_str() };
+    let store = if inv.store_name.trim().is_empty() {
+        "the merchant"
+    } else {
+        inv.store_name.as_str()
+    };
+    let heading = if inv.store_name.trim().is_empty() {
+        "Checkout"
+    } else {
+        inv.store_name.as_str()
+    };
     let open = payable(inv, now).is_ok();
     let due = inv.due_sats();
     let redirect = inv.redirect_url.as_deref().filter(|u| {
@@ -290,13 +308,24 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
 
     let mut body = String::new();
     body.push_str("<header>");
-    body.push_str(&format!("<div class=\"store\">{}</div>", escape_html(heading)));
-    if let Some(what) = inv.order_name.as_deref().or(inv.memo.as_deref()).filter(|s| !s.is_empty()) {
+    body.push_str(&format!(
+        "<div class=\"store\">{}</div>",
+        escape_html(heading)
+    ));
+    if let Some(what) = inv
+        .order_name
+        .as_deref()
+        .or(inv.memo.as_deref())
+        .filter(|s| !s.is_empty())
+    {
         body.push_str(&format!("<div class=\"order\">{}</div>", escape_html(what)));
     }
     body.push_str("</header><div class=\"amount\">");
     if inv.currency == "BTC" {
-        body.push_str(&format!("<div class=\"big\">{} BTC</div>", btc(inv.crypto_amount_sats)));
+        body.push_str(&format!(
+            "<div class=\"big\">{} BTC</div>",
+            btc(inv.crypto_amount_sats)
+        ));
     } else {
         body.push_str(&format!(
             "<div class=\"big\">{} {}</div><div class=\"sub\">{} BTC</div>",
@@ -309,8 +338,12 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
 
     if open {
         let address = inv.address.as_deref().unwrap_or_default();
-        let uri = inv.payment_uri().unwrap_or_else(|| format!("bitcoin:{address}"));
-        let svg = qr::encode(&uri).map(|m| qr::svg_element(&m, QR_PX)).unwrap_or_default();
+        let uri = inv
+            .payment_uri()
+            .unwrap_or_else(|| format!("bitcoin:{address}"));
+        let svg = qr::encode(&uri)
+            .map(|m| qr::svg_element(&m, QR_PX))
+            .unwrap_or_default();
         body.push_str(&format!(
             "<section id=\"pay\"><a class=\"qr\" href=\"{uri}\" title=\"Open in a Bitcoin wallet\" aria-label=\"QR code of the payment request\">{svg}</a>",
             uri = escape_html(&uri)
@@ -360,12 +393,27 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
     if open {
         body.push_str("<noscript><section><p>Reload this page to see the payment status.</p></section></noscript>");
     }
-    body.push_str(&format!("<footer>Invoice {} &middot; satsgate</footer>", escape_html(&inv.id)));
+    body.push_str(&format!(
+        "<footer>Invoice {} &middot; satsgate</footer>",
+        escape_html(&inv.id)
+    ));
 
     let mut messages = Map::new();
-    for k in ["pending", "completed", "expired", "cancelled", "invalid", "refunded", "archived", "unknown"] {
+    for k in [
+        "pending",
+        "completed",
+        "expired",
+        "cancelled",
+        "invalid",
+        "refunded",
+        "archived",
+        "unknown",
+    ] {
         let (title, text, tone) = message(k, store);
-        messages.insert(k.into(), json!({ "title": title, "text": text, "tone": tone }));
+        messages.insert(
+            k.into(),
+            json!({ "title": title, "text": text, "tone": tone }),
+        );
     }
     let data = json!({
         "id": inv.id,
@@ -379,7 +427,10 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
         "status_url": format!("../r/{}", inv.id),
         "messages": messages,
     });
-    body.push_str(&format!("<script type=\"application/json\" id=\"sg-data\">{}</script>", script_json(&data)));
+    body.push_str(&format!(
+        "<script type=\"application/json\" id=\"sg-data\">{}</script>",
+        script_json(&data)
+    ));
     document(&format!("Pay {heading}"), &body, Some(SCRIPT))
 }
 
@@ -389,7 +440,10 @@ mod tests {
 
     #[test]
     fn escaping_covers_markup_and_quotes() {
-        assert_eq!(escape_html("<script>alert('x')</script> & \"q\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+        assert_eq!(
+            escape_html("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
         assert_eq!(escape_html("Tea & cake"), "Tea &amp; cake");
         assert_eq!(escape_html("plain €"), "plain €");
     }
@@ -397,7 +451,10 @@ mod tests {
     #[test]
     fn script_json_cannot_close_the_script_element() {
         let s = script_json(&json!({"name": "</script><script>alert(1)</script>&"}));
-        assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'), "{s}");
+        assert!(
+            !s.contains('<') && !s.contains('>') && !s.contains('&'),
+            "{s}"
+        );
         let back: Value = serde_json::from_str(&s).unwrap();
         assert_eq!(back["name"], "</script><script>alert(1)</script>&");
     }
@@ -407,7 +464,10 @@ mod tests {
         assert!(CSP.contains(&csp_hash(SCRIPT)) && CSP.contains(&csp_hash(STYLE)));
         assert!(!CSP.contains("unsafe-inline"));
         let page = document("t", "", Some(SCRIPT));
-        assert!(page.contains(&format!("<script>{SCRIPT}</script>")), "the hashed text is exactly what is served");
+        assert!(
+            page.contains(&format!("<script>{SCRIPT}</script>")),
+            "the hashed text is exactly what is served"
+        );
         assert!(page.contains(&format!("<style>{STYLE}</style>")));
     }
 
