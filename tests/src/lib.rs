@@ -207,3 +207,121 @@ pub const BIP84_REGTEST_ADDRESSES: [&str; 2] = [
     "bcrt1qd7spv5q28348xl4myc8zmh983w5jx32cs707jh",
 ];
 pub const BIP84_TPUB: &str = "tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M";
+
+/// A gateway with a regtest store on a manual clock, sandbox prices polled,
+/// and the store key at hand (the merchant's side of most tests).
+pub struct Shop {
+    pub gw: Gateway,
+    pub key: String,
+    pub clock: satsgate::clock::ManualClock,
+}
+
+impl Shop {
+    /// None when the engine is DynamoDB and moto_server is not configured.
+    pub async fn open(engine: Engine, store: Value) -> Option<Shop> {
+        let t = table(engine).await?;
+        let clock = satsgate::clock::ManualClock::new(time::OffsetDateTime::now_utc());
+        let app = App::new(
+            t,
+            Arc::new(clock.clone()),
+            Config {
+                allow_insecure_urls: true,
+                ..Config::default()
+            },
+        );
+        satsgate::prices::poller::poll_prices(&app)
+            .await
+            .expect("sandbox prices");
+        let gw = Gateway::start_app(app).await;
+        let (_, key) = gw.store(store).await;
+        Some(Shop { gw, key, clock })
+    }
+
+    /// A call with the store key.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.gw.call(method, path, Some(&self.key), body).await
+    }
+
+    /// A call without any key (the buyer's side).
+    pub async fn public(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.gw.call(method, path, None, body).await
+    }
+
+    /// GET without a key, raw: (status, content type, headers, body).
+    pub async fn raw(&self, path: &str) -> (u16, String, reqwest::header::HeaderMap, Vec<u8>) {
+        let r = self.gw.http.get(self.gw.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (status, ct, headers, r.bytes().await.unwrap().to_vec())
+    }
+
+    pub async fn invoice(&self, body: Value) -> Value {
+        let r = self.call("POST", "/v1/invoices", Some(body)).await;
+        assert_eq!(r.status, 201, "create invoice: {:?}", r.body);
+        r.body
+    }
+
+    pub async fn get(&self, id: &str) -> Value {
+        let r = self.call("GET", &format!("/v1/invoices/{id}"), None).await;
+        assert_eq!(r.status, 200);
+        r.body
+    }
+
+    /// Pay an invoice on the sandbox chain.
+    pub async fn pay(&self, id: &str, sats: u64, rbf: bool) -> Value {
+        let r = self
+            .call(
+                "POST",
+                "/v1/sandbox/payments",
+                Some(serde_json::json!({"invoice_id": id, "amount_sats": sats, "rbf": rbf})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body
+    }
+
+    pub async fn mine(&self, n: u32) {
+        let r = self
+            .call(
+                "POST",
+                "/v1/sandbox/blocks",
+                Some(serde_json::json!({"count": n})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+
+    /// One chain-poller run.
+    pub async fn poll(&self) {
+        satsgate::invoice::poller::poll_chain(self.gw.app())
+            .await
+            .unwrap();
+    }
+}
+
+/// A sample API Gateway event from events/<function>.json with placeholders
+/// replaced, parsed by lambda_http itself.
+pub fn lambda_event(function: &str, subs: &[(&str, &str)]) -> lambda_http::Request {
+    let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("sample event {path}"));
+    for (k, v) in subs {
+        text = text.replace(k, v);
+    }
+    lambda_http::request::from_str(&text).expect("lambda_http parses the sample event")
+}
+
+/// Run a sample event through the function's Lambda handler: (status, JSON body).
+pub async fn lambda_call(app: &App, function: &str, subs: &[(&str, &str)]) -> (u16, Value) {
+    let resp = satsgate_functions::handle(app, function, lambda_event(function, subs)).await;
+    let status = resp.status().as_u16();
+    let body = match resp.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, body)
+}

@@ -3,93 +3,26 @@
 //! sandbox chain), the hosted checkout page (`/i/{id}`), and the same
 //! routes through their Lambda functions and sample events.
 
-use satsgate::app::{App, Config};
 use satsgate::chain::Chain;
-use satsgate::clock::ManualClock;
 use satsgate::network::Network;
 use satsgate::wallet::Wallet;
-use satsgate_e2e::{table, Engine, Gateway, BIP84_TPUB, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{Engine, Shop, BIP84_TPUB, BIP84_VPUB, ENGINES};
 use serde_json::{json, Value};
-use std::sync::Arc;
 
-struct Shop {
-    gw: Gateway,
-    key: String,
-    clock: ManualClock,
-}
-
-impl Shop {
-    async fn open(engine: Engine, store: Value) -> Option<Shop> {
-        let t = table(engine).await?;
-        let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-        let app = App::new(
-            t,
-            Arc::new(clock.clone()),
-            Config {
-                allow_insecure_urls: true,
-                ..Config::default()
-            },
-        );
-        satsgate::prices::poller::poll_prices(&app)
-            .await
-            .expect("sandbox prices");
-        let gw = Gateway::start_app(app).await;
-        let (_, key) = gw.store(store).await;
-        Some(Shop { gw, key, clock })
-    }
-
-    /// A call with the store key (merchant side).
-    async fn merchant(&self, method: &str, path: &str, body: Option<Value>) -> satsgate_e2e::Reply {
-        self.gw.call(method, path, Some(&self.key), body).await
-    }
-
-    /// A call without any key (buyer side).
-    async fn public(&self, method: &str, path: &str, body: Option<Value>) -> satsgate_e2e::Reply {
-        self.gw.call(method, path, None, body).await
-    }
-
-    async fn invoice(&self, body: Value) -> Value {
-        let r = self.merchant("POST", "/v1/invoices", Some(body)).await;
-        assert_eq!(r.status, 201, "create invoice: {:?}", r.body);
-        r.body
-    }
-
-    async fn get(&self, id: &str) -> Value {
-        let r = self
-            .merchant("GET", &format!("/v1/invoices/{id}"), None)
-            .await;
-        assert_eq!(r.status, 200);
-        r.body
-    }
-
-    /// A sandbox output to spend (paying an address outside the store's wallet).
-    async fn funding(&self, sats: u64) -> (String, u32) {
-        let r = self
-            .merchant(
-                "POST",
-                "/v1/sandbox/payments",
-                Some(json!({"address": funding_address(), "amount_sats": sats})),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        (
-            r.body["txid"].as_str().unwrap().to_string(),
-            r.body["vout"].as_u64().unwrap() as u32,
+/// A sandbox output to spend (paying an address outside the store's wallet).
+async fn funding(shop: &Shop, sats: u64) -> (String, u32) {
+    let r = shop
+        .call(
+            "POST",
+            "/v1/sandbox/payments",
+            Some(json!({"address": funding_address(), "amount_sats": sats})),
         )
-    }
-
-    /// GET a page as raw bytes: (status, content type, headers, body).
-    async fn raw(&self, path: &str) -> (u16, String, reqwest::header::HeaderMap, Vec<u8>) {
-        let r = self.gw.http.get(self.gw.url(path)).send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let ct = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        (status, ct, headers, r.bytes().await.unwrap().to_vec())
-    }
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    (
+        r.body["txid"].as_str().unwrap().to_string(),
+        r.body["vout"].as_u64().unwrap() as u32,
+    )
 }
 
 fn regtest_store() -> Value {
@@ -121,41 +54,41 @@ fn change_script() -> Vec<u8> {
     s
 }
 
-fn varint(out: &mut Vec<u8>, n: usize) {
-    assert!(n < 0xfd);
-    out.push(n as u8);
-}
-
-/// A legacy-serialized transaction (the sandbox chain checks no signatures):
-/// inputs as (txid in display hex, vout), outputs as (script, sats).
+/// A transaction built with the `bitcoin` crate (the sandbox chain checks no
+/// signatures): inputs as (txid, vout), outputs as (script, sats); hex.
 fn raw_tx(inputs: &[(&str, u32)], outputs: &[(&[u8], u64)]) -> String {
-    let mut b = Vec::new();
-    b.extend(2u32.to_le_bytes());
-    varint(&mut b, inputs.len());
-    for (txid, vout) in inputs {
-        let mut t = hex::decode(txid).unwrap();
-        t.reverse();
-        b.extend(t);
-        b.extend(vout.to_le_bytes());
-        b.push(0); // empty scriptSig
-        b.extend(0xffff_fffdu32.to_le_bytes());
-    }
-    varint(&mut b, outputs.len());
-    for (script, sats) in outputs {
-        b.extend(sats.to_le_bytes());
-        varint(&mut b, script.len());
-        b.extend(*script);
-    }
-    b.extend(0u32.to_le_bytes());
-    hex::encode(b)
+    use bitcoin::{
+        absolute::LockTime, transaction::Version, Amount, OutPoint, ScriptBuf, Sequence,
+        Transaction, TxIn, TxOut, Witness,
+    };
+    let tx = Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: inputs
+            .iter()
+            .map(|(txid, vout)| TxIn {
+                previous_output: OutPoint::new(txid.parse().expect("txid"), *vout),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+                witness: Witness::new(),
+            })
+            .collect(),
+        output: outputs
+            .iter()
+            .map(|(script, sats)| TxOut {
+                value: Amount::from_sat(*sats),
+                script_pubkey: ScriptBuf::from_bytes(script.to_vec()),
+            })
+            .collect(),
+    };
+    bitcoin::consensus::encode::serialize_hex(&tx)
 }
 
-/// The txid (display hex) of a legacy-serialized transaction.
+/// The txid of a transaction in hex.
 fn txid_of(hex_tx: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::digest(Sha256::digest(hex::decode(hex_tx).unwrap())).to_vec();
-    h.reverse();
-    hex::encode(h)
+    let tx: bitcoin::Transaction =
+        bitcoin::consensus::encode::deserialize_hex(hex_tx).expect("a transaction");
+    tx.compute_txid().to_string()
 }
 
 fn pay_body(txs: &[&str]) -> Value {
@@ -457,7 +390,7 @@ async fn paying_with_a_signed_transaction() {
         let address = inv["address"].as_str().unwrap().to_string();
         let script = store_script(inv["address_index"].as_u64().unwrap());
         let change = change_script();
-        let (fund_txid, fund_vout) = shop.funding(1_000_000).await;
+        let (fund_txid, fund_vout) = funding(&shop, 1_000_000).await;
         let pay_path = format!("/r/{id}/pay");
 
         // Underpaying by one sat: 400, nothing broadcast, nothing recorded.
@@ -598,7 +531,7 @@ async fn paying_with_a_signed_transaction() {
         let id2 = inv2["id"].as_str().unwrap().to_string();
         let script2 = store_script(inv2["address_index"].as_u64().unwrap());
         let r = shop
-            .merchant(
+            .call(
                 "POST",
                 "/v1/sandbox/payments",
                 Some(json!({"invoice_id": id2, "amount_sats": 40_000})),
@@ -734,7 +667,7 @@ async fn hosted_checkout_page() {
 
     // Paid: the page says so and links back to the store.
     let r = shop
-        .merchant(
+        .call(
             "POST",
             "/v1/sandbox/payments",
             Some(json!({"invoice_id": id, "amount_sats": 15385})),
@@ -755,7 +688,7 @@ async fn hosted_checkout_page() {
         .invoice(json!({"amount": "0.001", "currency": "BTC"}))
         .await;
     let r = shop
-        .merchant(
+        .call(
             "POST",
             &format!("/v1/invoices/{}/cancel", can["id"].as_str().unwrap()),
             Some(json!({})),
@@ -806,7 +739,7 @@ async fn checkout_lambda_events() {
             .await;
         let id = inv["id"].as_str().unwrap().to_string();
         let script = store_script(inv["address_index"].as_u64().unwrap());
-        let (fund, vout) = shop.funding(500_000).await;
+        let (fund, vout) = funding(&shop, 500_000).await;
         let tx = raw_tx(&[(&fund, vout)], &[(&script, 100_000)]);
         let event = |function: &str| {
             let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));

@@ -2,79 +2,9 @@
 //! fresh addresses, the whole lifecycle, double-spends, reorgs, expiry and
 //! late payments, concurrency, imports, payments, events and summary.
 
-use satsgate::app::{App, Config};
-use satsgate::clock::ManualClock;
-use satsgate_e2e::{table, Engine, Gateway, BIP84_REGTEST_ADDRESSES, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{Engine, Shop, BIP84_REGTEST_ADDRESSES, BIP84_VPUB, ENGINES};
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-struct Shop {
-    gw: Gateway,
-    key: String,
-    clock: ManualClock,
-}
-
-impl Shop {
-    async fn open(engine: Engine, store: Value) -> Option<Shop> {
-        let t = table(engine).await?;
-        let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-        let app = App::new(
-            t,
-            Arc::new(clock.clone()),
-            Config {
-                allow_insecure_urls: true,
-                ..Config::default()
-            },
-        );
-        satsgate::prices::poller::poll_prices(&app)
-            .await
-            .expect("sandbox prices");
-        let gw = Gateway::start_app(app).await;
-        let (_, key) = gw.store(store).await;
-        Some(Shop { gw, key, clock })
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> satsgate_e2e::Reply {
-        self.gw.call(method, path, Some(&self.key), body).await
-    }
-
-    async fn invoice(&self, body: Value) -> Value {
-        let r = self.call("POST", "/v1/invoices", Some(body)).await;
-        assert_eq!(r.status, 201, "create invoice: {:?}", r.body);
-        r.body
-    }
-
-    async fn get(&self, id: &str) -> Value {
-        let r = self.call("GET", &format!("/v1/invoices/{id}"), None).await;
-        assert_eq!(r.status, 200);
-        r.body
-    }
-
-    async fn pay(&self, id: &str, sats: u64, rbf: bool) -> Value {
-        let r = self
-            .call(
-                "POST",
-                "/v1/sandbox/payments",
-                Some(json!({"invoice_id": id, "amount_sats": sats, "rbf": rbf})),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        r.body
-    }
-
-    async fn mine(&self, n: u32) {
-        let r = self
-            .call("POST", "/v1/sandbox/blocks", Some(json!({"count": n})))
-            .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-    }
-
-    async fn poll(&self) {
-        satsgate::invoice::poller::poll_chain(self.gw.app())
-            .await
-            .unwrap();
-    }
-}
 
 fn regtest_store() -> Value {
     json!({"name": "Sandbox shop", "network": "regtest", "wallet": BIP84_VPUB})

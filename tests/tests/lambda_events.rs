@@ -4,28 +4,9 @@
 
 use satsgate::app::{App, Config};
 use satsgate::clock::SystemClock;
-use satsgate_e2e::{table, ENGINES};
+use satsgate_e2e::{lambda_call, lambda_event, table, ENGINES};
 use serde_json::Value;
 use std::sync::Arc;
-
-fn event(function: &str, subs: &[(&str, &str)]) -> lambda_http::Request {
-    let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("sample event {path}"));
-    for (k, v) in subs {
-        text = text.replace(k, v);
-    }
-    lambda_http::request::from_str(&text).expect("lambda_http parses the sample event")
-}
-
-async fn call(app: &App, function: &str, subs: &[(&str, &str)]) -> (u16, Value) {
-    let resp = satsgate_functions::handle(app, function, event(function, subs)).await;
-    let status = resp.status().as_u16();
-    let body = match resp.body() {
-        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    (status, body)
-}
 
 #[tokio::test]
 async fn every_sample_event_runs_through_its_function() {
@@ -42,11 +23,11 @@ async fn every_sample_event_runs_through_its_function() {
             s.iter().map(|(a, b)| (*a, b.clone())).collect::<Vec<_>>()
         };
 
-        let (s, b) = call(&app, "health", &[]).await;
+        let (s, b) = lambda_call(&app, "health", &[]).await;
         assert_eq!((s, &b["status"]), (200, &Value::from("ok")));
         let owned = sub(&subs);
         let refs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (*a, b.as_str())).collect();
-        let (s, b) = call(&app, "stores-create", &refs).await;
+        let (s, b) = lambda_call(&app, "stores-create", &refs).await;
         assert_eq!(s, 201, "{b}");
         subs.push((
             "__STORE_ID__",
@@ -60,20 +41,21 @@ async fn every_sample_event_runs_through_its_function() {
             "stores-update",
             "api-keys-list",
         ] {
-            let (s, b) = call(&app, f, &refs).await;
+            let (s, b) = lambda_call(&app, f, &refs).await;
             assert_eq!(s, 200, "{f}: {b}");
         }
-        let (s, b) = call(&app, "api-keys-create", &refs).await;
+        let (s, b) = lambda_call(&app, "api-keys-create", &refs).await;
         assert_eq!(s, 201, "{b}");
         assert_eq!(b["allowed_ips"][0], "198.51.100.0/24");
         let key_id = b["id"].as_str().unwrap().to_string();
         let mut refs2 = refs.clone();
         refs2.push(("__KEY_ID__", key_id.as_str()));
-        let (s, b) = call(&app, "api-keys-delete", &refs2).await;
+        let (s, b) = lambda_call(&app, "api-keys-delete", &refs2).await;
         assert_eq!(s, 200, "{b}");
 
         // A function only serves its own route.
-        let resp = satsgate_functions::handle(&app, "stores-get", event("health", &[])).await;
+        let resp =
+            satsgate_functions::handle(&app, "stores-get", lambda_event("health", &[])).await;
         assert_eq!(resp.status().as_u16(), 404);
     }
 }
@@ -88,10 +70,10 @@ async fn source_ip_comes_from_the_request_context() {
     let (_, _, key) = satsgate::account::create_account(&*app.table, "Lambda", app.now())
         .await
         .unwrap();
-    let (_, b) = call(&app, "stores-create", &[("__ACCOUNT_KEY__", &key)]).await;
+    let (_, b) = lambda_call(&app, "stores-create", &[("__ACCOUNT_KEY__", &key)]).await;
     let store_id = b["store"]["id"].as_str().unwrap().to_string();
     // A key allowed only from 198.51.100.0/24 works from the event's 198.51.100.7 ...
-    let (_, created) = call(
+    let (_, created) = lambda_call(
         &app,
         "api-keys-create",
         &[("__ACCOUNT_KEY__", &key), ("__STORE_ID__", &store_id)],
@@ -99,7 +81,7 @@ async fn source_ip_comes_from_the_request_context() {
     .await;
     let limited = created["key"].as_str().unwrap().to_string();
     let store_key_event = |ip: &str| {
-        let mut e = event(
+        let mut e = lambda_event(
             "stores-get",
             &[("__ACCOUNT_KEY__", &limited), ("__STORE_ID__", &store_id)],
         );

@@ -12,7 +12,7 @@ use satsgate::clock::{Clock, ManualClock};
 use satsgate::prices::poller::poll_prices;
 use satsgate::prices::quotes::{quote_for_invoice, QUOTE_VALID_SECS};
 use satsgate::prices::{Bitstamp, Coinbase, Fiat, Kraken, PriceFeed};
-use satsgate_e2e::{table, Engine, Gateway, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{lambda_call, lambda_event, table, Engine, Gateway, BIP84_VPUB, ENGINES};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -586,25 +586,6 @@ async fn quotes_hold_the_rate_expire_and_are_used_once() {
         assert_eq!(r.status, 401);
         gw.stop().await;
     }
-}
-
-fn lambda_event(function: &str, subs: &[(&str, &str)]) -> lambda_http::Request {
-    let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("sample event {path}"));
-    for (k, v) in subs {
-        text = text.replace(k, v);
-    }
-    lambda_http::request::from_str(&text).expect("lambda_http parses the sample event")
-}
-
-async fn lambda_call(app: &App, function: &str, subs: &[(&str, &str)]) -> (u16, Value) {
-    let resp = satsgate_functions::handle(app, function, lambda_event(function, subs)).await;
-    let status = resp.status().as_u16();
-    let body = match resp.body() {
-        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    (status, body)
 }
 
 #[tokio::test]
