@@ -131,6 +131,18 @@ impl From<crate::table::TableError> for ApiError {
     }
 }
 
+/// For `map_err` after a write guarded by "must exist": a failed condition
+/// means the thing is gone (404); any other storage error stays a 500.
+pub fn missing_is_not_found(what: &'static str) -> impl Fn(crate::table::TableError) -> ApiError {
+    move |e| {
+        if e.is_condition_failed() {
+            ApiError::not_found(what)
+        } else {
+            e.into()
+        }
+    }
+}
+
 /// Collects field errors so a request reports every bad field at once.
 #[derive(Debug, Default)]
 pub struct FieldErrors {

@@ -111,13 +111,7 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .table
         .update(&schema::store(&store.id), update, Some(Cond::Exists))
         .await
-        .map_err(|e| {
-            if e.is_condition_failed() {
-                ApiError::not_found("store")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(crate::error::missing_is_not_found("store"))?;
     let store: Store = from_item(item)?;
     Ok(Response::ok(store_json(&cx, &store).await?))
 }
@@ -156,13 +150,7 @@ pub async fn create_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
             key.put_op(),
         ])
         .await
-        .map_err(|e| {
-            if e.is_condition_failed() {
-                ApiError::not_found("store")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(crate::error::missing_is_not_found("store"))?;
     Ok(Response::created(key.to_json_with_secret(&secret)))
 }
 

@@ -210,13 +210,7 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
             Some(Cond::Exists),
         )
         .await
-        .map_err(|e| {
-            if e.is_condition_failed() {
-                ApiError::not_found("webhook endpoint")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(crate::error::missing_is_not_found("webhook endpoint"))?;
     let e: Endpoint = from_item(item)?;
     Ok(Response::ok(e.to_json()))
 }
@@ -238,13 +232,7 @@ pub async fn delete(cx: Ctx<'_>) -> Result<Response, ApiError> {
             Some(Cond::Exists),
         )
         .await
-        .map_err(|e| {
-            if e.is_condition_failed() {
-                ApiError::not_found("webhook endpoint")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(crate::error::missing_is_not_found("webhook endpoint"))?;
     Ok(Response::ok(
         json!({ "id": id, "object": "webhook_endpoint", "deleted": true }),
     ))
