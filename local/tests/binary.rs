@@ -13,9 +13,14 @@ struct Local {
 }
 
 fn start(data_dir: &std::path::Path) -> Local {
+    start_with(data_dir, &[])
+}
+
+fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Local {
     let mut child = Command::new(env!("CARGO_BIN_EXE_satsgate-local"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .envs(env.iter().copied())
         .env_remove("TABLE_NAME")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -171,5 +176,104 @@ async fn first_start_demo_store_invoice_and_restart() {
     assert_eq!(s, 200);
     assert_eq!(b["items"].as_array().unwrap().len(), 2);
     local.interrupt();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Killing satsgate-local (SIGKILL, no clean shutdown) after an invoice was
+/// created but before its webhook could be delivered loses nothing: after a
+/// restart the signed delivery arrives.
+#[tokio::test]
+async fn a_killed_process_still_delivers_after_restart() {
+    use std::sync::{Arc, Mutex};
+    let dir = std::env::temp_dir().join(format!("satsgate-local-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // A port with no receiver yet: deliveries fail (connection refused) and wait to be retried.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = [("WEBHOOK_BACKOFF", "fast")];
+    let local = start_with(&dir, &env);
+    let key = local.value("SATSGATE_STORE_KEY").unwrap();
+    let url = local.url.clone();
+    let (s, endpoint) = call(
+        &url,
+        "POST",
+        "/v1/webhook-endpoints",
+        &key,
+        Some(json!({"url": format!("http://127.0.0.1:{port}/hook")})),
+    )
+    .await;
+    assert_eq!(s, 201, "{endpoint}");
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    let (s, inv) = call(
+        &url,
+        "POST",
+        "/v1/invoices",
+        &key,
+        Some(json!({"amount": "0.001", "currency": "BTC"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let id = inv["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut child = local.child;
+    child.kill().unwrap(); // SIGKILL: no flush, no goodbye
+    child.wait().unwrap();
+
+    // The receiver comes up, then satsgate-local again on the same data dir.
+    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: String| {
+        let sink = sink.clone();
+        async move {
+            let sig = headers
+                .get("satsgate-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            sink.lock().unwrap().push((sig, body));
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let local = start_with(&dir, &env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let delivered = loop {
+        let found = got
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, b)| b.contains(&id) && b.contains("invoice.created"))
+            .cloned();
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "invoice.created was never delivered after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        satsgate::webhooks::signature::verify(
+            &secret,
+            &delivered.0,
+            delivered.1.as_bytes(),
+            now,
+            300
+        )
+        .is_ok(),
+        "the delivery is signed with the endpoint secret"
+    );
+    let (s, _) = call(&local.url, "GET", &format!("/v1/invoices/{id}"), &key, None).await;
+    assert_eq!(s, 200, "the invoice survived the kill");
+    local.interrupt();
+    server.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }
