@@ -518,6 +518,34 @@ async fn invoice_input_rules() {
         .await;
     assert_eq!(r.status, 403);
     let (_, other) = shop.gw.store(regtest_store()).await;
+    // The other store shares the wallet: it skips the addresses already handed out.
+    let r = shop.call("GET", "/v1/invoices?limit=100", None).await;
+    let used: std::collections::HashSet<String> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["address"].as_str().map(str::to_string))
+        .collect();
+    let theirs = shop
+        .gw
+        .call(
+            "POST",
+            "/v1/invoices",
+            Some(&other),
+            Some(json!({"amount": "0.001", "currency": "BTC"})),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{:?}", theirs.body);
+    let addr = theirs.body["address"].as_str().unwrap();
+    assert!(
+        !used.contains(addr),
+        "no address is handed out twice, even across stores sharing a wallet"
+    );
+    assert_eq!(
+        theirs.body["address_index"].as_u64(),
+        Some(used.len() as u64),
+        "the first unused index"
+    );
     let r = shop
         .gw
         .call(

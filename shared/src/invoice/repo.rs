@@ -263,7 +263,7 @@ pub async fn create(
             TxOp::Update {
                 key: counter.clone(),
                 update: Update::new().set("next", next + 1),
-                cond: Some(counter_cond),
+                cond: Some(counter_cond.clone()),
             },
             TxOp::Put {
                 item: to_item(
@@ -300,11 +300,9 @@ pub async fn create(
             }
             Err(TableError::ConditionFailed { op: Some(1) }) => {
                 // Address handed out before (by an earlier use of this wallet): skip it.
+                // (A lost race here only means the next attempt reads again.)
                 let skip = Update::new().set("next", next + 1);
-                let _ = app
-                    .table
-                    .update(&counter, skip, Some(Cond::eq("next", next)))
-                    .await;
+                let _ = app.table.update(&counter, skip, Some(counter_cond)).await;
             }
             Err(TableError::ConditionFailed { op: Some(4) })
                 if inv.order_id.is_some() && first_extra == 5 =>
