@@ -170,8 +170,18 @@ pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Ch
     })
 }
 
+/// A payment first seen this soon after expiry, while the invoice was not yet
+/// marked expired, is on time: the poller only looks every minute, so the
+/// buyer may well have paid before the deadline.
+pub const EXPIRY_GRACE: time::Duration = time::Duration::minutes(5);
+
 fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
     let expires = parse_rfc3339(&inv.expires_at).unwrap_or(now);
+    let still_open = matches!(
+        inv.status,
+        Status::New | Status::PaidPartial | Status::Pending
+    );
+    let late = !(now <= expires || (still_open && now <= expires + EXPIRY_GRACE));
     let address = inv.address.clone().unwrap_or_default();
     let mut seen = HashSet::new();
     for o in &view.outputs {
@@ -217,7 +227,7 @@ fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
                 },
                 rbf: o.rbf,
                 seen_at: rfc3339(now),
-                late: now > expires,
+                late,
             }),
         }
     }
@@ -613,6 +623,31 @@ mod tests {
         assert!(c.invoice.has_flag(Flag::PaidLate));
         assert!(c.invoice.payments[0].late);
         assert_eq!(kinds(&c), ["payment.received", "invoice.updated"]);
+    }
+
+    #[test]
+    fn payment_seen_just_after_expiry_before_the_poller_marked_it_counts() {
+        let inv = invoice(1000, SpeedPolicy::OneConf);
+        let c = transition(
+            &inv,
+            chain(1, vec![out("a", 1000, false, None)]),
+            t("2026-01-01T00:15:40Z"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.invoice.status,
+            Status::Pending,
+            "still open in storage: on time"
+        );
+        assert!(!c.invoice.payments[0].late);
+        let c = transition(
+            &inv,
+            chain(1, vec![out("a", 1000, false, None)]),
+            t("2026-01-01T00:21:00Z"),
+        )
+        .unwrap();
+        assert_eq!(c.invoice.status, Status::Expired, "past the grace: late");
+        assert!(c.invoice.has_flag(Flag::PaidLate));
     }
 
     #[test]
