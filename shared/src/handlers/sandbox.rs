@@ -21,6 +21,13 @@ fn sim<'a>(cx: &'a Ctx<'_>) -> Result<&'a Arc<SimChain>, ApiError> {
     })
 }
 
+/// Make the sandbox action durable before anything records its effect, so a
+/// crash can never leave the table ahead of the saved chain.
+fn durable(sim: &SimChain) -> Result<(), ApiError> {
+    sim.flush()
+        .map_err(|e| ApiError::internal(format!("saving the sandbox chain: {e}")))
+}
+
 async fn settle(cx: &Ctx<'_>) {
     if let Err(e) = crate::invoice::poller::poll_chain(cx.app).await {
         tracing::warn!(error = %e, "poll after sandbox action failed");
@@ -64,6 +71,7 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let (txid, vout) = sim
         .pay(&address, Amount::from_sat(amount_sats), rbf)
         .map_err(sim_error)?;
+    durable(&sim)?;
     if let Some(id) = invoice {
         if let Err(e) = crate::invoice::poller::check_now(cx.app, &id).await {
             tracing::warn!(error = %e, "check after sandbox payment failed");
@@ -82,6 +90,7 @@ pub async fn mine(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let count = input.int("count", 1, 1000).unwrap_or(1) as u32;
     input.finish()?;
     let hashes = sim.mine(count);
+    durable(&sim)?;
     settle(&cx).await;
     let tip = crate::chain::Chain::tip_height(&*sim).await.unwrap_or(0);
     Ok(Response::created(json!({
@@ -98,6 +107,7 @@ pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
     input.finish()?;
     let depth = depth.expect("checked") as u32;
     sim.reorg(depth).map_err(sim_error)?;
+    durable(&sim)?;
     settle(&cx).await;
     let tip = crate::chain::Chain::tip_height(&*sim).await.unwrap_or(0);
     Ok(Response::ok(json!({ "depth": depth, "tip_height": tip })))
@@ -115,6 +125,7 @@ pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .parse()
         .map_err(|_| ApiError::field("txid", "is not a transaction id"))?;
     let replacement = sim.double_spend(&txid).map_err(sim_error)?;
+    durable(&sim)?;
     settle(&cx).await;
     Ok(Response::ok(
         json!({ "txid": txid.to_string(), "replaced_by": replacement.to_string() }),
