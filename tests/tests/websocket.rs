@@ -424,12 +424,15 @@ fn ws_event(route: &str, conn: &str, body: Option<&str>, headers: Value, query: 
     })
 }
 
+/// Posts a fake @connections endpoint received: (connection id, frame).
+type Posts = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// A fake @connections endpoint: records posts; `gone-*` ids answer 410.
-async fn fake_connections() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+async fn fake_connections() -> (String, Posts) {
     use axum::extract::{Path, State};
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let seen: Posts = Arc::default();
     async fn post(
-        State(seen): State<Arc<Mutex<Vec<(String, Value)>>>>,
+        State(seen): State<Posts>,
         Path(id): Path<String>,
         body: axum::body::Bytes,
     ) -> axum::response::Response {
