@@ -2,6 +2,7 @@
 
 /// Install the global subscriber once; `RUST_LOG` filters (default info).
 pub fn init(json: bool) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -10,6 +11,12 @@ pub fn init(json: bool) {
     let _ = if json {
         builder.json().flatten_event(true).without_time().try_init()
     } else {
-        builder.compact().try_init()
+        // Locally logs go to stderr (stdout carries the keys and the address),
+        // coloured only on a terminal.
+        builder
+            .compact()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
     };
 }
