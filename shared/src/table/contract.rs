@@ -658,6 +658,151 @@ mod tests {
     use super::*;
     use crate::table::embedded::EmbeddedTable;
 
+    /// A broken engine: ignores every condition (and is slow to write, so
+    /// concurrent read-modify-writes interleave).
+    struct NoConditions(EmbeddedTable);
+
+    #[async_trait::async_trait]
+    impl Table for NoConditions {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+            self.0.get(key).await
+        }
+        async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+            self.0.get_many(keys).await
+        }
+        async fn put(&self, item: Item, _cond: Option<Cond>) -> Result<(), TableError> {
+            self.0.put(item, None).await
+        }
+        async fn update(
+            &self,
+            key: &Key,
+            update: Update,
+            _cond: Option<Cond>,
+        ) -> Result<Item, TableError> {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            self.0.update(key, update, None).await
+        }
+        async fn delete(&self, key: &Key, _cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+            self.0.delete(key, None).await
+        }
+        async fn query(&self, query: Query) -> Result<Page, TableError> {
+            self.0.query(query).await
+        }
+        async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+            let ops = ops
+                .into_iter()
+                .filter(|op| !matches!(op, TxOp::Check { .. }))
+                .map(|op| match op {
+                    TxOp::Put { item, .. } => TxOp::Put { item, cond: None },
+                    TxOp::Update { key, update, .. } => TxOp::Update {
+                        key,
+                        update,
+                        cond: None,
+                    },
+                    TxOp::Delete { key, .. } => TxOp::Delete { key, cond: None },
+                    check => check,
+                })
+                .collect();
+            self.0.transact(ops).await
+        }
+        fn engine(&self) -> &'static str {
+            "broken: no conditions"
+        }
+    }
+
+    /// A broken engine: a transaction is its operations one after another,
+    /// so a failing condition leaves the earlier writes in place.
+    struct NotAtomic(EmbeddedTable);
+
+    #[async_trait::async_trait]
+    impl Table for NotAtomic {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+            self.0.get(key).await
+        }
+        async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+            self.0.get_many(keys).await
+        }
+        async fn put(&self, item: Item, cond: Option<Cond>) -> Result<(), TableError> {
+            self.0.put(item, cond).await
+        }
+        async fn update(
+            &self,
+            key: &Key,
+            update: Update,
+            cond: Option<Cond>,
+        ) -> Result<Item, TableError> {
+            self.0.update(key, update, cond).await
+        }
+        async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+            self.0.delete(key, cond).await
+        }
+        async fn query(&self, query: Query) -> Result<Page, TableError> {
+            self.0.query(query).await
+        }
+        async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+            validate_tx(&ops)?;
+            for (i, op) in ops.into_iter().enumerate() {
+                let failed = |e: TableError| {
+                    if e.is_condition_failed() {
+                        TableError::ConditionFailed { op: Some(i) }
+                    } else {
+                        e
+                    }
+                };
+                match op {
+                    TxOp::Put { item, cond } => self.0.put(item, cond).await.map_err(failed)?,
+                    TxOp::Update { key, update, cond } => self
+                        .0
+                        .update(&key, update, cond)
+                        .await
+                        .map(|_| ())
+                        .map_err(failed)?,
+                    TxOp::Delete { key, cond } => self
+                        .0
+                        .delete(&key, cond)
+                        .await
+                        .map(|_| ())
+                        .map_err(failed)?,
+                    TxOp::Check { key, cond } => {
+                        if !cond.eval(self.0.get(&key).await?.as_ref()) {
+                            return Err(TableError::ConditionFailed { op: Some(i) });
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        fn engine(&self) -> &'static str {
+            "broken: not atomic"
+        }
+    }
+
+    /// Run one contract check in its own task; true if it failed (panicked).
+    async fn fails<F>(check: F) -> bool
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(check).await.is_err_and(|e| e.is_panic())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_suite_catches_an_engine_that_ignores_conditions() {
+        let t: Arc<dyn Table> = Arc::new(NoConditions(EmbeddedTable::in_memory()));
+        let (a, b, c) = (t.clone(), t.clone(), t.clone());
+        assert!(fails(async move { conditional_writes(&*a, "nc1").await }).await);
+        assert!(fails(async move { concurrent_conditional_puts_one_wins(b, "nc2").await }).await);
+        assert!(
+            fails(async move { optimistic_version_prevents_lost_updates(c, "nc3").await }).await,
+            "the lost-update check must catch an engine whose conditions do not hold"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_suite_catches_an_engine_whose_transactions_are_not_atomic() {
+        let t: Arc<dyn Table> = Arc::new(NotAtomic(EmbeddedTable::in_memory()));
+        assert!(fails(async move { transactions_are_all_or_nothing(&*t, "na").await }).await);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn embedded_in_memory_meets_the_contract() {
         run_all(Arc::new(EmbeddedTable::in_memory()), "mem").await;
