@@ -1,10 +1,27 @@
 //! SimChain: the sandbox chain (regtest-like), driven by tests and `/v1/sandbox`.
 //!
-//! It holds real [`bitcoin::Transaction`]s: outputs pay real script_pubkeys, inputs
-//! spend fake random outpoints (or, for broadcast transactions, whatever they
-//! spend). There is a mempool and a best chain of blocks; block 0 is an empty
-//! genesis-like block. A block's hash commits to the previous hash, the height,
-//! the txids and a random salt, so blocks replaced by a reorg get new hashes.
+//! It holds real [`bitcoin::Transaction`]s and validates them like a node: every
+//! input must exist and be unspent in its UTXO set, scripts and signatures are
+//! checked by Bitcoin Core's own consensus code (libbitcoinconsensus through the
+//! `bitcoin` crate's `bitcoinconsensus` feature), fees may not be negative and
+//! must pay the minimum relay fee, sizes stay within standard limits, and a
+//! conflicting transaction is taken only as an explicit (BIP 125) replacement
+//! paying more. Refusals carry Bitcoin Core's reason words.
+//!
+//! Coins come from the chain's own faucet: the genesis block's coinbase pays
+//! [`FAUCET_COINS`] outputs to a key the sandbox holds (random per chain, kept in
+//! its snapshot), and sandbox payments spend those outputs with real signatures.
+//! A buyer who wants to sign their own payment first gets a sandbox payment to an
+//! address of theirs, then spends it.
+//!
+//! Sandbox transactions remember the store they were made for (their *owner*):
+//! a store can double-spend only its own, and a store's reorg sends back to the
+//! mempool only its own transactions (and what spends them); other stores'
+//! transactions stay confirmed at the same heights in the replacement blocks.
+//!
+//! There is a mempool and a best chain of blocks. A block's hash commits to the
+//! previous hash, the height, the txids and a random salt, so blocks replaced by a
+//! reorg get new hashes.
 //!
 //! It implements [`Chain`] with Esplora's semantics, so a poller cannot tell the
 //! difference. An index script_pubkey -> txids keeps `address_txs` proportional
@@ -21,15 +38,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use bitcoin::absolute::LockTime;
 use bitcoin::consensus::encode::{deserialize_hex, serialize_hex};
 use bitcoin::hashes::{sha256d, Hash, HashEngine};
+use bitcoin::key::CompressedPublicKey;
+use bitcoin::secp256k1::{All, Message, Secp256k1, SecretKey};
+use bitcoin::sighash::{EcdsaSighashType, SighashCache};
 use bitcoin::transaction::Version;
 use bitcoin::{
     Address, Amount, BlockHash, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid,
-    WPubkeyHash, Witness,
+    Witness,
 };
 use rand::Rng;
 use rust_decimal::Decimal;
@@ -38,10 +58,20 @@ use serde::Deserialize;
 use super::{Chain, ChainError, ChainTx, TxStatus};
 use crate::network::Network;
 
-/// Snapshot format version.
-const SNAPSHOT_VERSION: u32 = 1;
-/// What the sandbox "fee" takes out of a double-spend's outputs.
+/// Snapshot format version (1: before the faucet; still read).
+const SNAPSHOT_VERSION: u32 = 2;
+/// How many outputs the genesis coinbase pays to the faucet.
+pub const FAUCET_COINS: usize = 2_000;
+/// The value of each of them (2,000 x 10,000 BTC = 20 million BTC).
+pub const FAUCET_COIN: Amount = Amount::from_sat(10_000 * 100_000_000);
+/// The extra fee a sandbox double-spend pays over the transaction it replaces.
 const DOUBLE_SPEND_FEE: Amount = Amount::from_sat(1_000);
+/// Bitcoin Core's standard limit on a transaction's weight.
+pub const MAX_STANDARD_TX_WEIGHT: u64 = 400_000;
+/// Bitcoin Core's smallest standard transaction (non-witness bytes).
+const MIN_STANDARD_TX_NONWITNESS_SIZE: usize = 65;
+/// Minimum relay fee and incremental relay fee, sats per virtual byte.
+pub const MIN_RELAY_SAT_PER_VB: u64 = 1;
 
 /// Why a sandbox operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +92,12 @@ pub enum SimError {
     InvalidDepth { depth: u32, tip: u32 },
     #[error("{0}")]
     Invalid(String),
+    #[error("transaction {0} was not made for this store through the sandbox; a store can double-spend only its own sandbox payments")]
+    NotYours(Txid),
+    #[error("transaction {txid} cannot be double-spent: {reason}")]
+    CannotReplace { txid: Txid, reason: String },
+    #[error("the sandbox chain refused the transaction: {0}")]
+    Refused(String),
 }
 
 /// Where a known transaction is.
@@ -100,6 +136,114 @@ struct Block {
     txids: Vec<Txid>,
 }
 
+/// One secp256k1 context for signing and key derivation.
+fn secp() -> &'static Secp256k1<All> {
+    static SECP: OnceLock<Secp256k1<All>> = OnceLock::new();
+    SECP.get_or_init(Secp256k1::new)
+}
+
+/// The key the sandbox's coins are paid to (P2WPKH).
+struct Faucet {
+    secret: SecretKey,
+    public: CompressedPublicKey,
+    script: ScriptBuf,
+}
+
+impl Faucet {
+    fn new(secret: SecretKey) -> Faucet {
+        let public = CompressedPublicKey(secret.public_key(secp()));
+        Faucet {
+            secret,
+            public,
+            script: ScriptBuf::new_p2wpkh(&public.wpubkey_hash()),
+        }
+    }
+
+    fn random() -> Faucet {
+        Faucet::new(SecretKey::new(&mut rand::thread_rng()))
+    }
+
+    /// The genesis coinbase: [`FAUCET_COINS`] outputs of [`FAUCET_COIN`] to the faucet.
+    /// A random tag in the script_sig makes every chain's coinbase unique.
+    fn coinbase(&self) -> Transaction {
+        let mut script_sig = vec![0x01, 0x00, 0x20];
+        script_sig.extend(rand::thread_rng().gen::<[u8; 32]>());
+        Transaction {
+            version: Version::ONE,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::null(),
+                script_sig: ScriptBuf::from_bytes(script_sig),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: (0..FAUCET_COINS)
+                .map(|_| TxOut {
+                    value: FAUCET_COIN,
+                    script_pubkey: self.script.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Signs every input of `tx`, each spending the faucet output in `prevouts`.
+    fn sign(&self, tx: &mut Transaction, prevouts: &[TxOut]) -> Result<(), SimError> {
+        let mut witnesses = Vec::with_capacity(tx.input.len());
+        {
+            let mut cache = SighashCache::new(&*tx);
+            for (i, prev) in prevouts.iter().enumerate() {
+                let sighash = cache
+                    .p2wpkh_signature_hash(
+                        i,
+                        &prev.script_pubkey,
+                        prev.value,
+                        EcdsaSighashType::All,
+                    )
+                    .map_err(|e| SimError::Invalid(format!("signing the sandbox payment: {e}")))?;
+                let signature = secp().sign_ecdsa(&Message::from(sighash), &self.secret);
+                let signature = bitcoin::ecdsa::Signature {
+                    signature,
+                    sighash_type: EcdsaSighashType::All,
+                };
+                witnesses.push(Witness::p2wpkh(&signature, &self.public.0));
+            }
+        }
+        for (input, witness) in tx.input.iter_mut().zip(witnesses) {
+            input.witness = witness;
+        }
+        Ok(())
+    }
+}
+
+/// Why a node refuses a transaction: Bitcoin Core's RPC code and reason words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    code: i32,
+    reason: String,
+}
+
+impl Refusal {
+    fn rejected(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            code: -26,
+            reason: reason.into(),
+        }
+    }
+
+    fn missing() -> Refusal {
+        Refusal {
+            code: -25,
+            reason: "bad-txns-inputs-missingorspent".into(),
+        }
+    }
+}
+
+/// What accepting a valid transaction takes: the fee it pays and the mempool
+/// transactions it replaces (BIP 125).
+struct Accepted {
+    replaces: Vec<Txid>,
+}
+
 struct State {
     network: Network,
     /// The best chain; index = height.
@@ -112,13 +256,17 @@ struct State {
     by_script: HashMap<ScriptBuf, HashSet<Txid>>,
     /// outpoint -> the tx spending it.
     spends: HashMap<OutPoint, Txid>,
+    /// The key the chain's coins are paid to.
+    faucet: Faucet,
+    /// txid -> the store a sandbox transaction was made for.
+    owners: HashMap<Txid, String>,
     next_seq: u64,
     /// Bumped by every mutation; orders snapshot writes.
     generation: u64,
 }
 
 impl State {
-    fn empty(network: Network) -> State {
+    fn empty(network: Network, faucet: Faucet) -> State {
         State {
             network,
             blocks: Vec::new(),
@@ -126,14 +274,19 @@ impl State {
             txs: HashMap::new(),
             by_script: HashMap::new(),
             spends: HashMap::new(),
+            faucet,
+            owners: HashMap::new(),
             next_seq: 0,
             generation: 0,
         }
     }
 
+    /// A chain whose genesis block holds the faucet's coinbase.
     fn with_genesis(network: Network) -> State {
-        let mut state = State::empty(network);
-        state.push_block(Vec::new());
+        let mut state = State::empty(network, Faucet::random());
+        let coinbase = state.faucet.coinbase();
+        let txid = state.insert(coinbase, Place::Block { height: 0, pos: 0 });
+        state.push_block(vec![txid]);
         state
     }
 
@@ -205,7 +358,7 @@ impl State {
                 scripts.push(out.script_pubkey.clone());
             }
         }
-        for input in &tx.input {
+        for input in tx.input.iter().filter(|i| !i.previous_output.is_null()) {
             let prev = input.previous_output;
             if let Some(parent) = self.txs.get(&prev.txid) {
                 if let Some(out) = parent.tx.output.get(prev.vout as usize) {
@@ -253,6 +406,7 @@ impl State {
             let Some(entry) = self.txs.remove(&txid) else {
                 continue;
             };
+            self.owners.remove(&txid);
             if let Place::Mempool { seq } = entry.place {
                 self.mempool.remove(&seq);
             }
@@ -286,36 +440,258 @@ impl State {
         }
     }
 
-    /// Bitcoin Core's reason for refusing `tx`, if it would.
-    fn broadcast_refusal(&self, tx: &Transaction) -> Option<&'static str> {
+    /// The output `prev` points at, if the chain knows it.
+    fn prevout(&self, prev: &OutPoint) -> Option<&TxOut> {
+        self.txs.get(&prev.txid)?.tx.output.get(prev.vout as usize)
+    }
+
+    /// The fee a known transaction pays (zero when an input is unknown, as for
+    /// transactions of snapshots written before the chain validated).
+    fn fee_of(&self, tx: &Transaction) -> Amount {
+        let mut total_in = Amount::ZERO;
+        for input in &tx.input {
+            match self.prevout(&input.previous_output) {
+                Some(out) => total_in += out.value,
+                None => return Amount::ZERO,
+            }
+        }
+        let total_out: Amount = tx.output.iter().map(|o| o.value).sum();
+        total_in.checked_sub(total_out).unwrap_or(Amount::ZERO)
+    }
+
+    /// `txid` and every mempool transaction spending its outputs, recursively.
+    fn with_descendants(&self, txid: Txid) -> Vec<Txid> {
+        let mut out = vec![txid];
+        let mut i = 0;
+        while i < out.len() {
+            let current = out[i];
+            if let Some(entry) = self.txs.get(&current) {
+                for vout in 0..entry.tx.output.len() as u32 {
+                    if let Some(child) = self.spends.get(&OutPoint::new(current, vout)) {
+                        if !out.contains(child) {
+                            out.push(*child);
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// Checks `tx` as Bitcoin Core's mempool would: structure, standard size
+    /// and outputs, inputs present and unspent, fee, scripts and signatures
+    /// (libbitcoinconsensus), and BIP 125 rules for a conflicting replacement.
+    fn validate(&self, tx: &Transaction) -> Result<Accepted, Refusal> {
         if tx.input.is_empty() {
-            return Some("bad-txns-vin-empty");
+            return Err(Refusal::rejected("bad-txns-vin-empty"));
         }
         if tx.output.is_empty() {
-            return Some("bad-txns-vout-empty");
+            return Err(Refusal::rejected("bad-txns-vout-empty"));
+        }
+        if !(1..=3).contains(&tx.version.0) {
+            return Err(Refusal::rejected("version"));
+        }
+        if tx.weight().to_wu() > MAX_STANDARD_TX_WEIGHT {
+            return Err(Refusal::rejected("tx-size"));
+        }
+        if tx.base_size() < MIN_STANDARD_TX_NONWITNESS_SIZE {
+            return Err(Refusal::rejected("tx-size-small"));
+        }
+        let mut total_out = Amount::ZERO;
+        for out in &tx.output {
+            if out.value > Amount::MAX_MONEY {
+                return Err(Refusal::rejected("bad-txns-vout-toolarge"));
+            }
+            total_out = match total_out.checked_add(out.value) {
+                Some(t) if t <= Amount::MAX_MONEY => t,
+                _ => return Err(Refusal::rejected("bad-txns-txouttotal-toolarge")),
+            };
+            if !out.script_pubkey.is_op_return() && out.value < out.script_pubkey.minimal_non_dust()
+            {
+                return Err(Refusal::rejected("dust"));
+            }
         }
         let mut seen = HashSet::new();
+        let mut total_in = Amount::ZERO;
+        let mut conflicts: Vec<Txid> = Vec::new();
         for input in &tx.input {
             let prev = input.previous_output;
             if prev.is_null() {
-                return Some("coinbase");
+                return Err(Refusal::rejected("coinbase"));
             }
             if !seen.insert(prev) {
-                return Some("bad-txns-inputs-duplicate");
+                return Err(Refusal::rejected("bad-txns-inputs-duplicate"));
             }
+            let out = self.prevout(&prev).ok_or_else(Refusal::missing)?;
             if let Some(spender) = self.spends.get(&prev) {
-                return Some(match self.txs.get(spender).map(|e| e.place) {
-                    Some(Place::Mempool { .. }) => "txn-mempool-conflict",
-                    _ => "bad-txns-inputs-missingorspent",
-                });
+                match self.txs.get(spender).map(|e| e.place) {
+                    Some(Place::Mempool { .. }) => {
+                        if !conflicts.contains(spender) {
+                            conflicts.push(*spender);
+                        }
+                    }
+                    _ => return Err(Refusal::missing()),
+                }
             }
-            if let Some(parent) = self.txs.get(&prev.txid) {
-                if prev.vout as usize >= parent.tx.output.len() {
-                    return Some("bad-txns-inputs-missingorspent");
+            // libbitcoinconsensus 25 knows no taproot: witness v1+ programs would
+            // pass unchecked, so Core's policy word for them refuses the spend.
+            if out
+                .script_pubkey
+                .witness_version()
+                .is_some_and(|v| v.to_num() >= 1)
+            {
+                return Err(Refusal::rejected(
+                    "non-mandatory-script-verify-flag (Witness version reserved for soft-fork upgrades)",
+                ));
+            }
+            total_in += out.value;
+        }
+        let Some(fee) = total_in.checked_sub(total_out) else {
+            return Err(Refusal::rejected(format!(
+                "bad-txns-in-belowout, value in ({}) < value out ({})",
+                total_in.to_btc(),
+                total_out.to_btc()
+            )));
+        };
+        let vsize = tx.vsize() as u64;
+        let min_fee = Amount::from_sat(vsize * MIN_RELAY_SAT_PER_VB);
+        if fee < min_fee {
+            return Err(Refusal::rejected(format!(
+                "min relay fee not met, {} < {}",
+                fee.to_sat(),
+                min_fee.to_sat()
+            )));
+        }
+        tx.verify(|prev: &OutPoint| self.prevout(prev).cloned())
+            .map_err(|e| Refusal::rejected(format!("mandatory-script-verify-flag-failed ({e})")))?;
+        let mut replaces = Vec::new();
+        if !conflicts.is_empty() {
+            for conflict in &conflicts {
+                let entry = &self.txs[conflict];
+                if !entry.tx.is_explicitly_rbf() {
+                    return Err(Refusal::rejected("txn-mempool-conflict"));
+                }
+                for txid in self.with_descendants(*conflict) {
+                    if !replaces.contains(&txid) {
+                        replaces.push(txid);
+                    }
+                }
+            }
+            if tx
+                .input
+                .iter()
+                .any(|i| replaces.contains(&i.previous_output.txid))
+            {
+                return Err(Refusal::rejected("bad-txns-spends-conflicting-tx"));
+            }
+            let replaced_fees: Amount = replaces.iter().map(|t| self.fee_of(&self.txs[t].tx)).sum();
+            let needed = replaced_fees + Amount::from_sat(vsize * MIN_RELAY_SAT_PER_VB);
+            if fee < needed {
+                return Err(Refusal::rejected(format!(
+                    "insufficient fee, rejecting replacement {}; new fee {} sats < {} sats (the replaced fees plus relay)",
+                    tx.compute_txid(),
+                    fee.to_sat(),
+                    needed.to_sat()
+                )));
+            }
+        }
+        Ok(Accepted { replaces })
+    }
+
+    /// Validates `tx` and puts it in the mempool (replacing what it conflicts with).
+    fn accept(&mut self, tx: Transaction, owner: Option<&str>) -> Result<Txid, Refusal> {
+        let accepted = self.validate(&tx)?;
+        for txid in accepted.replaces {
+            self.remove_with_descendants(txid);
+        }
+        let txid = self.add_to_mempool(tx);
+        if let Some(owner) = owner {
+            self.owners.insert(txid, owner.to_string());
+        }
+        Ok(txid)
+    }
+
+    /// Unspent faucet outputs worth at least `need`, confirmed ones first; none
+    /// that a mempool transaction already spends.
+    fn faucet_coins(&self, need: Amount) -> Result<Vec<(OutPoint, TxOut)>, SimError> {
+        let mut coins: Vec<(bool, OutPoint, TxOut)> = Vec::new();
+        if let Some(txids) = self.by_script.get(&self.faucet.script) {
+            for txid in txids {
+                let Some(entry) = self.txs.get(txid) else {
+                    continue;
+                };
+                let confirmed = matches!(entry.place, Place::Block { .. });
+                for (vout, out) in entry.tx.output.iter().enumerate() {
+                    let point = OutPoint::new(*txid, vout as u32);
+                    if out.script_pubkey == self.faucet.script && !self.spends.contains_key(&point)
+                    {
+                        coins.push((confirmed, point, out.clone()));
+                    }
                 }
             }
         }
-        None
+        // Confirmed first, so payments do not chain on each other's change.
+        coins.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut picked = Vec::new();
+        let mut total = Amount::ZERO;
+        for (_, point, out) in coins {
+            if total >= need {
+                break;
+            }
+            total += out.value;
+            picked.push((point, out));
+        }
+        if total < need {
+            return Err(SimError::Invalid(format!(
+                "the sandbox faucet holds less than {} BTC",
+                need.to_btc()
+            )));
+        }
+        Ok(picked)
+    }
+
+    /// A signed transaction from faucet coins paying `outs`, change back to the faucet.
+    fn faucet_payment(&self, mut outs: Vec<TxOut>, rbf: bool) -> Result<Transaction, SimError> {
+        let paid: Amount = outs.iter().map(|o| o.value).sum();
+        // Enough for the relay fee of any payment of this shape (P2WPKH inputs).
+        let fee_for = |inputs: usize| {
+            Amount::from_sat(1_000 + 70 * inputs as u64 + 45 * (outs.len() as u64 + 1))
+        };
+        let mut coins = self.faucet_coins(paid + fee_for(1))?;
+        if coins.len() > 1 {
+            coins = self.faucet_coins(paid + fee_for(coins.len() + 1))?;
+        }
+        let total: Amount = coins.iter().map(|(_, o)| o.value).sum();
+        let change = total - paid - fee_for(coins.len());
+        if change >= self.faucet.script.minimal_non_dust() {
+            outs.push(TxOut {
+                value: change,
+                script_pubkey: self.faucet.script.clone(),
+            });
+        }
+        let sequence = if rbf {
+            Sequence::ENABLE_RBF_NO_LOCKTIME
+        } else {
+            Sequence::ENABLE_LOCKTIME_NO_RBF
+        };
+        let mut tx = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: coins
+                .iter()
+                .map(|(point, _)| TxIn {
+                    previous_output: *point,
+                    script_sig: ScriptBuf::new(),
+                    sequence,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            output: outs,
+        };
+        let prevouts: Vec<TxOut> = coins.into_iter().map(|(_, o)| o).collect();
+        self.faucet.sign(&mut tx, &prevouts)?;
+        Ok(tx)
     }
 
     /// The snapshot as JSON, built by hand: it is rewritten often and holds only hex
@@ -352,15 +728,33 @@ impl State {
         }
         out.push_str(r#"],"mempool":"#);
         push_list(&mut out, self.mempool.values().filter_map(hex));
+        out.push_str(r#","faucet":""#);
+        out.push_str(&self.faucet.secret.display_secret().to_string());
+        out.push_str(r#"","owners":"#);
+        let owners: BTreeMap<String, &str> = self
+            .owners
+            .iter()
+            .map(|(txid, owner)| (txid.to_string(), owner.as_str()))
+            .collect();
+        out.push_str(&serde_json::to_string(&owners).expect("a map of strings serializes"));
         out.push('}');
         out
     }
 
+    /// The chain a snapshot holds. A version-1 snapshot (written before the
+    /// chain had a faucet) gets a new faucet whose coinbase joins block 0.
     fn from_snapshot(snap: SnapshotIn) -> Result<State, String> {
-        if snap.version != SNAPSHOT_VERSION {
+        if snap.version != 1 && snap.version != SNAPSHOT_VERSION {
             return Err(format!("unsupported snapshot version {}", snap.version));
         }
-        let mut state = State::empty(snap.network);
+        let faucet = match &snap.faucet {
+            Some(hex) => {
+                Faucet::new(SecretKey::from_str(hex).map_err(|e| format!("bad faucet key: {e}"))?)
+            }
+            None => Faucet::random(),
+        };
+        let old_format = snap.faucet.is_none();
+        let mut state = State::empty(snap.network, faucet);
         let decode = |hex: &str| -> Result<Transaction, String> {
             deserialize_hex(hex).map_err(|e| format!("bad transaction hex: {e}"))
         };
@@ -375,18 +769,31 @@ impl State {
                 };
                 txids.push(state.insert(tx, place));
             }
+            if height == 0 && old_format {
+                let coinbase = state.faucet.coinbase();
+                let pos = txids.len() as u32;
+                txids.push(state.insert(coinbase, Place::Block { height: 0, pos }));
+            }
             state.blocks.push(Block {
                 hash: block.hash,
                 txids,
             });
         }
         if state.blocks.is_empty() {
-            state.push_block(Vec::new());
+            let coinbase = state.faucet.coinbase();
+            let txid = state.insert(coinbase, Place::Block { height: 0, pos: 0 });
+            state.push_block(vec![txid]);
         }
         for hex in &snap.mempool {
             let tx = decode(hex)?;
             state.check_loadable(&tx)?;
             state.add_to_mempool(tx);
+        }
+        for (txid, owner) in snap.owners {
+            let txid = Txid::from_str(&txid).map_err(|e| format!("bad owner txid: {e}"))?;
+            if state.txs.contains_key(&txid) {
+                state.owners.insert(txid, owner);
+            }
         }
         Ok(state)
     }
@@ -416,6 +823,12 @@ struct SnapshotIn {
     network: Network,
     blocks: Vec<SnapBlockIn>,
     mempool: Vec<String>,
+    /// The faucet's secret key (hex); absent in version 1.
+    #[serde(default)]
+    faucet: Option<String>,
+    /// txid -> the store a sandbox transaction was made for.
+    #[serde(default)]
+    owners: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -593,8 +1006,8 @@ impl SimChain {
         self.lock().network
     }
 
-    /// A mempool tx paying `amount` to `address` at vout 0, plus change to a random
-    /// P2WPKH at vout 1. `rbf` makes its input signal replace-by-fee.
+    /// A mempool tx paying `amount` to `address` at vout 0, funded by the faucet
+    /// (change back to it). `rbf` makes its inputs signal replace-by-fee.
     pub fn pay(&self, address: &str, amount: Amount, rbf: bool) -> Result<(Txid, u32), SimError> {
         let txid = self.pay_many(&[(address.to_string(), amount)], rbf)?;
         Ok((txid, 0))
@@ -602,31 +1015,23 @@ impl SimChain {
 
     /// One mempool tx paying every `(address, amount)` in order (vout 0, 1, ...), plus change.
     pub fn pay_many(&self, outputs: &[(String, Amount)], rbf: bool) -> Result<Txid, SimError> {
+        self.pay_for(None, outputs, rbf)
+    }
+
+    /// [`Self::pay_many`] made for `owner` (a store id), who alone may double-spend it
+    /// or send it back to the mempool with a reorg.
+    pub fn pay_for(
+        &self,
+        owner: Option<&str>,
+        outputs: &[(String, Amount)],
+        rbf: bool,
+    ) -> Result<Txid, SimError> {
         let mut state = self.lock();
-        let mut outs = to_txouts(state.network, outputs)?;
-        let mut rng = rand::thread_rng();
-        outs.push(TxOut {
-            value: Amount::from_sat(rng.gen_range(10_000..5_000_000)),
-            script_pubkey: random_p2wpkh(),
-        });
-        let sequence = if rbf {
-            Sequence::ENABLE_RBF_NO_LOCKTIME
-        } else {
-            Sequence::ENABLE_LOCKTIME_NO_RBF
-        };
-        let input = TxIn {
-            previous_output: OutPoint::new(Txid::from_byte_array(rng.gen()), rng.gen_range(0..4)),
-            script_sig: ScriptBuf::new(),
-            sequence,
-            witness: fake_witness(),
-        };
-        let tx = Transaction {
-            version: Version::TWO,
-            lock_time: LockTime::ZERO,
-            input: vec![input],
-            output: outs,
-        };
-        let txid = state.add_to_mempool(tx);
+        let outs = to_txouts(state.network, outputs)?;
+        let tx = state.faucet_payment(outs, rbf)?;
+        let txid = state
+            .accept(tx, owner)
+            .map_err(|r| SimError::Refused(r.reason))?;
         self.commit(state);
         Ok(txid)
     }
@@ -643,9 +1048,17 @@ impl SimChain {
         hashes
     }
 
-    /// Replaces the last `depth` blocks by as many new empty blocks (new hashes).
-    /// Their transactions go back to the mempool with the same txids.
+    /// Replaces the last `depth` blocks by as many new blocks (new hashes), sending
+    /// every transaction in them back to the mempool with the same txid.
     pub fn reorg(&self, depth: u32) -> Result<(), SimError> {
+        self.reorg_for(None, depth)
+    }
+
+    /// A reorg as `owner` sees it: the last `depth` blocks get new hashes, and
+    /// only `owner`'s transactions (and whatever spends them) go back to the
+    /// mempool; everyone else's stay confirmed at the same height. `None` sends
+    /// every transaction back.
+    pub fn reorg_for(&self, owner: Option<&str>, depth: u32) -> Result<(), SimError> {
         let mut state = self.lock();
         let tip = state.tip();
         if depth == 0 || depth > tip {
@@ -653,30 +1066,104 @@ impl SimChain {
         }
         let fork = state.blocks.len() - depth as usize;
         let removed = state.blocks.split_off(fork);
+        let mut unconfirmed: HashSet<Txid> = HashSet::new();
         for block in removed {
+            let mut kept = Vec::new();
             for txid in block.txids {
-                let seq = state.next_seq;
-                state.next_seq += 1;
-                if let Some(entry) = state.txs.get_mut(&txid) {
-                    entry.place = Place::Mempool { seq };
-                    state.mempool.insert(seq, txid);
+                let goes_back = match owner {
+                    None => true,
+                    Some(owner) => {
+                        state.owners.get(&txid).map(String::as_str) == Some(owner)
+                            || state.txs.get(&txid).is_some_and(|e| {
+                                e.tx.input
+                                    .iter()
+                                    .any(|i| unconfirmed.contains(&i.previous_output.txid))
+                            })
+                    }
+                };
+                if goes_back {
+                    unconfirmed.insert(txid);
+                    let seq = state.next_seq;
+                    state.next_seq += 1;
+                    if let Some(entry) = state.txs.get_mut(&txid) {
+                        entry.place = Place::Mempool { seq };
+                        state.mempool.insert(seq, txid);
+                    }
+                } else {
+                    kept.push(txid);
                 }
             }
-        }
-        for _ in 0..depth {
-            state.mine_block(false);
+            let height = state.blocks.len() as u32;
+            for (pos, txid) in kept.iter().enumerate() {
+                if let Some(entry) = state.txs.get_mut(txid) {
+                    entry.place = Place::Block {
+                        height,
+                        pos: pos as u32,
+                    };
+                }
+            }
+            state.push_block(kept);
         }
         self.commit(state);
         Ok(())
     }
 
-    /// Replaces an unconfirmed tx by a conflicting one spending the same inputs and
-    /// paying a random address. The original (and anything spending it) disappears.
+    /// Replaces an unconfirmed sandbox payment by a conflicting one spending the
+    /// same inputs back to the faucet with a higher fee. The original (and
+    /// anything spending it) disappears.
     pub fn double_spend(&self, txid: &Txid) -> Result<Txid, SimError> {
+        self.double_spend_for(None, txid)
+    }
+
+    /// [`Self::double_spend`] by `owner`: only a transaction made for that owner,
+    /// and none whose outputs another store's transaction already spends.
+    pub fn double_spend_for(&self, owner: Option<&str>, txid: &Txid) -> Result<Txid, SimError> {
         let mut state = self.lock();
-        let original = &state.unconfirmed(txid)?.tx;
-        let total: Amount = original.output.iter().map(|o| o.value).sum();
-        let conflict = Transaction {
+        let entry = state.unconfirmed(txid)?;
+        if let Some(owner) = owner {
+            if state.owners.get(txid).map(String::as_str) != Some(owner) {
+                return Err(SimError::NotYours(*txid));
+            }
+            let others = state
+                .with_descendants(*txid)
+                .into_iter()
+                .any(|t| state.owners.get(&t).map(String::as_str) != Some(owner));
+            if others {
+                return Err(SimError::CannotReplace {
+                    txid: *txid,
+                    reason: "another store's transaction spends its outputs; mine a block first"
+                        .into(),
+                });
+            }
+        }
+        let original = entry.tx.clone();
+        let prevouts = original
+            .input
+            .iter()
+            .map(|i| match state.prevout(&i.previous_output) {
+                Some(out) if out.script_pubkey == state.faucet.script => Ok(out.clone()),
+                _ => Err(SimError::CannotReplace {
+                    txid: *txid,
+                    reason:
+                        "it spends coins the sandbox does not hold (a transaction signed elsewhere)"
+                            .into(),
+                }),
+            })
+            .collect::<Result<Vec<TxOut>, SimError>>()?;
+        let total_in: Amount = prevouts.iter().map(|o| o.value).sum();
+        let replaced_fees: Amount = state
+            .with_descendants(*txid)
+            .iter()
+            .map(|t| state.fee_of(&state.txs[t].tx))
+            .sum();
+        let fee = replaced_fees + DOUBLE_SPEND_FEE;
+        let value = total_in
+            .checked_sub(fee)
+            .ok_or_else(|| SimError::CannotReplace {
+                txid: *txid,
+                reason: "its inputs cannot pay a higher fee".into(),
+            })?;
+        let mut conflict = Transaction {
             version: original.version,
             lock_time: original.lock_time,
             input: original
@@ -684,22 +1171,29 @@ impl SimChain {
                 .iter()
                 .map(|i| TxIn {
                     sequence: Sequence::ENABLE_LOCKTIME_NO_RBF,
+                    witness: Witness::new(),
                     ..i.clone()
                 })
                 .collect(),
             output: vec![TxOut {
-                value: total.checked_sub(DOUBLE_SPEND_FEE).unwrap_or(total),
-                script_pubkey: random_p2wpkh(),
+                value,
+                script_pubkey: state.faucet.script.clone(),
             }],
         };
+        state.faucet.sign(&mut conflict, &prevouts)?;
+        // The sandbox is the miner here: a double-spend need not signal RBF.
+        let new_owner = state_owner(&state, txid);
         state.remove_with_descendants(*txid);
-        let new_txid = state.add_to_mempool(conflict);
+        let new_txid = state
+            .accept(conflict, new_owner.as_deref())
+            .map_err(|r| SimError::Refused(r.reason))?;
         self.commit(state);
         Ok(new_txid)
     }
 
-    /// Replaces an unconfirmed tx that signalled RBF by one spending the same inputs
-    /// and paying exactly `new_outputs`.
+    /// Replaces an unconfirmed sandbox payment that signalled RBF by one spending
+    /// the same faucet coins and paying exactly `new_outputs` (change back to
+    /// the faucet), with a higher fee, as a wallet's fee bump would.
     pub fn replace_by_fee(
         &self,
         txid: &Txid,
@@ -711,21 +1205,114 @@ impl SimChain {
         if !original.view.rbf {
             return Err(SimError::NotRbf(*txid));
         }
-        let replacement = Transaction {
-            version: original.tx.version,
-            lock_time: original.tx.lock_time,
-            input: original.tx.input.clone(),
-            output: outs,
-        };
-        if replacement.compute_txid() == *txid {
-            return Err(SimError::Invalid(
-                "the replacement is identical to the original transaction".into(),
-            ));
+        let original = original.tx.clone();
+        let prevouts = original
+            .input
+            .iter()
+            .map(|i| match state.prevout(&i.previous_output) {
+                Some(out) if out.script_pubkey == state.faucet.script => Ok(out.clone()),
+                _ => Err(SimError::CannotReplace {
+                    txid: *txid,
+                    reason: "it spends coins the sandbox does not hold".into(),
+                }),
+            })
+            .collect::<Result<Vec<TxOut>, SimError>>()?;
+        let total_in: Amount = prevouts.iter().map(|o| o.value).sum();
+        let paid: Amount = outs.iter().map(|o| o.value).sum();
+        let fee = state.fee_of(&original) + DOUBLE_SPEND_FEE;
+        let mut outputs = outs;
+        let change = total_in.checked_sub(paid + fee).ok_or_else(|| {
+            SimError::InvalidAmount("the replacement pays more than its inputs hold".into())
+        })?;
+        if change >= state.faucet.script.minimal_non_dust() {
+            outputs.push(TxOut {
+                value: change,
+                script_pubkey: state.faucet.script.clone(),
+            });
         }
-        state.remove_with_descendants(*txid);
-        let new_txid = state.add_to_mempool(replacement);
+        let mut replacement = Transaction {
+            version: original.version,
+            lock_time: original.lock_time,
+            input: original
+                .input
+                .iter()
+                .map(|i| TxIn {
+                    witness: Witness::new(),
+                    ..i.clone()
+                })
+                .collect(),
+            output: outputs,
+        };
+        state.faucet.sign(&mut replacement, &prevouts)?;
+        let owner = state_owner(&state, txid);
+        let new_txid = state
+            .accept(replacement, owner.as_deref())
+            .map_err(|r| SimError::Refused(r.reason))?;
         self.commit(state);
         Ok(new_txid)
+    }
+
+    /// Broadcasts `txs` in order as `owner`'s transactions, all or nothing: if
+    /// one is refused, none stays in the mempool. Returns the txids.
+    pub fn broadcast_for(
+        &self,
+        owner: Option<&str>,
+        txs: &[Transaction],
+    ) -> Result<Vec<Txid>, (usize, ChainError)> {
+        let mut state = self.lock();
+        let mut undo: Vec<Txid> = Vec::new();
+        let mut txids = Vec::with_capacity(txs.len());
+        for (i, tx) in txs.iter().enumerate() {
+            let txid = tx.compute_txid();
+            if let Some(entry) = state.txs.get(&txid) {
+                if let Place::Block { .. } = entry.place {
+                    let err = rejected(-27, "Transaction already in block chain");
+                    for t in undo.into_iter().rev() {
+                        state.remove_with_descendants(t);
+                    }
+                    return Err((i, err));
+                }
+                txids.push(txid);
+                continue;
+            }
+            // A replacement cannot be undone, so check the whole package first.
+            let replaces = match state.validate(tx) {
+                Ok(a) => a.replaces,
+                Err(r) => {
+                    for t in undo.into_iter().rev() {
+                        state.remove_with_descendants(t);
+                    }
+                    return Err((i, rejected(r.code, &r.reason)));
+                }
+            };
+            if !replaces.is_empty() && txs.len() > 1 {
+                for t in undo.into_iter().rev() {
+                    state.remove_with_descendants(t);
+                }
+                return Err((
+                    i,
+                    rejected(
+                        -26,
+                        "replacement-adds-unconfirmed: send a replacement on its own",
+                    ),
+                ));
+            }
+            let txid = match state.accept(tx.clone(), owner) {
+                Ok(txid) => txid,
+                Err(r) => {
+                    for t in undo.into_iter().rev() {
+                        state.remove_with_descendants(t);
+                    }
+                    return Err((i, rejected(r.code, &r.reason)));
+                }
+            };
+            undo.push(txid);
+            txids.push(txid);
+        }
+        if !undo.is_empty() {
+            self.commit(state);
+        }
+        Ok(txids)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -812,21 +1399,9 @@ impl Chain for SimChain {
     }
 
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
-        let mut state = self.lock();
-        let txid = tx.compute_txid();
-        if let Some(entry) = state.txs.get(&txid) {
-            return match entry.place {
-                // bitcoind answers an already-known mempool tx with its txid
-                Place::Mempool { .. } => Ok(txid),
-                Place::Block { .. } => Err(rejected(-27, "Transaction already in block chain")),
-            };
-        }
-        if let Some(reason) = state.broadcast_refusal(tx) {
-            return Err(rejected(-26, reason));
-        }
-        state.add_to_mempool(tx.clone());
-        self.commit(state);
-        Ok(txid)
+        self.broadcast_for(None, std::slice::from_ref(tx))
+            .map(|txids| txids[0])
+            .map_err(|(_, e)| e)
     }
 
     async fn fee_estimates(&self) -> Result<BTreeMap<u16, Decimal>, ChainError> {
@@ -835,6 +1410,11 @@ impl Chain for SimChain {
             .map(|(target, rate)| (target, Decimal::from(rate)))
             .collect())
     }
+}
+
+/// The store a sandbox transaction was made for.
+fn state_owner(state: &State, txid: &Txid) -> Option<String> {
+    state.owners.get(txid).cloned()
 }
 
 /// A refusal worded like Esplora relaying bitcoind.
@@ -880,23 +1460,6 @@ fn to_txouts(network: Network, outputs: &[(String, Amount)]) -> Result<Vec<TxOut
         });
     }
     Ok(outs)
-}
-
-fn random_p2wpkh() -> ScriptBuf {
-    ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array(rand::thread_rng().gen()))
-}
-
-/// A plausible P2WPKH witness (DER-looking signature + compressed key); never verified.
-fn fake_witness() -> Witness {
-    let mut rng = rand::thread_rng();
-    let mut sig = vec![0x30, 0x44, 0x02, 0x20];
-    sig.extend(rng.gen::<[u8; 32]>());
-    sig.extend([0x02, 0x20]);
-    sig.extend(rng.gen::<[u8; 32]>());
-    sig.push(0x01); // SIGHASH_ALL
-    let mut key = vec![0x02];
-    key.extend(rng.gen::<[u8; 32]>());
-    Witness::from_slice(&[sig, key])
 }
 
 #[cfg(test)]
@@ -1148,49 +1711,110 @@ mod tests {
         assert_eq!(ids, vec![replacement, final_tx]);
         let new = &txs[0];
         assert!(new.rbf, "the replacement keeps signalling");
-        assert_eq!(new.outputs.len(), 2);
+        assert_eq!(new.outputs.len(), 3, "two payments and the faucet's change");
         assert_eq!(new.outputs[0].value, sats(19_000));
         assert_eq!(new.outputs[1].address.as_deref(), Some(other.as_str()));
         assert_eq!(chain.address_txs(&other).await.unwrap().len(), 1);
+        let (old_fee, new_fee) = {
+            let state = chain.lock();
+            (DOUBLE_SPEND_FEE, state.fee_of(&state.txs[&replacement].tx))
+        };
+        assert!(new_fee > old_fee, "a replacement pays more fee");
 
-        // identical outputs would be the same transaction
+        // the same outputs again are a further fee bump, not the same transaction
         let same: Vec<(String, Amount)> = vec![(addr.clone(), sats(19_000)), (other, sats(500))];
-        assert!(matches!(
-            chain.replace_by_fee(&replacement, &same),
-            Err(SimError::Invalid(_))
-        ));
+        let bumped = chain.replace_by_fee(&replacement, &same).unwrap();
+        assert_ne!(bumped, replacement);
 
         chain.mine(1);
         assert_eq!(
-            chain.replace_by_fee(&replacement, &outputs),
-            Err(SimError::AlreadyConfirmed(replacement))
+            chain.replace_by_fee(&bumped, &outputs),
+            Err(SimError::AlreadyConfirmed(bumped))
         );
+    }
+
+    /// A key of the test's own, with its regtest P2WPKH address.
+    fn wallet() -> (Faucet, String) {
+        let key = Faucet::random();
+        let address = Address::from_script(&key.script, bitcoin::Network::Regtest)
+            .unwrap()
+            .to_string();
+        (key, address)
+    }
+
+    /// A transaction spending `inputs` (outpoint, the output it spends) to
+    /// `outputs`, signed by `key` (which must own every input).
+    fn spend(
+        key: &Faucet,
+        inputs: &[(OutPoint, TxOut)],
+        outputs: Vec<TxOut>,
+        rbf: bool,
+    ) -> Transaction {
+        let sequence = if rbf {
+            Sequence::ENABLE_RBF_NO_LOCKTIME
+        } else {
+            Sequence::ENABLE_LOCKTIME_NO_RBF
+        };
+        let mut tx = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: inputs
+                .iter()
+                .map(|(point, _)| TxIn {
+                    previous_output: *point,
+                    script_sig: ScriptBuf::new(),
+                    sequence,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            output: outputs,
+        };
+        let prevouts: Vec<TxOut> = inputs.iter().map(|(_, o)| o.clone()).collect();
+        key.sign(&mut tx, &prevouts).unwrap();
+        tx
+    }
+
+    fn out_to(script: &ScriptBuf, value: u64) -> TxOut {
+        TxOut {
+            value: sats(value),
+            script_pubkey: script.clone(),
+        }
+    }
+
+    /// The refusal reason of a broadcast that must fail.
+    async fn refused(chain: &SimChain, tx: &Transaction) -> String {
+        match chain.broadcast(tx).await {
+            Err(ChainError::Rejected(reason)) => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// A sandbox payment of `value` to the test's own key: (outpoint, output).
+    fn funded(chain: &SimChain, address: &str, value: u64) -> (OutPoint, TxOut) {
+        let (txid, vout) = chain.pay(address, sats(value), false).unwrap();
+        let out = chain.lock().txs[&txid].tx.output[vout as usize].clone();
+        (OutPoint::new(txid, vout), out)
     }
 
     #[tokio::test]
     async fn broadcast_accepts_and_rejects_conflicts() {
         let chain = SimChain::in_memory(Network::Regtest);
-        let merchant = regtest_address();
-        let refund_to = regtest_address();
-        let (paid, _) = chain.pay(&merchant, sats(50_000), false).unwrap();
+        let (merchant_key, merchant) = wallet();
+        let (_, refund_to) = wallet();
+        let coin = funded(&chain, &merchant, 50_000);
+        let paid = coin.0.txid;
 
         // the merchant spends the payment output to a refund address
         let refund_script = parse_address(Network::Regtest, &refund_to).unwrap();
-        let spend = |value: u64| Transaction {
-            version: Version::TWO,
-            lock_time: LockTime::ZERO,
-            input: vec![TxIn {
-                previous_output: OutPoint::new(paid, 0),
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-                witness: fake_witness(),
-            }],
-            output: vec![TxOut {
-                value: sats(value),
-                script_pubkey: refund_script.clone(),
-            }],
+        let spend_rbf = |value: u64| {
+            spend(
+                &merchant_key,
+                std::slice::from_ref(&coin),
+                vec![out_to(&refund_script, value)],
+                true,
+            )
         };
-        let refund = spend(49_000);
+        let refund = spend_rbf(49_000);
         let refund_id = chain.broadcast(&refund).await.unwrap();
         assert_eq!(refund_id, refund.compute_txid());
         assert_eq!(
@@ -1213,32 +1837,363 @@ mod tests {
             .collect();
         assert_eq!(at_merchant, vec![refund_id, paid]);
 
-        match chain.broadcast(&spend(48_000)).await {
-            Err(ChainError::Rejected(reason)) => {
-                assert!(reason.contains("txn-mempool-conflict"), "{reason}")
-            }
-            other => panic!("expected a conflict, got {other:?}"),
-        }
-        let mut bad_vout = spend(1_000);
-        bad_vout.input[0].previous_output.vout = 7;
-        assert!(matches!(
-            chain.broadcast(&bad_vout).await,
-            Err(ChainError::Rejected(_))
-        ));
-
-        // double-spending the parent takes the child with it
+        // a replacement paying less fee is refused; one paying more replaces it
+        let reason = refused(&chain, &spend_rbf(49_500)).await;
+        assert!(reason.contains("insufficient fee"), "{reason}");
+        let bump = spend_rbf(48_000);
+        let bump_id = chain.broadcast(&bump).await.unwrap();
+        assert!(chain.tx(&refund_id).await.unwrap().is_none(), "replaced");
+        // a conflict with a transaction that did not signal RBF is refused
+        let final_spend = spend(
+            &merchant_key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&refund_script, 40_000)],
+            false,
+        );
         chain.double_spend(&paid).unwrap();
-        assert!(chain.tx(&refund_id).await.unwrap().is_none());
+        assert!(
+            chain.tx(&bump_id).await.unwrap().is_none(),
+            "the child went with its parent"
+        );
         assert!(chain.address_txs(&refund_to).await.unwrap().is_empty());
+        let reason = refused(&chain, &final_spend).await;
+        assert!(
+            reason.contains("bad-txns-inputs-missingorspent"),
+            "{reason}"
+        );
+
+        let coin2 = funded(&chain, &merchant, 60_000);
+        let first = spend(
+            &merchant_key,
+            std::slice::from_ref(&coin2),
+            vec![out_to(&refund_script, 59_000)],
+            false,
+        );
+        chain.broadcast(&first).await.unwrap();
+        let second = spend(
+            &merchant_key,
+            std::slice::from_ref(&coin2),
+            vec![out_to(&refund_script, 50_000)],
+            true,
+        );
+        let reason = refused(&chain, &second).await;
+        assert!(reason.contains("txn-mempool-conflict"), "{reason}");
+
+        let mut bad_vout = first.clone();
+        bad_vout.input[0].previous_output.vout = 7;
+        let reason = refused(&chain, &bad_vout).await;
+        assert!(
+            reason.contains("bad-txns-inputs-missingorspent"),
+            "{reason}"
+        );
 
         // once confirmed, spending the same input again is refused
-        let (paid2, _) = chain.pay(&merchant, sats(1_000), false).unwrap();
-        let tx = chain.lock().txs[&paid2].tx.clone();
         chain.mine(1);
-        assert!(matches!(
-            chain.broadcast(&tx).await,
-            Err(ChainError::Rejected(_))
-        ));
+        let reason = refused(&chain, &second).await;
+        assert!(
+            reason.contains("bad-txns-inputs-missingorspent"),
+            "{reason}"
+        );
+        let reason = refused(&chain, &first).await;
+        assert!(reason.contains("already in block chain"), "{reason}");
+    }
+
+    #[tokio::test]
+    async fn forged_transactions_are_refused_and_not_recorded() {
+        let chain = SimChain::in_memory(Network::Regtest);
+        let (key, address) = wallet();
+        let (thief, _) = wallet();
+        let (_, payee) = wallet();
+        let payee_script = parse_address(Network::Regtest, &payee).unwrap();
+        let coin = funded(&chain, &address, 100_000);
+        let before = chain.lock().txs.len();
+
+        // an input that does not exist
+        let ghost = (
+            OutPoint::new(Txid::from_byte_array([7; 32]), 0),
+            out_to(&key.script, 100_000),
+        );
+        let tx = spend(&key, &[ghost], vec![out_to(&payee_script, 90_000)], false);
+        let reason = refused(&chain, &tx).await;
+        assert!(
+            reason.contains("bad-txns-inputs-missingorspent") && reason.contains("-25"),
+            "{reason}"
+        );
+
+        // a real input with no witness
+        let mut bare = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 90_000)],
+            false,
+        );
+        bare.input[0].witness = Witness::new();
+        let reason = refused(&chain, &bare).await;
+        assert!(
+            reason.contains("mandatory-script-verify-flag-failed"),
+            "{reason}"
+        );
+
+        // a real input signed by the wrong key
+        let stolen = spend(
+            &thief,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 90_000)],
+            false,
+        );
+        let reason = refused(&chain, &stolen).await;
+        assert!(
+            reason.contains("mandatory-script-verify-flag-failed"),
+            "{reason}"
+        );
+
+        // a valid signature over other outputs (tampered after signing)
+        let mut tampered = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 90_000)],
+            false,
+        );
+        tampered.output[0].value = sats(95_000);
+        let reason = refused(&chain, &tampered).await;
+        assert!(
+            reason.contains("mandatory-script-verify-flag-failed"),
+            "{reason}"
+        );
+
+        // spending more than the inputs hold, and paying no relay fee
+        let greedy = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 100_001)],
+            false,
+        );
+        let reason = refused(&chain, &greedy).await;
+        assert!(reason.contains("bad-txns-in-belowout"), "{reason}");
+        let free = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 100_000)],
+            false,
+        );
+        let reason = refused(&chain, &free).await;
+        assert!(reason.contains("min relay fee not met"), "{reason}");
+
+        // dust, oversize, a coinbase, the same input twice
+        let dust = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 100)],
+            false,
+        );
+        assert!(refused(&chain, &dust).await.contains("dust"));
+        let mut big = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 90_000)],
+            false,
+        );
+        let mut op_return = vec![0x6a];
+        op_return.extend(vec![0u8; 100_001]);
+        big.output.push(TxOut {
+            value: Amount::ZERO,
+            script_pubkey: ScriptBuf::from_bytes(op_return),
+        });
+        assert!(refused(&chain, &big).await.contains("tx-size"));
+        let mut twice = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 90_000)],
+            false,
+        );
+        twice.input.push(twice.input[0].clone());
+        assert!(refused(&chain, &twice)
+            .await
+            .contains("bad-txns-inputs-duplicate"));
+
+        assert_eq!(chain.lock().txs.len(), before, "nothing was recorded");
+        assert!(chain.address_txs(&payee).await.unwrap().is_empty());
+
+        // the honest spend goes through
+        let good = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&payee_script, 90_000)],
+            false,
+        );
+        chain.broadcast(&good).await.unwrap();
+        assert_eq!(chain.address_txs(&payee).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn taproot_inputs_are_refused_since_the_consensus_library_cannot_check_them() {
+        let chain = SimChain::in_memory(Network::Regtest);
+        let (key, _) = wallet();
+        let (_, payee) = wallet();
+        let payee_script = parse_address(Network::Regtest, &payee).unwrap();
+        // a P2TR output (witness v1) from the faucet
+        let xonly = key.public.0.x_only_public_key().0;
+        let tr = Address::p2tr(secp(), xonly, None, bitcoin::KnownHrp::Regtest).to_string();
+        let (txid, vout) = chain.pay(&tr, sats(50_000), false).unwrap();
+        let out = chain.lock().txs[&txid].tx.output[vout as usize].clone();
+        let tx = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::new(txid, vout),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::ENABLE_LOCKTIME_NO_RBF,
+                // any 64 bytes: without taproot rules nothing would check them
+                witness: Witness::from_slice(&[vec![1u8; 64]]),
+            }],
+            output: vec![out_to(&payee_script, 40_000)],
+        };
+        assert_eq!(
+            out.script_pubkey.witness_version().map(|v| v.to_num()),
+            Some(1)
+        );
+        let reason = refused(&chain, &tx).await;
+        assert!(reason.contains("Witness version reserved"), "{reason}");
+    }
+
+    #[tokio::test]
+    async fn a_package_is_taken_all_or_nothing() {
+        let chain = SimChain::in_memory(Network::Regtest);
+        let (key, address) = wallet();
+        let (_, payee) = wallet();
+        let payee_script = parse_address(Network::Regtest, &payee).unwrap();
+        let coin = funded(&chain, &address, 100_000);
+        let parent = spend(
+            &key,
+            std::slice::from_ref(&coin),
+            vec![out_to(&key.script, 95_000)],
+            false,
+        );
+        let parent_out = (
+            OutPoint::new(parent.compute_txid(), 0),
+            parent.output[0].clone(),
+        );
+        let child = spend(
+            &key,
+            &[parent_out.clone()],
+            vec![out_to(&payee_script, 90_000)],
+            false,
+        );
+        let mut forged_child = child.clone();
+        forged_child.input[0].witness = Witness::new();
+        let err = chain
+            .broadcast_for(Some("store-a"), &[parent.clone(), forged_child])
+            .unwrap_err();
+        assert_eq!(err.0, 1, "the second transaction is the refused one");
+        assert!(
+            chain.tx(&parent.compute_txid()).await.unwrap().is_none(),
+            "the parent was taken back"
+        );
+        let ids = chain
+            .broadcast_for(Some("store-a"), &[parent, child])
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(chain.address_txs(&payee).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn stores_act_only_on_their_own_sandbox_transactions() {
+        let chain = SimChain::in_memory(Network::Regtest);
+        let (a, b) = (regtest_address(), regtest_address());
+        let of_a = chain
+            .pay_for(Some("store-a"), &[(a.clone(), sats(10_000))], false)
+            .unwrap();
+        let of_b = chain
+            .pay_for(Some("store-b"), &[(b.clone(), sats(10_000))], false)
+            .unwrap();
+        assert_eq!(
+            chain.double_spend_for(Some("store-a"), &of_b),
+            Err(SimError::NotYours(of_b))
+        );
+        assert!(chain.tx(&of_b).await.unwrap().is_some());
+        chain.mine(1);
+        chain.reorg_for(Some("store-a"), 1).unwrap();
+        assert!(
+            !chain.tx(&of_a).await.unwrap().unwrap().status.confirmed,
+            "A's own payment is back in the mempool"
+        );
+        let b_status = chain.tx(&of_b).await.unwrap().unwrap().status;
+        assert!(b_status.confirmed, "B's payment stays confirmed");
+        assert_eq!(b_status.block_height, Some(1));
+        let replaced = chain.double_spend_for(Some("store-a"), &of_a).unwrap();
+        assert!(chain.tx(&of_a).await.unwrap().is_none());
+        assert!(chain.tx(&replaced).await.unwrap().is_some());
+        // the reorg persisted the owners: a reopened chain keeps them
+        let path = temp_path("owners.json");
+        {
+            let chain = SimChain::open(&path, Network::Regtest).unwrap();
+            let t = chain
+                .pay_for(Some("store-a"), &[(a.clone(), sats(5_000))], false)
+                .unwrap();
+            chain.flush().unwrap();
+            drop(chain);
+            let chain = SimChain::open(&path, Network::Regtest).unwrap();
+            assert_eq!(
+                chain.double_spend_for(Some("store-b"), &t),
+                Err(SimError::NotYours(t))
+            );
+            chain.double_spend_for(Some("store-a"), &t).unwrap();
+        }
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_version_1_snapshot_loads_and_gets_a_faucet() {
+        let path = temp_path("v1.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // What the chain wrote before it had a faucet: a genesis block, one
+        // confirmed payment with a made-up input, nothing in the mempool.
+        let old = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::new(Txid::from_byte_array([9; 32]), 1),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::ENABLE_LOCKTIME_NO_RBF,
+                witness: Witness::new(),
+            }],
+            output: vec![out_to(
+                &parse_address(Network::Regtest, &regtest_address()).unwrap(),
+                5_000,
+            )],
+        };
+        let genesis = BlockHash::from_byte_array([1; 32]);
+        let block1 = BlockHash::from_byte_array([2; 32]);
+        let json = format!(
+            r#"{{"version":1,"network":"regtest","blocks":[{{"hash":"{genesis}","txs":[]}},{{"hash":"{block1}","txs":["{}"]}}],"mempool":[]}}"#,
+            serialize_hex(&old)
+        );
+        std::fs::write(&path, json).unwrap();
+        let chain = SimChain::open(&path, Network::Regtest).unwrap();
+        assert_eq!(chain.tip_height().await.unwrap(), 1);
+        assert!(
+            chain
+                .tx(&old.compute_txid())
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .confirmed
+        );
+        let (txid, _) = chain.pay(&regtest_address(), sats(1_000), false).unwrap();
+        chain.flush().unwrap();
+        drop(chain);
+        let chain = SimChain::open(&path, Network::Regtest).unwrap();
+        assert!(
+            chain.tx(&txid).await.unwrap().is_some(),
+            "saved as version 2 with its faucet"
+        );
+        chain.pay(&regtest_address(), sats(1_000), false).unwrap();
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     #[tokio::test]

@@ -35,7 +35,38 @@ async fn settle(cx: &Ctx<'_>) {
 }
 
 fn sim_error(e: crate::chain::sim::SimError) -> ApiError {
-    ApiError::new(422, crate::error::ErrorCode::ValidationError, e.to_string())
+    use crate::chain::sim::SimError;
+    match e {
+        SimError::NotYours(_) | SimError::UnknownTx(_) => ApiError::not_found(&e.to_string()),
+        _ => ApiError::new(422, crate::error::ErrorCode::ValidationError, e.to_string()),
+    }
+}
+
+/// A store pays by address only addresses that are not another store's
+/// invoice addresses (its own, or any outside address such as a buyer's
+/// wallet to fund a self-signed payment).
+async fn not_another_stores(
+    cx: &Ctx<'_>,
+    store: &crate::store::Store,
+    address: &str,
+) -> Result<(), ApiError> {
+    let claim = cx
+        .app
+        .table
+        .get(&crate::schema::address(store.network, address.trim()))
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the address claim: {e}")))?;
+    let owner = claim
+        .as_ref()
+        .and_then(|c| c.get("store_id"))
+        .and_then(|v| v.as_str());
+    match owner {
+        Some(owner) if owner != store.id => Err(ApiError::field(
+            "address",
+            "is an invoice address of another store; a store can pay only its own invoice addresses or addresses outside satsgate",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `POST /v1/sandbox/payments {invoice_id | address, amount_sats, rbf?}` -> 201.
@@ -64,13 +95,21 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
                 .ok_or_else(|| ApiError::conflict("this invoice has no address (archived)"))?;
             (a, Some(inv.id))
         }
-        (_, Some(a)) => (a, None),
+        (_, Some(a)) => {
+            not_another_stores(&cx, &store, &a).await?;
+            (a, None)
+        }
         _ => unreachable!("checked"),
     };
     let amount_sats = sats.expect("checked") as u64;
-    let (txid, vout) = sim
-        .pay(&address, Amount::from_sat(amount_sats), rbf)
+    let txid = sim
+        .pay_for(
+            Some(&store.id),
+            &[(address.clone(), Amount::from_sat(amount_sats))],
+            rbf,
+        )
         .map_err(sim_error)?;
+    let vout = 0;
     durable(&sim)?;
     if let Some(id) = invoice {
         if let Err(e) = crate::invoice::poller::check_now(cx.app, &id).await {
@@ -106,7 +145,8 @@ pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let depth = input.required("depth", depth);
     input.finish()?;
     let depth = depth.expect("checked") as u32;
-    sim.reorg(depth).map_err(sim_error)?;
+    let store = cx.store()?;
+    sim.reorg_for(Some(&store.id), depth).map_err(sim_error)?;
     durable(&sim)?;
     settle(&cx).await;
     let tip = crate::chain::Chain::tip_height(&*sim).await.unwrap_or(0);
@@ -124,7 +164,10 @@ pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .expect("checked")
         .parse()
         .map_err(|_| ApiError::field("txid", "is not a transaction id"))?;
-    let replacement = sim.double_spend(&txid).map_err(sim_error)?;
+    let store = cx.store()?;
+    let replacement = sim
+        .double_spend_for(Some(&store.id), &txid)
+        .map_err(sim_error)?;
     durable(&sim)?;
     settle(&cx).await;
     Ok(Response::ok(

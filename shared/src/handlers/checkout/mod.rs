@@ -380,27 +380,27 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })?;
     let mut broadcast = 0;
     let mut failure = None;
-    for (i, tx) in txs.iter().enumerate() {
-        match chain.broadcast(tx).await {
-            Ok(txid) => {
-                broadcast += 1;
-                tracing::info!(invoice = %inv.id, %txid, "payment broadcast");
-            }
-            Err(ChainError::Rejected(reason)) => {
-                failure = Some(ApiError::field(
-                    format!("transactions[{i}].tx"),
-                    format!("rejected by the network: {reason}"),
-                ));
-                break;
-            }
-            Err(e) => {
-                tracing::warn!(invoice = %inv.id, error = %e, "broadcast failed");
-                failure = Some(ApiError::new(
-                    502,
-                    ErrorCode::Internal,
-                    format!("the chain backend could not take transaction {i} ({e}); retry"),
-                ));
-                break;
+    if let Some(sim) = app.sandbox(inv.network) {
+        // The sandbox takes the list all or nothing, as the invoice's store's.
+        match sim.broadcast_for(Some(&inv.store_id), &txs) {
+            Ok(txids) => broadcast = txids.len(),
+            Err((i, e)) => failure = Some(broadcast_failure(&inv.id, i, e)),
+        }
+        if broadcast > 0 {
+            sim.flush()
+                .map_err(|e| ApiError::internal(format!("saving the sandbox chain: {e}")))?;
+        }
+    } else {
+        for (i, tx) in txs.iter().enumerate() {
+            match chain.broadcast(tx).await {
+                Ok(txid) => {
+                    broadcast += 1;
+                    tracing::info!(invoice = %inv.id, %txid, "payment broadcast");
+                }
+                Err(e) => {
+                    failure = Some(broadcast_failure(&inv.id, i, e));
+                    break;
+                }
             }
         }
     }
@@ -416,6 +416,24 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(
         json!({ "status": "success", "message": "Payment submitted successfully" }),
     ))
+}
+
+/// The API error for transaction `i` the chain did not take.
+fn broadcast_failure(invoice_id: &str, i: usize, e: ChainError) -> ApiError {
+    match e {
+        ChainError::Rejected(reason) => ApiError::field(
+            format!("transactions[{i}].tx"),
+            format!("rejected by the network: {reason}; nothing was recorded"),
+        ),
+        e => {
+            tracing::warn!(invoice = %invoice_id, error = %e, "broadcast failed");
+            ApiError::new(
+                502,
+                ErrorCode::Internal,
+                format!("the chain backend could not take transaction {i} ({e}); retry"),
+            )
+        }
+    }
 }
 
 /// `GET /i/{id}`: the hosted checkout page (HTML); unknown ids get a 404 page.
