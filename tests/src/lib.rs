@@ -325,3 +325,120 @@ pub async fn lambda_call(app: &App, function: &str, subs: &[(&str, &str)]) -> (u
     };
     (status, body)
 }
+
+/// The buyer's side of sandbox payments: a key of their own, funded by the
+/// sandbox chain, and transactions signed with it.
+pub mod buyer {
+    use super::Shop;
+    use serde_json::{json, Value};
+
+    pub async fn funding(shop: &Shop, sats: u64) -> (String, u32) {
+        let r = shop
+            .call(
+                "POST",
+                "/v1/sandbox/payments",
+                Some(json!({"address": funding_address(), "amount_sats": sats})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        (
+            r.body["txid"].as_str().unwrap().to_string(),
+            r.body["vout"].as_u64().unwrap() as u32,
+        )
+    }
+
+    /// The buyer's own key (a fixed test key) and its regtest P2WPKH address.
+    pub fn buyer_key() -> (bitcoin::secp256k1::SecretKey, bitcoin::CompressedPublicKey) {
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        let secret = bitcoin::secp256k1::SecretKey::from_slice(&[0x42; 32]).expect("a valid key");
+        (
+            secret,
+            bitcoin::CompressedPublicKey(secret.public_key(&secp)),
+        )
+    }
+
+    pub fn funding_address() -> String {
+        bitcoin::Address::p2wpkh(&buyer_key().1, bitcoin::KnownHrp::Regtest).to_string()
+    }
+
+    /// The buyer's own P2WPKH script (change comes back here).
+    pub fn change_script() -> Vec<u8> {
+        bitcoin::ScriptBuf::new_p2wpkh(&buyer_key().1.wpubkey_hash())
+            .as_bytes()
+            .to_vec()
+    }
+
+    /// A transaction built with the `bitcoin` crate and signed by the buyer's key:
+    /// inputs as (txid, vout, value of the spent output), outputs as (script,
+    /// sats); hex. Inputs the buyer does not own get a signature the chain refuses.
+    pub fn raw_tx(inputs: &[(&str, u32, u64)], outputs: &[(&[u8], u64)]) -> String {
+        use bitcoin::{
+            absolute::LockTime, sighash::EcdsaSighashType, sighash::SighashCache,
+            transaction::Version, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+            Witness,
+        };
+        let (secret, public) = buyer_key();
+        let mut tx = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: inputs
+                .iter()
+                .map(|(txid, vout, _)| TxIn {
+                    previous_output: OutPoint::new(txid.parse().expect("txid"), *vout),
+                    script_sig: ScriptBuf::new(),
+                    sequence: Sequence::ENABLE_LOCKTIME_NO_RBF,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            output: outputs
+                .iter()
+                .map(|(script, sats)| TxOut {
+                    value: Amount::from_sat(*sats),
+                    script_pubkey: ScriptBuf::from_bytes(script.to_vec()),
+                })
+                .collect(),
+        };
+        let own = ScriptBuf::from_bytes(change_script());
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        let witnesses: Vec<Witness> = {
+            let mut cache = SighashCache::new(&tx);
+            inputs
+                .iter()
+                .enumerate()
+                .map(|(i, (_, _, value))| {
+                    let hash = cache
+                        .p2wpkh_signature_hash(
+                            i,
+                            &own,
+                            Amount::from_sat(*value),
+                            EcdsaSighashType::All,
+                        )
+                        .expect("sighash");
+                    let signature =
+                        secp.sign_ecdsa(&bitcoin::secp256k1::Message::from(hash), &secret);
+                    Witness::p2wpkh(
+                        &bitcoin::ecdsa::Signature {
+                            signature,
+                            sighash_type: EcdsaSighashType::All,
+                        },
+                        &public.0,
+                    )
+                })
+                .collect()
+        };
+        for (input, witness) in tx.input.iter_mut().zip(witnesses) {
+            input.witness = witness;
+        }
+        bitcoin::consensus::encode::serialize_hex(&tx)
+    }
+
+    pub fn txid_of(hex_tx: &str) -> String {
+        let tx: bitcoin::Transaction =
+            bitcoin::consensus::encode::deserialize_hex(hex_tx).expect("a transaction");
+        tx.compute_txid().to_string()
+    }
+
+    pub fn pay_body(txs: &[&str]) -> Value {
+        json!({"chain": "BTC", "currency": "BTC", "transactions": txs.iter().map(|t| json!({"tx": t})).collect::<Vec<_>>()})
+    }
+}

@@ -6,35 +6,13 @@
 use satsgate::chain::Chain;
 use satsgate::network::Network;
 use satsgate::wallet::Wallet;
-use satsgate_e2e::{Engine, Shop, BIP84_TPUB, BIP84_VPUB, ENGINES};
+use satsgate_e2e::buyer::{change_script, funding, pay_body, raw_tx, txid_of};
+use satsgate_e2e::{Engine, Shop, BIP84_VPUB, ENGINES};
 use serde_json::{json, Value};
 
 /// A sandbox output to spend (paying an address outside the store's wallet).
-async fn funding(shop: &Shop, sats: u64) -> (String, u32) {
-    let r = shop
-        .call(
-            "POST",
-            "/v1/sandbox/payments",
-            Some(json!({"address": funding_address(), "amount_sats": sats})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    (
-        r.body["txid"].as_str().unwrap().to_string(),
-        r.body["vout"].as_u64().unwrap() as u32,
-    )
-}
-
 fn regtest_store() -> Value {
     json!({"name": "Tea & <Co>", "network": "regtest", "wallet": BIP84_VPUB})
-}
-
-fn funding_address() -> String {
-    Wallet::parse(BIP84_TPUB, Network::Regtest)
-        .unwrap()
-        .address_at(0)
-        .unwrap()
-        .to_string()
 }
 
 /// The script_pubkey of the store wallet's receive address `index`.
@@ -45,54 +23,6 @@ fn store_script(index: u64) -> Vec<u8> {
         .unwrap()
         .as_bytes()
         .to_vec()
-}
-
-/// A P2WPKH script nobody watches (change).
-fn change_script() -> Vec<u8> {
-    let mut s = vec![0x00, 0x14];
-    s.extend([7u8; 20]);
-    s
-}
-
-/// A transaction built with the `bitcoin` crate (the sandbox chain checks no
-/// signatures): inputs as (txid, vout), outputs as (script, sats); hex.
-fn raw_tx(inputs: &[(&str, u32)], outputs: &[(&[u8], u64)]) -> String {
-    use bitcoin::{
-        absolute::LockTime, transaction::Version, Amount, OutPoint, ScriptBuf, Sequence,
-        Transaction, TxIn, TxOut, Witness,
-    };
-    let tx = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: inputs
-            .iter()
-            .map(|(txid, vout)| TxIn {
-                previous_output: OutPoint::new(txid.parse().expect("txid"), *vout),
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-                witness: Witness::new(),
-            })
-            .collect(),
-        output: outputs
-            .iter()
-            .map(|(script, sats)| TxOut {
-                value: Amount::from_sat(*sats),
-                script_pubkey: ScriptBuf::from_bytes(script.to_vec()),
-            })
-            .collect(),
-    };
-    bitcoin::consensus::encode::serialize_hex(&tx)
-}
-
-/// The txid of a transaction in hex.
-fn txid_of(hex_tx: &str) -> String {
-    let tx: bitcoin::Transaction =
-        bitcoin::consensus::encode::deserialize_hex(hex_tx).expect("a transaction");
-    tx.compute_txid().to_string()
-}
-
-fn pay_body(txs: &[&str]) -> Value {
-    json!({"chain": "BTC", "currency": "BTC", "transactions": txs.iter().map(|t| json!({"tx": t})).collect::<Vec<_>>()})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -395,7 +325,7 @@ async fn paying_with_a_signed_transaction() {
 
         // Underpaying by one sat: 400, nothing broadcast, nothing recorded.
         let short = raw_tx(
-            &[(&fund_txid, fund_vout)],
+            &[(&fund_txid, fund_vout, 1_000_000)],
             &[(&script, 15384), (&change, 900_000)],
         );
         let r = shop
@@ -451,7 +381,7 @@ async fn paying_with_a_signed_transaction() {
         }
         // The same transaction twice is refused, not counted twice.
         let half = raw_tx(
-            &[(&fund_txid, fund_vout)],
+            &[(&fund_txid, fund_vout, 1_000_000)],
             &[(&script, 8000), (&change, 900_000)],
         );
         let r = shop
@@ -466,8 +396,8 @@ async fn paying_with_a_signed_transaction() {
             r.body
         );
         // A transaction unrelated to the invoice is not relayed.
-        let unrelated = raw_tx(&[(&fund_txid, fund_vout)], &[(&change, 900_000)]);
-        let full = raw_tx(&[(&fund_txid, 1)], &[(&script, 15385)]);
+        let unrelated = raw_tx(&[(&fund_txid, fund_vout, 1_000_000)], &[(&change, 900_000)]);
+        let full = raw_tx(&[(&fund_txid, 1, 0)], &[(&script, 15385)]);
         let r = shop
             .public("POST", &pay_path, Some(pay_body(&[&unrelated, &full])))
             .await;
@@ -479,9 +409,9 @@ async fn paying_with_a_signed_transaction() {
         assert!(sim.address_txs(&address).await.unwrap().is_empty());
 
         // Paying in full (a parent and its child): success, broadcast, recorded.
-        let parent = raw_tx(&[(&fund_txid, fund_vout)], &[(&change, 990_000)]);
+        let parent = raw_tx(&[(&fund_txid, fund_vout, 1_000_000)], &[(&change, 990_000)]);
         let child = raw_tx(
-            &[(&txid_of(&parent), 0)],
+            &[(&txid_of(&parent), 0, 990_000)],
             &[(&script, 15385), (&change, 970_000)],
         );
         let r = shop
@@ -501,7 +431,7 @@ async fn paying_with_a_signed_transaction() {
         assert_eq!(r.body["payment_options"], json!([]));
 
         // A paid invoice takes no more payments.
-        let again = raw_tx(&[(&txid_of(&child), 1)], &[(&script, 15385)]);
+        let again = raw_tx(&[(&txid_of(&child), 1, 970_000)], &[(&script, 15385)]);
         let r = shop
             .public("POST", &pay_path, Some(pay_body(&[&again])))
             .await;
@@ -548,7 +478,7 @@ async fn paying_with_a_signed_transaction() {
             .await;
         assert_eq!(r.body["outputs"][0]["amount_sats"], 60_000);
         // The network refuses a conflicting spend: 400 with its reason, nothing recorded.
-        let conflict = raw_tx(&[(&fund_txid, fund_vout)], &[(&script2, 60_000)]);
+        let conflict = raw_tx(&[(&fund_txid, fund_vout, 1_000_000)], &[(&script2, 60_000)]);
         let r = shop
             .public(
                 "POST",
@@ -571,7 +501,7 @@ async fn paying_with_a_signed_transaction() {
             r.body
         );
         assert_eq!(shop.get(&id2).await["status"], "paid_partial");
-        let rest = raw_tx(&[(&txid_of(&child), 1)], &[(&script2, 60_000)]);
+        let rest = raw_tx(&[(&txid_of(&child), 1, 970_000)], &[(&script2, 60_000)]);
         let r = shop
             .public("POST", &format!("/r/{id2}/pay"), Some(pay_body(&[&rest])))
             .await;
@@ -586,7 +516,7 @@ async fn paying_with_a_signed_transaction() {
             .await;
         shop.clock.advance(time::Duration::minutes(16));
         let script3 = store_script(inv3["address_index"].as_u64().unwrap());
-        let late = raw_tx(&[(&txid_of(&rest), 0)], &[(&script3, 100_000)]);
+        let late = raw_tx(&[(&txid_of(&rest), 0, 60_000)], &[(&script3, 100_000)]);
         let r = shop
             .public(
                 "POST",
@@ -740,7 +670,7 @@ async fn checkout_lambda_events() {
         let id = inv["id"].as_str().unwrap().to_string();
         let script = store_script(inv["address_index"].as_u64().unwrap());
         let (fund, vout) = funding(&shop, 500_000).await;
-        let tx = raw_tx(&[(&fund, vout)], &[(&script, 100_000)]);
+        let tx = raw_tx(&[(&fund, vout, 500_000)], &[(&script, 100_000)]);
         let event = |function: &str| {
             let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
             let text = std::fs::read_to_string(&path)
