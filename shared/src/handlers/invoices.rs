@@ -212,6 +212,7 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
         comment: None,
         version: 1,
         store_name: store.name.clone(),
+        confirmed_payments: vec![],
     };
     let inv = repo::create(cx.app, &store, inv, extra_ops).await?;
     Ok(Response::created(inv.to_json(&cx.app.config.public_url)))
@@ -491,6 +492,7 @@ pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
         comment: None,
         version: 1,
         store_name: store.name.clone(),
+        confirmed_payments: vec![],
     };
     let result = cx
         .app
