@@ -226,7 +226,7 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
         store_name: store.name.clone(),
         confirmed_payments: vec![],
     };
-    let inv = repo::create(cx.app, &store, inv, extra_ops).await?;
+    let inv = repo::create(cx.app, &store, inv, extra_ops, cx.idempotency.as_ref()).await?;
     Ok(Response::created(inv.to_json(&cx.app.config.public_url)))
 }
 
