@@ -14,7 +14,7 @@ use crate::records::from_item;
 use crate::routes::{Auth, Route, ROUTES};
 use crate::schema;
 use crate::store::Store;
-use crate::table::{Cond, Item, Update};
+use crate::table::{Cond, Item, Key, TxOp, Update};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     pub params: BTreeMap<String, String>,
     pub principal: Option<Principal>,
     pub request_id: String,
+    /// The `Idempotency-Key` lease this request holds, if it sent one.
+    pub idempotency: Option<IdempotencyLease>,
 }
 
 pub type HandlerFn = for<'a> fn(Ctx<'a>) -> BoxFuture<'a, Result<Response, ApiError>>;
@@ -220,6 +222,7 @@ async fn run(
             params,
             principal: None,
             request_id: request_id.to_string(),
+            idempotency: None,
         };
         return (route.handler)(cx).await;
     };
@@ -293,30 +296,12 @@ async fn run(
         }
     }
 
-    let fingerprint = idem.as_ref().map(|_| request_fingerprint(&req));
-    if let (Some(k), Some(fp)) = (&idem, &fingerprint) {
-        if let Some(resp) = replay(earlier, fp)? {
-            return Ok(resp.with_rate(&rate));
-        }
+    let mut lease = None;
+    if let Some(k) = &idem {
         let record = schema::idempotency(&hash, k);
-        let pending = Update::new()
-            .set("state", "pending")
-            .set("fingerprint", fp.clone())
-            .set("ttl", app.now().unix_timestamp() + 24 * 3600);
-        if let Err(e) = app
-            .table
-            .update(&record, pending, Some(Cond::NotExists))
-            .await
-        {
-            if e.is_condition_failed() {
-                // A concurrent request with the same key got there first.
-                let now = app.table.get(&record).await?;
-                return match replay(now, fp)? {
-                    Some(resp) => Ok(resp.with_rate(&rate)),
-                    None => Err(in_progress()),
-                };
-            }
-            return Err(e.into());
+        match claim_idempotency(app, record, earlier, &request_fingerprint(&req)).await? {
+            Claim::Replay(resp) => return Ok(resp.with_rate(&rate)),
+            Claim::Run(held) => lease = Some(held),
         }
     }
 
@@ -326,29 +311,15 @@ async fn run(
         params,
         principal: Some(Principal { key, store }),
         request_id: request_id.to_string(),
+        idempotency: lease.clone(),
     };
     let result = (route.handler)(cx).await;
     let response = match &result {
         Ok(r) => r.clone(),
         Err(e) => Response::from_error(e),
     };
-    if let Some(k) = &idem {
-        let record = schema::idempotency(&hash, k);
-        if response.status >= 500 {
-            // Not applied: let the client retry with the same key.
-            app.table.delete(&record, None).await.ok();
-        } else {
-            let body = String::from_utf8_lossy(&response.body_bytes()).into_owned();
-            let done = Update::new()
-                .set("state", "done")
-                .set("status", response.status)
-                .set("content_type", response.content_type())
-                .set("body", body)
-                .set("headers", json!(response.headers));
-            if let Err(e) = app.table.update(&record, done, None).await {
-                tracing::error!(error = %e, "saving idempotent response");
-            }
-        }
+    if let Some(lease) = &lease {
+        lease.finish(app, &response).await;
     }
     Ok(response.with_rate(&rate))
 }
@@ -389,7 +360,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
 }
 
 /// What makes two requests "the same": method, path and body.
-fn request_fingerprint(req: &Request) -> String {
+pub fn request_fingerprint(req: &Request) -> String {
     let mut h = Sha256::new();
     h.update(req.method.as_str().as_bytes());
     h.update(b" ");
@@ -399,8 +370,129 @@ fn request_fingerprint(req: &Request) -> String {
     hex::encode(h.finalize())
 }
 
-/// The stored response for a repeated idempotency key, if finished.
-fn replay(record: Option<Item>, fingerprint: &str) -> Result<Option<Response>, ApiError> {
+/// The longest an API request runs: the largest `Timeout` of an API
+/// function in template.yaml (the webhook test sends for up to 10 s).
+pub const MAX_REQUEST_SECS: i64 = 15;
+/// How long a request holds its `Idempotency-Key` while it runs: the request
+/// timeout plus a margin for clock skew and the final write. A request that
+/// crashed (or whose Lambda timed out) without answering frees the key when
+/// the lease ends: a retry then runs again, unless the effect committed, in
+/// which case the answer was stored with it and is replayed.
+pub const IDEMPOTENCY_LEASE_SECS: i64 = MAX_REQUEST_SECS + 45;
+/// Finished answers (and abandoned leases) are kept this long.
+pub const IDEMPOTENCY_KEEP_SECS: i64 = 24 * 3600;
+
+/// The in-flight claim a request holds on its `Idempotency-Key`. `token`
+/// is this attempt's; every write of the record is conditioned on it, so a
+/// request whose lease was taken over by a retry can no longer record.
+#[derive(Debug, Clone)]
+pub struct IdempotencyLease {
+    pub record: Key,
+    pub token: String,
+}
+
+impl IdempotencyLease {
+    /// The write that stores `response` as this key's answer, held by the
+    /// lease. A handler puts it in the transaction of its effect, so the
+    /// effect and its answer commit together (a crash right after the
+    /// commit still replays the answer).
+    pub fn answer_op(&self, response: &Response) -> TxOp {
+        let body = String::from_utf8_lossy(&response.body_bytes()).into_owned();
+        TxOp::Update {
+            key: self.record.clone(),
+            update: Update::new()
+                .set("state", "done")
+                .set("status", response.status)
+                .set("content_type", response.content_type())
+                .set("body", body)
+                .set("headers", json!(response.headers)),
+            cond: Some(self.held()),
+        }
+    }
+
+    fn held(&self) -> Cond {
+        Cond::eq("token", self.token.as_str())
+    }
+
+    /// After the handler: store the answer, or free the key after a 5xx
+    /// (not applied: a retry runs again). Only while the lease is ours.
+    async fn finish(&self, app: &App, response: &Response) {
+        let result = if response.status >= 500 {
+            app.table.delete(&self.record, Some(self.held())).await.map(|_| ())
+        } else {
+            match self.answer_op(response) {
+                TxOp::Update { key, update, cond } => {
+                    app.table.update(&key, update, cond).await.map(|_| ())
+                }
+                _ => unreachable!("answer_op is an update"),
+            }
+        };
+        match result {
+            Err(e) if e.is_condition_failed() => {
+                tracing::warn!("idempotency lease was taken over by a retry; answer not stored")
+            }
+            Err(e) => tracing::error!(error = %e, "saving idempotent response"),
+            Ok(()) => {}
+        }
+    }
+}
+
+/// What the record of a request's `Idempotency-Key` says to do.
+enum Claim {
+    /// Answer with the stored response.
+    Replay(Response),
+    /// Run the request, holding this lease.
+    Run(IdempotencyLease),
+}
+
+/// The record a request writes when it takes its key's lease (what a
+/// request that crashes leaves behind).
+pub fn lease_update(fingerprint: &str, token: &str, now: i64) -> Update {
+    Update::new()
+        .set("state", "pending")
+        .set("fingerprint", fingerprint)
+        .set("token", token)
+        .set("lease_until", now + IDEMPOTENCY_LEASE_SECS)
+        .set("ttl", now + IDEMPOTENCY_KEEP_SECS)
+}
+
+/// Take the key's lease (a fresh key, or one whose holder's lease ended), or
+/// replay its answer, or 409 while another attempt holds it.
+async fn claim_idempotency(
+    app: &App,
+    record: Key,
+    mut current: Option<Item>,
+    fingerprint: &str,
+) -> Result<Claim, ApiError> {
+    for _ in 0..3 {
+        let now = app.now().unix_timestamp();
+        let cond = match &current {
+            None => Cond::NotExists,
+            Some(item) => {
+                if let Some(resp) = replay(Some(item.clone()), fingerprint, now)? {
+                    return Ok(Claim::Replay(resp));
+                }
+                // The lease ended: take it over, unless another retry just did.
+                match item.get("token") {
+                    Some(t) => Cond::Eq("token".into(), t.clone()),
+                    None => Cond::And(vec![Cond::Exists, Cond::AttrNotExists("token".into())]),
+                }
+            }
+        };
+        let token = new_id(IdKind::Request);
+        let update = lease_update(fingerprint, &token, now);
+        match app.table.update(&record, update, Some(cond)).await {
+            Ok(_) => return Ok(Claim::Run(IdempotencyLease { record, token })),
+            Err(e) if e.is_condition_failed() => current = app.table.get(&record).await?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(in_progress())
+}
+
+/// The stored response for a repeated idempotency key, if finished; None
+/// when its last attempt's lease ended without an answer (run it again).
+fn replay(record: Option<Item>, fingerprint: &str, now: i64) -> Result<Option<Response>, ApiError> {
     let Some(r) = record else { return Ok(None) };
     if r.get("fingerprint").and_then(Value::as_str) != Some(fingerprint) {
         return Err(ApiError::new(
@@ -410,7 +502,13 @@ fn replay(record: Option<Item>, fingerprint: &str) -> Result<Option<Response>, A
         ));
     }
     if r.get("state").and_then(Value::as_str) != Some("done") {
-        return Err(in_progress());
+        // Records written before leases existed have none: ended.
+        let lease_until = r.get("lease_until").and_then(Value::as_i64).unwrap_or(0);
+        return if now < lease_until {
+            Err(in_progress())
+        } else {
+            Ok(None)
+        };
     }
     let status = r.get("status").and_then(Value::as_u64).unwrap_or(200) as u16;
     let ct = r

@@ -302,6 +302,19 @@ impl Shop {
             .await
             .unwrap();
     }
+
+    /// The event types recorded for one invoice, oldest first.
+    pub async fn event_types(&self, invoice_id: &str) -> Vec<String> {
+        let path = format!("/v1/events?invoice_id={invoice_id}&limit=100");
+        let r = self.call("GET", &path, None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let items = r.body["items"].as_array().expect("a list");
+        items
+            .iter()
+            .rev()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
 }
 
 /// A sample API Gateway event from events/<function>.json with placeholders

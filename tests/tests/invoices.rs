@@ -82,20 +82,7 @@ async fn usd_invoice_lifecycle_on_the_sandbox_chain() {
         assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
 
         // Events, newest first, with the lifecycle in order.
-        let r = shop
-            .call(
-                "GET",
-                &format!("/v1/events?invoice_id={id}&limit=100"),
-                None,
-            )
-            .await;
-        let mut types: Vec<&str> = r.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["type"].as_str().unwrap())
-            .collect();
-        types.reverse();
+        let types = shop.event_types(id).await;
         assert_eq!(
             types,
             [

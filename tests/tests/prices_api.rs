@@ -158,7 +158,8 @@ async fn median_of_three_exchanges_with_one_failing_is_exact() {
             json!({"USD": "64124.505", "EUR": "59000.015"})
         );
 
-        // 1 BTC -> USD -> BTC at that odd price comes back to the satoshi.
+        // 1 BTC -> USD is exact at that odd price; USD -> BTC takes cents
+        // only (never rounded silently) and rounds up to the satoshi.
         let r = gw
             .call("GET", "/v1/convert?from=BTC&to=USD&amount=1", None, None)
             .await;
@@ -171,7 +172,21 @@ async fn median_of_three_exchanges_with_one_failing_is_exact() {
                 None,
             )
             .await;
-        assert_eq!(r.body["base_value"], "1.00000000", "{:?}", r.body);
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "validation_error"),
+            "{:?}",
+            r.body
+        );
+        let r = gw
+            .call(
+                "GET",
+                "/v1/convert?from=USD&to=BTC&amount=64124.51",
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.body["base_value"], "1.00000008", "{:?}", r.body);
         gw.stop().await;
     }
 }
@@ -302,14 +317,9 @@ async fn convert_both_directions_and_errors() {
         let yen = r.body["base_value"].as_str().unwrap().to_string();
         assert_eq!(yen, "1203.6375");
         let r = gw
-            .call(
-                "GET",
-                &format!("/v1/convert?from=JPY&to=BTC&amount={yen}"),
-                None,
-                None,
-            )
+            .call("GET", "/v1/convert?from=JPY&to=BTC&amount=1204", None, None)
             .await;
-        assert_eq!(r.body["base_value_sats"], 12345);
+        assert_eq!(r.body["base_value_sats"], 12349, "{:?}", r.body);
 
         for (query, field) in [
             ("from=BTC&to=XYZ&amount=1", "to"),
@@ -319,6 +329,7 @@ async fn convert_both_directions_and_errors() {
             ("from=BTC&to=USD&amount=abc", "amount"),
             ("from=BTC&to=USD&amount=0.000000001", "amount"),
             ("from=BTC&to=USD&amount=-1", "amount"),
+            ("from=JPY&to=BTC&amount=1203.6375", "amount"),
             ("to=USD&amount=1", "from"),
         ] {
             let r = gw
@@ -512,7 +523,7 @@ async fn quotes_hold_the_rate_expire_and_are_used_once() {
         // Through the invoice API: one invoice per quote.
         let r = quote(json!({"amount": "25", "currency": "EUR"})).await;
         let qid2 = r.body["id"].as_str().unwrap().to_string();
-        let sats2 = r.body["crypto_amount_sats"].clone();
+        let sats2 = r.body["total_crypto_amount_sats"].clone();
         let r = gw
             .call(
                 "POST",

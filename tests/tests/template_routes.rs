@@ -97,3 +97,27 @@ fn template_table_has_the_engines_key_schema() {
         .as_str()
         .is_some());
 }
+
+/// An API function never runs longer than the pipeline assumes when it
+/// leases an `Idempotency-Key` (`dispatch::MAX_REQUEST_SECS`): otherwise a
+/// retry could take over the key of a request that is still running.
+#[test]
+fn api_function_timeouts_fit_the_idempotency_lease() {
+    let t = template();
+    let global = t["Globals"]["Function"]["Timeout"].as_i64().unwrap_or(3);
+    for (name, res) in t["Resources"].as_mapping().unwrap() {
+        let events = res["Properties"]["Events"].as_mapping();
+        let is_api = events.is_some_and(|evs| {
+            evs.iter()
+                .any(|(_, ev)| ev["Type"].as_str() == Some("HttpApi"))
+        });
+        if !is_api {
+            continue;
+        }
+        let timeout = res["Properties"]["Timeout"].as_i64().unwrap_or(global);
+        assert!(
+            timeout <= satsgate::dispatch::MAX_REQUEST_SECS,
+            "{name:?} has Timeout {timeout} s, over MAX_REQUEST_SECS"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use crate::ids::{new_id, IdKind};
 use crate::invoice::lifecycle::Input as Change;
 use crate::invoice::repo::{self, apply_input, load_for_store};
 use crate::invoice::{Invoice, Payment, Refund, RefundStatus, Status};
-use crate::money::{btc_to_amount, fiat_decimals, fiat_to_sats, sats_to_fiat};
+use crate::money::{btc_to_amount, check_amount, fiat_decimals, fiat_to_sats, sats_to_fiat};
 use crate::prices::Fiat;
 use crate::records::{from_item, to_item};
 use crate::schema;
@@ -42,6 +42,18 @@ fn url_field(input: &mut Input, field: &str) -> Option<String> {
     }
 }
 
+/// An amount of money in `currency`, checked (`money::check_amount`); a
+/// bad one is reported on `field`.
+fn money_field(input: &mut Input, field: &str, amount: Decimal, currency: &str) -> Option<Decimal> {
+    match check_amount(amount, currency) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            input.error(field, e);
+            None
+        }
+    }
+}
+
 fn text_id(input: &mut Input, field: &str) -> Option<String> {
     let s = input.nonempty(field, 200)?;
     if s.chars().any(|c| c.is_control()) {
@@ -52,17 +64,18 @@ fn text_id(input: &mut Input, field: &str) -> Option<String> {
 }
 
 /// A price: BTC with up to 8 decimals, or a fiat amount with its currency's
-/// minor units; returns (sats, rate).
+/// minor units (see `money::check_amount`); returns (amount, sats, rate).
 async fn price(
     cx: &Ctx<'_>,
     amount: Decimal,
     currency: &str,
-) -> Result<(u64, Option<Decimal>), ApiError> {
+) -> Result<(Decimal, u64, Option<Decimal>), ApiError> {
     if currency == "BTC" {
+        let amount = check_amount(amount, currency).map_err(|e| ApiError::field("amount", e))?;
         let sats = btc_to_amount(amount)
             .map_err(|e| ApiError::field("amount", e))?
             .to_sat();
-        return Ok((sats, None));
+        return Ok((amount, sats, None));
     }
     let fiat: Fiat = currency
         .parse()
@@ -82,18 +95,12 @@ async fn price(
             ),
         ));
     }
-    let dp = fiat_decimals(currency);
-    if amount.normalize().scale() > dp {
-        return Err(ApiError::field(
-            "amount",
-            format!("{currency} amounts have at most {dp} decimal places"),
-        ));
-    }
+    let amount = check_amount(amount, currency).map_err(|e| ApiError::field("amount", e))?;
     let rate = crate::prices::rates::current_rate(cx.app, &fiat).await?;
     let sats = fiat_to_sats(amount, rate.price)
         .map_err(|e| ApiError::field("amount", e))?
         .to_sat();
-    Ok((sats, Some(rate.price)))
+    Ok((amount, sats, Some(rate.price)))
 }
 
 /// `POST /v1/invoices` -> 201 invoice with a fresh address.
@@ -137,6 +144,7 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
 
     let id = new_id(IdKind::Invoice);
     let mut extra_ops = Vec::new();
+    let mut speed = speed;
     let (amount, currency, sats, rate) = match &quote_id {
         Some(qid) => {
             let (quote, _) =
@@ -152,20 +160,24 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
                 ));
             }
             extra_ops.push(quote.claim_op(Some(&id), cx.now()));
+            // The quote's terms (seed 002 GetRate): the buyer pays the total
+            // (amount + network fee), and a quote that accepted zero-conf
+            // settles on a non-RBF unconfirmed payment, unless this request
+            // names its own speed policy.
+            if quote.accept_zero_conf {
+                speed = speed.or(Some(SpeedPolicy::ZeroConf));
+            }
             (
                 quote.amount,
                 quote.currency.to_string(),
-                quote.sats,
+                quote.total_sats,
                 Some(quote.rate),
             )
         }
         None => {
             let amount = amount.expect("required above");
-            if amount <= Decimal::ZERO {
-                return Err(ApiError::field("amount", "must be greater than 0"));
-            }
             let currency = currency.unwrap_or_else(|| store.default_currency.clone());
-            let (sats, rate) = price(&cx, amount, &currency).await?;
+            let (amount, sats, rate) = price(&cx, amount, &currency).await?;
             (amount, currency, sats, rate)
         }
     };
@@ -212,8 +224,9 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
         comment: None,
         version: 1,
         store_name: store.name.clone(),
+        confirmed_payments: vec![],
     };
-    let inv = repo::create(cx.app, &store, inv, extra_ops).await?;
+    let inv = repo::create(cx.app, &store, inv, extra_ops, cx.idempotency.as_ref()).await?;
     Ok(Response::created(inv.to_json(&cx.app.config.public_url)))
 }
 
@@ -437,15 +450,15 @@ pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
             input.error("currency", "must be BTC or a 3-letter fiat code");
         }
     }
-    let sats = match (crypto, &currency, amount) {
-        (Some(c), _, _) => match btc_to_amount(c) {
-            Ok(a) => Some(a.to_sat()),
-            Err(e) => {
-                input.error("crypto_amount", e);
-                None
-            }
-        },
-        (None, Some(cur), Some(a)) if cur == "BTC" => btc_to_amount(a).ok().map(|a| a.to_sat()),
+    let amount = match (amount, &currency) {
+        (Some(a), Some(cur)) => money_field(&mut input, "amount", a, cur),
+        (a, _) => a,
+    };
+    let crypto = crypto.and_then(|c| money_field(&mut input, "crypto_amount", c, "BTC"));
+    let sats = match (crypto, currency.as_deref(), amount) {
+        (Some(btc), _, _) | (None, Some("BTC"), Some(btc)) => {
+            btc_to_amount(btc).ok().map(|a| a.to_sat())
+        }
         _ => Some(0),
     };
     input.finish()?;
@@ -491,6 +504,7 @@ pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
         comment: None,
         version: 1,
         store_name: store.name.clone(),
+        confirmed_payments: vec![],
     };
     let result = cx
         .app

@@ -285,8 +285,35 @@ fn settles(p: &Payment, policy: SpeedPolicy) -> bool {
     }
 }
 
+/// Whether the payments made on time reach what counts as paid in full.
+fn paid_in_full(inv: &Invoice) -> bool {
+    let paid = on_time_paid(inv);
+    paid > 0 && paid >= threshold(inv, inv.accepted_sats)
+}
+
+/// Record the payments that are now confirmed in the sense of
+/// `payment.confirmed`: counted, paid on time, the invoice paid in full by
+/// such payments, and the payment final enough for the speed policy. A
+/// payment is recorded once and stays recorded (even if a reorg later takes
+/// it back), so the event fires exactly once per payment.
+fn note_confirmed(inv: &mut Invoice) {
+    if matches!(inv.status, Status::Archived | Status::Cancelled) || !paid_in_full(inv) {
+        return;
+    }
+    let policy = inv.speed_policy;
+    let newly: Vec<String> = inv
+        .payments
+        .iter()
+        .filter(|p| p.counts() && !p.late && settles(p, policy))
+        .filter(|p| !inv.confirmed_payments.contains(&p.id))
+        .map(|p| p.id.clone())
+        .collect();
+    inv.confirmed_payments.extend(newly);
+}
+
 /// Recompute status and flags from payments, policy and time.
 fn decide(inv: &mut Invoice, old_status: Status, now: OffsetDateTime) {
+    note_confirmed(inv);
     if inv.payments.iter().any(|p| p.counts() && p.late) {
         inv.set_flag(Flag::PaidLate);
     }
@@ -312,7 +339,7 @@ fn decide(inv: &mut Invoice, old_status: Status, now: OffsetDateTime) {
         .filter(|p| p.counts() && !p.late)
         .collect();
     let paid: u64 = on_time.iter().map(|p| p.amount_sats).sum();
-    let full = paid > 0 && paid >= threshold(inv, inv.accepted_sats);
+    let full = paid_in_full(inv);
     let expired = parse_rfc3339(&inv.expires_at).is_ok_and(|e| now >= e);
     let replaced = inv
         .payments
@@ -354,9 +381,7 @@ fn diff(old: &Invoice, new: &Invoice) -> Vec<EventSpec> {
         if before.is_none() && p.counts() {
             events.push(ev("payment.received", Some(p), None));
         }
-        if p.status == PaymentStatus::Confirmed
-            && before.is_none_or(|b| b.status != PaymentStatus::Confirmed)
-        {
+        if new.confirmed_payments.contains(&p.id) && !old.confirmed_payments.contains(&p.id) {
             events.push(ev("payment.confirmed", Some(p), None));
         }
     }
@@ -449,6 +474,7 @@ mod tests {
             comment: None,
             version: 1,
             store_name: "Shop".into(),
+            confirmed_payments: vec![],
         }
     }
 
@@ -580,6 +606,104 @@ mod tests {
         assert_eq!(
             (c.invoice.status, c.invoice.payments[0].confirmations),
             (Status::Completed, 6)
+        );
+    }
+
+    fn confirmed_ids(c: &Change) -> Vec<String> {
+        c.events
+            .iter()
+            .filter(|e| e.kind == "payment.confirmed")
+            .map(|e| e.payment.as_ref().expect("payment").txid.clone())
+            .collect()
+    }
+
+    /// The chain shows `outputs` at `tip` (at T0): the new invoice and the
+    /// txids that became `payment.confirmed`.
+    fn see(
+        inv: &Invoice,
+        tip: u32,
+        outputs: &[(&str, u64, bool, Option<u32>)],
+    ) -> (Invoice, Vec<String>) {
+        let outs = outputs
+            .iter()
+            .map(|(id, sats, rbf, b)| out(id, *sats, *rbf, *b))
+            .collect();
+        let c = transition(inv, chain(tip, outs), t(T0)).unwrap();
+        let ids = confirmed_ids(&c);
+        (c.invoice, ids)
+    }
+
+    #[test]
+    fn payment_confirmed_waits_for_full_payment_and_the_policy() {
+        let none: Vec<String> = vec![];
+        // A confirmed partial payment is not `payment.confirmed` yet.
+        let (inv, ids) = see(
+            &invoice(1000, SpeedPolicy::OneConf),
+            10,
+            &[("a", 400, false, Some(10))],
+        );
+        assert_eq!((inv.status, ids), (Status::PaidPartial, none.clone()));
+        let (inv, ids) = see(
+            &inv,
+            10,
+            &[("a", 400, false, Some(10)), ("b", 600, false, None)],
+        );
+        assert_eq!(
+            (inv.status, ids),
+            (Status::Pending, vec!["a".to_string()]),
+            "paid in full: the confirmed one counts now"
+        );
+        let (inv, ids) = see(
+            &inv,
+            11,
+            &[("a", 400, false, Some(10)), ("b", 600, false, Some(11))],
+        );
+        assert_eq!(
+            (inv.status, ids),
+            (Status::Completed, vec!["b".to_string()]),
+            "each payment once"
+        );
+
+        // two_conf: not at the first confirmation; once at the second; never again,
+        // not even when re-mined after a reorg.
+        let paid = [("a", 1000, false, Some(10))];
+        let (inv, ids) = see(&invoice(1000, SpeedPolicy::TwoConf), 10, &paid);
+        assert_eq!(ids, none, "1 of 2");
+        let (inv, ids) = see(&inv, 11, &paid);
+        assert_eq!(ids, ["a"]);
+        let (inv, ids) = see(&inv, 12, &paid);
+        assert_eq!(ids, none, "third confirmation");
+        let (inv, _) = see(&inv, 12, &[("a", 1000, false, None)]);
+        assert_eq!(inv.status, Status::Pending, "reorged out");
+        let (inv, ids) = see(&inv, 14, &[("a", 1000, false, Some(13))]);
+        assert_eq!(
+            (inv.status, ids),
+            (Status::Completed, none.clone()),
+            "re-mined: still once"
+        );
+
+        // six_conf: nothing before the sixth confirmation.
+        let (inv, ids) = see(&invoice(1000, SpeedPolicy::SixConf), 14, &paid);
+        assert_eq!(ids, none, "5 of 6");
+        assert_eq!(see(&inv, 15, &paid).1, ["a"]);
+
+        // zero_conf: a non-RBF payment in the mempool; an RBF one at its first block.
+        let zero = invoice(1000, SpeedPolicy::ZeroConf);
+        assert_eq!(see(&zero, 1, &[("a", 1000, false, None)]).1, ["a"]);
+        let (inv, ids) = see(&zero, 1, &[("a", 1000, true, None)]);
+        assert_eq!(ids, none, "RBF in the mempool");
+        assert_eq!(see(&inv, 2, &[("a", 1000, true, Some(2))]).1, ["a"]);
+
+        // A late payment never counts toward settling, so never fires.
+        let late = transition(
+            &invoice(1000, SpeedPolicy::OneConf),
+            chain(5, vec![out("a", 1000, false, Some(5))]),
+            t("2026-01-01T01:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(
+            (late.invoice.status, confirmed_ids(&late)),
+            (Status::Expired, none)
         );
     }
 

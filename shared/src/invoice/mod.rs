@@ -245,6 +245,9 @@ pub struct Invoice {
     /// Store name for BIP21 labels.
     #[serde(default)]
     pub store_name: String,
+    /// Ids of the payments whose `payment.confirmed` was recorded (once each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirmed_payments: Vec<String>,
 }
 
 impl Invoice {

@@ -6,8 +6,10 @@ use super::lifecycle::{next_check, transition, Change, Input};
 use super::{Invoice, Payment};
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::dispatch::IdempotencyLease;
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::http::Response;
 use crate::records::{from_item, to_item};
 use crate::schema;
 use crate::store::Store;
@@ -206,12 +208,14 @@ pub async fn address_state(app: &App, store: &Store) -> Result<(u64, u64), ApiEr
 /// Create an invoice with the next unused address of the store's wallet.
 /// `extra` ops (a quote claim) join the same transaction. The counter moves
 /// only together with an invoice, so indexes are gap-free; an address
-/// claimed before (e.g. the wallet was used earlier) is skipped.
+/// claimed before (e.g. the wallet was used earlier) is skipped. With an
+/// idempotency lease, the `201` answer is stored in the same transaction.
 pub async fn create(
     app: &App,
     store: &Store,
     mut inv: Invoice,
     extra: Vec<TxOp>,
+    lease: Option<&IdempotencyLease>,
 ) -> Result<Invoice, ApiError> {
     let wallet = Wallet::parse(&store.wallet, store.network).map_err(|e| {
         tracing::error!(store = %store.id, error = %e, "stored wallet does not parse");
@@ -291,6 +295,11 @@ pub async fn create(
         }
         let first_extra = ops.len();
         ops.extend(extra.iter().cloned());
+        let answer_at = ops.len();
+        if let Some(lease) = lease {
+            let answer = Response::created(inv.to_json(&app.config.public_url));
+            ops.push(lease.answer_op(&answer));
+        }
         match app.table.transact(ops).await {
             Ok(()) => return Ok(inv),
             Err(TableError::ConditionFailed { op: Some(0) }) | Err(TableError::Busy) => {
@@ -311,6 +320,11 @@ pub async fn create(
                     "order_id `{}` is already used by another invoice of this store",
                     inv.order_id.as_deref().unwrap_or_default()
                 )))
+            }
+            Err(TableError::ConditionFailed { op: Some(i) }) if lease.is_some() && i == answer_at => {
+                return Err(ApiError::conflict(
+                    "a retry with this Idempotency-Key took over the request; its answer is the one kept",
+                ))
             }
             Err(TableError::ConditionFailed { op: Some(i) }) if i >= first_extra => {
                 return Err(ApiError::conflict(

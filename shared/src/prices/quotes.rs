@@ -1,7 +1,9 @@
 //! Quotes: a fiat amount priced in BTC at the current rate, held for five
 //! minutes, plus an estimate of the network fee of paying it. An invoice
 //! created from a quote (`POST /v1/invoices {quote_id}`) uses the quote's
-//! rate and amounts; the quote can be used once, before it expires.
+//! rate, asks for its total (amount + network fee) and, when the quote
+//! accepted zero-conf, settles on a non-RBF unconfirmed payment; the quote
+//! can be used once, before it expires.
 
 use super::rates::{
     btc_string, current_rate, fiat_string, parse_currency, Currency, Rate, MAX_FIAT_AMOUNT,
@@ -12,7 +14,7 @@ use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::ApiError;
 use crate::http::Input;
 use crate::ids::{is_id, new_id, IdKind};
-use crate::money::{fiat_decimals, fiat_to_sats};
+use crate::money::{self, fiat_to_sats};
 use crate::network::Network;
 use crate::records::{from_item, to_item};
 use crate::schema;
@@ -125,22 +127,16 @@ impl QuoteRequest {
     }
 }
 
-/// Positive, with no more decimals than the currency has.
+/// Positive, with no more decimals than the currency has
+/// (`money::check_amount`).
 fn check_amount(input: &mut Input, amount: Decimal, currency: Option<&Fiat>) -> Option<Decimal> {
-    if amount <= Decimal::ZERO {
-        input.error("amount", "must be greater than 0");
-        return None;
+    match money::check_amount(amount, currency.map_or("USD", Fiat::as_str)) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            input.error("amount", e);
+            None
+        }
     }
-    let dp = currency.map_or(2, |f| fiat_decimals(f.as_str()));
-    if amount.normalize().scale() > dp {
-        let code = currency.map_or("this currency", Fiat::as_str);
-        input.error(
-            "amount",
-            format!("{code} amounts have at most {dp} decimal places"),
-        );
-        return None;
-    }
-    Some(amount)
 }
 
 /// The estimated fee of paying an invoice.

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{ApiError, FieldErrors};
 use crate::money::{
-    amount_to_btc_string, btc_to_amount, fiat_decimals, fiat_to_sats, SATS_PER_BTC,
+    amount_to_btc_string, btc_to_amount, check_amount, fiat_decimals, fiat_to_sats, SATS_PER_BTC,
 };
 use crate::records::{from_item, to_item};
 use crate::schema;
@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 /// The largest fiat amount accepted for conversion or quotes.
 pub const MAX_FIAT_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0); // 1e12
 /// The largest BTC amount accepted for conversion (the supply cap).
-pub const MAX_BTC_AMOUNT: Decimal = Decimal::from_parts(21_000_000, 0, 0, false, 0);
+pub const MAX_BTC_AMOUNT: Decimal = crate::money::MAX_BTC;
 
 /// The price of 1 BTC in `fiat`, as the poller stored it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,15 +338,9 @@ pub fn check_conversion(from: &Currency, to: &Currency, amount: Decimal) -> Resu
             None
         }
     };
-    if amount <= Decimal::ZERO {
-        errors.add("amount", "must be greater than 0");
-    } else if *from == Currency::Btc {
-        if amount > MAX_BTC_AMOUNT {
-            errors.add("amount", format!("must be at most {MAX_BTC_AMOUNT} BTC"));
-        } else if let Err(e) = btc_to_amount(amount) {
-            errors.add("amount", e);
-        }
-    } else if amount > MAX_FIAT_AMOUNT {
+    if let Err(e) = check_amount(amount, from.code()) {
+        errors.add("amount", e);
+    } else if *from != Currency::Btc && amount > MAX_FIAT_AMOUNT {
         errors.add("amount", format!("must be at most {MAX_FIAT_AMOUNT}"));
     }
     errors.finish()?;

@@ -397,6 +397,7 @@ async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
             store: Some(store),
         }),
         request_id: new_id(IdKind::Request),
+        idempotency: None,
     };
     let response = (route.handler)(cx).await.map_err(|e| error_text(&e))?;
     match &response.body {
