@@ -77,7 +77,7 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Stop the jobs and the server, and flush the sandbox chain to disk.
+    /// Stop the jobs and the server, and save the sandbox chain.
     pub async fn stop(mut self) {
         for job in &self.jobs {
             job.abort();
@@ -90,7 +90,7 @@ impl Running {
         }
         let _ = (&mut self.task).await;
         if let Some(sim) = &self.app.sim {
-            if let Err(e) = sim.flush() {
+            if let Err(e) = sim.save().await {
                 tracing::error!(error = %e, "saving the sandbox chain");
             }
         }

@@ -113,6 +113,12 @@ impl App {
     /// An app with the sandbox price feed and an in-memory sandbox chain
     /// serving regtest; replace them with the `with_*` methods.
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>, config: Config) -> App {
+        App::without_sandbox(table, clock, config)
+            .with_sim(Arc::new(SimChain::in_memory(Network::Regtest)))
+    }
+
+    /// An app with the sandbox price feed and no chain at all.
+    pub fn without_sandbox(table: Arc<dyn Table>, clock: Arc<dyn Clock>, config: Config) -> App {
         App {
             queue: Arc::new(crate::queue::local::TableQueue::new(
                 table.clone(),
@@ -127,7 +133,6 @@ impl App {
             chains: BTreeMap::new(),
             sim: None,
         }
-        .with_sim(Arc::new(SimChain::in_memory(Network::Regtest)))
     }
 
     /// Serve the sim's network from the sandbox chain.
@@ -188,25 +193,33 @@ impl App {
     /// Open the storage and build the app (sandbox chain and prices; the
     /// caller may switch to live sources with `with_live_sources`).
     pub async fn build(storage: Storage, config: Config) -> Result<App, String> {
-        let (table, sim): (Arc<dyn Table>, SimChain) = match &storage {
-            Storage::Dynamo => (
-                Arc::new(DynamoTable::from_env().await?),
-                SimChain::in_memory(Network::Regtest),
-            ),
-            Storage::Dir(dir) => (
-                Arc::new(
+        let (table, sim): (Arc<dyn Table>, Option<SimChain>) = match &storage {
+            // The sandbox chain on AWS only with SANDBOX_CHAIN=1 (`from_env`).
+            Storage::Dynamo => (Arc::new(DynamoTable::from_env().await?), None),
+            Storage::Dir(dir) => {
+                let table: Arc<dyn Table> = Arc::new(
                     EmbeddedTable::open(dir)
                         .map_err(|e| format!("opening data dir {}: {e}", dir.display()))?,
-                ),
-                SimChain::open(&dir.join("sandbox-chain.json"), Network::Regtest)
-                    .map_err(|e| format!("opening sandbox chain in {}: {e}", dir.display()))?,
-            ),
+                );
+                let sim = SimChain::load_or_import(
+                    table.clone(),
+                    Network::Regtest,
+                    Some(&dir.join("sandbox-chain.json")),
+                )
+                .await
+                .map_err(|e| format!("opening sandbox chain in {}: {e}", dir.display()))?;
+                (table, Some(sim))
+            }
             Storage::Memory => (
                 Arc::new(EmbeddedTable::in_memory()),
-                SimChain::in_memory(Network::Regtest),
+                Some(SimChain::in_memory(Network::Regtest)),
             ),
         };
-        Ok(App::new(table, Arc::new(SystemClock), config).with_sim(Arc::new(sim)))
+        let app = App::without_sandbox(table, Arc::new(SystemClock), config);
+        Ok(match sim {
+            Some(sim) => app.with_sim(Arc::new(sim)),
+            None => app,
+        })
     }
 
     /// Real exchanges (`PRICE_SOURCES`, default all four) and Esplora for
@@ -236,8 +249,8 @@ impl App {
     }
 
     /// The Lambda way: DynamoDB from `TABLE_NAME`, live sources, settings
-    /// from env. `SANDBOX_CHAIN=1` keeps a per-instance sandbox chain for
-    /// regtest (demos only: it is not shared between Lambda instances).
+    /// from env. `SANDBOX_CHAIN=1` serves regtest from the sandbox chain kept
+    /// in the table, one chain shared by every function instance.
     pub async fn from_env() -> Result<App, String> {
         let mut config = Config::from_env()?;
         if std::env::var("PRICE_MIN_SOURCES").is_err() {
@@ -246,9 +259,12 @@ impl App {
         let mut app = App::build(Storage::Dynamo, config)
             .await?
             .with_live_sources()?;
-        if std::env::var("SANDBOX_CHAIN").map_or(true, |v| v != "1") {
-            app.chains.remove(&Network::Regtest);
-            app.sim = None;
+        if std::env::var("SANDBOX_CHAIN").is_ok_and(|v| v == "1") {
+            // One chain in the table for every function instance.
+            let sim = SimChain::load(app.table.clone(), Network::Regtest)
+                .await
+                .map_err(|e| format!("opening the sandbox chain: {e}"))?;
+            app = app.with_sim(Arc::new(sim));
         }
         // Webhook deliveries go to SQS; a function without the queue's URL
         // must not enqueue (nothing would read a table-backed queue on AWS).

@@ -187,3 +187,23 @@ pub fn ws_subscription(topic: &str, connection_id: &str) -> Key {
     Key::new(ws_subscribers(topic), connection_id)
 }
 // -- end websocket --
+
+/// The partition holding the sandbox chain of `network`.
+pub fn sim_partition(network: crate::network::Network) -> String {
+    format!("SIM#{}", network.as_str())
+}
+
+/// The sandbox chain's commit record: generation, tip, mempool, faucet key.
+pub fn sim_meta(network: crate::network::Network) -> Key {
+    Key::new(sim_partition(network), "META")
+}
+
+/// A sandbox chain transaction (immutable: hex and owner).
+pub fn sim_tx(network: crate::network::Network, txid: &str) -> Key {
+    Key::new(sim_partition(network), format!("TX#{txid}"))
+}
+
+/// A sandbox chain block (height, previous hash, txids).
+pub fn sim_block(network: crate::network::Network, hash: &str) -> Key {
+    Key::new(sim_partition(network), format!("BLOCK#{hash}"))
+}

@@ -35,10 +35,9 @@
 //! in-memory chain stays authoritative and the next save rewrites everything.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bitcoin::absolute::LockTime;
 use bitcoin::consensus::encode::{deserialize_hex, serialize_hex};
@@ -57,6 +56,9 @@ use serde::Deserialize;
 
 use super::{Chain, ChainError, ChainTx, TxStatus};
 use crate::network::Network;
+use crate::schema;
+use crate::table::{Cond, Item, Query, Table, SK};
+use serde_json::json;
 
 /// Snapshot format version (1: before the faucet; still read).
 const SNAPSHOT_VERSION: u32 = 2;
@@ -98,6 +100,8 @@ pub enum SimError {
     CannotReplace { txid: Txid, reason: String },
     #[error("the sandbox chain refused the transaction: {0}")]
     Refused(String),
+    #[error("sandbox chain storage: {0}")]
+    Storage(String),
 }
 
 /// Where a known transaction is.
@@ -261,8 +265,11 @@ struct State {
     /// txid -> the store a sandbox transaction was made for.
     owners: HashMap<Txid, String>,
     next_seq: u64,
-    /// Bumped by every mutation; orders snapshot writes.
+    /// Bumped by every mutation; the saved META holds the generation saved.
     generation: u64,
+    /// Transactions and blocks added since the last save.
+    new_txs: Vec<Txid>,
+    new_blocks: Vec<BlockHash>,
 }
 
 impl State {
@@ -278,6 +285,8 @@ impl State {
             owners: HashMap::new(),
             next_seq: 0,
             generation: 0,
+            new_txs: Vec::new(),
+            new_blocks: Vec::new(),
         }
     }
 
@@ -324,6 +333,7 @@ impl State {
         engine.input(&rand::thread_rng().gen::<[u8; 32]>());
         let hash = BlockHash::from_raw_hash(sha256d::Hash::from_engine(engine));
         self.blocks.push(Block { hash, txids });
+        self.new_blocks.push(hash);
         hash
     }
 
@@ -380,6 +390,7 @@ impl State {
         }
 
         let hex = serialize_hex(&tx);
+        self.new_txs.push(txid);
         self.txs.insert(
             txid,
             Entry {
@@ -694,51 +705,139 @@ impl State {
         Ok(tx)
     }
 
-    /// The snapshot as JSON, built by hand: it is rewritten often and holds only hex
-    /// strings, hashes and the network name, none of which needs escaping.
-    fn snapshot_json(&self) -> String {
-        fn push_list<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
-            out.push('[');
-            for (i, item) in items.enumerate() {
-                if i > 0 {
-                    out.push(',');
+    /// The items of the transactions and blocks added since the last save
+    /// (those still in the chain); clears the list.
+    fn take_dirty_items(&mut self) -> Vec<Item> {
+        let mut items = Vec::new();
+        for txid in std::mem::take(&mut self.new_txs) {
+            let Some(entry) = self.txs.get(&txid) else {
+                continue;
+            };
+            let mut item = json!({"hex": entry.hex});
+            if let Some(owner) = self.owners.get(&txid) {
+                item["owner"] = json!(owner);
+            }
+            items.push(keyed(item, schema::sim_tx(self.network, &txid.to_string())));
+        }
+        for hash in std::mem::take(&mut self.new_blocks) {
+            let Some(height) = self.blocks.iter().rposition(|b| b.hash == hash) else {
+                continue;
+            };
+            let prev = height
+                .checked_sub(1)
+                .map(|h| self.blocks[h].hash.to_string())
+                .unwrap_or_default();
+            let txids: Vec<String> = self.blocks[height]
+                .txids
+                .iter()
+                .map(|t| t.to_string())
+                .collect();
+            let item = json!({"height": height, "prev": prev, "txids": txids});
+            items.push(keyed(
+                item,
+                schema::sim_block(self.network, &hash.to_string()),
+            ));
+        }
+        items
+    }
+
+    /// The META item: generation, tip, mempool in order, faucet key.
+    fn meta_item(&self) -> Item {
+        let mempool: Vec<String> = self.mempool.values().map(|t| t.to_string()).collect();
+        let tip = self.blocks.last().map(|b| b.hash.to_string());
+        keyed(
+            json!({
+                "version": SNAPSHOT_VERSION,
+                "generation": self.generation,
+                "tip": tip,
+                "mempool": mempool,
+                "faucet": self.faucet.secret.display_secret().to_string(),
+            }),
+            schema::sim_meta(self.network),
+        )
+    }
+
+    /// The chain META and the partition's items (by sort key) describe.
+    fn from_items(
+        network: Network,
+        meta: &Item,
+        items: &HashMap<String, Item>,
+    ) -> Result<State, String> {
+        let text = |item: &Item, attr: &str| -> Result<String, String> {
+            item.get(attr)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| format!("missing `{attr}`"))
+        };
+        let faucet = Faucet::new(
+            SecretKey::from_str(&text(meta, "faucet")?)
+                .map_err(|e| format!("bad faucet key: {e}"))?,
+        );
+        let mut state = State::empty(network, faucet);
+        // The best chain: from the tip down the `prev` links.
+        let mut chain: Vec<(BlockHash, &Item)> = Vec::new();
+        let mut at = text(meta, "tip")?;
+        while !at.is_empty() {
+            let block = items
+                .get(&schema::sim_block(network, &at).sk)
+                .ok_or_else(|| format!("block {at} is missing"))?;
+            chain.push((BlockHash::from_str(&at).map_err(|e| e.to_string())?, block));
+            at = text(block, "prev")?;
+        }
+        chain.reverse();
+        let tx_of = |txid: &str| -> Result<(Transaction, Option<String>), String> {
+            let item = items
+                .get(&schema::sim_tx(network, txid).sk)
+                .ok_or_else(|| format!("transaction {txid} is missing"))?;
+            let tx = deserialize_hex(&text(item, "hex")?)
+                .map_err(|e| format!("bad transaction hex: {e}"))?;
+            Ok((
+                tx,
+                item.get("owner")
+                    .and_then(|o| o.as_str())
+                    .map(str::to_string),
+            ))
+        };
+        let strings = |item: &Item, attr: &str| -> Vec<String> {
+            item.get(attr)
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for (height, (hash, block)) in chain.into_iter().enumerate() {
+            let mut txids = Vec::new();
+            for (pos, txid) in strings(block, "txids").iter().enumerate() {
+                let (tx, owner) = tx_of(txid)?;
+                let place = Place::Block {
+                    height: height as u32,
+                    pos: pos as u32,
+                };
+                let txid = state.insert(tx, place);
+                if let Some(owner) = owner {
+                    state.owners.insert(txid, owner);
                 }
-                out.push('"');
-                out.push_str(item);
-                out.push('"');
+                txids.push(txid);
             }
-            out.push(']');
+            state.blocks.push(Block { hash, txids });
         }
-        let hex = |txid: &Txid| self.txs.get(txid).map(|e| e.hex.as_str());
-        let size: usize = self.txs.values().map(|e| e.hex.len() + 3).sum::<usize>()
-            + self.blocks.len() * 96
-            + 128;
-        let mut out = String::with_capacity(size);
-        out.push_str(&format!(
-            r#"{{"version":{SNAPSHOT_VERSION},"network":"{}","blocks":["#,
-            self.network.as_str()
-        ));
-        for (i, block) in self.blocks.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+        for txid in strings(meta, "mempool") {
+            let (tx, owner) = tx_of(&txid)?;
+            let txid = state.add_to_mempool(tx);
+            if let Some(owner) = owner {
+                state.owners.insert(txid, owner);
             }
-            out.push_str(&format!(r#"{{"hash":"{}","txs":"#, block.hash));
-            push_list(&mut out, block.txids.iter().filter_map(hex));
-            out.push('}');
         }
-        out.push_str(r#"],"mempool":"#);
-        push_list(&mut out, self.mempool.values().filter_map(hex));
-        out.push_str(r#","faucet":""#);
-        out.push_str(&self.faucet.secret.display_secret().to_string());
-        out.push_str(r#"","owners":"#);
-        let owners: BTreeMap<String, &str> = self
-            .owners
-            .iter()
-            .map(|(txid, owner)| (txid.to_string(), owner.as_str()))
-            .collect();
-        out.push_str(&serde_json::to_string(&owners).expect("a map of strings serializes"));
-        out.push('}');
-        out
+        state.generation = meta
+            .get("generation")
+            .and_then(|g| g.as_u64())
+            .ok_or("missing `generation`")?;
+        state.new_txs.clear();
+        state.new_blocks.clear();
+        Ok(state)
     }
 
     /// The chain a snapshot holds. A version-1 snapshot (written before the
@@ -837,108 +936,21 @@ struct SnapBlockIn {
     txs: Vec<String>,
 }
 
-/// Write-behind persistence: mutations ask for a snapshot, a writer thread saves the
-/// latest state (coalescing requests that arrive while it writes), so a mutation costs
-/// O(1) however big the chain is. `flush` and `Drop` wait for the last request.
-struct Store {
-    path: PathBuf,
-    sync: Arc<WriterSync>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-struct WriterSync {
-    flags: Mutex<WriterFlags>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct WriterFlags {
-    /// Highest state generation asked to be saved.
-    wanted: u64,
-    /// Highest state generation the last write attempt covered.
-    written: u64,
-    /// Why that attempt failed, if it did.
-    error: Option<String>,
-    shutdown: bool,
-}
-
-impl WriterSync {
-    fn flags(&self) -> MutexGuard<'_, WriterFlags> {
-        self.flags.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn request(&self, generation: u64) {
-        let mut flags = self.flags();
-        flags.wanted = flags.wanted.max(generation);
-        self.changed.notify_all();
-    }
-}
-
-impl Store {
-    fn start(path: PathBuf, state: Arc<Mutex<State>>, generation: u64) -> io::Result<Store> {
-        let sync = Arc::new(WriterSync {
-            flags: Mutex::new(WriterFlags {
-                wanted: generation,
-                written: generation,
-                ..WriterFlags::default()
-            }),
-            changed: Condvar::new(),
-        });
-        let thread = std::thread::Builder::new()
-            .name("sim-chain-writer".into())
-            .spawn({
-                let (sync, path) = (sync.clone(), path.clone());
-                move || writer_loop(&sync, &state, &path)
-            })?;
-        Ok(Store {
-            path,
-            sync,
-            thread: Some(thread),
-        })
-    }
-}
-
-fn writer_loop(sync: &WriterSync, state: &Mutex<State>, path: &Path) {
-    loop {
-        {
-            let mut flags = sync.flags();
-            while flags.written >= flags.wanted && !flags.shutdown {
-                flags = sync.changed.wait(flags).unwrap_or_else(|e| e.into_inner());
-            }
-            if flags.written >= flags.wanted {
-                return; // shut down with nothing left to save
-            }
-        }
-        let (generation, json) = {
-            let state = state.lock().unwrap_or_else(|e| e.into_inner());
-            (state.generation, state.snapshot_json())
-        };
-        let result = write_atomically(path, &json);
-        let mut flags = sync.flags();
-        flags.written = flags.written.max(generation);
-        flags.error = match result {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "sandbox chain: cannot save snapshot");
-                Some(e.to_string())
-            }
-        };
-        sync.changed.notify_all();
-    }
-}
-
-fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path)
+/// Where a persisted chain lives: items of one partition of the [`Table`]
+/// (see `schema::sim_*`). The META item is the commit point: transactions
+/// and blocks are written first, then META, conditional on the generation
+/// this process saved last, so two writers can never both win.
+struct Backing {
+    table: Arc<dyn Table>,
+    /// The generation META holds as far as this process knows; saves are
+    /// serialized by this lock.
+    saved: tokio::sync::Mutex<u64>,
 }
 
 /// The sandbox chain. Thread-safe; every method takes `&self`.
 pub struct SimChain {
     state: Arc<Mutex<State>>,
-    store: Option<Store>,
+    backing: Option<Backing>,
 }
 
 impl std::fmt::Debug for SimChain {
@@ -948,9 +960,13 @@ impl std::fmt::Debug for SimChain {
             .field("network", &state.network)
             .field("tip", &state.tip())
             .field("mempool", &state.mempool.len())
-            .field("path", &self.store.as_ref().map(|s| &s.path))
+            .field("persisted", &self.backing.is_some())
             .finish()
     }
+}
+
+fn storage(e: impl std::fmt::Display) -> SimError {
+    SimError::Storage(e.to_string())
 }
 
 impl SimChain {
@@ -958,48 +974,132 @@ impl SimChain {
     pub fn in_memory(network: Network) -> SimChain {
         SimChain {
             state: Arc::new(Mutex::new(State::with_genesis(network))),
-            store: None,
+            backing: None,
         }
     }
 
-    /// Loads the snapshot at `path`, or starts a fresh chain there if the file does
-    /// not exist. Every later mutation rewrites the snapshot.
-    pub fn open(path: &Path, network: Network) -> io::Result<SimChain> {
-        let invalid = |msg: String| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("sandbox chain snapshot {}: {msg}", path.display()),
-            )
-        };
-        let state = match std::fs::read_to_string(path) {
-            Ok(json) => {
-                let snap: SnapshotIn =
-                    serde_json::from_str(&json).map_err(|e| invalid(e.to_string()))?;
-                if snap.network != network {
-                    return Err(invalid(format!(
-                        "holds a {} chain, not {network}",
-                        snap.network
-                    )));
-                }
-                State::from_snapshot(snap).map_err(invalid)?
+    /// The chain kept in `table` (the embedded database locally, DynamoDB on
+    /// AWS, so every process and function instance sees one chain); a fresh
+    /// one is created and saved if the table has none.
+    pub async fn load(table: Arc<dyn Table>, network: Network) -> Result<SimChain, SimError> {
+        Self::load_or_import(table, network, None).await
+    }
+
+    /// [`Self::load`], importing the JSON snapshot an older version kept at
+    /// `snapshot` when the table has no chain yet (the file is then renamed
+    /// to `<name>.imported`).
+    pub async fn load_or_import(
+        table: Arc<dyn Table>,
+        network: Network,
+        snapshot: Option<&Path>,
+    ) -> Result<SimChain, SimError> {
+        let (state, saved) = match read_state(&*table, network).await? {
+            Some(state) => {
+                let generation = state.generation;
+                (state, generation)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)?;
-                }
-                let state = State::with_genesis(network);
-                write_atomically(path, &state.snapshot_json())?;
-                state
+            None => {
+                let mut state = match snapshot.filter(|p| p.exists()) {
+                    Some(path) => import_snapshot(path, network)?,
+                    None => State::with_genesis(network),
+                };
+                state.new_txs = state.txs.keys().copied().collect();
+                state.new_blocks = state.blocks.iter().map(|b| b.hash).collect();
+                state.generation = 1;
+                (state, 0)
             }
-            Err(e) => return Err(e),
         };
-        let generation = state.generation;
-        let state = Arc::new(Mutex::new(state));
-        let store = Store::start(path.to_path_buf(), state.clone(), generation)?;
-        Ok(SimChain {
-            state,
-            store: Some(store),
-        })
+        let chain = SimChain {
+            state: Arc::new(Mutex::new(state)),
+            backing: Some(Backing {
+                table,
+                saved: tokio::sync::Mutex::new(saved),
+            }),
+        };
+        chain.save().await?;
+        if let Some(path) = snapshot.filter(|p| p.exists()) {
+            let mut done = path.as_os_str().to_owned();
+            done.push(".imported");
+            std::fs::rename(path, &done).map_err(storage)?;
+            tracing::info!(from = %path.display(), "sandbox chain imported into the table");
+        }
+        Ok(chain)
+    }
+
+    /// Writes every change not yet saved, META last. Sandbox actions call this
+    /// before anything records their effect, so the table is never ahead of
+    /// the chain. A no-op for an in-memory chain.
+    pub async fn save(&self) -> Result<(), SimError> {
+        let Some(backing) = &self.backing else {
+            return Ok(());
+        };
+        let mut saved = backing.saved.lock().await;
+        let (items, meta, generation) = {
+            let mut state = self.lock();
+            if state.generation == *saved {
+                return Ok(());
+            }
+            let items = state.take_dirty_items();
+            (items, state.meta_item(), state.generation)
+        };
+        for item in items {
+            backing.table.put(item, None).await.map_err(storage)?;
+        }
+        let cond = if *saved == 0 {
+            Cond::NotExists
+        } else {
+            Cond::eq("generation", json!(*saved))
+        };
+        match backing.table.put(meta, Some(cond)).await {
+            Ok(()) => {
+                *saved = generation;
+                Ok(())
+            }
+            Err(e) => {
+                // Another process moved the chain on (or the write failed):
+                // this process's change is dropped and its view reloaded.
+                let network = self.lock().network;
+                if let Some(state) = read_state(&*backing.table, network).await? {
+                    *saved = state.generation;
+                    *self.lock() = state;
+                }
+                Err(if e.is_condition_failed() {
+                    SimError::Storage(
+                        "another process changed the sandbox chain at the same time; retry".into(),
+                    )
+                } else {
+                    storage(e)
+                })
+            }
+        }
+    }
+
+    /// Reloads the chain if another process saved a newer one (and this one
+    /// has nothing unsaved). Sandbox actions and each poller run call it.
+    pub async fn refresh(&self) -> Result<(), SimError> {
+        let Some(backing) = &self.backing else {
+            return Ok(());
+        };
+        let mut saved = backing.saved.lock().await;
+        let network = self.lock().network;
+        let meta = backing
+            .table
+            .get(&schema::sim_meta(network))
+            .await
+            .map_err(storage)?;
+        let stored = meta
+            .as_ref()
+            .and_then(|m| m.get("generation"))
+            .and_then(|g| g.as_u64())
+            .unwrap_or(0);
+        if stored == *saved || self.lock().generation != *saved {
+            return Ok(());
+        }
+        if let Some(state) = read_state(&*backing.table, network).await? {
+            *saved = state.generation;
+            *self.lock() = state;
+        }
+        Ok(())
     }
 
     pub fn network(&self) -> Network {
@@ -1321,56 +1421,66 @@ impl SimChain {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Ends a mutation: bumps the generation and asks the writer to save it.
+    /// Ends a mutation: bumps the generation ([`Self::save`] persists it).
     fn commit(&self, mut state: MutexGuard<'_, State>) {
         state.generation += 1;
-        let generation = state.generation;
-        drop(state);
-        if let Some(store) = &self.store {
-            store.sync.request(generation);
-        }
-    }
-
-    /// Waits until the snapshot file holds every mutation made so far (snapshots are
-    /// written behind the mutations; dropping the chain flushes too). Reports the
-    /// last write error, if any. A no-op for an in-memory chain.
-    pub fn flush(&self) -> io::Result<()> {
-        let Some(store) = &self.store else {
-            return Ok(());
-        };
-        let generation = self.lock().generation;
-        let sync = &store.sync;
-        let mut flags = sync.flags();
-        flags.wanted = flags.wanted.max(generation);
-        sync.changed.notify_all();
-        while flags.written < generation {
-            flags = sync.changed.wait(flags).unwrap_or_else(|e| e.into_inner());
-        }
-        match &flags.error {
-            None => Ok(()),
-            Some(e) => Err(io::Error::other(format!(
-                "sandbox chain snapshot {}: {e}",
-                store.path.display()
-            ))),
-        }
     }
 }
 
-impl Drop for SimChain {
-    fn drop(&mut self) {
-        if let Some(store) = &mut self.store {
-            store.sync.flags().shutdown = true;
-            store.sync.changed.notify_all();
-            if let Some(thread) = store.thread.take() {
-                let _ = thread.join();
+/// The chain saved in `table`, if there is one.
+async fn read_state(table: &dyn Table, network: Network) -> Result<Option<State>, SimError> {
+    let Some(meta) = table
+        .get(&schema::sim_meta(network))
+        .await
+        .map_err(storage)?
+    else {
+        return Ok(None);
+    };
+    let mut items: HashMap<String, Item> = HashMap::new();
+    let mut cursor = None;
+    loop {
+        let page = table
+            .query(Query::table(schema::sim_partition(network)).cursor(cursor))
+            .await
+            .map_err(storage)?;
+        for item in page.items {
+            if let Some(sk) = item.get(SK).and_then(|v| v.as_str()) {
+                items.insert(sk.to_string(), item.clone());
             }
         }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
     }
+    State::from_items(network, &meta, &items)
+        .map(Some)
+        .map_err(|e| SimError::Storage(format!("the saved sandbox chain is unreadable: {e}")))
+}
+
+/// The state a JSON snapshot file of an older version holds.
+fn import_snapshot(path: &Path, network: Network) -> Result<State, SimError> {
+    let invalid = |msg: String| {
+        SimError::Storage(format!("sandbox chain snapshot {}: {msg}", path.display()))
+    };
+    let json = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
+    let snap: SnapshotIn = serde_json::from_str(&json).map_err(|e| invalid(e.to_string()))?;
+    if snap.network != network {
+        return Err(invalid(format!(
+            "holds a {} chain, not {network}",
+            snap.network
+        )));
+    }
+    State::from_snapshot(snap).map_err(invalid)
 }
 
 #[async_trait::async_trait]
 impl Chain for SimChain {
     async fn tip_height(&self) -> Result<u32, ChainError> {
+        // Once per poller run: pick up what other processes saved.
+        if let Err(e) = self.refresh().await {
+            tracing::warn!(error = %e, "sandbox chain: reload failed");
+        }
         Ok(self.lock().tip())
     }
 
@@ -1399,9 +1509,15 @@ impl Chain for SimChain {
     }
 
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
-        self.broadcast_for(None, std::slice::from_ref(tx))
+        let txid = self
+            .broadcast_for(None, std::slice::from_ref(tx))
             .map(|txids| txids[0])
-            .map_err(|(_, e)| e)
+            .map_err(|(_, e)| e)?;
+        self.save().await.map_err(|e| ChainError::Http {
+            status: 503,
+            body: e.to_string(),
+        })?;
+        Ok(txid)
     }
 
     async fn fee_estimates(&self) -> Result<BTreeMap<u16, Decimal>, ChainError> {
@@ -1410,6 +1526,17 @@ impl Chain for SimChain {
             .map(|(target, rate)| (target, Decimal::from(rate)))
             .collect())
     }
+}
+
+/// `item` with the key `key`.
+fn keyed(item: serde_json::Value, key: crate::table::Key) -> Item {
+    let mut item = match item {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("items are objects"),
+    };
+    item.insert("pk".into(), json!(key.pk));
+    item.insert(SK.into(), json!(key.sk));
+    item
 }
 
 /// The store a sandbox transaction was made for.
@@ -1482,7 +1609,7 @@ mod tests {
         Amount::from_sat(n)
     }
 
-    fn temp_path(name: &str) -> PathBuf {
+    fn temp_path(name: &str) -> std::path::PathBuf {
         std::env::temp_dir()
             .join(format!(
                 "satsgate-sim-{}-{}",
@@ -2123,77 +2250,22 @@ mod tests {
         let replaced = chain.double_spend_for(Some("store-a"), &of_a).unwrap();
         assert!(chain.tx(&of_a).await.unwrap().is_none());
         assert!(chain.tx(&replaced).await.unwrap().is_some());
-        // the reorg persisted the owners: a reopened chain keeps them
-        let path = temp_path("owners.json");
-        {
-            let chain = SimChain::open(&path, Network::Regtest).unwrap();
-            let t = chain
-                .pay_for(Some("store-a"), &[(a.clone(), sats(5_000))], false)
-                .unwrap();
-            chain.flush().unwrap();
-            drop(chain);
-            let chain = SimChain::open(&path, Network::Regtest).unwrap();
-            assert_eq!(
-                chain.double_spend_for(Some("store-b"), &t),
-                Err(SimError::NotYours(t))
-            );
-            chain.double_spend_for(Some("store-a"), &t).unwrap();
-        }
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-
-    #[tokio::test]
-    async fn a_version_1_snapshot_loads_and_gets_a_faucet() {
-        let path = temp_path("v1.json");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        // What the chain wrote before it had a faucet: a genesis block, one
-        // confirmed payment with a made-up input, nothing in the mempool.
-        let old = Transaction {
-            version: Version::TWO,
-            lock_time: LockTime::ZERO,
-            input: vec![TxIn {
-                previous_output: OutPoint::new(Txid::from_byte_array([9; 32]), 1),
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::ENABLE_LOCKTIME_NO_RBF,
-                witness: Witness::new(),
-            }],
-            output: vec![out_to(
-                &parse_address(Network::Regtest, &regtest_address()).unwrap(),
-                5_000,
-            )],
-        };
-        let genesis = BlockHash::from_byte_array([1; 32]);
-        let block1 = BlockHash::from_byte_array([2; 32]);
-        let json = format!(
-            r#"{{"version":1,"network":"regtest","blocks":[{{"hash":"{genesis}","txs":[]}},{{"hash":"{block1}","txs":["{}"]}}],"mempool":[]}}"#,
-            serialize_hex(&old)
-        );
-        std::fs::write(&path, json).unwrap();
-        let chain = SimChain::open(&path, Network::Regtest).unwrap();
-        assert_eq!(chain.tip_height().await.unwrap(), 1);
-        assert!(
-            chain
-                .tx(&old.compute_txid())
-                .await
-                .unwrap()
-                .unwrap()
-                .status
-                .confirmed
-        );
-        let (txid, _) = chain.pay(&regtest_address(), sats(1_000), false).unwrap();
-        chain.flush().unwrap();
+        // the owners are saved: a reloaded chain keeps them
+        let table = mem_table();
+        let chain = SimChain::load(table.clone(), Network::Regtest)
+            .await
+            .unwrap();
+        let t = chain
+            .pay_for(Some("store-a"), &[(a.clone(), sats(5_000))], false)
+            .unwrap();
+        chain.save().await.unwrap();
         drop(chain);
-        let chain = SimChain::open(&path, Network::Regtest).unwrap();
-        assert!(
-            chain.tx(&txid).await.unwrap().is_some(),
-            "saved as version 2 with its faucet"
+        let chain = SimChain::load(table, Network::Regtest).await.unwrap();
+        assert_eq!(
+            chain.double_spend_for(Some("store-b"), &t),
+            Err(SimError::NotYours(t))
         );
-        chain.pay(&regtest_address(), sats(1_000), false).unwrap();
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        chain.double_spend_for(Some("store-a"), &t).unwrap();
     }
 
     #[tokio::test]
@@ -2241,25 +2313,39 @@ mod tests {
         main_chain.pay(mainnet, sats(1_000), false).unwrap();
     }
 
+    /// A table of the embedded engine, in memory.
+    fn mem_table() -> Arc<dyn Table> {
+        Arc::new(crate::table::embedded::EmbeddedTable::in_memory())
+    }
+
     #[tokio::test]
-    async fn open_persists_and_reopens() {
-        let path = temp_path("chain.json");
+    async fn the_chain_is_kept_in_the_table_and_reloads() {
+        let table = mem_table();
         let addr = regtest_address();
         let (confirmed, pending, hashes) = {
-            let chain = SimChain::open(&path, Network::Regtest).unwrap();
-            assert!(path.exists(), "a fresh chain is saved at once");
+            let chain = SimChain::load(table.clone(), Network::Regtest)
+                .await
+                .unwrap();
+            assert!(
+                table
+                    .get(&schema::sim_meta(Network::Regtest))
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "a fresh chain is saved at once"
+            );
             let (confirmed, _) = chain.pay(&addr, sats(10_000), false).unwrap();
             let hashes = chain.mine(2);
             let (pending, _) = chain.pay(&addr, sats(20_000), true).unwrap();
-            chain.flush().unwrap();
-            let saved = std::fs::read_to_string(&path).unwrap();
-            let snap: SnapshotIn = serde_json::from_str(&saved).unwrap();
-            assert_eq!(snap.blocks.len(), 3);
-            assert_eq!(snap.mempool.len(), 1);
+            chain.save().await.unwrap();
+            // what is not saved is not there after a restart
+            chain.pay(&addr, sats(30_000), false).unwrap();
             (confirmed, pending, hashes)
         };
 
-        let chain = SimChain::open(&path, Network::Regtest).unwrap();
+        let chain = SimChain::load(table.clone(), Network::Regtest)
+            .await
+            .unwrap();
         assert_eq!(chain.tip_height().await.unwrap(), 2);
         assert_eq!(chain.block_hash_at(1).await.unwrap(), Some(hashes[0]));
         assert_eq!(chain.block_hash_at(2).await.unwrap(), Some(hashes[1]));
@@ -2268,24 +2354,132 @@ mod tests {
         assert_eq!(ids, vec![pending, confirmed]);
         assert!(txs[0].rbf && !txs[0].status.confirmed);
         assert_eq!(txs[1].status, TxStatus::confirmed_at(1, hashes[0]));
+        // the faucet key came back too: new payments are signed and valid
+        chain.pay(&addr, sats(1_000), false).unwrap();
 
-        // mutations after reopening are saved too
+        // mutations after reloading are saved too, and a reorg's new blocks
         chain.mine(1);
+        chain.reorg(2).unwrap();
+        chain.save().await.unwrap();
+        let tip_hash = chain.block_hash_at(3).await.unwrap();
         drop(chain);
-        let chain = SimChain::open(&path, Network::Regtest).unwrap();
+        let chain = SimChain::load(table.clone(), Network::Regtest)
+            .await
+            .unwrap();
         assert_eq!(chain.tip_height().await.unwrap(), 3);
-        assert!(chain.tx(&pending).await.unwrap().unwrap().status.confirmed);
+        assert_eq!(chain.block_hash_at(3).await.unwrap(), tip_hash);
+        assert!(!chain.tx(&pending).await.unwrap().unwrap().status.confirmed);
+        assert!(
+            chain
+                .tx(&confirmed)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .confirmed
+        );
 
+        // each network has its own chain
+        let other = SimChain::load(table.clone(), Network::Testnet)
+            .await
+            .unwrap();
+        assert_eq!(other.tip_height().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn two_processes_share_one_chain_and_never_both_win() {
+        let table = mem_table();
+        let one = SimChain::load(table.clone(), Network::Regtest)
+            .await
+            .unwrap();
+        let two = SimChain::load(table.clone(), Network::Regtest)
+            .await
+            .unwrap();
+        let addr = regtest_address();
+        let (paid, _) = one.pay(&addr, sats(10_000), false).unwrap();
+        one.save().await.unwrap();
+        // the other process sees it at its next refresh (each poller run does one)
+        assert_eq!(two.tip_height().await.unwrap(), 0);
+        assert!(two.tx(&paid).await.unwrap().is_some());
+        // two changes made from the same generation: the second save loses,
+        // and its process reloads the winner's chain
+        one.mine(1);
+        two.pay(&addr, sats(5_000), false).unwrap();
+        one.save().await.unwrap();
+        let err = two.save().await.unwrap_err();
+        assert!(matches!(err, SimError::Storage(_)), "{err}");
+        assert_eq!(two.tip_height().await.unwrap(), 1, "reloaded");
+        assert_eq!(two.address_txs(&addr).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_old_snapshot_file_is_imported_once() {
+        let path = temp_path("sandbox-chain.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // What the chain wrote before it had a faucet: a genesis block, one
+        // confirmed payment with a made-up input, nothing in the mempool.
+        let old = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::new(Txid::from_byte_array([9; 32]), 1),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::ENABLE_LOCKTIME_NO_RBF,
+                witness: Witness::new(),
+            }],
+            output: vec![out_to(
+                &parse_address(Network::Regtest, &regtest_address()).unwrap(),
+                5_000,
+            )],
+        };
+        let genesis = BlockHash::from_byte_array([1; 32]);
+        let block1 = BlockHash::from_byte_array([2; 32]);
+        let json = format!(
+            r#"{{"version":1,"network":"regtest","blocks":[{{"hash":"{genesis}","txs":[]}},{{"hash":"{block1}","txs":["{}"]}}],"mempool":[]}}"#,
+            serialize_hex(&old)
+        );
+        std::fs::write(&path, json).unwrap();
+        let table = mem_table();
+        let chain = SimChain::load_or_import(table.clone(), Network::Regtest, Some(&path))
+            .await
+            .unwrap();
+        assert!(!path.exists(), "renamed once imported");
+        assert!(path.with_extension("json.imported").exists());
+        assert_eq!(chain.tip_height().await.unwrap(), 1);
+        assert_eq!(chain.block_hash_at(1).await.unwrap(), Some(block1));
+        assert!(
+            chain
+                .tx(&old.compute_txid())
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .confirmed
+        );
+        let (txid, _) = chain.pay(&regtest_address(), sats(1_000), false).unwrap();
+        chain.save().await.unwrap();
+        drop(chain);
+        let chain = SimChain::load_or_import(table, Network::Regtest, Some(&path))
+            .await
+            .unwrap();
+        assert!(chain.tx(&txid).await.unwrap().is_some());
         // a snapshot of another network is refused
-        let err = SimChain::open(&path, Network::Testnet).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-
-        // a corrupt file is an error, not a panic
-        std::fs::write(&path, "{not json").unwrap();
-        assert!(SimChain::open(&path, Network::Regtest).is_err());
-
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::remove_dir_all(dir);
+        let other = temp_path("sandbox-chain.json");
+        std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+        std::fs::write(
+            &other,
+            r#"{"version":1,"network":"testnet","blocks":[],"mempool":[]}"#,
+        )
+        .unwrap();
+        assert!(
+            SimChain::load_or_import(mem_table(), Network::Regtest, Some(&other))
+                .await
+                .is_err()
+        );
+        for p in [&path, &other] {
+            if let Some(dir) = p.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 

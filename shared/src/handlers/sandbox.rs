@@ -23,9 +23,17 @@ fn sim<'a>(cx: &'a Ctx<'_>) -> Result<&'a Arc<SimChain>, ApiError> {
 
 /// Make the sandbox action durable before anything records its effect, so a
 /// crash can never leave the table ahead of the saved chain.
-fn durable(sim: &SimChain) -> Result<(), ApiError> {
-    sim.flush()
+async fn durable(sim: &SimChain) -> Result<(), ApiError> {
+    sim.save()
+        .await
         .map_err(|e| ApiError::internal(format!("saving the sandbox chain: {e}")))
+}
+
+/// Pick up what other processes saved before acting on the chain.
+async fn fresh(sim: &SimChain) -> Result<(), ApiError> {
+    sim.refresh()
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the sandbox chain: {e}")))
 }
 
 async fn settle(cx: &Ctx<'_>) {
@@ -72,6 +80,7 @@ async fn not_another_stores(
 /// `POST /v1/sandbox/payments {invoice_id | address, amount_sats, rbf?}` -> 201.
 pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sim = sim(&cx)?.clone();
+    fresh(&sim).await?;
     let store = cx.store()?.clone();
     let mut input = Input::from_body(&cx.req.body)?;
     let invoice_id = input.nonempty("invoice_id", 64);
@@ -110,7 +119,7 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
         )
         .map_err(sim_error)?;
     let vout = 0;
-    durable(&sim)?;
+    durable(&sim).await?;
     if let Some(id) = invoice {
         if let Err(e) = crate::invoice::poller::check_now(cx.app, &id).await {
             tracing::warn!(error = %e, "check after sandbox payment failed");
@@ -125,11 +134,12 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// `POST /v1/sandbox/blocks {count}`.
 pub async fn mine(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sim = sim(&cx)?.clone();
+    fresh(&sim).await?;
     let mut input = Input::from_body(&cx.req.body)?;
     let count = input.int("count", 1, 1000).unwrap_or(1) as u32;
     input.finish()?;
     let hashes = sim.mine(count);
-    durable(&sim)?;
+    durable(&sim).await?;
     settle(&cx).await;
     let tip = crate::chain::Chain::tip_height(&*sim).await.unwrap_or(0);
     Ok(Response::created(json!({
@@ -140,6 +150,7 @@ pub async fn mine(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// `POST /v1/sandbox/reorg {depth}`.
 pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sim = sim(&cx)?.clone();
+    fresh(&sim).await?;
     let mut input = Input::from_body(&cx.req.body)?;
     let depth = input.int("depth", 1, 100);
     let depth = input.required("depth", depth);
@@ -147,7 +158,7 @@ pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let depth = depth.expect("checked") as u32;
     let store = cx.store()?;
     sim.reorg_for(Some(&store.id), depth).map_err(sim_error)?;
-    durable(&sim)?;
+    durable(&sim).await?;
     settle(&cx).await;
     let tip = crate::chain::Chain::tip_height(&*sim).await.unwrap_or(0);
     Ok(Response::ok(json!({ "depth": depth, "tip_height": tip })))
@@ -156,6 +167,7 @@ pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// `POST /v1/sandbox/double-spend {txid}`.
 pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sim = sim(&cx)?.clone();
+    fresh(&sim).await?;
     let mut input = Input::from_body(&cx.req.body)?;
     let txid = input.nonempty("txid", 64);
     let txid = input.required("txid", txid);
@@ -168,7 +180,7 @@ pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let replacement = sim
         .double_spend_for(Some(&store.id), &txid)
         .map_err(sim_error)?;
-    durable(&sim)?;
+    durable(&sim).await?;
     settle(&cx).await;
     Ok(Response::ok(
         json!({ "txid": txid.to_string(), "replaced_by": replacement.to_string() }),

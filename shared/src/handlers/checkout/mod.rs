@@ -381,13 +381,17 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let mut broadcast = 0;
     let mut failure = None;
     if let Some(sim) = app.sandbox(inv.network) {
+        sim.refresh()
+            .await
+            .map_err(|e| ApiError::internal(format!("reading the sandbox chain: {e}")))?;
         // The sandbox takes the list all or nothing, as the invoice's store's.
         match sim.broadcast_for(Some(&inv.store_id), &txs) {
             Ok(txids) => broadcast = txids.len(),
             Err((i, e)) => failure = Some(broadcast_failure(&inv.id, i, e)),
         }
         if broadcast > 0 {
-            sim.flush()
+            sim.save()
+                .await
                 .map_err(|e| ApiError::internal(format!("saving the sandbox chain: {e}")))?;
         }
     } else {
