@@ -6,7 +6,12 @@
 //! - closes a connection whose request head has not arrived in time after
 //!   its first byte (slow clients), answering 408 first;
 //! - turns hyper's own bodiless answers to unparsable requests (400, 414,
-//!   431) into the API's error envelope with an `X-Request-Id`.
+//!   431) into the API's error envelope with an `X-Request-Id`;
+//! - closes gently ("lingering close"): it stops sending, then reads and
+//!   drops what the client still sends for a moment, so the kernel ends
+//!   the connection with FIN and not RST (an RST can make the client lose
+//!   our last answer, e.g. a 413 while it is still sending the body, or a
+//!   WebSocket close frame).
 //!
 //! Idle connections (no request since connect or since the last response)
 //! are closed by hyper's header-read timer, set to the idle timeout.
@@ -25,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -33,6 +38,10 @@ use tower::ServiceExt;
 
 /// How long stopping waits for open requests to finish.
 const DRAIN: Duration = Duration::from_secs(5);
+
+/// How long, and how many bytes, a closing socket still reads.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
 
 /// Serve `router` on `listener` until `stop` fires.
 pub(crate) async fn serve(
@@ -181,8 +190,9 @@ fn replace_bare_error(head: &[u8]) -> Option<Vec<u8>> {
 
 /// The socket of one connection (see the module doc).
 struct Guarded {
-    io: TcpStream,
-    _slot: OwnedSemaphorePermit,
+    /// Always Some until dropped (the drop hands it to the lingering close).
+    io: Option<TcpStream>,
+    slot: Option<OwnedSemaphorePermit>,
     state: Arc<ConnState>,
     header_timeout: Duration,
     /// The deadline of the request head being read, and its request number.
@@ -200,14 +210,18 @@ impl Guarded {
         header_timeout: Duration,
     ) -> Self {
         Guarded {
-            io,
-            _slot: slot,
+            io: Some(io),
+            slot: Some(slot),
             state,
             header_timeout,
             head_deadline: None,
             ours: None,
             timed_out: false,
         }
+    }
+
+    fn io(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(self.io.as_mut().expect("the socket is open until dropped"))
     }
 
     /// Whether a request head is what the socket is waiting for.
@@ -218,7 +232,8 @@ impl Guarded {
     /// Write out our own answer, if one is pending.
     fn poll_ours(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some((bytes, at)) = &mut self.ours {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &bytes[*at..]))?;
+            let io = Pin::new(self.io.as_mut().expect("the socket is open until dropped"));
+            let n = ready!(io.poll_write(cx, &bytes[*at..]))?;
             *at += n;
             if n == 0 || *at >= bytes.len() {
                 self.ours = None;
@@ -252,7 +267,7 @@ impl AsyncRead for Guarded {
             this.head_deadline = None;
         }
         let before = buf.filled().len();
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
+        match this.io().poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before
                     && this.awaiting_head()
@@ -304,30 +319,52 @@ impl AsyncWrite for Guarded {
                 return Poll::Ready(Ok(buf.len()));
             }
         }
-        Pin::new(&mut this.io).poll_write(cx, buf)
+        this.io().poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_ours(cx))?;
-        Pin::new(&mut this.io).poll_flush(cx)
+        this.io().poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_ours(cx))?;
-        Pin::new(&mut this.io).poll_shutdown(cx)
+        this.io().poll_shutdown(cx)
     }
 }
 
 impl Drop for Guarded {
     fn drop(&mut self) {
-        // hyper may drop the socket right after an error: send what is left
-        // of our answer if the socket takes it without waiting.
-        if let Some((bytes, at)) = &self.ours {
-            let _ = self.io.try_write(&bytes[*at..]);
-        }
+        let (Some(io), Ok(rt)) = (self.io.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        // hyper may drop the socket right after an error: what is left of
+        // our answer goes out first. The slot is held until the end.
+        let rest = self.ours.take().map(|(b, at)| b[at..].to_vec());
+        rt.spawn(linger(io, rest, self.slot.take()));
     }
+}
+
+/// Lingering close (see the module doc).
+async fn linger(mut io: TcpStream, rest: Option<Vec<u8>>, _slot: Option<OwnedSemaphorePermit>) {
+    let _ = tokio::time::timeout(LINGER, async {
+        if let Some(rest) = rest {
+            io.write_all(&rest).await?;
+        }
+        io.shutdown().await?;
+        let mut buf = [0u8; 8192];
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            match io.read(&mut buf).await? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok::<(), io::Error>(())
+    })
+    .await;
 }
 
 #[cfg(test)]
