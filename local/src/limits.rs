@@ -58,7 +58,7 @@ impl Default for WsLimits {
         WsLimits {
             max_connections: 256,
             max_connections_per_ip: 16,
-            max_subscriptions: 100,
+            max_subscriptions: satsgate::ws::MAX_SUBSCRIPTIONS,
         }
     }
 }

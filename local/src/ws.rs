@@ -142,9 +142,8 @@ impl Hub {
                 let counted = mine.map_or(0, |m| m.iter().filter(|t| **t != Topic::Prices).count());
                 let known = mine.is_some_and(|m| m.contains(t));
                 if *t != Topic::Prices && !known && counted >= self.limits.max_subscriptions {
-                    return Err(format!(
-                        "subscription limit reached: at most {} per connection; unsubscribe from one first",
-                        self.limits.max_subscriptions
+                    return Err(satsgate::ws::subscription_limit(
+                        self.limits.max_subscriptions,
                     ));
                 }
                 s.subs.entry(t.clone()).or_default().insert(id);
