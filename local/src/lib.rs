@@ -7,12 +7,20 @@ use axum::extract::{ConnectInfo, State};
 use axum::Router;
 use satsgate::app::App;
 use satsgate::dispatch::{dispatch, too_large};
+use satsgate::error::{ApiError, ErrorCode};
 use satsgate::http::{Request, Response, MAX_BODY_BYTES};
+use satsgate::ids::{new_id, IdKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub mod demo;
 pub mod jobs;
+// -- limits (local/src/limits.rs, local/src/serve.rs) --
+pub mod limits;
+mod serve;
+pub use limits::{Limits, WsLimits};
+// -- end limits --
 // -- websocket (local/src/ws.rs) --
 pub mod ws;
 // -- end websocket --
@@ -22,11 +30,39 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(serve_one).with_state(app)
 }
 
+/// How long a request body may take to arrive (a request extension; the
+/// default body timeout when absent).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyTimeout(pub Duration);
+
+/// An error answered before the dispatcher (which adds its own request id):
+/// the API's envelope and an `X-Request-Id`.
+pub fn error_answer(e: &ApiError) -> http::Response<Body> {
+    let request_id = new_id(IdKind::Request);
+    tracing::info!(request_id, status = e.status, message = %e.message, "request refused");
+    to_http(Response::from_error(e).with_header("X-Request-Id", request_id))
+}
+
 async fn serve_one(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: http::Request<Body>,
 ) -> http::Response<Body> {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > limits::MAX_URI_BYTES {
+        return error_answer(&ApiError::new(
+            414,
+            ErrorCode::ValidationError,
+            format!(
+                "the request URI is {uri_len} bytes; at most {} are accepted",
+                limits::MAX_URI_BYTES
+            ),
+        ));
+    }
+    let timeout = req
+        .extensions()
+        .get::<BodyTimeout>()
+        .map_or(Limits::default().body_timeout, |t| t.0);
     let (parts, body) = req.into_parts();
     let path_and_query = parts
         .uri
@@ -36,9 +72,19 @@ async fn serve_one(
     let mut request = Request::new(parts.method, path_and_query);
     request.headers = parts.headers;
     request.source_ip = Some(peer.ip());
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => request.body = bytes,
-        Err(_) => return to_http(Response::from_error(&too_large())),
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => request.body = bytes,
+        Ok(Err(_)) => return error_answer(&too_large()),
+        Err(_) => {
+            return error_answer(&ApiError::new(
+                408,
+                ErrorCode::ValidationError,
+                format!(
+                    "the request body did not arrive within {} seconds",
+                    timeout.as_secs_f64()
+                ),
+            ))
+        }
     }
     to_http(dispatch(&app, request).await)
 }
@@ -67,6 +113,8 @@ pub fn to_http(r: Response) -> http::Response<Body> {
 pub struct Running {
     pub addr: SocketAddr,
     pub app: Arc<App>,
+    /// The WebSocket connections and their subscriptions.
+    pub hub: Arc<ws::Hub>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     jobs: Vec<tokio::task::JoinHandle<()>>,
@@ -103,7 +151,17 @@ pub async fn start_with_jobs(
     listener: tokio::net::TcpListener,
     schedule: &jobs::Schedule,
 ) -> std::io::Result<Running> {
-    let mut running = start(app, listener).await?;
+    start_with_jobs_limited(app, listener, schedule, Limits::default()).await
+}
+
+/// As `start_with_jobs`, with these connection limits.
+pub async fn start_with_jobs_limited(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    schedule: &jobs::Schedule,
+    limits: Limits,
+) -> std::io::Result<Running> {
+    let mut running = start_limited(app, listener, limits).await?;
     // The started app (it has the WebSocket hub) runs the jobs.
     running.jobs = jobs::start_jobs(running.app.clone(), schedule);
     Ok(running)
@@ -111,24 +169,27 @@ pub async fn start_with_jobs(
 
 /// Serve `app` on `listener` until stopped (no background jobs).
 pub async fn start(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io::Result<Running> {
+    start_limited(app, listener, Limits::default()).await
+}
+
+/// As `start`, with these connection limits.
+pub async fn start_limited(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     // -- websocket: the hub is the app's push adapter; `/ws` and `/` upgrade --
-    let (app, hub) = ws::install(app);
-    let service = ws::attach(router(app.clone()), app.clone(), hub)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let (app, hub) = ws::install(app, limits.ws.clone());
+    let service = ws::attach(router(app.clone()), app.clone(), hub.clone())
+        .layer(axum::Extension(BodyTimeout(limits.body_timeout)));
     // -- end websocket --
-    let task = tokio::spawn(async move {
-        let server = axum::serve(listener, service).with_graceful_shutdown(async {
-            let _ = rx.await;
-        });
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let task = tokio::spawn(serve::serve(listener, service, limits, rx));
     Ok(Running {
         addr,
         app,
+        hub,
         shutdown: Some(tx),
         task,
         jobs: Vec::new(),

@@ -55,6 +55,7 @@ async fn run() -> Result<(), String> {
     satsgate::telemetry::init(false);
     let args = parse_args()?;
     let mut config = Config::from_env()?;
+    let limits = satsgate_local::Limits::from_env()?;
     if std::env::var("ALLOW_INSECURE_URLS").is_err() {
         // Local receivers are on http://127.0.0.1 by nature.
         config.allow_insecure_urls = true;
@@ -114,7 +115,7 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let schedule = satsgate_local::jobs::Schedule::default();
-    let running = satsgate_local::start_with_jobs(app, listener, &schedule)
+    let running = satsgate_local::start_with_jobs_limited(app, listener, &schedule, limits)
         .await
         .map_err(|e| e.to_string())?;
     println!("listening on {}", running.url());

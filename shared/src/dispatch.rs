@@ -264,22 +264,17 @@ async fn run(
         )));
     }
 
-    // The store of a store key, and the rate-limit counter, in parallel.
-    let store_fut = async {
-        match &key.store_id {
-            Some(id) => app.table.get(&schema::store(id)).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (store_item, rate) = tokio::join!(store_fut, rate_limit(app, &key.id));
-    let rate = rate?;
-    let store = match store_item? {
-        Some(Some(item)) => Some(from_item::<Store>(item)?),
-        Some(None) => {
-            return Err(ApiError::unauthenticated(
-                "invalid API key: its store no longer exists",
-            ))
-        }
+    // The store of a store key and its allowlist come before the rate-limit
+    // counter: a call refused by an allowlist does not use up the key's limit.
+    let store = match &key.store_id {
+        Some(id) => match app.table.get(&schema::store(id)).await? {
+            Some(item) => Some(from_item::<Store>(item)?),
+            None => {
+                return Err(ApiError::unauthenticated(
+                    "invalid API key: its store no longer exists",
+                ))
+            }
+        },
         None => None,
     };
     if let Some(s) = &store {
@@ -291,10 +286,10 @@ async fn run(
                 req.source_ip
                     .map(|i| i.to_string())
                     .unwrap_or_else(|| "an unknown address".into())
-            ))
-            .with_rate(&rate));
+            )));
         }
     }
+    let rate = rate_limit(app, &key.id).await?;
 
     let mut lease = None;
     if let Some(k) = &idem {

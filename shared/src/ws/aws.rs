@@ -91,6 +91,15 @@ pub async fn add_subscription(
 ) -> Result<(), ApiError> {
     let now = app.now();
     let t = topic.key();
+    let held = connection_topics(app, connection_id).await?;
+    let counted = held.iter().filter(|x| **x != Topic::Prices.key()).count();
+    if *topic != Topic::Prices && !held.contains(&t) && counted >= super::MAX_SUBSCRIPTIONS {
+        return Err(ApiError::new(
+            409,
+            crate::error::ErrorCode::Conflict,
+            super::subscription_limit(super::MAX_SUBSCRIPTIONS),
+        ));
+    }
     let key = schema::ws_subscription(&t, connection_id);
     let mut item = crate::table::Item::new();
     item.insert("pk".into(), json!(key.pk));
@@ -120,6 +129,23 @@ pub async fn remove_subscription(
     set_topics(app, connection_id, |topics| topics.retain(|x| *x != t)).await
 }
 
+fn topics_of(item: &crate::table::Item) -> Vec<String> {
+    item.get("topics")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The topic keys a connection is subscribed to.
+async fn connection_topics(app: &App, connection_id: &str) -> Result<Vec<String>, ApiError> {
+    let item = app.table.get(&schema::ws_connection(connection_id)).await?;
+    Ok(item.as_ref().map(topics_of).unwrap_or_default())
+}
+
 async fn set_topics(
     app: &App,
     connection_id: &str,
@@ -129,15 +155,7 @@ async fn set_topics(
     let Some(mut item) = app.table.get(&key).await? else {
         return Ok(());
     };
-    let mut topics: Vec<String> = item
-        .get("topics")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut topics = topics_of(&item);
     f(&mut topics);
     item.insert("topics".into(), json!(topics));
     app.table.put(item, None).await?;
@@ -425,5 +443,48 @@ pub async fn with_push_from_env(app: App) -> App {
     match ApiGatewayPush::from_env(app.table.clone()).await {
         Some(p) => app.with_push(Arc::new(p)),
         None => app,
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    fn event(conn: &str, body: Value) -> Value {
+        json!({"requestContext": {"connectionId": conn}, "body": body.to_string()})
+    }
+
+    fn reply(v: &Value) -> Value {
+        serde_json::from_str(v["body"].as_str().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn subscriptions_per_connection_are_capped() {
+        let app = App::in_memory();
+        assert_eq!(
+            on_connect(&app, &event("c1", json!(null))).await["statusCode"],
+            200
+        );
+        let sub = |id: String| json!({"action": "subscribe", "type": "invoice", "id": id});
+        for i in 0..crate::ws::MAX_SUBSCRIPTIONS {
+            let r = reply(&on_message(&app, &event("c1", sub(format!("inv_{i}")))).await);
+            assert_eq!(r["status"], "success", "{r}");
+        }
+        let r = reply(&on_message(&app, &event("c1", sub("inv_over".into()))).await);
+        assert_eq!(r["status"], "error");
+        assert!(
+            r["message"]
+                .as_str()
+                .unwrap()
+                .contains("subscription limit"),
+            "{r}"
+        );
+        assert!(subscribers(&*app.table, &Topic::Invoice("inv_over".into()))
+            .await
+            .unwrap()
+            .is_empty());
+        // One it holds is fine again.
+        let r = reply(&on_message(&app, &event("c1", sub("inv_0".into()))).await);
+        assert_eq!(r["status"], "success", "{r}");
     }
 }

@@ -50,6 +50,16 @@ pub const ACTIONS: [&str; 7] = [
 /// Largest text frame accepted (API Gateway's limit is 128 KiB too).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
+/// Subscriptions one connection may hold, `prices#all` not counted (on API
+/// Gateway; satsgate-local's default, changed by
+/// `SATSGATE_WS_MAX_SUBSCRIPTIONS`).
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
+/// The error reply text past the subscription cap.
+pub fn subscription_limit(max: usize) -> String {
+    format!("subscription limit reached: at most {max} per connection; unsubscribe from one first")
+}
+
 /// What a connection may be told about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Topic {
