@@ -341,8 +341,10 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
         let uri = inv
             .payment_uri()
             .unwrap_or_else(|| format!("bitcoin:{address}"));
+        // Drawn at least 3 px per module; CSS scales it to the box.
         let svg = qr::encode(&uri)
-            .map(|m| qr::svg_element(&m, QR_PX))
+            .ok()
+            .and_then(|m| Some(qr::svg_element(&m, m.layout(QR_PX.max(m.min_size())).ok()?)))
             .unwrap_or_default();
         body.push_str(&format!(
             "<section id=\"pay\"><a class=\"qr\" href=\"{uri}\" title=\"Open in a Bitcoin wallet\" aria-label=\"QR code of the payment request\">{svg}</a>",
