@@ -700,8 +700,21 @@ async fn hosted_checkout_page() {
     );
     assert!(html.contains(&format!("\"status_url\":\"../r/{id}\"")));
     assert!(
-        !html.contains("src=\"http") && !html.contains("href=\"http://") && !html.contains("<link"),
+        !html.contains("src=\"http") && !html.contains("href=\"http://"),
         "no external assets"
+    );
+    assert_eq!(
+        html.matches("<link").count(),
+        html.matches("<link rel=\"icon\" href=\"data:").count(),
+        "the only link is the inline favicon"
+    );
+    assert!(
+        html.contains("<link rel=\"icon\" href=\"data:"),
+        "a favicon"
+    );
+    assert!(
+        html.contains("\"ws_path\":\"../ws\"") && html.contains("\"ws_url\":null"),
+        "the script subscribes over /ws next to the page"
     );
     let csp = headers
         .get("content-security-policy")

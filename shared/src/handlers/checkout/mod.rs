@@ -420,12 +420,13 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
 
 /// `GET /i/{id}`: the hosted checkout page (HTML); unknown ids get a 404 page.
 pub async fn checkout_page(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let ws = cx.app.config.websocket_url.as_deref();
     let (status, html) = match load_public(cx.app, cx.param("id")).await {
-        Ok(inv) => (200, page::checkout(&inv, cx.now())),
+        Ok(inv) => (200, page::checkout(&inv, cx.now(), ws)),
         Err(e) if e.status == 404 => (404, page::not_found()),
         Err(e) => (e.status, page::error(&e.message)),
     };
-    Ok(page::html_response(status, html))
+    Ok(page::html_response(status, html, ws))
 }
 
 #[cfg(test)]
