@@ -43,6 +43,19 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
+/// Whether every address `listen` names is a loopback one (only then are
+/// insecure webhook URLs the default).
+fn listens_on_loopback(listen: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    match listen.to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
 #[tokio::main]
 async fn main() {
     if let Err(e) = run().await {
@@ -57,8 +70,9 @@ async fn run() -> Result<(), String> {
     let mut config = Config::from_env()?;
     let limits = satsgate_local::Limits::from_env()?;
     if std::env::var("ALLOW_INSECURE_URLS").is_err() {
-        // Local receivers are on http://127.0.0.1 by nature.
-        config.allow_insecure_urls = true;
+        // Local receivers are on http://127.0.0.1 by nature; a server others
+        // can reach keeps webhooks to public https addresses.
+        config.allow_insecure_urls = listens_on_loopback(&args.listen);
     }
     if std::env::var("PUBLIC_URL").is_err() {
         config.public_url = format!("http://{}", args.listen);
@@ -122,4 +136,30 @@ async fn run() -> Result<(), String> {
     tokio::signal::ctrl_c().await.ok();
     running.stop().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listens_on_loopback;
+
+    #[test]
+    fn insecure_urls_are_the_default_only_on_loopback() {
+        for listen in [
+            "127.0.0.1:3000",
+            "127.0.0.2:0",
+            "[::1]:3000",
+            "localhost:3000",
+        ] {
+            assert!(listens_on_loopback(listen), "{listen}");
+        }
+        for listen in [
+            "0.0.0.0:3000",
+            "[::]:3000",
+            "10.1.2.3:3000",
+            "192.168.0.5:80",
+            "nonsense",
+        ] {
+            assert!(!listens_on_loopback(listen), "{listen}");
+        }
+    }
 }

@@ -20,6 +20,9 @@ pub struct Config {
     pub public_url: String,
     /// Allow http:// and loopback/private webhook URLs (local use and tests).
     pub allow_insecure_urls: bool,
+    /// The WebSocket URL the checkout page connects to (`WEBSOCKET_URL`;
+    /// unset: `/ws` on the page's own host, as satsgate-local serves it).
+    pub websocket_url: Option<String>,
     /// A fiat price older than this cannot price an invoice or quote.
     pub price_max_age_secs: i64,
     /// Fewer answering sources than this keeps the old price.
@@ -36,6 +39,7 @@ impl Default for Config {
             rate_limit_per_minute: 1200,
             public_url: "http://127.0.0.1:3000".into(),
             allow_insecure_urls: false,
+            websocket_url: None,
             price_max_age_secs: 600,
             price_min_sources: 1,
             fiats: Fiat::defaults(),
@@ -57,6 +61,9 @@ impl Config {
         }
         if let Ok(v) = std::env::var("ALLOW_INSECURE_URLS") {
             c.allow_insecure_urls = matches!(v.as_str(), "1" | "true");
+        }
+        if let Ok(v) = std::env::var("WEBSOCKET_URL") {
+            c.websocket_url = Some(v).filter(|v| !v.trim().is_empty());
         }
         if let Ok(v) = std::env::var("PRICE_MAX_AGE_SECONDS") {
             c.price_max_age_secs = v

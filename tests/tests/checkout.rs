@@ -25,6 +25,33 @@ fn store_script(index: u64) -> Vec<u8> {
         .to_vec()
 }
 
+/// Decode a PNG QR with the `png` crate and read it with an independent
+/// QR reader -> (side in px, px per module, text).
+fn read_qr(data: &[u8]) -> (usize, usize, String) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(data))
+        .read_info()
+        .expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.width, info.height, "square");
+    assert_eq!(info.bit_depth, png::BitDepth::One);
+    let (w, row) = (info.width as usize, (info.width as usize).div_ceil(8));
+    let dark = |x: usize, y: usize| buf[y * row + x / 8] & (0x80 >> (x % 8)) == 0;
+    // The top-left finder pattern's first row: a dark run of 7 modules.
+    let (fx, fy) = (0..w * w)
+        .map(|i| (i % w, i / w))
+        .find(|&(x, y)| dark(x, y))
+        .unwrap();
+    let run = (fx..w).take_while(|&x| dark(x, fy)).count();
+    assert_eq!(run % 7, 0);
+    assert!(fx >= 4 * run / 7, "quiet zone of 4 modules");
+    let mut img =
+        rqrr::PreparedImage::prepare_from_greyscale(w, w, |x, y| if dark(x, y) { 0 } else { 255 });
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one code");
+    (w, run / 7, grids[0].decode().expect("readable").1)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn qr_images_as_svg_and_png() {
     let shop = Shop::open(Engine::Embedded, regtest_store()).await.unwrap();
@@ -52,7 +79,12 @@ async fn qr_images_as_svg_and_png() {
     let (status, ct, _, _) = shop.raw(&format!("/v1/qr?data={data}")).await;
     assert_eq!((status, ct.as_str()), (200, "image/svg+xml"));
 
-    for (size, max) in [(None, 256), (Some(512), 512), (Some(64), 64)] {
+    for (size, want) in [
+        (None, 256),
+        (Some(512), 512),
+        (Some(257), 257),
+        (Some(135), 135),
+    ] {
         let q = size.map(|s| format!("&size={s}")).unwrap_or_default();
         let (status, ct, headers, png) =
             shop.raw(&format!("/v1/qr?data={data}&format=png{q}")).await;
@@ -63,17 +95,34 @@ async fn qr_images_as_svg_and_png() {
             .to_str()
             .unwrap()
             .contains("max-age=86400"));
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
-        assert_eq!(&png[12..16], b"IHDR");
-        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
-        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        assert_eq!(w, h, "square");
-        // At least one pixel per module (a code with quiet zone is > 29 modules).
-        assert!(w >= 29 && (w <= max || max < 64 + 8), "{w} for size {max}");
-        if max >= 256 {
-            assert!(w > max / 2, "{w} fills most of {max}");
-        }
-        assert_eq!(&png[png.len() - 8..png.len() - 4], b"IEND");
+        let (side, module, text) = read_qr(&png);
+        assert_eq!(side, want, "exactly the size asked");
+        assert!(module >= 3, "{module} px per module at {want}");
+        assert_eq!(
+            text,
+            "bitcoin:bcrt1q6rz28mcfaxtmd6v789l9rrlrusdprr9pz3cppk?amount=0.001"
+        );
+        let (_, _, _, svg) = shop.raw(&format!("/v1/qr?data={data}{q}")).await;
+        let svg = String::from_utf8(svg).unwrap();
+        assert!(
+            svg.contains(&format!(
+                "width=\"{want}\" height=\"{want}\" viewBox=\"0 0 {want} {want}\""
+            )),
+            "{svg}"
+        );
+    }
+    // This data is 45 modules with the quiet zone: 135 px is its minimum.
+    for format in ["png", "svg"] {
+        let r = shop
+            .public(
+                "GET",
+                &format!("/v1/qr?data={data}&format={format}&size=134"),
+                None,
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (400, "validation_error"));
+        let msg = r.body["error"]["details"]["size"][0].as_str().unwrap();
+        assert!(msg.contains("at least 135 pixels"), "{msg}");
     }
 
     // Errors name the field.
@@ -581,8 +630,21 @@ async fn hosted_checkout_page() {
     );
     assert!(html.contains(&format!("\"status_url\":\"../r/{id}\"")));
     assert!(
-        !html.contains("src=\"http") && !html.contains("href=\"http://") && !html.contains("<link"),
+        !html.contains("src=\"http") && !html.contains("href=\"http://"),
         "no external assets"
+    );
+    assert_eq!(
+        html.matches("<link").count(),
+        html.matches("<link rel=\"icon\" href=\"data:").count(),
+        "the only link is the inline favicon"
+    );
+    assert!(
+        html.contains("<link rel=\"icon\" href=\"data:"),
+        "a favicon"
+    );
+    assert!(
+        html.contains("\"ws_path\":\"../ws\"") && html.contains("\"ws_url\":null"),
+        "the script subscribes over /ws next to the page"
     );
     let csp = headers
         .get("content-security-policy")

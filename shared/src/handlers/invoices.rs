@@ -122,15 +122,17 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
         input.error("buyer_email", "must be an email address");
     }
     let redirect_url = url_field(&mut input, "redirect_url");
-    let webhook_url = input.string("webhook_url", 2000).and_then(|u| {
-        match crate::webhooks::url::parse_url(&u, insecure) {
+    // Resolved and checked exactly as a webhook endpoint's `url` is.
+    let webhook_url = match input.string("webhook_url", 2000) {
+        Some(u) => match crate::webhooks::url::check_url(&u, insecure).await {
             Ok(_) => Some(u),
             Err(e) => {
                 input.error("webhook_url", e);
                 None
             }
-        }
-    });
+        },
+        None => None,
+    };
     let expire_min = input.int("expire_min", 1, 7 * 24 * 60);
     let tolerance = input.decimal("allowed_error_percent", Decimal::ZERO, Decimal::from(50));
     let speed = input

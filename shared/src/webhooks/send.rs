@@ -1,7 +1,8 @@
 //! One delivery attempt over HTTP: POST the event JSON with its signature,
 //! a timeout, no redirects, no proxy, at most `MAX_RESPONSE_BYTES` of the
-//! answer read, and (unless insecure URLs are allowed) only to addresses
-//! the SSRF guard accepted at connect time.
+//! answer read, and only to addresses the SSRF guard accepted at connect
+//! time (in insecure mode too: it then also accepts loopback and private
+//! addresses, never link-local or metadata ones).
 
 use super::signature;
 use super::url::{parse_url, GuardedResolver};
@@ -16,19 +17,20 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 pub const LOGGED_RESPONSE_CHARS: usize = 256;
 pub const USER_AGENT: &str = concat!("satsgate-webhooks/", env!("CARGO_PKG_VERSION"));
 
-fn client(guarded: bool) -> &'static reqwest::Client {
-    static GUARDED: OnceLock<reqwest::Client> = OnceLock::new();
-    static OPEN: OnceLock<reqwest::Client> = OnceLock::new();
-    let cell = if guarded { &GUARDED } else { &OPEN };
+fn client(allow_insecure: bool) -> &'static reqwest::Client {
+    static SECURE: OnceLock<reqwest::Client> = OnceLock::new();
+    static INSECURE: OnceLock<reqwest::Client> = OnceLock::new();
+    let cell = if allow_insecure { &INSECURE } else { &SECURE };
     cell.get_or_init(|| {
         let mut b = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(60));
-        if guarded {
-            b = b.dns_resolver(GuardedResolver).https_only(true);
+            .pool_idle_timeout(Duration::from_secs(60))
+            .dns_resolver(GuardedResolver { allow_insecure });
+        if !allow_insecure {
+            b = b.https_only(true);
         }
         b.build().expect("webhook HTTP client")
     })
@@ -96,7 +98,7 @@ async fn post_inner(
     let url = parse_url(out.url, allow_insecure).map_err(|e| format!("refused: the URL {e}"))?;
     let t = now.unix_timestamp();
     let signature = signature::header_value(&out.secrets, t, out.body.as_bytes());
-    let send = client(!allow_insecure)
+    let send = client(allow_insecure)
         .post(url)
         .timeout(timeout)
         .header(http::header::CONTENT_TYPE, "application/json")

@@ -68,28 +68,28 @@ pub async fn qr(cx: Ctx<'_>) -> Result<Response, ApiError> {
     }
     let format = q.one_of("format", &["svg", "png"]);
     let size = match q.get("size") {
-        None => qr::DEFAULT_SIZE,
+        None => None,
         Some(v) => match v.parse::<u32>() {
-            Ok(n) if (qr::MIN_SIZE..=qr::MAX_SIZE).contains(&n) => n,
+            Ok(n) if (1..=qr::MAX_SIZE).contains(&n) => Some(n),
             _ => {
                 q.errors.add(
                     "size",
-                    format!(
-                        "must be a whole number of pixels from {} to {}",
-                        qr::MIN_SIZE,
-                        qr::MAX_SIZE
-                    ),
+                    format!("must be a whole number of pixels up to {}", qr::MAX_SIZE),
                 );
-                qr::DEFAULT_SIZE
+                None
             }
         },
     };
     q.finish()?;
     let data = data.unwrap_or_default();
     let modules = qr::encode(data).map_err(|e| ApiError::field("data", e))?;
+    let size = size.unwrap_or(qr::DEFAULT_SIZE.max(modules.min_size()));
+    let layout = modules
+        .layout(size)
+        .map_err(|e| ApiError::field("size", e))?;
     let response = match format.as_deref() {
-        Some("png") => Response::raw(200, "image/png", qr::png(&modules, size)),
-        _ => Response::raw(200, "image/svg+xml", qr::svg_document(&modules, size)),
+        Some("png") => Response::raw(200, "image/png", qr::png(&modules, layout)),
+        _ => Response::raw(200, "image/svg+xml", qr::svg_document(&modules, layout)),
     };
     Ok(response
         .with_header("Cache-Control", "public, max-age=86400")
@@ -442,12 +442,13 @@ fn broadcast_failure(invoice_id: &str, i: usize, e: ChainError) -> ApiError {
 
 /// `GET /i/{id}`: the hosted checkout page (HTML); unknown ids get a 404 page.
 pub async fn checkout_page(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let ws = cx.app.config.websocket_url.as_deref();
     let (status, html) = match load_public(cx.app, cx.param("id")).await {
-        Ok(inv) => (200, page::checkout(&inv, cx.now())),
+        Ok(inv) => (200, page::checkout(&inv, cx.now(), ws)),
         Err(e) if e.status == 404 => (404, page::not_found()),
         Err(e) => (e.status, page::error(&e.message)),
     };
-    Ok(page::html_response(status, html))
+    Ok(page::html_response(status, html, ws))
 }
 
 #[cfg(test)]

@@ -3,8 +3,11 @@
 //! SHA-256), the QR is inline SVG rendered here, every merchant-provided
 //! string is HTML-escaped, and what the script needs comes as JSON in a
 //! `<script type="application/json">` block (with `<`, `>`, `&` escaped).
-//! Live status: the script polls `GET /r/{id}` every 3 s (a WebSocket
-//! subscription can replace the poll later without changing the page's shape).
+//! Live status until a final state (completed, expired, cancelled, invalid,
+//! refunded, archived): the script subscribes to the invoice over the
+//! WebSocket (`subscribe`, type `invoice`) and re-reads `GET /r/{id}` on each
+//! `invoice.updated`; without a socket it polls every 3 s (every 30 s with
+//! one), and reconnects with backoff. The favicon is an inline data: URL.
 
 use super::{payable, qr};
 use crate::clock::{parse_rfc3339, rfc3339};
@@ -73,7 +76,7 @@ button:hover{background:#f9fafb}
 .state.warn h1{color:#b45309}
 .state.bad h1{color:#b91c1c}
 .state a{color:#1d4ed8}
-footer{padding:10px 24px 14px;border-top:1px solid #e5e7eb;color:#9ca3af;font-size:.75rem;word-break:break-all}
+footer{padding:10px 24px 14px;border-top:1px solid #e5e7eb;color:#9ca3af;font-size:.75rem;overflow-wrap:anywhere}
 .offscreen{position:fixed;left:-9999px;top:0}
 [hidden]{display:none!important}
 "#;
@@ -84,8 +87,12 @@ const SCRIPT: &str = r#"
   var data = JSON.parse(document.getElementById("sg-data").textContent);
   var skew = Date.parse(data.now) - Date.now();
   var expires = Date.parse(data.expires_at);
-  var finished = !data.open;
+  var FINAL = ["completed", "expired", "cancelled", "invalid", "refunded", "archived"];
+  var OPEN = ["new", "paid_partial"];
+  var shown = data.status;
+  var finished = FINAL.indexOf(shown) >= 0;
   var redirecting = false;
+  var socket = null, live = false, retry = 1000, pollTimer = null;
   function el(id) { return document.getElementById(id); }
   function showState(kind) {
     var m = data.messages[kind] || data.messages.unknown;
@@ -93,6 +100,7 @@ const SCRIPT: &str = r#"
     el("state-text").textContent = m.text;
     el("state").className = "state " + m.tone;
     el("state").hidden = false;
+    el("state").setAttribute("data-status", kind);
     if (el("pay")) el("pay").hidden = true;
     var back = el("return");
     if (back) back.hidden = !(kind === "pending" || kind === "completed");
@@ -104,37 +112,84 @@ const SCRIPT: &str = r#"
     el("redirect").hidden = false;
     setTimeout(function () { window.location.assign(url); }, 3000);
   }
+  function stop() {
+    finished = true;
+    if (pollTimer) clearTimeout(pollTimer);
+    if (socket) { try { socket.close(); } catch (e) {} }
+  }
   function update(inv) {
     var s = inv.status;
-    if (s === "pending" || s === "completed") {
-      finished = true;
-      showState(s);
-      redirectLater();
-    } else if (s === "new" || s === "paid_partial") {
-      if (inv.amount_due_sats !== data.amount_due_sats) {
-        finished = true;
+    if (OPEN.indexOf(s) >= 0) {
+      // Still payable: a new amount due (or a payment undone) redraws the page.
+      if (OPEN.indexOf(shown) < 0 || inv.amount_due_sats !== data.amount_due_sats) {
+        stop();
         window.location.reload();
       }
-    } else {
-      finished = true;
-      showState(s);
+      return;
     }
+    if (s === shown && !el("state").hidden) return;
+    shown = s;
+    showState(s);
+    if (s === "pending" || s === "completed") redirectLater();
+    if (FINAL.indexOf(s) >= 0) stop();
   }
-  function poll() {
-    if (finished) return;
-    fetch(data.status_url, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "omit" })
+  function refresh() {
+    if (finished) return Promise.resolve();
+    return fetch(data.status_url, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (b) { if (b && b.invoice) update(b.invoice); })
-      .catch(function () {})
-      .then(function () { if (!finished) setTimeout(poll, 3000); });
+      .catch(function () {});
+  }
+  // Polling is the fallback: every 3 s without a live socket, every 30 s with one.
+  function poll() {
+    pollTimer = null;
+    if (finished) return;
+    refresh().then(function () {
+      if (!finished) pollTimer = setTimeout(poll, live ? 30000 : 3000);
+    });
+  }
+  function wsUrl() {
+    if (data.ws_url) return data.ws_url;
+    var u = new URL(data.ws_path, window.location.href);
+    u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+    return u.href;
+  }
+  function connect() {
+    if (finished || !window.WebSocket) return;
+    try { socket = new WebSocket(wsUrl()); } catch (e) { return; }
+    socket.onopen = function () {
+      socket.send(JSON.stringify({ action: "subscribe", type: "invoice", id: data.id }));
+    };
+    socket.onmessage = function (m) {
+      var f;
+      try { f = JSON.parse(m.data); } catch (e) { return; }
+      if (f.status === "success" && f.message && !live) {
+        // Subscribed: catch up on anything that changed before.
+        live = true;
+        retry = 1000;
+        document.documentElement.setAttribute("data-live", "ws");
+        refresh();
+      } else if (f.type === "invoice.updated" && f.data && f.data.id === data.id) {
+        refresh();
+      }
+    };
+    socket.onclose = function () {
+      socket = null;
+      live = false;
+      document.documentElement.setAttribute("data-live", "poll");
+      if (finished) return;
+      if (!pollTimer) pollTimer = setTimeout(poll, 3000);
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 30000);
+    };
   }
   function pad(n) { return n < 10 ? "0" + n : String(n); }
   function tick() {
-    if (finished) return;
+    if (OPEN.indexOf(shown) < 0 || finished) return;
     var left = Math.floor((expires - (Date.now() + skew)) / 1000);
     if (left <= 0) {
       el("countdown").textContent = "0:00";
-      showState("expired"); // keep polling: a payment sent in time still counts
+      showState("expired"); // stay live: a payment sent in time still counts
       return;
     }
     var h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
@@ -168,14 +223,18 @@ const SCRIPT: &str = r#"
       }
     });
   });
-  if (data.open) {
-    tick();
-    setTimeout(poll, 3000);
-  } else if (data.status === "pending" || data.status === "completed") {
-    redirectLater();
+  if (data.open) tick();
+  if (shown === "pending" || shown === "completed") redirectLater();
+  if (!finished) {
+    document.documentElement.setAttribute("data-live", "poll");
+    connect();
+    pollTimer = setTimeout(poll, 3000);
   }
 })();
 "#;
+
+/// An inline icon (no request, so no 404 for `/favicon.ico`).
+const FAVICON: &str = "<link rel=\"icon\" href=\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='8' fill='%23f7931a'/%3E%3C/svg%3E\">";
 
 fn csp_hash(s: &str) -> String {
     format!(
@@ -184,7 +243,8 @@ fn csp_hash(s: &str) -> String {
     )
 }
 
-/// Only the inline style and script above run; fetches go to this origin.
+/// Only the inline style and script above run; fetches and the WebSocket
+/// go to this origin (`'self'` covers ws/wss of the same host).
 static CSP: LazyLock<String> = LazyLock::new(|| {
     format!(
         "default-src 'none'; style-src {}; script-src {}; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'",
@@ -193,11 +253,25 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The policy, allowing also the WebSocket URL when it is elsewhere (AWS:
+/// the API Gateway WebSocket API). A URL that could widen the policy (not
+/// a plain ws/wss URL) is left out.
+fn csp(websocket_url: Option<&str>) -> String {
+    let extra = websocket_url.filter(|u| {
+        (u.starts_with("wss://") || u.starts_with("ws://"))
+            && !u.contains(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == '\'')
+    });
+    match extra {
+        Some(u) => CSP.replace("connect-src 'self'", &format!("connect-src 'self' {u}")),
+        None => CSP.clone(),
+    }
+}
+
 /// An HTML response with the page's security and caching headers.
-pub fn html_response(status: u16, html: String) -> Response {
+pub fn html_response(status: u16, html: String, websocket_url: Option<&str>) -> Response {
     Response::raw(status, "text/html; charset=utf-8", html)
         .with_header("Cache-Control", "no-store")
-        .with_header("Content-Security-Policy", CSP.as_str())
+        .with_header("Content-Security-Policy", csp(websocket_url))
         .with_header("X-Content-Type-Options", "nosniff")
         .with_header("Referrer-Policy", "no-referrer")
 }
@@ -209,7 +283,7 @@ fn document(title: &str, body: &str, script: Option<&str>) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex,nofollow\"><title>{}</title><style>{STYLE}</style></head>\
+         <meta name=\"robots\" content=\"noindex,nofollow\"><title>{}</title>{FAVICON}<style>{STYLE}</style></head>\
          <body><main>{body}</main>{script}</body></html>\n",
         escape_html(title)
     )
@@ -248,7 +322,7 @@ fn btc(sats: u64) -> String {
 fn message(kind: &str, store: &str) -> (&'static str, String, &'static str) {
     match kind {
         "pending" => ("Paid", "Payment received. It is waiting for confirmation on the Bitcoin network; you can close this page.".into(), "ok"),
-        "completed" => ("Paid", "Payment received and confirmed. Thank you!".into(), "ok"),
+        "completed" => ("Payment confirmed", "Payment received and confirmed on the Bitcoin network. Thank you!".into(), "ok"),
         "expired" => (
             "Invoice expired",
             format!("This invoice has expired. Do not send a payment to it; ask {store} for a new one. If you already paid, contact {store}."),
@@ -288,7 +362,7 @@ fn countdown(expires_at: &str, now: OffsetDateTime) -> String {
 }
 
 /// The checkout page of an invoice.
-pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
+pub fn checkout(inv: &Invoice, now: OffsetDateTime, websocket_url: Option<&str>) -> String {
     let store = if inv.store_name.trim().is_empty() {
         "the merchant"
     } else {
@@ -341,8 +415,10 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
         let uri = inv
             .payment_uri()
             .unwrap_or_else(|| format!("bitcoin:{address}"));
+        // Drawn at least 3 px per module; CSS scales it to the box.
         let svg = qr::encode(&uri)
-            .map(|m| qr::svg_element(&m, QR_PX))
+            .ok()
+            .and_then(|m| Some(qr::svg_element(&m, m.layout(QR_PX.max(m.min_size())).ok()?)))
             .unwrap_or_default();
         body.push_str(&format!(
             "<section id=\"pay\"><a class=\"qr\" href=\"{uri}\" title=\"Open in a Bitcoin wallet\" aria-label=\"QR code of the payment request\">{svg}</a>",
@@ -425,6 +501,8 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime) -> String {
         "redirect_url": redirect,
         // Relative, so the page works behind any host or path prefix.
         "status_url": format!("../r/{}", inv.id),
+        "ws_path": "../ws",
+        "ws_url": websocket_url,
         "messages": messages,
     });
     body.push_str(&format!(
@@ -469,6 +547,35 @@ mod tests {
             "the hashed text is exactly what is served"
         );
         assert!(page.contains(&format!("<style>{STYLE}</style>")));
+    }
+
+    #[test]
+    fn csp_allows_only_a_plain_websocket_url_besides_self() {
+        assert_eq!(csp(None), *CSP);
+        let aws = csp(Some("wss://abc.execute-api.us-east-1.amazonaws.com/prod"));
+        assert!(
+            aws.contains("connect-src 'self' wss://abc.execute-api.us-east-1.amazonaws.com/prod;"),
+            "{aws}"
+        );
+        for bad in [
+            "https://x.example",
+            "wss://x; script-src *",
+            "wss://x 'unsafe-inline'",
+        ] {
+            assert_eq!(csp(Some(bad)), *CSP, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_page_has_an_inline_favicon_and_unbroken_footer_words() {
+        for page in [not_found(), error("x"), document("t", "", None)] {
+            assert!(
+                page.contains("<link rel=\"icon\" href=\"data:image/svg+xml,"),
+                "{page}"
+            );
+        }
+        let footer = STYLE.lines().find(|l| l.starts_with("footer{")).unwrap();
+        assert!(!footer.contains("break-all") && footer.contains("overflow-wrap:anywhere"));
     }
 
     #[test]
