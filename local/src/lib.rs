@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 pub mod demo;
 pub mod jobs;
+pub mod lock;
 // -- websocket (local/src/ws.rs) --
 pub mod ws;
 // -- end websocket --

@@ -213,7 +213,7 @@ pub async fn create(
     mut inv: Invoice,
     extra: Vec<TxOp>,
 ) -> Result<Invoice, ApiError> {
-    let wallet = Wallet::parse(&store.wallet, store.network).map_err(|e| {
+    let wallet = Wallet::cached(&store.wallet, store.network).map_err(|e| {
         tracing::error!(store = %store.id, error = %e, "stored wallet does not parse");
         ApiError::internal("the store's wallet could not be read")
     })?;
