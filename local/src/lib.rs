@@ -21,6 +21,7 @@ pub mod limits;
 mod serve;
 pub use limits::{Limits, WsLimits};
 // -- end limits --
+pub mod lock;
 // -- websocket (local/src/ws.rs) --
 pub mod ws;
 // -- end websocket --

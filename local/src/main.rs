@@ -97,6 +97,13 @@ async fn run() -> Result<(), String> {
         ),
         Storage::Memory => "memory (nothing is kept)".into(),
     };
+    // One server per data directory; commands share it with a running one.
+    let _lock = match &storage {
+        Storage::Dir(dir) if args.command.is_none() => {
+            Some(satsgate_local::lock::lock_data_dir(dir)?)
+        }
+        _ => None,
+    };
     let mut app = App::build(storage, config).await?;
     if args.live {
         app = app.with_live_sources()?;

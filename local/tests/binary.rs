@@ -277,3 +277,152 @@ async fn a_killed_process_still_delivers_after_restart() {
     server.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A second server on the same data directory is refused, naming the
+/// running one's pid; `create-account` works while the server runs, and
+/// the server sees (and keeps, across a restart) what the command wrote.
+#[tokio::test]
+async fn a_second_server_is_refused_and_commands_work_alongside() {
+    let dir = std::env::temp_dir().join(format!("satsgate-local-two-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let local = start(&dir);
+    let second = Command::new(env!("CARGO_BIN_EXE_satsgate-local"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env_remove("TABLE_NAME")
+        .output()
+        .expect("run a second satsgate-local");
+    assert_eq!(second.status.code(), Some(2), "the second server exits");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!("pid {}", local.child.id())) && stderr.contains("already serving"),
+        "the refusal names the running server: {stderr}"
+    );
+
+    let created = Command::new(env!("CARGO_BIN_EXE_satsgate-local"))
+        .args(["create-account", "--name", "Second", "--data-dir"])
+        .arg(&dir)
+        .env_remove("TABLE_NAME")
+        .output()
+        .expect("run create-account");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SATSGATE_ACCOUNT_KEY="))
+        .expect("the new account's key")
+        .to_string();
+    let (s, b) = call(&local.url, "GET", "/v1/stores", &key, None).await;
+    assert_eq!(s, 200, "the running server sees the new account: {b}");
+    let (s, _) = call(
+        &local.url,
+        "POST",
+        "/v1/stores",
+        &key,
+        Some(json!({"name": "Later", "network": "regtest", "wallet": "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    local.interrupt();
+
+    let local = start(&dir);
+    let (s, b) = call(&local.url, "GET", "/v1/stores", &key, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        b["items"].as_array().unwrap().len(),
+        1,
+        "nothing was lost: {b}"
+    );
+    local.interrupt();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A data directory written by the old engine (`table.log`, see
+/// tests/fixtures/old-table-log.json) is imported on first start and the
+/// log renamed; the merchant's keys, store and invoices are all there.
+#[tokio::test]
+async fn an_old_table_log_is_imported_on_first_start() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let about: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("old-table-log.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("satsgate-local-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["table.log", "sandbox-chain.json"] {
+        std::fs::copy(fixtures.join("old-table-log").join(f), dir.join(f)).unwrap();
+    }
+    // The old engine ignored a torn last line (a crash mid-write); so does the import.
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("table.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, b"[{\"put\": {\"pk\": \"torn").unwrap();
+    drop(log);
+
+    let local = start(&dir);
+    assert!(
+        local.value("SATSGATE_ACCOUNT_KEY").is_none(),
+        "the imported demo account is found, not created again: {:?}",
+        local.lines
+    );
+    assert!(!dir.join("table.log").exists());
+    assert!(dir.join("table.log.imported").exists());
+    assert!(dir.join("satsgate.db").exists());
+    let key = about["store_key"].as_str().unwrap();
+    let paid = about["paid_invoice"].as_str().unwrap();
+    let (s, inv) = call(
+        &local.url,
+        "GET",
+        &format!("/v1/invoices/{paid}"),
+        key,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{inv}");
+    assert_eq!(inv["amount"], "12.50");
+    assert_eq!(inv["order_id"], "order-1");
+    assert_eq!(inv["amount_paid_sats"], inv["crypto_amount_sats"], "{inv}");
+    assert_eq!(inv["payments"].as_array().unwrap().len(), 1);
+    let cancelled = about["cancelled_invoice"].as_str().unwrap();
+    let (_, inv) = call(
+        &local.url,
+        "GET",
+        &format!("/v1/invoices/{cancelled}"),
+        key,
+        None,
+    )
+    .await;
+    assert_eq!(inv["status"], "cancelled");
+    let (s, list) = call(&local.url, "GET", "/v1/invoices", key, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 3, "{list}");
+    let account = about["account_key"].as_str().unwrap();
+    let (s, stores) = call(&local.url, "GET", "/v1/stores", account, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(stores["items"][0]["id"], about["store_id"]);
+    // The next invoice continues the imported address counter.
+    let (s, inv) = call(
+        &local.url,
+        "POST",
+        "/v1/invoices",
+        key,
+        Some(json!({"amount": "0.001", "currency": "BTC"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    assert_eq!(inv["address_index"], 3);
+    local.interrupt();
+
+    // A restart does not import again.
+    let local = start(&dir);
+    let (_, list) = call(&local.url, "GET", "/v1/invoices", key, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 4);
+    local.interrupt();
+    let _ = std::fs::remove_dir_all(&dir);
+}

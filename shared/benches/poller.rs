@@ -14,7 +14,7 @@ use satsgate::dispatch::dispatch;
 use satsgate::http::Request;
 use satsgate::network::Network;
 use satsgate::table::{
-    embedded::EmbeddedTable, Cond, Item, Key, Page, Query, Table, TableError, TxOp, Update,
+    sqlite::SqliteTable, Cond, Item, Key, Page, Query, Table, TableError, TxOp, Update,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -143,7 +143,7 @@ async fn setup() -> Setup {
     let counts = Arc::new(Counts::default());
     let sim = Arc::new(SimChain::in_memory(Network::Regtest));
     let table: Arc<dyn Table> = Arc::new(CountingTable(
-        Arc::new(EmbeddedTable::in_memory()),
+        Arc::new(SqliteTable::in_memory()),
         counts.clone(),
     ));
     let config = Config {
@@ -190,7 +190,7 @@ async fn creation_rate(n: usize) -> (f64, f64) {
         .await;
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();
-    let raw = EmbeddedTable::in_memory();
+    let raw = SqliteTable::in_memory();
     let item = call(
         &s.app,
         "POST",

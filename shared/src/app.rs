@@ -6,7 +6,7 @@ use crate::chain::Chain;
 use crate::clock::{Clock, SystemClock};
 use crate::network::Network;
 use crate::prices::{Fiat, PriceFeed, SandboxFeed};
-use crate::table::{dynamo::DynamoTable, embedded::EmbeddedTable, Table};
+use crate::table::{dynamo::DynamoTable, sqlite::SqliteTable, Table};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,6 +103,8 @@ pub struct App {
     pub queue: Arc<dyn crate::queue::Queue>,
     /// Live events to WebSocket subscribers.
     pub push: Arc<dyn crate::push::Push>,
+    /// Counts each key's requests for the rate limit.
+    pub rate_counter: Arc<dyn crate::ratelimit::RateCounter>,
 }
 
 /// Where state lives.
@@ -110,9 +112,9 @@ pub struct App {
 pub enum Storage {
     /// DynamoDB table `TABLE_NAME` (endpoint from `AWS_ENDPOINT_URL` if set).
     Dynamo,
-    /// Embedded engine in this directory.
+    /// Embedded engine (SQLite, `satsgate.db`) in this directory.
     Dir(PathBuf),
-    /// Embedded engine in memory only.
+    /// Embedded engine (SQLite) in memory only.
     Memory,
 }
 
@@ -133,6 +135,7 @@ impl App {
                 crate::webhooks::QUEUE_NAME,
             )),
             push: Arc::new(crate::push::NoPush),
+            rate_counter: crate::ratelimit::counter_for(&table),
             table,
             clock,
             config,
@@ -188,7 +191,7 @@ impl App {
     /// An in-memory app for tests.
     pub fn in_memory() -> App {
         App::new(
-            Arc::new(EmbeddedTable::in_memory()),
+            Arc::new(SqliteTable::in_memory()),
             Arc::new(SystemClock),
             Config {
                 allow_insecure_urls: true,
@@ -205,7 +208,7 @@ impl App {
             Storage::Dynamo => (Arc::new(DynamoTable::from_env().await?), None),
             Storage::Dir(dir) => {
                 let table: Arc<dyn Table> = Arc::new(
-                    EmbeddedTable::open(dir)
+                    SqliteTable::open(dir)
                         .map_err(|e| format!("opening data dir {}: {e}", dir.display()))?,
                 );
                 let sim = SimChain::load_or_import(
@@ -218,7 +221,7 @@ impl App {
                 (table, Some(sim))
             }
             Storage::Memory => (
-                Arc::new(EmbeddedTable::in_memory()),
+                Arc::new(SqliteTable::in_memory()),
                 Some(SimChain::in_memory(Network::Regtest)),
             ),
         };

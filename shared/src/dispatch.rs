@@ -542,15 +542,7 @@ async fn rate_limit(app: &App, key_id: &str) -> Result<RateInfo, ApiError> {
     let now = app.now().unix_timestamp();
     let minute = now / 60;
     let reset = (minute + 1) * 60;
-    let item = app
-        .table
-        .update(
-            &schema::rate_window(key_id, minute),
-            Update::new().add("count", 1).set("ttl", reset + 120),
-            None,
-        )
-        .await?;
-    let count = item.get("count").and_then(Value::as_u64).unwrap_or(1);
+    let count = app.rate_counter.hit(key_id, minute).await?;
     let limit = app.config.rate_limit_per_minute;
     let headers = vec![
         ("X-RateLimit-Limit".into(), limit.to_string()),

@@ -17,6 +17,7 @@ pub mod network;
 pub mod prices;
 pub mod push;
 pub mod queue;
+pub mod ratelimit;
 pub mod records;
 pub mod routes;
 pub mod schema;

@@ -7,12 +7,14 @@
 //! exactly one unhardened wildcard; receive addresses are then derived from it.
 //! satsgate never sees private keys: any input containing one is rejected.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bitcoin::base58;
 use bitcoin::bip32::{ChildNumber, Xpub};
-use bitcoin::secp256k1::Secp256k1;
+use bitcoin::secp256k1::{Secp256k1, VerifyOnly};
 use miniscript::descriptor::checksum::desc_checksum;
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey, ShInner, Wildcard};
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,9 @@ impl WalletError {
     }
 }
 
+/// Parsed wallets kept by [`Wallet::cached`].
+const CACHED_WALLETS: usize = 1024;
+
 const SUPPORTED: &str = "supported wallets are single-key descriptors pkh(KEY/0/*), \
      sh(wpkh(KEY/0/*)), wpkh(KEY/0/*) and tr(KEY/0/*), or an extended public key \
      (xpub/ypub/zpub, or tpub/upub/vpub on test networks)";
@@ -98,6 +103,26 @@ impl Wallet {
         }
     }
 
+    /// [`Wallet::parse`] once per process for each (text, network): a
+    /// store's wallet is parsed at its first invoice, not at every one. The
+    /// text is the key, so a changed wallet is a new entry; at most
+    /// `CACHED_WALLETS` are kept.
+    pub fn cached(input: &str, network: Network) -> Result<Arc<Wallet>, WalletError> {
+        static CACHE: OnceLock<Mutex<HashMap<(String, Network), Arc<Wallet>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let key = (input.to_string(), network);
+        if let Some(w) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(w.clone());
+        }
+        let wallet = Arc::new(Wallet::parse(input, network)?);
+        let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CACHED_WALLETS {
+            map.clear();
+        }
+        map.insert(key, wallet.clone());
+        Ok(wallet)
+    }
+
     /// Canonical public descriptor, with checksum and xpub/tpub keys
     /// (never SLIP-132 prefixes). Parsing it again on the same network yields
     /// the same wallet.
@@ -134,9 +159,10 @@ impl Wallet {
         }
         // Safe from miniscript's panics: `parse` guarantees one xpub, an
         // unhardened wildcard and no hardened step after the key.
-        let secp = Secp256k1::verification_only();
+        static SECP: OnceLock<Secp256k1<VerifyOnly>> = OnceLock::new();
+        let secp = SECP.get_or_init(Secp256k1::verification_only);
         self.descriptor
-            .derived_descriptor(&secp, index)
+            .derived_descriptor(secp, index)
             .map_err(|e| WalletError::new(format!("cannot derive address {index}: {e}")))
     }
 
@@ -847,6 +873,28 @@ mod tests {
             assert_eq!(regtest.script_pubkey_at(0).expect("spk"), program(tb0));
             assert_round_trip(&regtest);
         }
+    }
+
+    #[test]
+    fn cached_parses_once_per_text_and_network() {
+        let a = Wallet::cached(BIP84_ZPUB, Network::Mainnet).unwrap();
+        let b = Wallet::cached(BIP84_ZPUB, Network::Mainnet).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the second call reuses the parsed wallet"
+        );
+        assert_eq!(
+            a.address_at(0).unwrap(),
+            Wallet::parse(BIP84_ZPUB, Network::Mainnet)
+                .unwrap()
+                .address_at(0)
+                .unwrap()
+        );
+        assert!(
+            Wallet::cached(BIP84_ZPUB, Network::Regtest).is_err(),
+            "the network is part of the key: a mainnet key is refused on regtest"
+        );
+        assert!(Wallet::cached("garbage", Network::Mainnet).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use satsgate::app::{App, Config};
 use satsgate::clock::SystemClock;
 use satsgate::table::dynamo::{create_table, DynamoTable};
-use satsgate::table::embedded::EmbeddedTable;
+use satsgate::table::sqlite::SqliteTable;
 use satsgate::table::Table;
 use serde_json::Value;
 use std::sync::Arc;
@@ -68,7 +68,7 @@ pub const ENGINES: [Engine; 2] = [Engine::Embedded, Engine::Dynamo];
 /// A table of that engine, or None when DynamoDB tests are skipped.
 pub async fn table(engine: Engine) -> Option<Arc<dyn Table>> {
     match engine {
-        Engine::Embedded => Some(Arc::new(EmbeddedTable::in_memory())),
+        Engine::Embedded => Some(Arc::new(SqliteTable::in_memory())),
         Engine::Dynamo => Some(Arc::new(moto_table().await?)),
     }
 }

@@ -672,3 +672,35 @@ async fn listing_filters_sorting_and_imports() {
         shop.gw.stop().await;
     }
 }
+
+/// The chain poller reads due invoices a page at a time: one run still
+/// checks every due invoice, across several pages. (The paging is the same
+/// on both engines; hundreds of invoices are too many for moto_server.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_poller_run_checks_every_due_invoice_across_pages() {
+    for (engine, n) in [(Engine::Embedded, 450usize)] {
+        let Some(shop) = Shop::open(engine, regtest_store()).await else {
+            continue;
+        };
+        let sim = shop.gw.app().sim.clone().expect("sandbox chain");
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let inv = shop
+                .invoice(json!({"amount": "0.0001", "currency": "BTC"}))
+                .await;
+            let address = inv["address"].as_str().unwrap();
+            // Paid on the chain only: nothing tells the gateway but the poller.
+            sim.pay(address, bitcoin::Amount::from_sat(10_000), false)
+                .unwrap();
+            ids.push(inv["id"].as_str().unwrap().to_string());
+        }
+        shop.poll().await;
+        for id in &ids {
+            assert_eq!(
+                shop.get(id).await["status"],
+                "pending",
+                "{id} was checked in the run ({engine:?})"
+            );
+        }
+    }
+}

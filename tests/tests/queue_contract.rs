@@ -50,7 +50,7 @@ async fn table_queue_survives_a_restart() {
     let dir =
         std::env::temp_dir().join(format!("satsgate-queue-{}", uuid::Uuid::new_v4().simple()));
     {
-        let t = Arc::new(satsgate::table::embedded::EmbeddedTable::open(&dir).unwrap());
+        let t = Arc::new(satsgate::table::sqlite::SqliteTable::open(&dir).unwrap());
         let q = TableQueue::new(t, Arc::new(SystemClock), "persist");
         q.send("kept", Duration::ZERO).await.unwrap();
         let got = q
@@ -59,7 +59,7 @@ async fn table_queue_survives_a_restart() {
             .unwrap();
         assert_eq!(got.len(), 1, "received, not deleted: the process dies now");
     }
-    let t = Arc::new(satsgate::table::embedded::EmbeddedTable::open(&dir).unwrap());
+    let t = Arc::new(satsgate::table::sqlite::SqliteTable::open(&dir).unwrap());
     let q = TableQueue::new(t, Arc::new(SystemClock), "persist");
     let got = q
         .receive(1, Duration::from_secs(30), Duration::from_secs(2))

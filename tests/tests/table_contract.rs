@@ -4,13 +4,13 @@
 
 use satsgate::table::contract;
 use satsgate::table::dynamo::{create_table, DynamoTable};
-use satsgate::table::embedded::EmbeddedTable;
+use satsgate::table::sqlite::SqliteTable;
 use satsgate::table::Table;
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_engine_meets_the_table_contract() {
-    let table = Arc::new(EmbeddedTable::in_memory());
+    let table = Arc::new(SqliteTable::in_memory());
     assert_eq!(table.engine(), "embedded");
     contract::run_all(table, "mem").await;
 }
@@ -280,7 +280,7 @@ async fn engines_agree_on_corners(t: &dyn Table, ns: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_engine_corners() {
-    engines_agree_on_corners(&EmbeddedTable::in_memory(), "mem").await;
+    engines_agree_on_corners(&SqliteTable::in_memory(), "mem").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

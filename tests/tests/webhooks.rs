@@ -653,7 +653,7 @@ async fn stopping_before_fan_out_or_dispatch_loses_no_event() {
     let open = |jobs: bool, existing: Option<(String, String)>| {
         let dir = dir.clone();
         async move {
-            let t = Arc::new(satsgate::table::embedded::EmbeddedTable::open(&dir).unwrap());
+            let t = Arc::new(satsgate::table::sqlite::SqliteTable::open(&dir).unwrap());
             Shop::open(
                 app(t, config(fast_settings(QueueKind::Table), true), None),
                 jobs,

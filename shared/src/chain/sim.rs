@@ -2315,7 +2315,7 @@ mod tests {
 
     /// A table of the embedded engine, in memory.
     fn mem_table() -> Arc<dyn Table> {
-        Arc::new(crate::table::embedded::EmbeddedTable::in_memory())
+        Arc::new(crate::table::sqlite::SqliteTable::in_memory())
     }
 
     #[tokio::test]

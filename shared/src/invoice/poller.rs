@@ -1,6 +1,6 @@
 //! The chain poller (scheduled every minute on AWS, every few seconds in
 //! satsgate-local). It reads only the watched invoices that are due (the
-//! sparse `WATCH` index), asks the chain for each address with bounded
+//! sparse `WATCH` index), a page at a time, asks the chain for each address with bounded
 //! concurrency, the tip once per network, and applies what it saw through
 //! the lifecycle function with an optimistic version check.
 
@@ -32,16 +32,46 @@ pub struct PollReport {
     pub errors: usize,
 }
 
-/// One run of the chain poller.
+/// Due invoices read per page.
+const PAGE: usize = 200;
+
+/// One run of the chain poller: due invoices a page at a time through the
+/// `WATCH` index (a page is checked before the next is read, so memory and
+/// any one read stay small, and requests never wait for the whole run).
 pub async fn poll_chain(app: &App) -> Result<PollReport, String> {
     let now = app.now();
-    let due = due_invoices(app, now).await.map_err(|e| e.to_string())?;
-    let mut report = PollReport {
-        due: due.len(),
-        ..Default::default()
-    };
+    let mut report = PollReport::default();
+    let mut tips: BTreeMap<Network, Option<u32>> = BTreeMap::new();
+    let mut cursor = None;
+    loop {
+        let page = app
+            .table
+            .query(
+                Query::index(Index::Gsi2, schema::WATCH)
+                    .sk(SortKey::Lt(format!("{}~", rfc3339(now))))
+                    .limit(PAGE.min(MAX_PER_RUN - report.due))
+                    .cursor(cursor),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        report.due += page.items.len();
+        check_page(app, page.items, &mut tips, &mut report).await;
+        cursor = page.next_cursor;
+        if cursor.is_none() || report.due >= MAX_PER_RUN {
+            return Ok(report);
+        }
+    }
+}
+
+/// Check one page of due invoices, asking each network's tip once per run.
+async fn check_page(
+    app: &App,
+    items: Vec<Item>,
+    tips: &mut BTreeMap<Network, Option<u32>>,
+    report: &mut PollReport,
+) {
     let mut by_network: BTreeMap<Network, Vec<(Invoice, Item)>> = BTreeMap::new();
-    for item in due {
+    for item in items {
         match from_item::<Invoice>(item.clone()) {
             Ok(inv) => by_network.entry(inv.network).or_default().push((inv, item)),
             Err(_) => report.errors += 1,
@@ -49,15 +79,22 @@ pub async fn poll_chain(app: &App) -> Result<PollReport, String> {
     }
     for (network, invoices) in by_network {
         let chain = app.chain(network).cloned();
-        let tip = match &chain {
-            Some(c) => match c.tip_height().await {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    tracing::warn!(%network, error = %e, "chain tip unavailable; only expiry is checked this run");
-                    None
-                }
-            },
-            None => None,
+        let tip = match tips.get(&network) {
+            Some(tip) => *tip,
+            None => {
+                let tip = match &chain {
+                    Some(c) => match c.tip_height().await {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            tracing::warn!(%network, error = %e, "chain tip unavailable; only expiry is checked this run");
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                tips.insert(network, tip);
+                tip
+            }
         };
         let results: Vec<Result<bool, String>> = futures::stream::iter(invoices)
             .map(|(inv, item)| {
@@ -79,7 +116,6 @@ pub async fn poll_chain(app: &App) -> Result<PollReport, String> {
             }
         }
     }
-    Ok(report)
 }
 
 /// Check one invoice at once, whatever its next check time (the sandbox
@@ -107,28 +143,6 @@ pub async fn check_now(app: &App, invoice_id: &str) -> Result<bool, String> {
         tip.unwrap_or(0),
     )
     .await
-}
-
-/// Watched invoices whose next check time has come.
-async fn due_invoices(app: &App, now: OffsetDateTime) -> Result<Vec<Item>, TableError> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = app
-            .table
-            .query(
-                Query::index(Index::Gsi2, schema::WATCH)
-                    .sk(SortKey::Lt(format!("{}~", rfc3339(now))))
-                    .limit(1000)
-                    .cursor(cursor),
-            )
-            .await?;
-        out.extend(page.items);
-        cursor = page.next_cursor;
-        if cursor.is_none() || out.len() >= MAX_PER_RUN {
-            return Ok(out);
-        }
-    }
 }
 
 /// What the chain says about this invoice.

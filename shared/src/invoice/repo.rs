@@ -217,7 +217,7 @@ pub async fn create(
     extra: Vec<TxOp>,
     lease: Option<&IdempotencyLease>,
 ) -> Result<Invoice, ApiError> {
-    let wallet = Wallet::parse(&store.wallet, store.network).map_err(|e| {
+    let wallet = Wallet::cached(&store.wallet, store.network).map_err(|e| {
         tracing::error!(store = %store.id, error = %e, "stored wallet does not parse");
         ApiError::internal("the store's wallet could not be read")
     })?;

@@ -156,7 +156,7 @@ mod tests {
     use crate::prices::rates::{all_rates, current_rate};
     use crate::prices::{Bitstamp, Coinbase, Kraken, PriceFeed, SandboxFeed};
     use crate::schema;
-    use crate::table::embedded::EmbeddedTable;
+    use crate::table::sqlite::SqliteTable;
     use crate::table::Query;
     use axum::extract::{Path, Query as AxQuery};
     use axum::routing::get;
@@ -182,7 +182,7 @@ mod tests {
             ..Config::default()
         };
         App::new(
-            Arc::new(EmbeddedTable::in_memory()),
+            Arc::new(SqliteTable::in_memory()),
             Arc::new(clock.clone()),
             config,
         )

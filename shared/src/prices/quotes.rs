@@ -378,7 +378,7 @@ mod tests {
     use crate::app::Config;
     use crate::clock::{Clock, ManualClock};
     use crate::prices::poller::poll_prices;
-    use crate::table::embedded::EmbeddedTable;
+    use crate::table::sqlite::SqliteTable;
     use crate::wallet::ScriptType;
     use std::str::FromStr;
     use std::sync::Arc;
@@ -400,7 +400,7 @@ mod tests {
 
     async fn priced_app(clock: &ManualClock) -> App {
         let app = App::new(
-            Arc::new(EmbeddedTable::in_memory()),
+            Arc::new(SqliteTable::in_memory()),
             Arc::new(clock.clone()),
             Config::default(),
         );

@@ -404,7 +404,7 @@ mod tests {
     use super::*;
     use crate::app::Config;
     use crate::clock::{Clock, ManualClock};
-    use crate::table::embedded::EmbeddedTable;
+    use crate::table::sqlite::SqliteTable;
     use std::str::FromStr;
     use std::sync::Arc;
 
@@ -414,7 +414,7 @@ mod tests {
 
     fn app_at(clock: &ManualClock) -> App {
         App::new(
-            Arc::new(EmbeddedTable::in_memory()),
+            Arc::new(SqliteTable::in_memory()),
             Arc::new(clock.clone()),
             Config::default(),
         )

@@ -1,5 +1,5 @@
 //! The contract every `Table` engine must meet. One suite, run against the
-//! embedded engine (unit tests) and against DynamoDB through moto_server
+//! SQLite engine (unit tests) and against DynamoDB through moto_server
 //! (`tests/`). Each check panics with a message naming the broken rule.
 //! `ns` keeps runs apart when they share one table.
 
@@ -656,11 +656,11 @@ pub async fn concurrent_transactions_one_wins(t: Arc<dyn Table>, ns: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::embedded::EmbeddedTable;
+    use crate::table::sqlite::SqliteTable;
 
     /// A broken engine: ignores every condition (and is slow to write, so
     /// concurrent read-modify-writes interleave).
-    struct NoConditions(EmbeddedTable);
+    struct NoConditions(SqliteTable);
 
     #[async_trait::async_trait]
     impl Table for NoConditions {
@@ -712,7 +712,7 @@ mod tests {
 
     /// A broken engine: a transaction is its operations one after another,
     /// so a failing condition leaves the earlier writes in place.
-    struct NotAtomic(EmbeddedTable);
+    struct NotAtomic(SqliteTable);
 
     #[async_trait::async_trait]
     impl Table for NotAtomic {
@@ -787,7 +787,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn the_suite_catches_an_engine_that_ignores_conditions() {
-        let t: Arc<dyn Table> = Arc::new(NoConditions(EmbeddedTable::in_memory()));
+        let t: Arc<dyn Table> = Arc::new(NoConditions(SqliteTable::in_memory()));
         let (a, b, c) = (t.clone(), t.clone(), t.clone());
         assert!(fails(async move { conditional_writes(&*a, "nc1").await }).await);
         assert!(fails(async move { concurrent_conditional_puts_one_wins(b, "nc2").await }).await);
@@ -799,37 +799,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn the_suite_catches_an_engine_whose_transactions_are_not_atomic() {
-        let t: Arc<dyn Table> = Arc::new(NotAtomic(EmbeddedTable::in_memory()));
+        let t: Arc<dyn Table> = Arc::new(NotAtomic(SqliteTable::in_memory()));
         assert!(fails(async move { transactions_are_all_or_nothing(&*t, "na").await }).await);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn embedded_in_memory_meets_the_contract() {
-        run_all(Arc::new(EmbeddedTable::in_memory()), "mem").await;
+    async fn sqlite_in_memory_meets_the_contract() {
+        run_all(Arc::new(SqliteTable::in_memory()), "mem").await;
     }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn embedded_on_disk_meets_the_contract_and_survives_reopen() {
-        let dir = std::env::temp_dir().join(format!("satsgate-contract-{}", uuid::Uuid::new_v4()));
-        {
-            let t = Arc::new(EmbeddedTable::open(&dir).unwrap());
-            run_all(t, "disk").await;
-        }
-        let t = EmbeddedTable::open(&dir).unwrap();
-        let got = t.get(&Key::new("disk#occ", "doc")).await.unwrap().unwrap();
-        assert_eq!(got["count"].as_i64(), Some(10), "state survives a reopen");
-        assert!(t.get(&Key::new("disk#tx", "m0")).await.unwrap().is_none());
-        // a torn last line is ignored, earlier commits stay
-        {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(dir.join("table.log"))
-                .unwrap();
-            f.write_all(b"[{\"put\": {\"pk\": \"torn\"").unwrap();
-        }
-        let t = EmbeddedTable::open(&dir).unwrap();
-        assert!(t.get(&Key::new("disk#occ", "doc")).await.unwrap().is_some());
-        std::fs::remove_dir_all(&dir).ok();
-    }
+    // On disk (and reopened): `table::sqlite::tests`.
 }

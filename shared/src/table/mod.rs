@@ -2,12 +2,12 @@
 //! (`pk`), a sort key (`sk`), two sparse global secondary indexes
 //! (`gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`) and a TTL attribute (`ttl`, epoch
 //! seconds). Key design lives above this port (see `crate::keys`); the two
-//! engines below it (DynamoDB and embedded) have the same semantics, checked by
-//! one contract suite (`contract`).
+//! engines below it (DynamoDB, and SQLite as the embedded engine) have the
+//! same semantics, checked by one contract suite (`contract`).
 
 pub mod contract;
 pub mod dynamo;
-pub mod embedded;
+pub mod sqlite;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -400,8 +400,9 @@ pub trait Table: Send + Sync {
     /// The engine's name for logs ("dynamodb" / "embedded").
     fn engine(&self) -> &'static str;
     /// A feed of items as written (after commit), like a DynamoDB stream
-    /// with NEW_IMAGE. The embedded engine has one; on AWS the stream is
-    /// DynamoDB Streams and this is None.
+    /// with NEW_IMAGE. The embedded engine has one (fed from its table of
+    /// committed changes); on AWS the stream is DynamoDB Streams and this
+    /// is None.
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Item>> {
         None
     }
@@ -480,12 +481,15 @@ pub fn decode_cursor(cursor: &str, index: Option<Index>) -> Result<Item, TableEr
 /// Whether an item has expired (its `ttl` is in the past). Both engines hide
 /// expired items from reads, so nothing depends on when DynamoDB sweeps them.
 pub fn is_expired(item: &Item, now_epoch: i64) -> bool {
-    item.get(TTL)
-        .and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        })
-        .is_some_and(|ttl| ttl <= now_epoch)
+    ttl_of(item).is_some_and(|ttl| ttl <= now_epoch)
+}
+
+/// The item's `ttl` in epoch seconds (a number, or a string of one).
+pub fn ttl_of(item: &Item) -> Option<i64> {
+    item.get(TTL).and_then(|v| {
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    })
 }
 
 /// A string attribute of an item.

@@ -32,7 +32,7 @@ use crate::invoice::Invoice;
 use crate::records::from_item;
 use crate::schema;
 use crate::store::Store;
-use crate::table::{Table, Update};
+use crate::table::Table;
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
@@ -331,18 +331,11 @@ fn needs_key(action: &str) -> String {
 async fn rate_limit(app: &App, key: &ApiKeyRecord) -> Result<(), String> {
     let now = app.now().unix_timestamp();
     let minute = now / 60;
-    let item = app
-        .table
-        .update(
-            &schema::rate_window(&key.id, minute),
-            Update::new()
-                .add("count", 1)
-                .set("ttl", (minute + 1) * 60 + 120),
-            None,
-        )
+    let count = app
+        .rate_counter
+        .hit(&key.id, minute)
         .await
         .map_err(|e| error_text(&e.into()))?;
-    let count = item.get("count").and_then(Value::as_u64).unwrap_or(1);
     if count > app.config.rate_limit_per_minute {
         return Err(format!(
             "rate limit exceeded: {} requests per minute per API key; retry in {} seconds",

@@ -1,0 +1,916 @@
+//! The embedded engine: one SQLite database (`satsgate.db` in the data
+//! directory, or in memory for tests and `--memory`).
+//!
+//! - Items live in one table keyed by `(pk, sk)`, each stored as its JSON
+//!   text (numbers stay exact: serde_json `arbitrary_precision`). `ttl` and
+//!   the four index attributes are extracted into columns; the two sparse
+//!   indexes are partial SQL indexes over them.
+//! - Every write is one SQL transaction begun with `BEGIN IMMEDIATE`:
+//!   conditions are checked and writes land while the database's write lock
+//!   is held, so a conditional write or a transaction is atomic against
+//!   this process and any other process on the same file.
+//! - WAL journal; `synchronous=NORMAL` by default, `FULL` with
+//!   `SATSGATE_FSYNC=1` (see README "Storage engines").
+//! - Every put and update also appends its key to the `changes` table in the
+//!   same transaction. `changes()` tails that table (woken at once by this
+//!   process's commits, and every 100 ms for other processes'), so the feed
+//!   comes from what was committed, not from one process's memory.
+//! - Expired items (`ttl` in the past) are hidden from every read and
+//!   condition, as on DynamoDB, and swept from the file about once a minute.
+//! - A data directory still holding the old engine's `table.log` is imported
+//!   on open, in one transaction, and the log is renamed `table.log.imported`.
+//!
+//! rusqlite is synchronous: writes (which may wait for the file's write lock
+//! or an fsync) run on tokio's blocking pool; reads run inline on a free
+//! connection of a small reader pool (WAL readers never wait for writers)
+//! and fall back to the blocking pool when every reader is busy.
+
+use super::*;
+use crate::clock::{Clock, SystemClock};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering as Atomic};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// The database file in a data directory.
+pub const DB_FILE: &str = "satsgate.db";
+/// The old engine's log, imported on first open.
+pub const OLD_LOG: &str = "table.log";
+/// What the imported log is renamed to.
+pub const OLD_LOG_IMPORTED: &str = "table.log.imported";
+
+/// Reader connections of a file-backed table.
+const READERS: usize = 4;
+/// Rows of `changes` kept for slow feed readers (older ones are pruned).
+const FEED_KEEP: i64 = 10_000;
+/// How often the feed looks for other processes' commits.
+const FEED_POLL: Duration = Duration::from_millis(100);
+/// Rows the feed reads at once.
+const FEED_BATCH: i64 = 500;
+/// How long a write waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Seconds between sweeps of expired items.
+const SWEEP_EVERY: i64 = 60;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    pk     TEXT NOT NULL,
+    sk     TEXT NOT NULL,
+    item   TEXT NOT NULL,
+    ttl    INTEGER,
+    gsi1pk TEXT,
+    gsi1sk TEXT,
+    gsi2pk TEXT,
+    gsi2sk TEXT,
+    PRIMARY KEY (pk, sk)
+);
+CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk)
+    WHERE gsi1pk IS NOT NULL AND gsi1sk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk)
+    WHERE gsi2pk IS NOT NULL AND gsi2sk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_ttl ON items (ttl) WHERE ttl IS NOT NULL;
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY,
+    pk  TEXT NOT NULL,
+    sk  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+impl From<rusqlite::Error> for TableError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                TableError::Busy
+            }
+            _ => TableError::Backend(format!("sqlite: {e}")),
+        }
+    }
+}
+
+/// The SQLite `Table`.
+pub struct SqliteTable {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    /// Empty in memory: the writer serves reads too.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    clock: Arc<dyn Clock>,
+    path: Option<PathBuf>,
+    /// Woken by each commit of this process (the feed tailer waits on it).
+    committed: tokio::sync::Notify,
+    feed: Mutex<Option<broadcast::Sender<Item>>>,
+    next_sweep: AtomicI64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+fn fsync_wanted() -> bool {
+    std::env::var("SATSGATE_FSYNC").is_ok_and(|v| v == "1")
+}
+
+fn connect(path: &Path, fsync: bool) -> rusqlite::Result<Connection> {
+    let c = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode is `{mode}`, WAL is needed"
+        )));
+    }
+    c.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
+    Ok(c)
+}
+
+impl SqliteTable {
+    /// A table that lives only in memory (tests, `--memory`).
+    pub fn in_memory() -> Self {
+        let c = Connection::open_in_memory().expect("an in-memory SQLite database");
+        c.execute_batch(SCHEMA).expect("schema in memory");
+        Self::from_parts(c, Vec::new(), None)
+    }
+
+    /// Open (or create) the table in `dir` (`dir/satsgate.db`), importing
+    /// the old engine's `table.log` if the directory still has one.
+    pub fn open(dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let path = dir.join(DB_FILE);
+        let fsync = fsync_wanted();
+        let opened = |what: &str, e: rusqlite::Error| format!("{what} {}: {e}", path.display());
+        let mut writer = connect(&path, fsync).map_err(|e| opened("opening", e))?;
+        writer
+            .execute_batch(SCHEMA)
+            .map_err(|e| opened("creating tables in", e))?;
+        import_old_log(&mut writer, dir)?;
+        let readers = (0..READERS)
+            .map(|_| connect(&path, fsync).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| opened("opening", e))?;
+        Ok(Self::from_parts(writer, readers, Some(path)))
+    }
+
+    fn from_parts(
+        writer: Connection,
+        readers: Vec<Mutex<Connection>>,
+        path: Option<PathBuf>,
+    ) -> Self {
+        SqliteTable {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                clock: Arc::new(SystemClock),
+                path,
+                committed: tokio::sync::Notify::new(),
+                feed: Mutex::new(None),
+                next_sweep: AtomicI64::new(0),
+            }),
+        }
+    }
+
+    /// Use this clock for TTL expiry (call before sharing the table).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_clock before the table is shared")
+            .clock = clock;
+        self
+    }
+
+    /// The database file, if file-backed.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Run `f` on a reader connection: inline on a free one, else on the
+    /// blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, TableError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, i64) -> Result<T, TableError> + Send + 'static,
+    {
+        let now = self.inner.now();
+        let pool = self.inner.pool();
+        let start = self.inner.next_reader.fetch_add(1, Atomic::Relaxed);
+        for i in 0..pool.len() {
+            if let Some(c) = try_lock(&pool[(start + i) % pool.len()]) {
+                return f(&c, now);
+            }
+        }
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pool = inner.pool();
+            let c = lock(&pool[start % pool.len()]);
+            f(&c, now)
+        })
+        .await
+        .map_err(|e| TableError::Backend(format!("sqlite reader: {e}")))?
+    }
+
+    /// Run `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool;
+    /// it commits when `f` returns Ok and rolls back otherwise.
+    async fn write<T, F>(&self, f: F) -> Result<T, TableError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, i64) -> Result<T, TableError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.write_now(f))
+            .await
+            .map_err(|e| TableError::Backend(format!("sqlite writer: {e}")))?
+    }
+}
+
+impl Inner {
+    fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    fn pool(&self) -> &[Mutex<Connection>] {
+        if self.readers.is_empty() {
+            std::slice::from_ref(&self.writer)
+        } else {
+            &self.readers
+        }
+    }
+
+    fn write_now<T>(
+        &self,
+        f: impl FnOnce(&Connection, i64) -> Result<T, TableError>,
+    ) -> Result<T, TableError> {
+        let now = self.now();
+        let mut c = lock(&self.writer);
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx, now)?;
+        tx.commit()?;
+        self.committed.notify_one();
+        if now >= self.next_sweep.load(Atomic::Relaxed) {
+            self.next_sweep.store(now + SWEEP_EVERY, Atomic::Relaxed);
+            sweep_expired(&c, now);
+        }
+        Ok(out)
+    }
+
+    /// Committed changes after `seq`: (seq, the item as it is now; None if
+    /// it was deleted or expired since).
+    fn changes_after(&self, seq: i64, now: i64) -> Result<Vec<(i64, Option<Item>)>, TableError> {
+        let c = lock(&self.pool()[0]);
+        let mut stmt = c.prepare_cached(
+            "SELECT c.seq, i.item FROM changes c
+             LEFT JOIN items i ON i.pk = c.pk AND i.sk = c.sk AND (i.ttl IS NULL OR i.ttl > ?2)
+             WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![seq, now, FEED_BATCH], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, text) = row?;
+            out.push((seq, text.as_deref().map(parse_item).transpose()?));
+        }
+        Ok(out)
+    }
+
+    fn last_change(&self) -> Result<i64, TableError> {
+        let c = lock(&self.pool()[0]);
+        Ok(
+            c.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })?,
+        )
+    }
+}
+
+/// Delete up to 1000 expired items (they are already invisible).
+fn sweep_expired(c: &Connection, now: i64) {
+    let swept = c.execute(
+        "DELETE FROM items WHERE rowid IN
+         (SELECT rowid FROM items WHERE ttl IS NOT NULL AND ttl <= ?1 LIMIT 1000)",
+        [now],
+    );
+    if let Err(e) = swept {
+        tracing::debug!(error = %e, "sweeping expired items (retried later)");
+    }
+}
+
+/// The feed: tail `changes` and broadcast each changed item until nobody
+/// listens any more.
+async fn tail(inner: Arc<Inner>, tx: broadcast::Sender<Item>, mut after: i64) {
+    loop {
+        if tx.receiver_count() == 0 {
+            let mut feed = lock(&inner.feed);
+            if tx.receiver_count() == 0 {
+                *feed = None;
+                return;
+            }
+        }
+        let reader = inner.clone();
+        let now = inner.now();
+        let got = tokio::task::spawn_blocking(move || reader.changes_after(after, now)).await;
+        let mut full = false;
+        match got {
+            Ok(Ok(rows)) => {
+                full = rows.len() as i64 == FEED_BATCH;
+                for (seq, item) in rows {
+                    after = seq;
+                    if let Some(item) = item {
+                        let _ = tx.send(item);
+                    }
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "reading the change feed"),
+            Err(e) => tracing::warn!(error = %e, "change feed reader stopped"),
+        }
+        if !full {
+            tokio::select! {
+                _ = inner.committed.notified() => {}
+                _ = tokio::time::sleep(FEED_POLL) => {}
+            }
+        }
+    }
+}
+
+fn parse_item(text: &str) -> Result<Item, TableError> {
+    serde_json::from_str(text).map_err(|e| TableError::Backend(format!("stored item: {e}")))
+}
+
+fn validate_key(key: &Key) -> Result<(), TableError> {
+    if key.pk.is_empty() || key.sk.is_empty() {
+        Err(TableError::Validation("pk and sk must be non-empty".into()))
+    } else {
+        Ok(())
+    }
+}
+
+fn check(cond: Option<&Cond>, current: Option<&Item>, op: Option<usize>) -> Result<(), TableError> {
+    match cond {
+        Some(c) if !c.eval(current) => Err(TableError::ConditionFailed { op }),
+        _ => Ok(()),
+    }
+}
+
+/// The live item under `key` (None if absent or expired), and whether a row
+/// exists at all (an expired one still does until swept).
+fn current(c: &Connection, key: &Key, now: i64) -> Result<(Option<Item>, bool), TableError> {
+    let row: Option<(String, Option<i64>)> = c
+        .prepare_cached("SELECT item, ttl FROM items WHERE pk = ?1 AND sk = ?2")?
+        .query_row(params![key.pk, key.sk], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        None => Ok((None, false)),
+        Some((_, Some(ttl))) if ttl <= now => Ok((None, true)),
+        Some((text, _)) => Ok((Some(parse_item(&text)?), true)),
+    }
+}
+
+fn live(c: &Connection, key: &Key, now: i64) -> Result<Option<Item>, TableError> {
+    let text: Option<String> = c
+        .prepare_cached(
+            "SELECT item FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
+        )?
+        .query_row(params![key.pk, key.sk, now], |r| r.get(0))
+        .optional()?;
+    text.as_deref().map(parse_item).transpose()
+}
+
+/// Write a whole item; with `feed`, record the change for the change feed.
+fn store(c: &Connection, item: &Item, feed: bool) -> Result<(), TableError> {
+    let key = Key::of(item)
+        .ok_or_else(|| TableError::Validation("item needs string pk and sk".into()))?;
+    let text = serde_json::to_string(item)
+        .map_err(|e| TableError::Validation(format!("item is not JSON: {e}")))?;
+    let attr = |a: &str| s(item, a);
+    c.prepare_cached(
+        "INSERT INTO items (pk, sk, item, ttl, gsi1pk, gsi1sk, gsi2pk, gsi2sk)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (pk, sk) DO UPDATE SET item = excluded.item, ttl = excluded.ttl,
+             gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk,
+             gsi2pk = excluded.gsi2pk, gsi2sk = excluded.gsi2sk",
+    )?
+    .execute(params![
+        key.pk,
+        key.sk,
+        text,
+        ttl_of(item),
+        attr(Index::Gsi1.pk_attr()),
+        attr(Index::Gsi1.sk_attr()),
+        attr(Index::Gsi2.pk_attr()),
+        attr(Index::Gsi2.sk_attr()),
+    ])?;
+    if feed {
+        c.prepare_cached("INSERT INTO changes (pk, sk) VALUES (?1, ?2)")?
+            .execute(params![key.pk, key.sk])?;
+        let seq = c.last_insert_rowid();
+        if seq % 1024 == 0 {
+            c.prepare_cached("DELETE FROM changes WHERE seq <= ?1")?
+                .execute([seq - FEED_KEEP])?;
+        }
+    }
+    Ok(())
+}
+
+/// Apply `update` to the current item (or a new one) and store the result.
+fn updated(
+    c: &Connection,
+    key: &Key,
+    cur: Option<Item>,
+    update: &Update,
+) -> Result<Item, TableError> {
+    let mut item = cur.unwrap_or_default();
+    update.apply(key, &mut item)?;
+    store(c, &item, true)?;
+    Ok(item)
+}
+
+fn remove(c: &Connection, key: &Key) -> Result<(), TableError> {
+    c.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")?
+        .execute(params![key.pk, key.sk])?;
+    Ok(())
+}
+
+/// The smallest string greater than every string that starts with `prefix`
+/// (None if there is none): the last char that can grow, grown by one. UTF-8
+/// byte order is code point order, so this bounds a prefix range exactly.
+fn prefix_upper(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// `col <op> ?` clauses and their values for a sort-key condition.
+fn sort_key_sql(col: &str, sk: &SortKey, sql: &mut String, args: &mut Vec<SqlValue>) {
+    let mut clause = |op: &str, v: &str| {
+        sql.push_str(&format!(" AND {col} {op} ?"));
+        args.push(SqlValue::Text(v.to_string()));
+    };
+    match sk {
+        SortKey::All => {}
+        SortKey::Eq(v) => clause("=", v),
+        SortKey::BeginsWith(p) => {
+            clause(">=", p);
+            if let Some(upper) = prefix_upper(p) {
+                clause("<", &upper);
+            }
+        }
+        SortKey::Between(a, b) => {
+            clause(">=", a);
+            clause("<=", b);
+        }
+        SortKey::Lt(v) => clause("<", v),
+        SortKey::Le(v) => clause("<=", v),
+        SortKey::Gt(v) => clause(">", v),
+        SortKey::Ge(v) => clause(">=", v),
+    }
+}
+
+fn run_query(
+    c: &Connection,
+    q: &Query,
+    after: Option<&Item>,
+    now: i64,
+) -> Result<Page, TableError> {
+    let limit = q.limit.max(1);
+    let dir = if q.forward { "ASC" } else { "DESC" };
+    let past = if q.forward { ">" } else { "<" };
+    let mut args = vec![SqlValue::Text(q.pk.clone()), SqlValue::Integer(now)];
+    let mut sql;
+    let text = |item: &Item, a: &str| SqlValue::Text(s(item, a).unwrap_or_default().to_string());
+    match q.index {
+        None => {
+            sql = "SELECT item FROM items WHERE pk = ?1 AND (ttl IS NULL OR ttl > ?2)".to_string();
+            sort_key_sql("sk", &q.sk, &mut sql, &mut args);
+            if let Some(c) = after {
+                sql.push_str(&format!(" AND sk {past} ?"));
+                args.push(text(c, SK));
+            }
+            sql.push_str(&format!(" ORDER BY sk {dir}"));
+        }
+        Some(ix) => {
+            let (ipk, isk) = (ix.pk_attr(), ix.sk_attr());
+            sql = format!(
+                "SELECT item FROM items WHERE {ipk} = ?1 AND {isk} IS NOT NULL \
+                 AND (ttl IS NULL OR ttl > ?2)"
+            );
+            sort_key_sql(isk, &q.sk, &mut sql, &mut args);
+            if let Some(c) = after {
+                sql.push_str(&format!(" AND ({isk}, pk, sk) {past} (?, ?, ?)"));
+                args.extend([text(c, isk), text(c, PK), text(c, SK)]);
+            }
+            sql.push_str(&format!(" ORDER BY {isk} {dir}, pk {dir}, sk {dir}"));
+        }
+    }
+    sql.push_str(" LIMIT ?");
+    args.push(SqlValue::Integer(limit as i64 + 1));
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))?;
+    let mut items = Vec::with_capacity(limit.min(128));
+    let mut more = false;
+    for row in rows {
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(parse_item(&row?)?);
+    }
+    let next_cursor = if more {
+        items.last().map(|i| encode_cursor(i, q.index))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+#[async_trait]
+impl Table for SqliteTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        validate_key(key)?;
+        let key = key.clone();
+        self.read(move |c, now| live(c, &key, now)).await
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+        if keys.len() > 100 {
+            return Err(TableError::Validation(
+                "at most 100 keys per get_many".into(),
+            ));
+        }
+        keys.iter().try_for_each(validate_key)?;
+        let keys = keys.to_vec();
+        self.read(move |c, now| keys.iter().map(|k| live(c, k, now)).collect())
+            .await
+    }
+
+    async fn put(&self, item: Item, cond: Option<Cond>) -> Result<(), TableError> {
+        let key = Key::of(&item)
+            .ok_or_else(|| TableError::Validation("item needs string pk and sk".into()))?;
+        validate_key(&key)?;
+        self.write(move |c, now| {
+            if cond.is_some() {
+                check(cond.as_ref(), current(c, &key, now)?.0.as_ref(), None)?;
+            }
+            store(c, &item, true)
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        cond: Option<Cond>,
+    ) -> Result<Item, TableError> {
+        validate_key(key)?;
+        let key = key.clone();
+        self.write(move |c, now| {
+            let (cur, _) = current(c, &key, now)?;
+            check(cond.as_ref(), cur.as_ref(), None)?;
+            updated(c, &key, cur, &update)
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, TableError> {
+        validate_key(key)?;
+        let key = key.clone();
+        self.write(move |c, now| {
+            let (cur, exists) = current(c, &key, now)?;
+            check(cond.as_ref(), cur.as_ref(), None)?;
+            if exists {
+                remove(c, &key)?;
+            }
+            Ok(cur)
+        })
+        .await
+    }
+
+    async fn query(&self, q: Query) -> Result<Page, TableError> {
+        let after = q
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, q.index))
+            .transpose()?;
+        self.read(move |c, now| run_query(c, &q, after.as_ref(), now))
+            .await
+    }
+
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), TableError> {
+        validate_tx(&ops)?;
+        for op in &ops {
+            validate_key(&op.key().expect("validated"))?;
+        }
+        self.write(move |c, now| {
+            for (i, op) in ops.iter().enumerate() {
+                let key = op.key().expect("validated");
+                let (cur, exists) = current(c, &key, now)?;
+                match op {
+                    TxOp::Put { item, cond } => {
+                        check(cond.as_ref(), cur.as_ref(), Some(i))?;
+                        store(c, item, true)?;
+                    }
+                    TxOp::Update { update, cond, .. } => {
+                        check(cond.as_ref(), cur.as_ref(), Some(i))?;
+                        updated(c, &key, cur, update)?;
+                    }
+                    TxOp::Delete { cond, .. } => {
+                        check(cond.as_ref(), cur.as_ref(), Some(i))?;
+                        if exists {
+                            remove(c, &key)?;
+                        }
+                    }
+                    TxOp::Check { cond, .. } => check(Some(cond), cur.as_ref(), Some(i))?,
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    fn engine(&self) -> &'static str {
+        "embedded"
+    }
+
+    /// Items as committed (by this process or another on the same file),
+    /// read back from the `changes` table; each is the item's image when
+    /// the feed reads it. Starts after the newest change at subscription.
+    fn changes(&self) -> Option<broadcast::Receiver<Item>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let mut feed = lock(&self.inner.feed);
+        if let Some(tx) = feed.as_ref() {
+            return Some(tx.subscribe());
+        }
+        let after = match self.inner.last_change() {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "no change feed");
+                return None;
+            }
+        };
+        let (tx, rx) = broadcast::channel(4096);
+        *feed = Some(tx.clone());
+        runtime.spawn(tail(self.inner.clone(), tx, after));
+        Some(rx)
+    }
+}
+
+/// Import the old engine's `table.log` (one JSON array of `{"put": item}` /
+/// `{"del": {"pk", "sk"}}` writes per commit; a torn last line is not a
+/// commit) in one transaction, then rename it. A crash before the rename
+/// is safe: the `meta` row says the import happened.
+fn import_old_log(c: &mut Connection, dir: &Path) -> Result<(), String> {
+    let log = dir.join(OLD_LOG);
+    if !log.exists() {
+        return Ok(());
+    }
+    let failed = |e: &dyn std::fmt::Display| format!("importing {}: {e}", log.display());
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| failed(&e))?;
+    let done: Option<String> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'imported_table_log'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| failed(&e))?;
+    if done.is_none() {
+        let reader = std::io::BufReader::new(std::fs::File::open(&log).map_err(|e| failed(&e))?);
+        let (mut commits, mut torn) = (0usize, 0usize);
+        for line in reader.lines() {
+            let line = line.map_err(|e| failed(&e))?;
+            let Ok(Value::Array(writes)) = serde_json::from_str::<Value>(&line) else {
+                torn += 1;
+                continue;
+            };
+            for w in &writes {
+                old_log_write(&tx, w).map_err(|e| failed(&e))?;
+            }
+            commits += 1;
+        }
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES ('imported_table_log', ?1)",
+            [format!("{commits} commits")],
+        )
+        .map_err(|e| failed(&e))?;
+        tx.commit().map_err(|e| failed(&e))?;
+        tracing::info!(commits, skipped_lines = torn, from = %log.display(), "imported the old table log");
+    }
+    std::fs::rename(&log, dir.join(OLD_LOG_IMPORTED)).map_err(|e| failed(&e))?;
+    Ok(())
+}
+
+/// Apply one write of an old log line.
+fn old_log_write(c: &Connection, w: &Value) -> Result<(), TableError> {
+    if let Some(Value::Object(item)) = w.get("put") {
+        return store(c, item, false);
+    }
+    let key = w
+        .get("del")
+        .and_then(|d| Some(Key::new(d.get(PK)?.as_str()?, d.get(SK)?.as_str()?)));
+    match key {
+        Some(key) => remove(c, &key),
+        None => Err(TableError::Validation(format!("unknown log write {w}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("satsgate-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn item(v: Value) -> Item {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn prefix_upper_bounds_exactly() {
+        assert_eq!(prefix_upper("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_upper(""), None);
+        assert_eq!(prefix_upper("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        for s in ["ab", "ab\u{10FFFF}\u{10FFFF}", "abz~", "ab\u{0}"] {
+            assert!(s < "ac", "{s:?} starts with ab and sorts below the bound");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn on_disk_meets_the_contract_and_survives_reopen() {
+        let dir = temp_dir("sqlite-contract");
+        {
+            let t = Arc::new(SqliteTable::open(&dir).unwrap());
+            contract::run_all(t, "disk").await;
+        }
+        let t = SqliteTable::open(&dir).unwrap();
+        let got = t.get(&Key::new("disk#occ", "doc")).await.unwrap().unwrap();
+        assert_eq!(got["count"].as_i64(), Some(10), "state survives a reopen");
+        assert!(t.get(&Key::new("disk#tx", "m0")).await.unwrap().is_none());
+        let mode: String = lock(&t.inner.writer)
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(t);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn index_queries_use_the_partial_indexes() {
+        let t = SqliteTable::in_memory();
+        let c = lock(&t.inner.writer);
+        let q = Query::index(Index::Gsi2, "WATCH").sk(SortKey::Lt("2030".into()));
+        let mut args = vec![SqlValue::Text("WATCH".into()), SqlValue::Integer(0)];
+        let mut sql = "EXPLAIN QUERY PLAN SELECT item FROM items WHERE gsi2pk = ?1 \
+                       AND gsi2sk IS NOT NULL AND (ttl IS NULL OR ttl > ?2)"
+            .to_string();
+        sort_key_sql("gsi2sk", &q.sk, &mut sql, &mut args);
+        sql.push_str(" ORDER BY gsi2sk ASC, pk ASC, sk ASC");
+        let plan: Vec<String> = c
+            .prepare(&sql)
+            .unwrap()
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("items_gsi2"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "no sort step: {plan}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_handle_on_the_same_file_sees_commits_and_feeds_them() {
+        let dir = temp_dir("sqlite-feed");
+        let a = SqliteTable::open(&dir).unwrap();
+        let b = SqliteTable::open(&dir).unwrap();
+        let mut feed = a.changes().expect("a change feed");
+        b.put(item(json!({"pk": "p", "sk": "1", "n": 1})), None)
+            .await
+            .unwrap();
+        b.update(&Key::new("p", "2"), Update::new().set("n", 2), None)
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            let next = tokio::time::timeout(Duration::from_secs(5), feed.recv()).await;
+            got.push(
+                next.expect("the feed delivers the other handle's commits")
+                    .unwrap(),
+            );
+        }
+        assert_eq!(got[0]["sk"], json!("1"));
+        assert_eq!(got[1]["n"], json!(2));
+        assert_eq!(
+            a.get(&Key::new("p", "2")).await.unwrap().unwrap()["n"],
+            json!(2)
+        );
+        // A conditional write through one handle sees the other's item.
+        let e = a
+            .put(item(json!({"pk": "p", "sk": "1"})), Some(Cond::NotExists))
+            .await
+            .unwrap_err();
+        assert!(e.is_condition_failed());
+        drop((a, b, feed));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expired_items_are_swept_from_the_file() {
+        let t = SqliteTable::in_memory();
+        let now = SystemClock.now().unix_timestamp();
+        t.put(item(json!({"pk": "t", "sk": "old", "ttl": now - 5})), None)
+            .await
+            .unwrap();
+        t.inner.next_sweep.store(0, Atomic::Relaxed);
+        t.put(
+            item(json!({"pk": "t", "sk": "new", "ttl": now + 3600})),
+            None,
+        )
+        .await
+        .unwrap();
+        let rows: i64 = lock(&t.inner.writer)
+            .query_row("SELECT COUNT(*) FROM items WHERE pk = 't'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(rows, 1, "the expired row is gone, the live one stays");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_old_log_is_imported_once_and_renamed() {
+        let dir = temp_dir("sqlite-import");
+        let lines = [
+            r#"[{"put":{"pk":"a","sk":"1","n":1.50,"gsi1pk":"G","gsi1sk":"x"}}]"#,
+            r#"[{"put":{"pk":"a","sk":"2","n":2}},{"put":{"pk":"a","sk":"3"}}]"#,
+            r#"[{"del":{"pk":"a","sk":"3"}}]"#,
+            r#"[{"put":{"pk":"a","sk":"2","n":3}}]"#,
+            r#"[{"put": {"pk": "torn""#,
+        ];
+        std::fs::write(dir.join(OLD_LOG), lines.join("\n")).unwrap();
+        let t = SqliteTable::open(&dir).unwrap();
+        assert!(!dir.join(OLD_LOG).exists());
+        assert!(dir.join(OLD_LOG_IMPORTED).exists());
+        let page = t.query(Query::table("a")).await.unwrap();
+        let got: Vec<Value> = page.items.into_iter().map(Value::Object).collect();
+        let want: Value = serde_json::from_str(
+            r#"[{"pk":"a","sk":"1","n":1.50,"gsi1pk":"G","gsi1sk":"x"},{"pk":"a","sk":"2","n":3}]"#,
+        )
+        .unwrap();
+        assert_eq!(Value::Array(got.clone()), want);
+        assert_eq!(got[0]["n"].to_string(), "1.50", "numbers stay exact");
+        let ix = t.query(Query::index(Index::Gsi1, "G")).await.unwrap();
+        assert_eq!(ix.items.len(), 1, "imported items are indexed");
+        drop(t);
+        // A log left behind after a crash before the rename is not imported twice.
+        std::fs::write(dir.join(OLD_LOG), lines[3].replace("\"n\":3", "\"n\":9")).unwrap();
+        let t = SqliteTable::open(&dir).unwrap();
+        assert_eq!(
+            t.get(&Key::new("a", "2")).await.unwrap().unwrap()["n"],
+            json!(3)
+        );
+        assert!(!dir.join(OLD_LOG).exists());
+        drop(t);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
