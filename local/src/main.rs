@@ -1,5 +1,6 @@
 //! `satsgate-local [--listen 127.0.0.1:3000] [--data-dir .satsgate] [--memory] [--live]`
 //! `satsgate-local create-account [--name NAME]` (uses TABLE_NAME when set)
+//! `satsgate-local create-user --username NAME [--account-key KEY]` (password on stdin)
 
 use satsgate::app::{App, Config, Storage};
 use std::path::PathBuf;
@@ -12,9 +13,11 @@ struct Args {
     live: bool,
     command: Option<String>,
     name: String,
+    username: Option<String>,
+    account_key: Option<String>,
 }
 
-const USAGE: &str = "usage: satsgate-local [--listen ADDR] [--data-dir DIR] [--memory] [--live]\n       satsgate-local create-account [--name NAME]";
+const USAGE: &str = "usage: satsgate-local [--listen ADDR] [--data-dir DIR] [--memory] [--live]\n       satsgate-local create-account [--name NAME]\n       satsgate-local create-user --username NAME [--account-key KEY]   (password on stdin; KEY defaults to $SATSGATE_ACCOUNT_KEY)";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -26,6 +29,8 @@ fn parse_args() -> Result<Args, String> {
         live: false,
         command: None,
         name: "Account".into(),
+        username: None,
+        account_key: std::env::var("SATSGATE_ACCOUNT_KEY").ok(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -35,7 +40,9 @@ fn parse_args() -> Result<Args, String> {
             "--memory" => a.memory = true,
             "--live" => a.live = true,
             "--name" => a.name = it.next().ok_or("--name needs a value")?,
-            "create-account" if a.command.is_none() => a.command = Some(arg),
+            "--username" => a.username = Some(it.next().ok_or("--username needs a value")?),
+            "--account-key" => a.account_key = Some(it.next().ok_or("--account-key needs a key")?),
+            "create-account" | "create-user" if a.command.is_none() => a.command = Some(arg),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -120,6 +127,10 @@ async fn run() -> Result<(), String> {
         return Ok(());
     }
 
+    if args.command.as_deref() == Some("create-user") {
+        return create_user(&app, &args).await;
+    }
+
     match satsgate_local::demo::ensure_demo(&app).await? {
         Some(demo) => {
             println!(
@@ -169,4 +180,47 @@ mod tests {
             assert!(!listens_on_loopback(listen), "{listen}");
         }
     }
+}
+
+/// `create-user`: a user of the account whose key is given, with the
+/// password read from the first line of stdin (never from the command line).
+async fn create_user(app: &App, args: &Args) -> Result<(), String> {
+    let username = args
+        .username
+        .as_deref()
+        .ok_or(format!("--username is required\n{USAGE}"))?;
+    let key = args
+        .account_key
+        .as_deref()
+        .ok_or("give the account key with --account-key or SATSGATE_ACCOUNT_KEY")?;
+    let item = app
+        .table
+        .get(&satsgate::schema::api_key(&satsgate::auth::hash_key(key)))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("that account key is not known here")?;
+    let record: satsgate::account::ApiKeyRecord =
+        satsgate::records::from_item(item).map_err(|e| e.message)?;
+    if record.kind != satsgate::auth::KeyKind::Account {
+        return Err("that is a store key; users belong to an account: give an account key".into());
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|e| format!("reading the password from stdin: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let user = satsgate::users::create_user(
+        &*app.table,
+        &record.account_id,
+        username,
+        password,
+        app.now(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "user {} ({}) created in account {}",
+        user.username, user.id, record.account_id
+    );
+    Ok(())
 }

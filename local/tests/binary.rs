@@ -17,14 +17,19 @@ fn start(data_dir: &std::path::Path) -> Local {
 }
 
 fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Local {
+    start_logging(data_dir, env, Stdio::null())
+}
+
+/// Start with the server's log (stderr) going to `log`.
+fn start_logging(data_dir: &std::path::Path, env: &[(&str, &str)], log: Stdio) -> Local {
     let mut child = Command::new(env!("CARGO_BIN_EXE_satsgate-local"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .env_remove("TABLE_NAME")
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start satsgate-local");
     let mut reader = BufReader::new(child.stdout.take().unwrap());
@@ -71,9 +76,10 @@ impl Local {
 
 async fn call(url: &str, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
     let client = reqwest::Client::new();
-    let mut rb = client
-        .request(method.parse().unwrap(), format!("{url}{path}"))
-        .bearer_auth(key);
+    let mut rb = client.request(method.parse().unwrap(), format!("{url}{path}"));
+    if !key.is_empty() {
+        rb = rb.bearer_auth(key);
+    }
     if let Some(b) = body {
         rb = rb.json(&b);
     }
@@ -424,5 +430,76 @@ async fn an_old_table_log_is_imported_on_first_start() {
     let (_, list) = call(&local.url, "GET", "/v1/invoices", key, None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 4);
     local.interrupt();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `create-user` (password on stdin, never on the command line) makes a user
+/// of the key's account while the server runs; the user logs in over HTTP.
+#[tokio::test]
+async fn create_user_command_makes_a_user_who_can_log_in() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("satsgate-local-user-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let local = start_logging(&dir, &[("RUST_LOG", "debug")], Stdio::from(log));
+    let account_key = local
+        .value("SATSGATE_ACCOUNT_KEY")
+        .expect("demo account key");
+    let run = |username: &str, key: &str, password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_satsgate-local"))
+            .args(["create-user", "--username", username, "--data-dir"])
+            .arg(&dir)
+            .env_remove("TABLE_NAME")
+            .env("SATSGATE_ACCOUNT_KEY", key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run create-user");
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = run("dana", &account_key, "short");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("12"));
+    let ok = run("dana", &account_key, "a long passphrase");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let (s, b) = call(
+        &local.url,
+        "POST",
+        "/v1/auth/login",
+        "",
+        Some(json!({"username": "dana", "password": "a long passphrase"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let token = b["token"].as_str().unwrap().to_string();
+    let (s, _) = call(&local.url, "GET", "/v1/users", &token, None).await;
+    assert_eq!(s, 200);
+    let store_key = local.value("SATSGATE_STORE_KEY").unwrap();
+    let refused = run("erin", &store_key, "a long passphrase");
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a store key cannot make users"
+    );
+    local.interrupt();
+    // The server logged the requests, but never the password or the token.
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logged.contains("/v1/auth/login"),
+        "requests are logged: {logged}"
+    );
+    assert!(
+        !logged.contains("a long passphrase"),
+        "no password in the log"
+    );
+    assert!(!logged.contains(&token), "no session token in the log");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -30,6 +30,12 @@ pub struct ApiKeyRecord {
     pub hint: String,
     pub hash: String,
     pub created_at: String,
+    /// For a session key (`POST /v1/auth/login`): the user it was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// For a session key: when it stops working (the item's TTL too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 impl ApiKeyRecord {
@@ -53,6 +59,8 @@ impl ApiKeyRecord {
             hint: key_hint(&secret),
             hash: hash_key(&secret),
             created_at: rfc3339(now),
+            user_id: None,
+            expires_at: None,
         };
         (record, secret)
     }

@@ -15,6 +15,8 @@ pub enum IdKind {
     Payment,
     Refund,
     Request,
+    User,
+    Session,
 }
 
 impl IdKind {
@@ -28,6 +30,8 @@ impl IdKind {
             IdKind::Event => "evt_",
             IdKind::Quote => "quo_",
             IdKind::Key => "key_",
+            IdKind::User => "usr_",
+            IdKind::Session => "ses_",
             IdKind::Payment => "pay_",
             IdKind::Refund => "ref_",
             IdKind::Request => "req_",

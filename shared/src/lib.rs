@@ -24,6 +24,7 @@ pub mod schema;
 pub mod store;
 pub mod table;
 pub mod telemetry;
+pub mod users;
 pub mod wallet;
 pub mod webhooks;
 pub mod ws;

@@ -91,6 +91,13 @@ routes! {
     "GET" "/v1/webhook-deliveries/{id}" => "webhook-deliveries-get", Store, crate::handlers::webhooks::get_delivery;
     "POST" "/v1/webhook-deliveries/{id}/redeliver" => "webhook-deliveries-redeliver", Store, crate::handlers::webhooks::redeliver;
     // -- end webhooks --
+    // -- users --
+    "POST" "/v1/users" => "users-create", Account, crate::handlers::users::create;
+    "GET" "/v1/users" => "users-list", Account, crate::handlers::users::list;
+    "DELETE" "/v1/users/{id}" => "users-delete", Account, crate::handlers::users::delete;
+    "POST" "/v1/auth/login" => "auth-login", Public, crate::handlers::users::login;
+    "POST" "/v1/auth/logout" => "auth-logout", Account, crate::handlers::users::logout;
+    // -- end users --
 }
 
 /// The route served by a Lambda function.

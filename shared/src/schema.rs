@@ -207,3 +207,24 @@ pub fn sim_tx(network: crate::network::Network, txid: &str) -> Key {
 pub fn sim_block(network: crate::network::Network, hash: &str) -> Key {
     Key::new(sim_partition(network), format!("BLOCK#{hash}"))
 }
+
+/// A user of an account; user names are unique across the deployment
+/// (login takes only a user name), compared without case.
+pub fn user(username: &str) -> Key {
+    Key::new(format!("USER#{}", username.to_lowercase()), "USER")
+}
+
+/// gsi1 partition listing the users of an account.
+pub fn users_of(account_id: &str) -> String {
+    format!("ACCT#{account_id}#USERS")
+}
+
+/// gsi1 partition listing the session keys of a user.
+pub fn sessions_of(user_id: &str) -> String {
+    format!("USER#{user_id}#SESSIONS")
+}
+
+/// Failed-login counter of `subject` (a user name or an IP) in a window.
+pub fn login_failures(subject: &str, window: i64) -> Key {
+    Key::new(format!("LOGINFAIL#{subject}"), format!("W#{window}"))
+}

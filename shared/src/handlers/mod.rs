@@ -6,6 +6,7 @@ pub mod invoices;
 pub mod prices;
 pub mod sandbox;
 pub mod stores;
+pub mod users;
 pub mod webhooks;
 
 use crate::error::ApiError;
