@@ -67,18 +67,22 @@ pub fn key_from_headers(headers: &http::HeaderMap) -> Result<Option<String>, Str
                     .map_err(|_| "Basic credentials are not valid base64".to_string())?;
                 let text = String::from_utf8(decoded)
                     .map_err(|_| "Basic credentials are not UTF-8".to_string())?;
-                let (user, _password) = text.split_once(':').ok_or_else(|| {
-                    "Basic credentials must be base64(<key>:) with the key as user name".to_string()
-                })?;
-                if user.is_empty() {
+                // base64(<key>:) and base64(<key>) [seed 000]: the key is the user
+                // name; base64(<user>:<key>) [seed 002]: the key is the password.
+                let key = match text.split_once(':') {
+                    Some((_, password)) if !password.is_empty() => password,
+                    Some((user, _)) => user,
+                    None => text.as_str(),
+                };
+                if key.is_empty() {
                     Err("Basic credentials carry an empty key".into())
                 } else {
-                    Ok(Some(user.to_string()))
+                    Ok(Some(key.to_string()))
                 }
             }
             "bearer" | "basic" => Err(format!("Authorization: {scheme} carries no key")),
             _ => Err(format!(
-                "unsupported Authorization scheme `{scheme}`: use `Bearer <key>` or `Basic base64(<key>:)`"
+                "unsupported Authorization scheme `{scheme}`: use `Bearer <key>`, `Basic base64(<key>:)`, `Basic base64(<key>)` or `Basic base64(<user>:<key>)`"
             )),
         };
     }
@@ -196,9 +200,19 @@ mod tests {
         assert!(key_from_headers(&headers(&[("authorization", "Bearer")])).is_err());
         assert!(key_from_headers(&headers(&[("authorization", "Token x")])).is_err());
         assert!(key_from_headers(&headers(&[("authorization", "Basic !!!")])).is_err());
-        let no_colon = base64::engine::general_purpose::STANDARD.encode("sgs_abc");
+        // seed 000 also sends base64(<key>); seed 002 base64(<user>:<key>)
+        for text in ["sgs_abc", "merchant:sgs_abc"] {
+            let basic = base64::engine::general_purpose::STANDARD.encode(text);
+            assert_eq!(
+                key_from_headers(&headers(&[("authorization", &format!("Basic {basic}"))]))
+                    .unwrap(),
+                Some("sgs_abc".into()),
+                "{text}"
+            );
+        }
+        let empty = base64::engine::general_purpose::STANDARD.encode(":");
         assert!(
-            key_from_headers(&headers(&[("authorization", &format!("Basic {no_colon}"))])).is_err()
+            key_from_headers(&headers(&[("authorization", &format!("Basic {empty}"))])).is_err()
         );
     }
 

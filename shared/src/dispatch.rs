@@ -168,7 +168,7 @@ pub async fn dispatch_as(app: &App, req: Request, function: Option<&str>) -> Res
     let mut key_id = None;
     let mut response = match run(app, req, function, &request_id, &mut key_id).await {
         Ok(r) => r,
-        Err(e) => Response::from_error(&e),
+        Err(e) => crate::faces::error_response(&path, &e),
     };
     response
         .headers

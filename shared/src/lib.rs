@@ -8,6 +8,7 @@ pub mod clock;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod faces;
 pub mod handlers;
 pub mod http;
 pub mod ids;
