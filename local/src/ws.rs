@@ -106,8 +106,6 @@ impl Hub {
         s.ip_of.insert(id, ip);
         s.per_ip.insert(ip, from_ip + 1);
         drop(s);
-        // Not counted against the subscription cap, so it cannot fail.
-        let _ = self.apply(id, &Effect::Subscribe(Topic::Prices));
         Ok((id, rx))
     }
 

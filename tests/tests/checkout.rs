@@ -197,8 +197,10 @@ async fn payment_protocol_shapes() {
         for (k, v) in [
             ("id", json!(id)),
             ("uid", json!(id)),
-            ("status", json!("new")),
-            ("amount", json!("10.00")),
+            // Seed 000's words and types (API.md "Payment protocol").
+            ("status", json!("unpaid")),
+            ("state", json!("new")),
+            ("amount", serde_json::from_str::<Value>("10.00").unwrap()),
             ("currency", json!("USD")),
             ("crypto_amount", json!("0.00015385")),
             ("crypto_amount_sats", json!(15385)),
@@ -241,6 +243,16 @@ async fn payment_protocol_shapes() {
             json!([{"chain": "BTC", "currency": "BTC", "network": "regtest", "amount": "0.00015385", "amount_sats": 15385}])
         );
         assert_eq!(r.header("cache-control"), Some("no-store"));
+        assert!(pi["amount"].is_number(), "{pi}");
+        let nested = &pi["payment_options"]["payment_options"][0];
+        assert_eq!(
+            (&nested["chain"], &nested["currency"]),
+            (&json!("BTC"), &json!("BTC"))
+        );
+        let out = &nested["instructions"][0]["outputs"][0];
+        assert_eq!(out["address"], json!(address));
+        assert!(out["amount"].is_number(), "{out}");
+        assert_eq!(out["amount"].to_string(), "0.00015385");
 
         let r = shop
             .public(
@@ -299,6 +311,9 @@ async fn payment_protocol_shapes() {
         ] {
             let r = shop.public("GET", &format!("/r/{bad}"), None).await;
             assert_eq!((r.status, r.code()), (404, "not_found"), "{bad}");
+            // seed 000's error shape, next to the v1 error object
+            assert_eq!(r.body["status"], "error", "{bad}");
+            assert_eq!(r.body["message"], r.body["error"]["message"], "{bad}");
             let r = shop
                 .public(
                     "POST",
@@ -476,8 +491,13 @@ async fn paying_with_a_signed_transaction() {
         assert_eq!(now["payments"][0]["txid"], txid_of(&child));
         assert_eq!(now["payments"][0]["amount_sats"], 15385);
         let r = shop.public("GET", &format!("/r/{id}"), None).await;
-        assert_eq!(r.body["invoice"]["status"], "pending");
+        assert_eq!(r.body["invoice"]["status"], "paid");
+        assert_eq!(r.body["invoice"]["state"], "pending");
         assert_eq!(r.body["payment_options"], json!([]));
+        assert_eq!(
+            r.body["invoice"]["payment_options"]["payment_options"],
+            json!([])
+        );
 
         // A paid invoice takes no more payments.
         let again = raw_tx(&[(&txid_of(&child), 1, 970_000)], &[(&script, 15385)]);
@@ -551,10 +571,22 @@ async fn paying_with_a_signed_transaction() {
         );
         assert_eq!(shop.get(&id2).await["status"], "paid_partial");
         let rest = raw_tx(&[(&txid_of(&child), 1, 970_000)], &[(&script2, 60_000)]);
+        // As the anypay client sends it: POST /r/{id} as application/payment.
         let r = shop
-            .public("POST", &format!("/r/{id2}/pay"), Some(pay_body(&[&rest])))
-            .await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
+            .gw
+            .http
+            .post(shop.gw.url(&format!("/r/{id2}")))
+            .header("content-type", "application/payment")
+            .body(pay_body(&[&rest]).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"status": "success", "message": "Payment submitted successfully"})
+        );
         let now = shop.get(&id2).await;
         assert_eq!(now["status"], "pending");
         assert_eq!(now["amount_paid_sats"], 100_000);

@@ -59,12 +59,13 @@ async fn recv(ws: &mut Ws) -> Value {
     }
 }
 
-/// Send a request and return its reply (pushed frames before it are skipped).
+/// Send a request and return its reply (pushed frames before it are
+/// skipped: replies carry `status`, pushes are `{type, data}` only).
 async fn ask(ws: &mut Ws, v: Value) -> Value {
     send(ws, v).await;
     loop {
         let f = recv(ws).await;
-        if f.get("type").is_none() {
+        if f.get("status").is_some() {
             return f;
         }
     }
@@ -112,8 +113,17 @@ async fn protocol_invoices_and_pushed_events() {
             .await
             .expect("keyed connect");
 
+        // Seed 000's pong: type, status and a unix timestamp (a number).
         let pong = ask(&mut shop, json!({"action": "ping"})).await;
-        assert_eq!(pong["status"], "success", "{pong}");
+        assert_eq!(
+            (&pong["type"], &pong["status"]),
+            (&json!("pong"), &json!("success")),
+            "{pong}"
+        );
+        let ts = pong["timestamp"]
+            .as_i64()
+            .expect("unix seconds as a number");
+        assert!((ts - time::OffsetDateTime::now_utc().unix_timestamp()).abs() < 60);
 
         let prices = ask(&mut shop, json!({"action": "list_prices"})).await;
         assert_eq!(prices["status"], "success", "{prices}");
@@ -167,12 +177,68 @@ async fn protocol_invoices_and_pushed_events() {
         assert_eq!(rest.status, 200, "the WebSocket invoice is a REST invoice");
         assert_eq!(rest.body["memo"], "Payment for services");
 
-        let wrong = ask(
+        // The seed's own example, verbatim: `account_id: 1` is ignored (the
+        // key decides the store), and the invoice echoes what it was given.
+        let seed = ask(
             &mut shop,
-            json!({"action": "create_invoice", "amount": 10, "currency": "USD", "account_id": 1}),
+            json!({"action": "create_invoice", "amount": 1000, "currency": "USD", "account_id": 1,
+                   "webhook_url": "https://example.com/webhook", "redirect_url": "https://example.com/return",
+                   "memo": "Payment for services"}),
         )
         .await;
-        assert_eq!(wrong["status"], "error", "account_id must match: {wrong}");
+        assert_eq!(seed["status"], "success", "{seed}");
+        let s_inv = &seed["data"]["invoice"];
+        assert!(
+            s_inv["uid"].is_string() && s_inv["amount"].is_number(),
+            "{s_inv}"
+        );
+        assert_eq!(s_inv["amount"].as_f64(), Some(1000.0));
+        for (k, v) in [
+            ("webhook_url", "https://example.com/webhook"),
+            ("redirect_url", "https://example.com/return"),
+            ("memo", "Payment for services"),
+            ("status", "unpaid"),
+            ("currency", "USD"),
+        ] {
+            assert_eq!(s_inv[k], v, "{k} in {s_inv}");
+        }
+        for f in ["created_at", "createdAt", "updatedAt", "uri"] {
+            assert!(s_inv[f].is_string(), "{f} in {s_inv}");
+        }
+        let seed_id = s_inv["uid"].as_str().unwrap();
+        assert!(s_inv["uri"].as_str().unwrap().starts_with("pay:?r=http"));
+        assert!(s_inv["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/r/{seed_id}")));
+        let opt = &s_inv["payment_options"][0];
+        assert_eq!(
+            (&opt["chain"], &opt["currency"]),
+            (&json!("BTC"), &json!("BTC"))
+        );
+        assert!(opt["amount"].is_number() && opt["fee"].is_number(), "{opt}");
+        assert_eq!(opt["outputs"][0]["address"], s_inv["address"]);
+        assert!(opt["outputs"][0]["amount"].is_number());
+        // cancel_invoice {uid}
+        let cancelled = ask(
+            &mut shop,
+            json!({"action": "cancel_invoice", "uid": seed_id}),
+        )
+        .await;
+        assert_eq!(cancelled["status"], "success", "{cancelled}");
+        assert_eq!(cancelled["data"]["invoice"]["status"], "cancelled");
+        let again = ask(
+            &mut shop,
+            json!({"action": "cancel_invoice", "uid": seed_id}),
+        )
+        .await;
+        assert_eq!(again["status"], "error", "{again}");
+        let none = ask(
+            &mut shop,
+            json!({"action": "cancel_invoice", "uid": "inv_nope"}),
+        )
+        .await;
+        assert_eq!(none["status"], "error", "{none}");
 
         let fetched = ask(&mut shop, json!({"action": "fetch_invoice", "id": id})).await;
         assert_eq!(fetched["status"], "success");
@@ -207,6 +273,9 @@ async fn protocol_invoices_and_pushed_events() {
         )
         .await;
         assert_eq!(sub["message"], format!("Subscribed to invoice {id}"));
+        // Prices only for those who ask.
+        let sub = ask(&mut buyer, json!({"action": "subscribe", "type": "prices"})).await;
+        assert_eq!(sub["message"], "Subscribed to prices", "{sub}");
         let mut other = connect(&ws_url(&gw, "/ws"), None).await.unwrap();
         let addr = inv["address"].as_str().unwrap();
         let sub = ask(
@@ -266,31 +335,30 @@ async fn protocol_invoices_and_pushed_events() {
             .collect();
         assert_eq!(
             kinds,
-            [
-                "price.updated",
-                "invoice.created",
-                "payment.received",
-                "invoice.updated"
-            ],
-            "address subscriber"
+            ["invoice.created", "payment.received", "invoice.updated"],
+            "address subscriber: no price.updated, it did not ask"
         );
 
-        let frames = pushed_until_pong(&mut shop).await;
+        // The account subscriber also hears of the seed-example invoice
+        // (created, then cancelled); these are the paid invoice's frames.
+        let frames: Vec<Value> = pushed_until_pong(&mut shop)
+            .await
+            .into_iter()
+            .filter(|f| {
+                let d = &f["data"];
+                [&d["uid"], &d["id"], &d["invoice_id"]].contains(&&json!(id))
+            })
+            .collect();
         let kinds: Vec<&str> = frames
             .iter()
             .map(|f| f["type"].as_str().unwrap_or("?"))
             .collect();
         assert_eq!(
             kinds,
-            [
-                "price.updated",
-                "invoice.created",
-                "payment.received",
-                "invoice.updated"
-            ],
+            ["invoice.created", "payment.received", "invoice.updated"],
             "account subscriber"
         );
-        assert_eq!(frames[1]["data"]["uid"], id.as_str());
+        assert_eq!(frames[0]["data"]["uid"], id.as_str());
 
         // Unsubscribed: no more invoice pushes.
         let un = ask(
@@ -540,7 +608,29 @@ async fn lambda_handlers_keep_connections_and_subscriptions_in_the_table() {
     let all = satsgate::ws::aws::subscribers(&*app.table, &Topic::Prices)
         .await
         .unwrap();
-    assert_eq!(all, ["c-1", "c-2"], "every connection gets price.updated");
+    assert!(all.is_empty(), "nobody asked for prices yet: {all:?}");
+    let r = reply(
+        on_message(
+            &app,
+            &ws_event(
+                "$default",
+                "c-2",
+                Some(r#"{"action":"subscribe","type":"prices"}"#),
+                json!({}),
+                Value::Null,
+            ),
+        )
+        .await,
+    );
+    assert_eq!(r["message"], "Subscribed to prices");
+    let all = satsgate::ws::aws::subscribers(&*app.table, &Topic::Prices)
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        ["c-2"],
+        "only a connection that asked gets price.updated"
+    );
 
     // Pushes: c-2 hears invoice inv_x; a gone connection is forgotten.
     let (url, seen) = fake_connections().await;
@@ -593,11 +683,12 @@ async fn lambda_handlers_keep_connections_and_subscriptions_in_the_table() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(
+    assert!(
         satsgate::ws::aws::subscribers(&*app.table, &Topic::Prices)
             .await
-            .unwrap(),
-        ["c-1"]
+            .unwrap()
+            .is_empty(),
+        "c-2's price subscription went with it"
     );
 }
 
@@ -668,4 +759,75 @@ fn template_declares_the_websocket_api() {
         !env["WEBSOCKET_CALLBACK_URL"].is_null(),
         "the fan-out pushes through @connections"
     );
+}
+
+/// Send one request and read the very next frame.
+async fn send_then_read(ws: &mut Ws, v: Value) -> Value {
+    send(ws, v).await;
+    recv(ws).await
+}
+
+/// An anypay-style client sends one request and reads the very next frame
+/// as its reply: nothing it did not ask for may come in between (prices
+/// are polled meanwhile, but this client never subscribed to them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_send_then_read_client_gets_each_reply_next() {
+    let Some(gw) = gateway(Engine::Embedded).await else {
+        return;
+    };
+    let (_, key) = gw
+        .store(json!({"name": "Anypay client", "network": "regtest", "wallet": BIP84_VPUB}))
+        .await;
+    let mut ws = connect(&ws_url(&gw, "/"), Some(&key)).await.unwrap();
+    let r = send_then_read(&mut ws, json!({"action": "ping"})).await;
+    assert_eq!(r["type"], "pong", "{r}");
+    // New prices are published while the client works: not its business.
+    satsgate::prices::poller::poll_prices(gw.app())
+        .await
+        .unwrap();
+    satsgate::webhooks::fanout::sweep_outbox(gw.app(), None)
+        .await
+        .unwrap();
+    let r = send_then_read(&mut ws, json!({"action": "list_prices"})).await;
+    assert_eq!(
+        (r["status"].as_str(), r["action"].as_str()),
+        (Some("success"), Some("list_prices")),
+        "{r}"
+    );
+    let r = send_then_read(
+        &mut ws,
+        json!({"action": "create_invoice", "amount": 1000, "currency": "USD", "account_id": 1}),
+    )
+    .await;
+    assert_eq!(r["action"], "create_invoice", "{r}");
+    let uid = r["data"]["invoice"]["uid"].as_str().unwrap().to_string();
+    let r = send_then_read(&mut ws, json!({"action": "fetch_invoice", "id": uid})).await;
+    assert_eq!(
+        (r["action"].as_str(), r["data"]["uid"].as_str()),
+        (Some("fetch_invoice"), Some(uid.as_str())),
+        "{r}"
+    );
+    let r = send_then_read(
+        &mut ws,
+        json!({"action": "subscribe", "type": "invoice", "id": uid}),
+    )
+    .await;
+    assert_eq!(r["message"], format!("Subscribed to invoice {uid}"), "{r}");
+    let r = send_then_read(&mut ws, json!({"action": "cancel_invoice", "uid": uid})).await;
+    assert_eq!(
+        (r["action"].as_str(), r["status"].as_str()),
+        (Some("cancel_invoice"), Some("success")),
+        "{r}"
+    );
+    // Its own subscription's push comes when the fan-out runs, after the reply.
+    satsgate::webhooks::fanout::sweep_outbox(gw.app(), None)
+        .await
+        .unwrap();
+    // (the fan-out had not run since the invoice was made: created, then cancelled)
+    let created = recv(&mut ws).await;
+    assert_eq!(created["type"], "invoice.created", "{created}");
+    let pushed = recv(&mut ws).await;
+    assert_eq!(pushed["type"], "invoice.updated", "{pushed}");
+    assert_eq!(pushed["data"]["status"], "cancelled");
+    gw.stop().await;
 }

@@ -59,7 +59,7 @@ pub async fn save_connection(
     item.insert("connected_at".into(), json!(crate::clock::rfc3339(now)));
     item.insert("ttl".into(), json!(ttl(now)));
     app.table.put(item, None).await?;
-    add_subscription(app, connection_id, &Topic::Prices).await
+    Ok(())
 }
 
 /// The session of a connection (key re-read: a deleted key is an error;

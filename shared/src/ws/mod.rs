@@ -11,8 +11,9 @@
 //!   what shape, to which subscriptions (the `Push` adapters use them).
 //!
 //! Subscriptions are topics: `invoice#<id>`, `address#<address>`,
-//! `store#<store id>`, `account#<account id>` and `prices#all` (every
-//! connection is subscribed to it at connect: `price.updated` goes to all).
+//! `store#<store id>`, `account#<account id>` and `prices#all` (only
+//! connections that sent `{"action": "subscribe", "type": "prices"}` get
+//! `price.updated`: no frame arrives that was not asked for).
 //! A client's `account` subscription with a store key (id = its store id
 //! or its account id) is the store's topic; with an account key, id = the
 //! account id is the whole account, id = one of its stores that store.
@@ -37,12 +38,13 @@ use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
 /// Actions a client may send.
-pub const ACTIONS: [&str; 7] = [
+pub const ACTIONS: [&str; 8] = [
     "ping",
     "convert_price",
     "list_prices",
     "create_invoice",
     "fetch_invoice",
+    "cancel_invoice",
     "subscribe",
     "unsubscribe",
 ];
@@ -262,12 +264,13 @@ pub async fn handle_text(app: &App, session: &Session, frame: &str) -> Outcome {
     };
     let result = match action.as_str() {
         "ping" => Ok(Outcome::reply(
-            json!({"status": "success", "message": "pong", "data": {"timestamp": crate::clock::rfc3339(app.now())}}),
+            json!({"type": "pong", "status": "success", "timestamp": app.now().unix_timestamp()}),
         )),
         "convert_price" => convert_price(app, &m).await.map(Outcome::reply),
         "list_prices" => list_prices(app).await.map(Outcome::reply),
         "create_invoice" => create_invoice(app, session, &m).await.map(Outcome::reply),
         "fetch_invoice" => fetch_invoice(app, session, &m).await.map(Outcome::reply),
+        "cancel_invoice" => cancel_invoice(app, session, &m).await.map(Outcome::reply),
         "subscribe" | "unsubscribe" => subscription(app, session, &m, action == "subscribe").await,
         other => {
             let shown: String = other.chars().take(40).collect();
@@ -346,25 +349,24 @@ async fn rate_limit(app: &App, key: &ApiKeyRecord) -> Result<(), String> {
     Ok(())
 }
 
-/// `create_invoice`: the `POST /v1/invoices` handler with the connection's
-/// store key as principal (so validation, pricing, address derivation and
-/// events are exactly the REST ones); `data: {invoice: <seed invoice>}`.
-async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value, String> {
-    let key = session
-        .key
-        .as_ref()
-        .ok_or_else(|| needs_key("create_invoice"))?;
+/// Run the REST handler of `method path` with the connection's store key as
+/// principal (after the store's allowlist and the key's rate limit, as the
+/// REST pipeline does), so validation and effects are exactly the REST ones.
+/// The handler's JSON answer, or its error as one message.
+async fn as_store(
+    app: &App,
+    session: &Session,
+    action: &str,
+    method: http::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
+    let key = session.key.as_ref().ok_or_else(|| needs_key(action))?;
     let Some(store_id) = key.store_id.clone() else {
-        return Err("create_invoice needs a store API key, not an account key".into());
+        return Err(format!(
+            "{action} needs a store API key, not an account key"
+        ));
     };
-    if m.contains_key("account_id") {
-        let given = text(m, "account_id", 64)?;
-        if given != store_id && given != key.account_id {
-            return Err(format!(
-                "`account_id` {given} does not match the API key's store or account"
-            ));
-        }
-    }
     let store: Store = match app.table.get(&schema::store(&store_id)).await {
         Ok(Some(item)) => from_item(item).map_err(|e| error_text(&e))?,
         Ok(None) => return Err("invalid API key: its store no longer exists".into()),
@@ -380,16 +382,15 @@ async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
         ));
     }
     rate_limit(app, key).await?;
-    let mut body = m.clone();
-    body.remove("action");
-    body.remove("account_id");
-    let (route, params) = find_route("POST", "/v1/invoices").map_err(|e| error_text(&e))?;
-    let mut req = Request::new(http::Method::POST, "/v1/invoices");
+    let (route, params) = find_route(method.as_str(), path).map_err(|e| error_text(&e))?;
+    let mut req = Request::new(method, path);
     req.headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    req.body = Value::Object(body).to_string().into_bytes().into();
+    if let Some(body) = body {
+        req.body = body.to_string().into_bytes().into();
+    }
     req.source_ip = session.source_ip;
     let cx = Ctx {
         app,
@@ -403,16 +404,52 @@ async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
         idempotency: None,
     };
     let response = (route.handler)(cx).await.map_err(|e| error_text(&e))?;
-    match &response.body {
-        crate::http::Body::Json(inv) if response.status < 300 => {
-            Ok(success(json!({"invoice": seed::invoice(inv)})))
-        }
+    match response.body {
+        crate::http::Body::Json(v) if response.status < 300 => Ok(v),
         crate::http::Body::Json(v) => Err(v["error"]["message"]
             .as_str()
-            .unwrap_or("invoice not created")
+            .unwrap_or("the request failed")
             .to_string()),
-        _ => Err("invoice not created".into()),
+        _ => Err("the request failed".into()),
     }
+}
+
+/// `create_invoice`: `POST /v1/invoices` as the connection's store;
+/// `account_id` (seed clients send `1`) is accepted and ignored: the key
+/// decides the store. -> `data: {invoice: <seed invoice>}`.
+async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value, String> {
+    let mut body = m.clone();
+    body.remove("action");
+    body.remove("account_id");
+    let inv = as_store(
+        app,
+        session,
+        "create_invoice",
+        http::Method::POST,
+        "/v1/invoices",
+        Some(Value::Object(body)),
+    )
+    .await?;
+    Ok(success(json!({"invoice": seed::invoice(&inv)})))
+}
+
+/// `cancel_invoice {uid}`: `POST /v1/invoices/{uid}/cancel` as the
+/// connection's store -> `data: {invoice: <seed invoice>}`.
+async fn cancel_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value, String> {
+    let uid = text(m, "uid", 64)?;
+    if !uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(format!("invoice {uid} not found"));
+    }
+    let inv = as_store(
+        app,
+        session,
+        "cancel_invoice",
+        http::Method::POST,
+        &format!("/v1/invoices/{uid}/cancel"),
+        Some(json!({})),
+    )
+    .await?;
+    Ok(success(json!({"invoice": seed::invoice(&inv)})))
 }
 
 /// `fetch_invoice {id}`: without a key any invoice by exact id (the public
@@ -458,6 +495,21 @@ async fn subscription(
     subscribe: bool,
 ) -> Result<Outcome, String> {
     let kind = text(m, "type", 16)?;
+    if kind == "prices" {
+        // `price.updated` only for connections that ask; `id` is optional.
+        let (reply, effect) = if subscribe {
+            ("Subscribed to prices", Effect::Subscribe(Topic::Prices))
+        } else {
+            (
+                "Unsubscribed from prices",
+                Effect::Unsubscribe(Topic::Prices),
+            )
+        };
+        return Ok(Outcome {
+            reply: success_message(reply),
+            effect: Some(effect),
+        });
+    }
     let id = text(m, "id", 128)?;
     let topic = match kind.as_str() {
         "invoice" => Topic::Invoice(id.clone()),
@@ -493,7 +545,7 @@ async fn subscription(
         other => {
             let shown: String = other.chars().take(16).collect();
             return Err(format!(
-                "unknown subscription type `{shown}`; use invoice, account or address"
+                "unknown subscription type `{shown}`; use invoice, account, address or prices"
             ));
         }
     };

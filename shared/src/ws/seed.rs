@@ -28,9 +28,27 @@ pub fn status_word(state: &Value) -> Value {
 
 /// An invoice (REST shape, `Invoice::to_json`) as WebSocket messages show
 /// it: seed 000's `uid`, `amount` (number), `currency`, `status` (seed
-/// word), `created_at`, plus `id`, `state` (REST status), `address`,
-/// `payment_uri`, `crypto_amount_sats`, `expires_at`, `updated_at`.
+/// word), `created_at`/`createdAt`, `updated_at`/`updatedAt`, `uri`
+/// (`pay:?r=<payment url>`), `webhook_url`, `redirect_url`, `memo` and
+/// `payment_options` (`chain`, `currency`, `amount` and `fee` in BTC as
+/// numbers, `outputs: [{address, amount}]`; the network fee is part of the
+/// amount asked, so `fee` is 0), plus `id`, `state` (REST status),
+/// `address`, `payment_uri`, `crypto_amount_sats`, `expires_at`.
 pub fn invoice(rest: &Value) -> Value {
+    let uri = rest["payment_url"]
+        .as_str()
+        .map(|u| Value::String(format!("pay:?r={u}")))
+        .unwrap_or(Value::Null);
+    let options = match rest["address"].as_str() {
+        Some(address) => json!([{
+            "chain": "BTC",
+            "currency": "BTC",
+            "amount": num(&rest["crypto_amount"]),
+            "fee": 0,
+            "outputs": [{"address": address, "amount": num(&rest["crypto_amount"])}],
+        }]),
+        None => json!([]),
+    };
     json!({
         "uid": rest["id"],
         "id": rest["id"],
@@ -38,12 +56,19 @@ pub fn invoice(rest: &Value) -> Value {
         "currency": rest["currency"],
         "status": status_word(&rest["status"]),
         "state": rest["status"],
+        "uri": uri,
         "created_at": rest["created_at"],
+        "createdAt": rest["created_at"],
         "updated_at": rest["updated_at"],
+        "updatedAt": rest["updated_at"],
+        "webhook_url": rest["webhook_url"],
+        "redirect_url": rest["redirect_url"],
+        "memo": rest["memo"],
         "address": rest["address"],
         "payment_uri": rest["payment_uri"],
         "crypto_amount_sats": rest["crypto_amount_sats"],
         "expires_at": rest["expires_at"],
+        "payment_options": options,
     })
 }
 

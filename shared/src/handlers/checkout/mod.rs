@@ -176,11 +176,45 @@ pub async fn get_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
     } else {
         Vec::new()
     };
+    let mut invoice = public_json(&inv, &cx.app.config.public_url);
+    // Seed 000's shape: status in its words (the REST status as `state`),
+    // amount as a number, and the payment options nested as anypay nests them.
+    invoice["state"] = invoice["status"].clone();
+    invoice["status"] = crate::ws::seed::status_word(&invoice["state"]);
+    invoice["amount"] = crate::ws::seed::num(&invoice["amount"]);
+    let seed_options: Vec<Value> = options
+        .iter()
+        .map(|o| {
+            json!({
+                "chain": o["chain"],
+                "currency": o["currency"],
+                "instructions": [{"outputs": [{
+                    "address": inv.address,
+                    "amount": crate::ws::seed::num(&o["amount"]),
+                }]}],
+            })
+        })
+        .collect();
+    invoice["payment_options"] = json!({ "payment_options": seed_options });
     Ok(Response::ok(json!({
-        "invoice": public_json(&inv, &cx.app.config.public_url),
+        "invoice": invoice,
         "payment_options": options,
     }))
     .with_header("Cache-Control", "no-store"))
+}
+
+/// Whether a `POST /r/{id}` carries a payment (`application/payment`, or a
+/// JSON body with `transactions`) rather than asking for the request.
+fn is_payment(cx: &Ctx<'_>) -> bool {
+    let payment_type = cx.req.header("content-type").is_some_and(|t| {
+        t.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/payment")
+    });
+    payment_type
+        || serde_json::from_slice::<Value>(&cx.req.body)
+            .ok()
+            .is_some_and(|b| b.get("transactions").is_some())
 }
 
 /// `chain` and `currency` of a protocol request: both `BTC`.
@@ -194,6 +228,11 @@ fn chain_and_currency(input: &mut Input) {
 /// `POST /r/{id} {chain, currency}` -> the payment request `{chain,
 /// currency, network, outputs: [{address, amount, amount_sats}], expires_at, memo}`.
 pub async fn payment_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    // anypay clients send the payment itself here, as
+    // `Content-Type: application/payment` with `transactions`.
+    if is_payment(&cx) {
+        return pay(cx).await;
+    }
     let inv = load_public(cx.app, cx.param("id")).await?;
     let mut input = Input::from_body(&cx.req.body)?;
     chain_and_currency(&mut input);

@@ -118,7 +118,8 @@ const SCRIPT: &str = r#"
     if (socket) { try { socket.close(); } catch (e) {} }
   }
   function update(inv) {
-    var s = inv.status;
+    // `/r/{id}` shows seed-000 words as `status`; the REST status is `state`.
+    var s = inv.state || inv.status;
     if (OPEN.indexOf(s) >= 0) {
       // Still payable: a new amount due (or a payment undone) redraws the page.
       if (OPEN.indexOf(shown) < 0 || inv.amount_due_sats !== data.amount_due_sats) {
