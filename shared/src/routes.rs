@@ -98,6 +98,9 @@ routes! {
     "POST" "/v1/auth/login" => "auth-login", Public, crate::handlers::users::login;
     "POST" "/v1/auth/logout" => "auth-logout", Account, crate::handlers::users::logout;
     // -- end users --
+    // -- seed 000 --
+    "GET" "/prices" => "anypay-prices", Public, crate::handlers::prices::anypay_prices;
+    // -- end seed 000 --
 }
 
 /// The route served by a Lambda function.

@@ -15,14 +15,14 @@ use serde_json::Value;
 pub enum Face {
     /// satsgate's own v1 API (and everything not claimed by a seed face).
     V1,
-    /// Seed 000 (Anypay): the payment-request paths `/r...`.
+    /// Seed 000 (Anypay): the payment-request paths `/r...` and `/prices`.
     Anypay,
 }
 
 impl Face {
     /// The face serving `path`.
     pub fn of(path: &str) -> Face {
-        if path == "/r" || path.starts_with("/r/") {
+        if path == "/r" || path.starts_with("/r/") || path == "/prices" {
             Face::Anypay
         } else {
             Face::V1

@@ -37,6 +37,19 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(json!({ "prices": prices })))
 }
 
+/// `GET /prices` (seed 000, as the anypay server serves it) -> `{"prices":
+/// [{currency, base, value (a JSON number), updatedAt, source, ...}]}`: the
+/// same fresh rates as `GET /v1/prices`, in the seed's shape.
+pub async fn anypay_prices(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    QueryInput::new(&cx.req.query).finish()?;
+    let rates = fresh_rates(cx.app).await?;
+    let prices: Vec<Value> = rates
+        .iter()
+        .map(|r| crate::ws::seed::price(&r.to_price_json()))
+        .collect();
+    Ok(Response::ok(json!({ "prices": prices })))
+}
+
 /// `GET /v1/rates` -> `{"base": "BTC", "rates": {"USD": "65000.00", ...},
 /// "updated_at"}` (`updated_at`: the oldest of the rates shown).
 pub async fn rates(cx: Ctx<'_>) -> Result<Response, ApiError> {
