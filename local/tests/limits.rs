@@ -457,7 +457,10 @@ async fn websocket_subscriptions_are_capped_and_released_on_close() {
     .await;
     assert_eq!(r["status"], "success");
     assert_eq!(ask(&mut c, sub("inv_3")).await["status"], "success");
-    // 3 invoices and prices#all; all gone once the socket closes.
+    // 3 invoices and, asked for, prices#all (which the cap does not count);
+    // all gone once the socket closes.
+    let r = ask(&mut c, json!({"action": "subscribe", "type": "prices"})).await;
+    assert_eq!(r["status"], "success", "{r}");
     assert_eq!(gw.hub.topics(), 4);
     c.close(None).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
