@@ -393,16 +393,7 @@ fn diff(old: &Invoice, new: &Invoice) -> Vec<EventSpec> {
     }
     if new.status != old.status {
         events.push(ev("invoice.updated", None, None));
-        let specific = match new.status {
-            Status::Pending => Some("invoice.paid"),
-            Status::Completed => Some("invoice.completed"),
-            Status::Expired => Some("invoice.expired"),
-            Status::Cancelled => Some("invoice.cancelled"),
-            Status::PaidPartial => Some("invoice.underpaid"),
-            Status::Invalid => Some("invoice.invalid"),
-            _ => None,
-        };
-        if let Some(kind) = specific {
+        if let Some(kind) = status_event(new.status) {
             events.push(ev(kind, None, None));
         }
     } else if new.flags != old.flags {
@@ -428,6 +419,20 @@ pub fn next_check(inv: &Invoice, now: OffsetDateTime) -> Option<OffsetDateTime> 
         _ if shallow || refund_open => Some(now),
         _ if monitoring => Some(now + time::Duration::minutes(5)),
         _ => None,
+    }
+}
+
+/// The specific event a change *to* `status` sends besides `invoice.updated`
+/// (the one table of status -> event type; `None`: only `invoice.updated`).
+pub fn status_event(status: Status) -> Option<&'static str> {
+    match status {
+        Status::Pending => Some("invoice.paid"),
+        Status::Completed => Some("invoice.completed"),
+        Status::Expired => Some("invoice.expired"),
+        Status::Cancelled => Some("invoice.cancelled"),
+        Status::PaidPartial => Some("invoice.underpaid"),
+        Status::Invalid => Some("invoice.invalid"),
+        Status::New | Status::Refunded | Status::Archived => None,
     }
 }
 
