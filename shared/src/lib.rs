@@ -6,6 +6,7 @@ pub mod auth;
 pub mod chain;
 pub mod clock;
 pub mod dispatch;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod handlers;
