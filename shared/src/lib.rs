@@ -15,6 +15,7 @@ pub mod ids;
 pub mod invoice;
 pub mod money;
 pub mod network;
+pub mod openapi;
 pub mod prices;
 pub mod push;
 pub mod queue;

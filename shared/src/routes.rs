@@ -91,6 +91,22 @@ routes! {
     "GET" "/v1/webhook-deliveries/{id}" => "webhook-deliveries-get", Store, crate::handlers::webhooks::get_delivery;
     "POST" "/v1/webhook-deliveries/{id}/redeliver" => "webhook-deliveries-redeliver", Store, crate::handlers::webhooks::redeliver;
     // -- end webhooks --
+    "GET" "/v1/openapi.json" => "openapi", Public, crate::handlers::openapi::get;
+}
+
+/// Every route as (method, path, function), to compare with what other
+/// places declare (template.yaml, the OpenAPI document).
+pub fn rows() -> std::collections::BTreeSet<(String, String, String)> {
+    ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_string(),
+                r.function.to_string(),
+            )
+        })
+        .collect()
 }
 
 /// The route served by a Lambda function.
