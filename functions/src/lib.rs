@@ -7,6 +7,7 @@ use satsgate::app::App;
 use satsgate::dispatch::dispatch_as;
 use satsgate::http::Request;
 use std::sync::Arc;
+use tower::ServiceExt;
 
 pub use lambda_http::Error;
 
@@ -30,9 +31,25 @@ pub async fn serve_http(function: &'static str) -> Result<(), Error> {
     .await
 }
 
-/// One API Gateway event through the dispatcher (also used by tests with
-/// the sample events in `events/`).
+/// One API Gateway event through the edge layers (`satsgate::edge`) and
+/// the dispatcher (also used by tests with the sample events in `events/`).
 pub async fn handle(
+    app: &App,
+    function: &str,
+    event: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    let service = tower::ServiceBuilder::new()
+        .layer(satsgate::edge::cors())
+        .service_fn(|event| async move {
+            Ok::<_, std::convert::Infallible>(dispatch_event(app, function, event).await)
+        });
+    match service.oneshot(event).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+async fn dispatch_event(
     app: &App,
     function: &str,
     event: lambda_http::Request,

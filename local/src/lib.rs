@@ -184,6 +184,7 @@ pub async fn start_limited(
     // -- websocket: the hub is the app's push adapter; `/ws` and `/` upgrade --
     let (app, hub) = ws::install(app, limits.ws.clone());
     let service = ws::attach(router(app.clone()), app.clone(), hub.clone())
+        .layer(satsgate::edge::cors())
         .layer(axum::Extension(BodyTimeout(limits.body_timeout)));
     // -- end websocket --
     let task = tokio::spawn(serve::serve(listener, service, limits, rx));

@@ -2,12 +2,12 @@
 //! person can act on, and per-field details for validation errors.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 
 /// Stable error codes (API.md "Conventions").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     ValidationError,
@@ -102,12 +102,34 @@ impl ApiError {
 
     /// The JSON body `{"error": {"code", "message", "details"?}}`.
     pub fn body(&self) -> Value {
-        let mut error = json!({ "code": self.code.as_str(), "message": self.message });
-        if !self.details.is_empty() {
-            error["details"] = json!(self.details);
-        }
-        json!({ "error": error })
+        let envelope = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code,
+                message: &self.message,
+                details: &self.details,
+            },
+        };
+        serde_json::to_value(envelope).expect("the error envelope serializes")
     }
+}
+
+/// The body of every error answer (its OpenAPI schema is generated from it).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope<'a> {
+    #[schema(inline)]
+    pub error: ErrorBody<'a>,
+}
+
+/// `error` of an error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    pub code: ErrorCode,
+    /// What went wrong and what to do about it.
+    pub message: &'a str,
+    /// Field name -> messages (`validation_error` only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(required = false)]
+    pub details: &'a BTreeMap<String, Vec<String>>,
 }
 
 impl fmt::Display for ApiError {

@@ -101,6 +101,22 @@ routes! {
     // -- seed 000 --
     "GET" "/prices" => "anypay-prices", Public, crate::handlers::prices::anypay_prices;
     // -- end seed 000 --
+    "GET" "/v1/openapi.json" => "openapi", Public, crate::handlers::openapi::get;
+}
+
+/// Every route as (method, path, function), to compare with what other
+/// places declare (template.yaml, the OpenAPI document).
+pub fn rows() -> std::collections::BTreeSet<(String, String, String)> {
+    ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_string(),
+                r.function.to_string(),
+            )
+        })
+        .collect()
 }
 
 /// The route served by a Lambda function.

@@ -3,6 +3,7 @@
 pub mod checkout;
 pub mod health;
 pub mod invoices;
+pub mod openapi;
 pub mod prices;
 pub mod sandbox;
 pub mod stores;

@@ -1,0 +1,13 @@
+//! `GET /v1/openapi.json`: the OpenAPI 3.1 document of every route.
+
+use crate::dispatch::Ctx;
+use crate::error::ApiError;
+use crate::http::{QueryInput, Response};
+
+/// The document (`crate::openapi`), no key needed.
+pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    QueryInput::new(&cx.req.query).finish()?;
+    let doc = serde_json::to_value(crate::openapi::document())
+        .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
+    Ok(Response::ok(doc))
+}
