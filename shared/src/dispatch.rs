@@ -308,10 +308,11 @@ async fn run(
         request_id: request_id.to_string(),
         idempotency: lease.clone(),
     };
+    let path = cx.req.path.clone();
     let result = (route.handler)(cx).await;
     let response = match &result {
         Ok(r) => r.clone(),
-        Err(e) => Response::from_error(e),
+        Err(e) => crate::faces::error_response(&path, e),
     };
     if let Some(lease) = &lease {
         lease.finish(app, &response).await;

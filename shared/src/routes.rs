@@ -98,6 +98,13 @@ routes! {
     "POST" "/v1/auth/login" => "auth-login", Public, crate::handlers::users::login;
     "POST" "/v1/auth/logout" => "auth-logout", Account, crate::handlers::users::logout;
     // -- end users --
+    // -- faces --
+    "GET" "/api/v1/stores" => "panel-stores-list", Any, crate::faces::panel::stores;
+    "POST" "/api/v1/stores/{store_id}/invoices" => "panel-invoices-create", Any, crate::faces::panel::create_invoice;
+    "GET" "/api/v1/invoices/{id}" => "panel-invoices-get", Any, crate::faces::panel::get_invoice;
+    "GET" "/api/v1/balance-or-summary" => "panel-summary", Any, crate::faces::panel::summary;
+    "POST" "/api/v1/stores/{store_id}/webhook-test" => "panel-webhook-test", Any, crate::faces::panel::webhook_test;
+    // -- end faces --
 }
 
 /// The route served by a Lambda function.

@@ -203,3 +203,34 @@ pub async fn delete_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
         json!({ "id": key.id, "object": "api_key", "deleted": true }),
     ))
 }
+
+/// The most stores one account lists at once (faces that list without paging).
+pub const MAX_ACCOUNT_STORES: usize = 1000;
+
+/// The stores the caller acts on: its own (store key) or every store of its
+/// account (account key), oldest first.
+pub async fn caller_stores(cx: &Ctx<'_>) -> Result<Vec<Store>, ApiError> {
+    let p = cx.principal()?;
+    if let Some(own) = &p.store {
+        return Ok(vec![own.clone()]);
+    }
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = cx
+            .app
+            .table
+            .query(
+                Query::index(Index::Gsi1, schema::stores_of(&p.key.account_id))
+                    .limit(100)
+                    .cursor(cursor),
+            )
+            .await?;
+        let (stores, next) = page_items(page, from_item::<Store>)?;
+        out.extend(stores);
+        cursor = next;
+        if cursor.is_none() || out.len() >= MAX_ACCOUNT_STORES {
+            return Ok(out);
+        }
+    }
+}

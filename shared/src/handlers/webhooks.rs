@@ -135,18 +135,7 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let limit = q.limit();
     let cursor = q.get("cursor").map(str::to_string);
     q.finish()?;
-    let page = cx
-        .app
-        .table
-        .query(
-            Query::table(schema::webhook_endpoints_of(&store_id))
-                .sk(SortKey::BeginsWith("whk_".into()))
-                .limit(limit)
-                .cursor(cursor),
-        )
-        .await
-        .map_err(cursor_error)?;
-    let (endpoints, next) = page_items(page, from_item::<Endpoint>)?;
+    let (endpoints, next) = endpoints_page(cx.app, &store_id, limit, cursor).await?;
     Ok(Response::ok(list_body(
         endpoints.iter().map(Endpoint::to_json).collect(),
         next,
@@ -307,11 +296,23 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
         ));
     }
     let e = endpoint(&cx, &id).await?;
+    let d = send_test(cx.app, &store_id, &e).await?;
+    Ok(Response::ok(d.to_json()))
+}
+
+/// Send a signed `webhook.test` event to `e` now (one attempt, no retries)
+/// and log the delivery (the use case behind the test endpoints of v1 and
+/// the panel face).
+pub async fn send_test(
+    app: &crate::app::App,
+    store_id: &str,
+    e: &Endpoint,
+) -> Result<Delivery, ApiError> {
     let url = e.url.clone().unwrap_or_default();
-    let now = cx.now();
+    let now = app.now();
     let event = Event::new(
         TEST_EVENT_TYPE,
-        &store_id,
+        store_id,
         None,
         json!({ "webhook_endpoint": { "id": e.id, "url": url }, "message": "This is a test event from satsgate." }),
         now,
@@ -319,7 +320,7 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let payload = event.to_json().to_string();
     let mut d = Delivery::new(
         new_id(IdKind::Delivery),
-        &store_id,
+        store_id,
         &e.id,
         &event.id,
         TEST_EVENT_TYPE,
@@ -338,8 +339,8 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
             secrets: e.signing_secrets(now),
         },
         now,
-        cx.app.config.webhooks.timeout,
-        cx.app.config.allow_insecure_urls,
+        app.config.webhooks.timeout,
+        app.config.allow_insecure_urls,
     )
     .await;
     d.status = if attempt.succeeded() {
@@ -351,12 +352,29 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
     d.attempts.push(attempt);
     d.attempt_count = 1;
     d.next_attempt_at = None;
-    d.updated_at = rfc3339(cx.now());
-    cx.app
+    d.updated_at = rfc3339(app.now());
+    app.table.put(d.to_item(now), Some(Cond::NotExists)).await?;
+    Ok(d)
+}
+
+/// The webhook endpoints of a store (without the built-in one), one page.
+pub async fn endpoints_page(
+    app: &crate::app::App,
+    store_id: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<(Vec<Endpoint>, Option<String>), ApiError> {
+    let page = app
         .table
-        .put(d.to_item(now), Some(Cond::NotExists))
-        .await?;
-    Ok(Response::ok(d.to_json()))
+        .query(
+            Query::table(schema::webhook_endpoints_of(store_id))
+                .sk(SortKey::BeginsWith("whk_".into()))
+                .limit(limit)
+                .cursor(cursor),
+        )
+        .await
+        .map_err(cursor_error)?;
+    page_items(page, from_item::<Endpoint>)
 }
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries`: newest first.
