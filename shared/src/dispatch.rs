@@ -168,7 +168,7 @@ pub async fn dispatch_as(app: &App, req: Request, function: Option<&str>) -> Res
     let mut key_id = None;
     let mut response = match run(app, req, function, &request_id, &mut key_id).await {
         Ok(r) => r,
-        Err(e) => crate::faces::error_response(&path, &e),
+        Err(e) => crate::faces::error_response(&path, &e, app.now()),
     };
     response
         .headers
@@ -312,7 +312,7 @@ async fn run(
     let result = (route.handler)(cx).await;
     let response = match &result {
         Ok(r) => r.clone(),
-        Err(e) => crate::faces::error_response(&path, e),
+        Err(e) => crate::faces::error_response(&path, e, app.now()),
     };
     if let Some(lease) = &lease {
         lease.finish(app, &response).await;

@@ -104,6 +104,18 @@ routes! {
     "GET" "/api/v1/invoices/{id}" => "panel-invoices-get", Any, crate::faces::panel::get_invoice;
     "GET" "/api/v1/balance-or-summary" => "panel-summary", Any, crate::faces::panel::summary;
     "POST" "/api/v1/stores/{store_id}/webhook-test" => "panel-webhook-test", Any, crate::faces::panel::webhook_test;
+    "POST" "/api/auth/login" => "cryptopay-login", Public, crate::faces::cryptopay::login;
+    "POST" "/api/payment-orders" => "cryptopay-orders-create", Any, crate::faces::cryptopay::create_order;
+    "GET" "/api/payment-orders" => "cryptopay-orders-list", Any, crate::faces::cryptopay::list_orders;
+    "GET" "/api/payment-orders/{id}" => "cryptopay-orders-get", Any, crate::faces::cryptopay::get_order;
+    "GET" "/api/transactions" => "cryptopay-transactions-list", Any, crate::faces::cryptopay::list_transactions;
+    "GET" "/api/transactions/{hash}" => "cryptopay-transactions-get", Any, crate::faces::cryptopay::get_transaction;
+    "GET" "/api/merchant-wallets" => "cryptopay-wallets-list", Any, crate::faces::cryptopay::list_wallets;
+    "POST" "/api/merchant-wallets" => "cryptopay-wallets-create", Account, crate::faces::cryptopay::create_wallet;
+    "PUT" "/api/merchant-wallets/{id}" => "cryptopay-wallets-update", Account, crate::faces::cryptopay::update_wallet;
+    "GET" "/api/webhook-endpoints" => "cryptopay-webhooks-list", Any, crate::faces::cryptopay::list_webhooks;
+    "POST" "/api/webhook-endpoints" => "cryptopay-webhooks-create", Any, crate::faces::cryptopay::create_webhook;
+    "PUT" "/api/webhook-endpoints/{id}" => "cryptopay-webhooks-update", Any, crate::faces::cryptopay::update_webhook;
     // -- end faces --
 }
 

@@ -6,6 +6,7 @@
 //! renders every error through [`error_response`], so a refusal from the
 //! shared pipeline (bad key, rate limit) comes in the face's own shape too.
 
+pub mod cryptopay;
 pub mod panel;
 
 use crate::error::ApiError;
@@ -46,7 +47,7 @@ impl Face {
 }
 
 /// The error answer for `e` in the shape of the face serving `path`.
-pub fn error_response(path: &str, e: &ApiError) -> Response {
+pub fn error_response(path: &str, e: &ApiError, now: time::OffsetDateTime) -> Response {
     let body = match Face::of(path) {
         Face::V1 => return Response::from_error(e),
         Face::Anypay => {
@@ -60,7 +61,8 @@ pub fn error_response(path: &str, e: &ApiError) -> Response {
             body
         }
         Face::Panel => return panel::error_response(e),
-        Face::CryptoPay | Face::Pos => return Response::from_error(e),
+        Face::CryptoPay => return cryptopay::error_response(e, now),
+        Face::Pos => return Response::from_error(e),
     };
     let mut r = Response::json(e.status, body);
     r.headers.extend(e.headers.iter().cloned());

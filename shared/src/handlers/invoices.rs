@@ -638,36 +638,55 @@ pub async fn create_refund(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let address = input.required("address", address);
     let sats = input.int("amount_sats", 1, 21_000_000 * 100_000_000);
     let sats = input.required("amount_sats", sats);
-    if let Some(a) = &address {
-        let ok = a
-            .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
-            .map(|u| u.is_valid_for_network(store.network.to_bitcoin()));
-        match ok {
-            Ok(true) => {}
-            Ok(false) => input.error("address", format!("is not a {} address", store.network)),
-            Err(_) => input.error("address", "is not a Bitcoin address"),
-        }
+    if let Some(Err(e)) = address.as_ref().map(|a| check_refund_address(&store, a)) {
+        input.error("address", e);
     }
     input.finish()?;
-    let refund = Refund {
-        id: new_id(IdKind::Refund),
-        address: address.expect("checked"),
-        amount_sats: sats.expect("checked") as u64,
-        status: RefundStatus::Requested,
-        txid: None,
-        created_at: rfc3339(cx.now()),
-        sent_at: None,
-    };
-    let id = refund.id.clone();
-    let inv = apply_input(
+    let (inv, id) = request_refund(
         cx.app,
-        &store.id,
+        &store,
         cx.param("id"),
-        Change::RequestRefund(refund),
+        address.expect("checked"),
+        sats.expect("checked") as u64,
     )
     .await?;
     let r = inv.refunds.iter().find(|r| r.id == id).expect("just added");
     Ok(Response::created(r.to_json(&inv.id)))
+}
+
+/// A refund goes to an address of the store's network.
+pub fn check_refund_address(store: &Store, address: &str) -> Result<(), String> {
+    let ok = address
+        .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+        .map(|u| u.is_valid_for_network(store.network.to_bitcoin()));
+    match ok {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("is not a {} address", store.network)),
+        Err(_) => Err("is not a Bitcoin address".into()),
+    }
+}
+
+/// Record a non-custodial refund request on an invoice of `store` (the use
+/// case behind v1 refunds and seed 002's RefundPayment): (invoice, refund id).
+pub async fn request_refund(
+    app: &crate::app::App,
+    store: &Store,
+    invoice_id: &str,
+    address: String,
+    amount_sats: u64,
+) -> Result<(Invoice, String), ApiError> {
+    let refund = Refund {
+        id: new_id(IdKind::Refund),
+        address,
+        amount_sats,
+        status: RefundStatus::Requested,
+        txid: None,
+        created_at: rfc3339(app.now()),
+        sent_at: None,
+    };
+    let id = refund.id.clone();
+    let inv = apply_input(app, &store.id, invoice_id, Change::RequestRefund(refund)).await?;
+    Ok((inv, id))
 }
 
 /// `GET /v1/invoices/{id}/refunds`.
@@ -713,7 +732,7 @@ pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(list_body(out, next)))
 }
 
-fn payment_json(item: &Item) -> Value {
+pub fn payment_json(item: &Item) -> Value {
     let p: Option<Payment> = item
         .get("record")
         .and_then(|r| serde_json::from_value(r.clone()).ok());
