@@ -116,6 +116,14 @@ routes! {
     "GET" "/api/webhook-endpoints" => "cryptopay-webhooks-list", Any, crate::faces::cryptopay::list_webhooks;
     "POST" "/api/webhook-endpoints" => "cryptopay-webhooks-create", Any, crate::faces::cryptopay::create_webhook;
     "PUT" "/api/webhook-endpoints/{id}" => "cryptopay-webhooks-update", Any, crate::faces::cryptopay::update_webhook;
+    "GET" "/v2/GetRate" => "pos-get-rate", Store, crate::faces::pos::get_rate;
+    "GET" "/v2/StartPayment" => "pos-start-payment", Store, crate::faces::pos::start_payment;
+    "GET" "/v2/CheckPayment" => "pos-check-payment", Store, crate::faces::pos::check_payment;
+    "GET" "/v2/CancelPayment" => "pos-cancel-payment", Store, crate::faces::pos::cancel_payment;
+    "GET" "/v2/AcceptPayment" => "pos-accept-payment", Store, crate::faces::pos::accept_payment;
+    "GET" "/v2/RefundPayment" => "pos-refund-payment", Store, crate::faces::pos::refund_payment;
+    "GET" "/v2/GetCurrencyList" => "pos-currency-list", Public, crate::faces::pos::currency_list;
+    "GET" "/v2/GetTransactions" => "pos-transactions", Store, crate::faces::pos::get_transactions;
     // -- end faces --
 }
 

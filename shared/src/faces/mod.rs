@@ -8,6 +8,7 @@
 
 pub mod cryptopay;
 pub mod panel;
+pub mod pos;
 
 use crate::error::ApiError;
 use crate::http::Response;
@@ -62,7 +63,7 @@ pub fn error_response(path: &str, e: &ApiError, now: time::OffsetDateTime) -> Re
         }
         Face::Panel => return panel::error_response(e),
         Face::CryptoPay => return cryptopay::error_response(e, now),
-        Face::Pos => return Response::from_error(e),
+        Face::Pos => return pos::error_response(e),
     };
     let mut r = Response::json(e.status, body);
     r.headers.extend(e.headers.iter().cloned());
