@@ -355,3 +355,80 @@ async fn pos_face_on_both_engines() {
         pos_face(engine).await;
     }
 }
+
+/// The shared pipeline's refusals (rate limit, no such call) come in each
+/// face's own shape, with `Retry-After`.
+#[tokio::test]
+async fn pipeline_refusals_in_each_faces_shape() {
+    let config = satsgate::app::Config {
+        rate_limit_per_minute: 2,
+        ..satsgate::app::Config::default()
+    };
+    let gw = satsgate_e2e::Gateway::start(Engine::Embedded, config)
+        .await
+        .unwrap();
+    let (_, store_key) = gw
+        .store(json!({"name": "S", "network": "regtest", "wallet": BIP84_VPUB}))
+        .await;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("u:{store_key}"));
+    let auth = format!("Basic {basic}");
+    let account = gw.account_key.clone();
+    let hit = |path: &'static str, key: Option<String>, basic: Option<String>| {
+        let gw = &gw;
+        async move {
+            let headers: Vec<(&str, &str)> = match &basic {
+                Some(b) => vec![("authorization", b.as_str())],
+                None => vec![],
+            };
+            gw.send("GET", path, key.as_deref(), None, &headers).await
+        }
+    };
+    // Past the limit (2 a minute; a minute may turn meanwhile, so call on
+    // until refused), each face answers 429 in its own shape.
+    let limited = |path: &'static str, key: Option<String>, basic: Option<String>| {
+        let hit = &hit;
+        async move {
+            for _ in 0..8 {
+                let r = hit(path, key.clone(), basic.clone()).await;
+                if r.status == 429 {
+                    assert!(r.header("retry-after").is_some());
+                    return r;
+                }
+                assert_eq!(r.status, 200, "{:?}", r.body);
+            }
+            panic!("{path} was never rate limited");
+        }
+    };
+    let r = limited("/api/v1/stores", Some(account.clone()), None).await;
+    assert!(
+        r.body["message"].is_string() && r.body.get("error").is_none(),
+        "{:?}",
+        r.body
+    );
+    let r = limited("/api/payment-orders/", Some(account), None).await;
+    assert_eq!(r.body["success"], false);
+    assert_eq!(r.body["error"]["code"], "RATE_LIMITED");
+    assert!(r.body["timestamp"].is_string());
+    let r = limited("/v2/GetTransactions/", None, Some(auth)).await;
+    assert!(
+        r.body["err"].as_str().unwrap().contains("rate limit"),
+        "{:?}",
+        r.body
+    );
+    // Unknown calls: each face's 404.
+    let r = hit("/api/v1/nothing", None, None).await;
+    assert_eq!(
+        (r.status, r.body["message"].is_string()),
+        (404, true),
+        "{:?}",
+        r.body
+    );
+    let r = hit("/api/nothing/", None, None).await;
+    assert_eq!(
+        (r.status, &r.body["error"]["code"]),
+        (404, &json!("NOT_FOUND")),
+        "{:?}",
+        r.body
+    );
+    gw.stop().await;
+}
