@@ -130,24 +130,24 @@ async fn pos_face(engine: Engine) {
 
     // Paid with 10,000 sats too many, unconfirmed, not RBF: confirmed at
     // zero confirmations, and the excess is open for refund.
-    shop.pay(&invoice_id, total + 10_000, false).await;
+    shop.pay(&invoice_id, total + 1_000_000, false).await;
     shop.poll().await;
     let r = pos(&shop, &basic, &check).await;
     assert_eq!(r.body["confirmed"], true, "{:?}", r.body);
     assert_eq!(r.body["state"], "confirmed");
-    assert_eq!(sats(&r.body["payment"]), total + 10_000);
-    assert_eq!(r.body["refund_amount_opened"], "0.00010000");
+    assert_eq!(sats(&r.body["payment"]), total + 1_000_000);
+    assert_eq!(r.body["refund_amount_opened"], "0.01000000");
 
     // RefundPayment, verbatim (amount = refund_amount_opened).
     let to = BIP84_REGTEST_ADDRESSES[1];
-    let r = pos(&shop, &basic, &format!("/v2/RefundPayment/?pos_id=POS1&currency=BTC&payment_id={payment_id}&address_out={to}&refund_amount=0.01000000")).await;
+    let r = pos(&shop, &basic, &format!("/v2/RefundPayment/?pos_id=POS1&currency=BTC&payment_id={payment_id}&address_out={to}&refund_amount=0.00010000")).await;
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert!(r.body["err"].as_str().unwrap().contains("refund_amount"));
-    let r = pos(&shop, &basic, &format!("/v2/RefundPayment/?pos_id=POS1&currency=BTC&payment_id={payment_id}&address_out={to}&refund_amount=0.00010000")).await;
+    let r = pos(&shop, &basic, &format!("/v2/RefundPayment/?pos_id=POS1&currency=BTC&payment_id={payment_id}&address_out={to}&refund_amount=0.01000000")).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(r.body["wait_time"].is_string());
     let inv = shop.get(&invoice_id).await;
-    assert_eq!(inv["refunds"][0]["amount_sats"], 10_000);
+    assert_eq!(inv["refunds"][0]["amount_sats"], 1_000_000);
     assert_eq!(inv["refunds"][0]["address"], to);
     let r = pos(&shop, &basic, &check).await;
     assert_eq!(r.body["refund_amount_opened"], "");
@@ -181,27 +181,31 @@ async fn pos_face(engine: Engine) {
     let r = pos(
         &shop,
         &basic,
-        "/v2/GetRate/?pos_id=POS1&invoice_currency=EUR&invoice_amount=48.25¤cy=BTC",
+        "/v2/GetRate/?pos_id=POS1&invoice_currency=EUR&invoice_amount=4825¤cy=BTC",
     )
     .await;
     let third = r.body["payment_id"].as_str().unwrap().to_string();
     let third_total = sats(&r.body["amount"]);
-    let r = pos(&shop, &basic, &format!("/v2/StartPayment/?pos_id=POS1&invoice_currency=EUR&payment_id={third}&invoice_amount=48.25¤cy=BTC")).await;
+    let r = pos(&shop, &basic, &format!("/v2/StartPayment/?pos_id=POS1&invoice_currency=EUR&payment_id={third}&invoice_amount=4825¤cy=BTC")).await;
     let third_address = r.body["address"].as_str().unwrap().to_string();
     let third_invoice = r.body["invoice_id"].as_str().unwrap().to_string();
-    let half = third_total / 2;
-    shop.pay(&third_invoice, half, false).await;
+    assert!(
+        third_total > 1_000_000,
+        "worth more than 0.01 BTC: {third_total}"
+    );
+    shop.pay(&third_invoice, 1_000_000, false).await;
     shop.poll().await;
     let check3 =
         format!("/v2/CheckPayment/?pos_id=POS1¤cy=BTC&payment_id={third}&address={third_address}");
     let r = pos(&shop, &basic, &check3).await;
     assert_eq!(r.body["state"], "underpaid", "{:?}", r.body);
     assert_eq!(r.body["min_confirmations"], 1);
-    let paid = r.body["payment"].as_str().unwrap().to_string();
-    let r = pos(&shop, &basic, &format!("/v2/AcceptPayment/?pos_id=POS1¤cy=BTC&payment_id={third}&address={third_address}&accepted_amount=0.01000000&accepted_invoice_amount=10.0")).await;
+    assert_eq!(r.body["payment"], "0.01000000");
+    let r = pos(&shop, &basic, &format!("/v2/AcceptPayment/?pos_id=POS1¤cy=BTC&payment_id={third}&address={third_address}&accepted_amount=0.00900000&accepted_invoice_amount=10.0")).await;
     assert_eq!(r.status, 400, "must match what was paid: {:?}", r.body);
     assert!(r.body["err"].is_string());
-    let r = pos(&shop, &basic, &format!("/v2/AcceptPayment/?pos_id=POS1¤cy=BTC&payment_id={third}&address={third_address}&accepted_amount={paid}&accepted_invoice_amount=10.0")).await;
+    // The seed's example verbatim (0.01 BTC was paid).
+    let r = pos(&shop, &basic, &format!("/v2/AcceptPayment/?pos_id=POS1¤cy=BTC&payment_id={third}&address={third_address}&accepted_amount=0.01000000&accepted_invoice_amount=10.0")).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body, json!({"success": true}));
     shop.mine(1).await;
@@ -263,7 +267,7 @@ async fn pos_face(engine: Engine) {
     }
     assert_eq!(rows[2]["payment_id"], payment_id.as_str());
     assert_eq!(rows[2]["status"], "Confirmed");
-    assert_eq!(rows[2]["refund"], "0.00010000");
+    assert_eq!(rows[2]["refund"], "0.01000000");
     assert_eq!(rows[2]["refund_status"], "requested");
     assert!(rows[2]["confirmed"].is_string());
     assert_eq!(rows[2]["accept_zero_confirmations"], true);
