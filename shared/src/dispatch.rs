@@ -168,7 +168,7 @@ pub async fn dispatch_as(app: &App, req: Request, function: Option<&str>) -> Res
     let mut key_id = None;
     let mut response = match run(app, req, function, &request_id, &mut key_id).await {
         Ok(r) => r,
-        Err(e) => crate::faces::error_response(&path, &e),
+        Err(e) => crate::faces::error_response(&path, &e, app.now()),
     };
     response
         .headers
@@ -308,10 +308,11 @@ async fn run(
         request_id: request_id.to_string(),
         idempotency: lease.clone(),
     };
+    let path = cx.req.path.clone();
     let result = (route.handler)(cx).await;
     let response = match &result {
         Ok(r) => r.clone(),
-        Err(e) => Response::from_error(e),
+        Err(e) => crate::faces::error_response(&path, e, app.now()),
     };
     if let Some(lease) = &lease {
         lease.finish(app, &response).await;

@@ -102,6 +102,33 @@ routes! {
     "GET" "/prices" => "anypay-prices", Public, crate::handlers::prices::anypay_prices;
     // -- end seed 000 --
     "GET" "/v1/openapi.json" => "openapi", Public, crate::handlers::openapi::get;
+    // -- faces --
+    "GET" "/api/v1/stores" => "panel-stores-list", Any, crate::faces::panel::stores;
+    "POST" "/api/v1/stores/{store_id}/invoices" => "panel-invoices-create", Any, crate::faces::panel::create_invoice;
+    "GET" "/api/v1/invoices/{id}" => "panel-invoices-get", Any, crate::faces::panel::get_invoice;
+    "GET" "/api/v1/balance-or-summary" => "panel-summary", Any, crate::faces::panel::summary;
+    "POST" "/api/v1/stores/{store_id}/webhook-test" => "panel-webhook-test", Any, crate::faces::panel::webhook_test;
+    "POST" "/api/auth/login" => "cryptopay-login", Public, crate::faces::cryptopay::login;
+    "POST" "/api/payment-orders" => "cryptopay-orders-create", Any, crate::faces::cryptopay::create_order;
+    "GET" "/api/payment-orders" => "cryptopay-orders-list", Any, crate::faces::cryptopay::list_orders;
+    "GET" "/api/payment-orders/{id}" => "cryptopay-orders-get", Any, crate::faces::cryptopay::get_order;
+    "GET" "/api/transactions" => "cryptopay-transactions-list", Any, crate::faces::cryptopay::list_transactions;
+    "GET" "/api/transactions/{hash}" => "cryptopay-transactions-get", Any, crate::faces::cryptopay::get_transaction;
+    "GET" "/api/merchant-wallets" => "cryptopay-wallets-list", Any, crate::faces::cryptopay::list_wallets;
+    "POST" "/api/merchant-wallets" => "cryptopay-wallets-create", Account, crate::faces::cryptopay::create_wallet;
+    "PUT" "/api/merchant-wallets/{id}" => "cryptopay-wallets-update", Account, crate::faces::cryptopay::update_wallet;
+    "GET" "/api/webhook-endpoints" => "cryptopay-webhooks-list", Any, crate::faces::cryptopay::list_webhooks;
+    "POST" "/api/webhook-endpoints" => "cryptopay-webhooks-create", Any, crate::faces::cryptopay::create_webhook;
+    "PUT" "/api/webhook-endpoints/{id}" => "cryptopay-webhooks-update", Any, crate::faces::cryptopay::update_webhook;
+    "GET" "/v2/GetRate" => "pos-get-rate", Store, crate::faces::pos::get_rate;
+    "GET" "/v2/StartPayment" => "pos-start-payment", Store, crate::faces::pos::start_payment;
+    "GET" "/v2/CheckPayment" => "pos-check-payment", Store, crate::faces::pos::check_payment;
+    "GET" "/v2/CancelPayment" => "pos-cancel-payment", Store, crate::faces::pos::cancel_payment;
+    "GET" "/v2/AcceptPayment" => "pos-accept-payment", Store, crate::faces::pos::accept_payment;
+    "GET" "/v2/RefundPayment" => "pos-refund-payment", Store, crate::faces::pos::refund_payment;
+    "GET" "/v2/GetCurrencyList" => "pos-currency-list", Public, crate::faces::pos::currency_list;
+    "GET" "/v2/GetTransactions" => "pos-transactions", Store, crate::faces::pos::get_transactions;
+    // -- end faces --
 }
 
 /// Every route as (method, path, function), to compare with what other

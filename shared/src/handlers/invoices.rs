@@ -66,7 +66,7 @@ fn text_id(input: &mut Input, field: &str) -> Option<String> {
 /// A price: BTC with up to 8 decimals, or a fiat amount with its currency's
 /// minor units (see `money::check_amount`); returns (amount, sats, rate).
 async fn price(
-    cx: &Ctx<'_>,
+    app: &crate::app::App,
     amount: Decimal,
     currency: &str,
 ) -> Result<(Decimal, u64, Option<Decimal>), ApiError> {
@@ -80,13 +80,12 @@ async fn price(
     let fiat: Fiat = currency
         .parse()
         .map_err(|_| ApiError::field("currency", "must be BTC or a 3-letter fiat code"))?;
-    if !cx.app.config.fiats.contains(&fiat) {
+    if !app.config.fiats.contains(&fiat) {
         return Err(ApiError::field(
             "currency",
             format!(
                 "unsupported currency `{currency}`: use BTC or one of {}",
-                cx.app
-                    .config
+                app.config
                     .fiats
                     .iter()
                     .map(|f| f.to_string())
@@ -96,63 +95,115 @@ async fn price(
         ));
     }
     let amount = check_amount(amount, currency).map_err(|e| ApiError::field("amount", e))?;
-    let rate = crate::prices::rates::current_rate(cx.app, &fiat).await?;
+    let rate = crate::prices::rates::current_rate(app, &fiat).await?;
     let sats = fiat_to_sats(amount, rate.price)
         .map_err(|e| ApiError::field("amount", e))?
         .to_sat();
     Ok((amount, sats, Some(rate.price)))
 }
 
+/// What a new invoice asks for (the body of `POST /v1/invoices`, parsed);
+/// the faces build one from their own requests.
+#[derive(Debug, Default, Clone)]
+pub struct NewInvoice {
+    pub quote_id: Option<String>,
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    pub order_id: Option<String>,
+    pub order_name: Option<String>,
+    pub memo: Option<String>,
+    pub buyer_email: Option<String>,
+    pub redirect_url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub expire_min: Option<i64>,
+    pub tolerance: Option<Decimal>,
+    pub speed: Option<SpeedPolicy>,
+    pub metadata: Option<serde_json::Map<String, Value>>,
+}
+
+impl NewInvoice {
+    /// Parse a v1 invoice body (every bad field reported at once).
+    pub async fn parse(body: &[u8], insecure_urls: bool) -> Result<NewInvoice, ApiError> {
+        let mut input = Input::from_body(body)?;
+        let quote_id = input.nonempty("quote_id", 64);
+        let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(MAX_AMOUNT));
+        let currency = input.string("currency", 8).map(|c| c.to_ascii_uppercase());
+        let order_id = text_id(&mut input, "order_id");
+        let order_name = input.string("order_name", 200);
+        let memo = input.string("memo", 1000);
+        let buyer_email = input.string("buyer_email", 254);
+        if buyer_email
+            .as_ref()
+            .is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace))
+        {
+            input.error("buyer_email", "must be an email address");
+        }
+        let redirect_url = url_field(&mut input, "redirect_url");
+        // Resolved and checked exactly as a webhook endpoint's `url` is.
+        let webhook_url = match input.string("webhook_url", 2000) {
+            Some(u) => match crate::webhooks::url::check_url(&u, insecure_urls).await {
+                Ok(_) => Some(u),
+                Err(e) => {
+                    input.error("webhook_url", e);
+                    None
+                }
+            },
+            None => None,
+        };
+        let expire_min = input.int("expire_min", 1, 7 * 24 * 60);
+        let tolerance = input.decimal("allowed_error_percent", Decimal::ZERO, Decimal::from(50));
+        let speed = input
+            .one_of("speed_policy", &SpeedPolicy::NAMES)
+            .and_then(|s| SpeedPolicy::parse(&s));
+        let metadata = input.object("metadata", 4096);
+        if quote_id.is_none() {
+            input.required("amount", amount);
+        }
+        input.finish()?;
+        Ok(NewInvoice {
+            quote_id,
+            amount,
+            currency,
+            order_id,
+            order_name,
+            memo,
+            buyer_email,
+            redirect_url,
+            webhook_url,
+            expire_min,
+            tolerance,
+            speed,
+            metadata,
+        })
+    }
+}
+
 /// `POST /v1/invoices` -> 201 invoice with a fresh address.
 pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store: Store = cx.store()?.clone();
-    let insecure = cx.app.config.allow_insecure_urls;
-    let mut input = Input::from_body(&cx.req.body)?;
-    let quote_id = input.nonempty("quote_id", 64);
-    let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(MAX_AMOUNT));
-    let currency = input.string("currency", 8).map(|c| c.to_ascii_uppercase());
-    let order_id = text_id(&mut input, "order_id");
-    let order_name = input.string("order_name", 200);
-    let memo = input.string("memo", 1000);
-    let buyer_email = input.string("buyer_email", 254);
-    if buyer_email
-        .as_ref()
-        .is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace))
-    {
-        input.error("buyer_email", "must be an email address");
-    }
-    let redirect_url = url_field(&mut input, "redirect_url");
-    // Resolved and checked exactly as a webhook endpoint's `url` is.
-    let webhook_url = match input.string("webhook_url", 2000) {
-        Some(u) => match crate::webhooks::url::check_url(&u, insecure).await {
-            Ok(_) => Some(u),
-            Err(e) => {
-                input.error("webhook_url", e);
-                None
-            }
-        },
-        None => None,
-    };
-    let expire_min = input.int("expire_min", 1, 7 * 24 * 60);
-    let tolerance = input.decimal("allowed_error_percent", Decimal::ZERO, Decimal::from(50));
-    let speed = input
-        .one_of("speed_policy", &SpeedPolicy::NAMES)
-        .and_then(|s| SpeedPolicy::parse(&s));
-    let metadata = input.object("metadata", 4096);
-    if quote_id.is_none() {
-        input.required("amount", amount);
-    }
-    input.finish()?;
+    let new = NewInvoice::parse(&cx.req.body, cx.app.config.allow_insecure_urls).await?;
+    let inv = create_invoice(cx.app, &store, new, cx.idempotency.as_ref()).await?;
+    Ok(Response::created(inv.to_json(&cx.app.config.public_url)))
+}
 
+/// Create an invoice of `store` (the use case behind `POST /v1/invoices`
+/// and every face's invoice creation): priced now or at a held quote, with
+/// the next address of the store's wallet.
+pub async fn create_invoice(
+    app: &crate::app::App,
+    store: &Store,
+    new: NewInvoice,
+    lease: Option<&crate::dispatch::IdempotencyLease>,
+) -> Result<Invoice, ApiError> {
     let id = new_id(IdKind::Invoice);
     let mut extra_ops = Vec::new();
-    let mut speed = speed;
-    let (amount, currency, sats, rate) = match &quote_id {
+    let mut speed = new.speed;
+    let (amount, currency, sats, rate) = match &new.quote_id {
         Some(qid) => {
-            let (quote, _) =
-                crate::prices::quotes::quote_for_invoice(cx.app, &store.id, qid).await?;
-            if amount.is_some_and(|a| a != quote.amount)
-                || currency
+            let (quote, _) = crate::prices::quotes::quote_for_invoice(app, &store.id, qid).await?;
+            if new.amount.is_some_and(|a| a != quote.amount)
+                || new
+                    .currency
                     .as_ref()
                     .is_some_and(|c| c != quote.currency.as_str())
             {
@@ -161,7 +212,7 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
                     "must match the quote's amount and currency (or be left out)",
                 ));
             }
-            extra_ops.push(quote.claim_op(Some(&id), cx.now()));
+            extra_ops.push(quote.claim_op(Some(&id), app.now()));
             // The quote's terms (seed 002 GetRate): the buyer pays the total
             // (amount + network fee), and a quote that accepted zero-conf
             // settles on a non-RBF unconfirmed payment, unless this request
@@ -177,9 +228,9 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
             )
         }
         None => {
-            let amount = amount.expect("required above");
-            let currency = currency.unwrap_or_else(|| store.default_currency.clone());
-            let (amount, sats, rate) = price(&cx, amount, &currency).await?;
+            let amount = new.amount.ok_or_else(|| ApiError::field("amount", "is required"))?;
+            let currency = new.currency.clone().unwrap_or_else(|| store.default_currency.clone());
+            let (amount, sats, rate) = price(app, amount, &currency).await?;
             (amount, currency, sats, rate)
         }
     };
@@ -191,8 +242,8 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
             ),
         ));
     }
-    let now = cx.now();
-    let expires = now + time::Duration::minutes(expire_min.unwrap_or(store.expiration_minutes));
+    let now = app.now();
+    let expires = now + time::Duration::minutes(new.expire_min.unwrap_or(store.expiration_minutes));
     let inv = Invoice {
         id,
         store_id: store.id.clone(),
@@ -205,15 +256,15 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
         address: None,
         address_index: None,
         wallet_id: None,
-        order_id,
-        order_name,
-        buyer_email,
-        memo,
-        metadata,
-        redirect_url,
-        webhook_url,
+        order_id: new.order_id,
+        order_name: new.order_name,
+        buyer_email: new.buyer_email,
+        memo: new.memo,
+        metadata: new.metadata,
+        redirect_url: new.redirect_url,
+        webhook_url: new.webhook_url,
         speed_policy: speed.unwrap_or(store.speed_policy),
-        payment_tolerance_percent: tolerance.unwrap_or(store.payment_tolerance_percent),
+        payment_tolerance_percent: new.tolerance.unwrap_or(store.payment_tolerance_percent),
         flags: vec![],
         created_at: rfc3339(now),
         updated_at: rfc3339(now),
@@ -222,14 +273,13 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
         payments: vec![],
         refunds: vec![],
         accepted_sats: None,
-        quote_id,
+        quote_id: new.quote_id,
         comment: None,
         version: 1,
         store_name: store.name.clone(),
         confirmed_payments: vec![],
     };
-    let inv = repo::create(cx.app, &store, inv, extra_ops, cx.idempotency.as_ref()).await?;
-    Ok(Response::created(inv.to_json(&cx.app.config.public_url)))
+    repo::create(app, store, inv, extra_ops, lease).await
 }
 
 /// `GET /v1/invoices/{id}`.
@@ -588,36 +638,55 @@ pub async fn create_refund(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let address = input.required("address", address);
     let sats = input.int("amount_sats", 1, 21_000_000 * 100_000_000);
     let sats = input.required("amount_sats", sats);
-    if let Some(a) = &address {
-        let ok = a
-            .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
-            .map(|u| u.is_valid_for_network(store.network.to_bitcoin()));
-        match ok {
-            Ok(true) => {}
-            Ok(false) => input.error("address", format!("is not a {} address", store.network)),
-            Err(_) => input.error("address", "is not a Bitcoin address"),
-        }
+    if let Some(Err(e)) = address.as_ref().map(|a| check_refund_address(&store, a)) {
+        input.error("address", e);
     }
     input.finish()?;
-    let refund = Refund {
-        id: new_id(IdKind::Refund),
-        address: address.expect("checked"),
-        amount_sats: sats.expect("checked") as u64,
-        status: RefundStatus::Requested,
-        txid: None,
-        created_at: rfc3339(cx.now()),
-        sent_at: None,
-    };
-    let id = refund.id.clone();
-    let inv = apply_input(
+    let (inv, id) = request_refund(
         cx.app,
-        &store.id,
+        &store,
         cx.param("id"),
-        Change::RequestRefund(refund),
+        address.expect("checked"),
+        sats.expect("checked") as u64,
     )
     .await?;
     let r = inv.refunds.iter().find(|r| r.id == id).expect("just added");
     Ok(Response::created(r.to_json(&inv.id)))
+}
+
+/// A refund goes to an address of the store's network.
+pub fn check_refund_address(store: &Store, address: &str) -> Result<(), String> {
+    let ok = address
+        .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+        .map(|u| u.is_valid_for_network(store.network.to_bitcoin()));
+    match ok {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("is not a {} address", store.network)),
+        Err(_) => Err("is not a Bitcoin address".into()),
+    }
+}
+
+/// Record a non-custodial refund request on an invoice of `store` (the use
+/// case behind v1 refunds and seed 002's RefundPayment): (invoice, refund id).
+pub async fn request_refund(
+    app: &crate::app::App,
+    store: &Store,
+    invoice_id: &str,
+    address: String,
+    amount_sats: u64,
+) -> Result<(Invoice, String), ApiError> {
+    let refund = Refund {
+        id: new_id(IdKind::Refund),
+        address,
+        amount_sats,
+        status: RefundStatus::Requested,
+        txid: None,
+        created_at: rfc3339(app.now()),
+        sent_at: None,
+    };
+    let id = refund.id.clone();
+    let inv = apply_input(app, &store.id, invoice_id, Change::RequestRefund(refund)).await?;
+    Ok((inv, id))
 }
 
 /// `GET /v1/invoices/{id}/refunds`.
@@ -663,7 +732,7 @@ pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(list_body(out, next)))
 }
 
-fn payment_json(item: &Item) -> Value {
+pub fn payment_json(item: &Item) -> Value {
     let p: Option<Payment> = item
         .get("record")
         .and_then(|r| serde_json::from_value(r.clone()).ok());
@@ -688,30 +757,66 @@ pub async fn get_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// The most invoices one summary reads.
 pub const MAX_SUMMARY: usize = 50_000;
 
-/// `GET /v1/summary?from=&to=`: counts by status and totals received.
-pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let store = cx.store()?.clone();
-    let mut q = QueryInput::new(&cx.req.query);
-    let from = time_param(&mut q, "from");
-    let to = time_param(&mut q, "to");
-    q.finish()?;
-    let range = match (&from, &to) {
-        (Some(a), Some(b)) => SortKey::Between(a.clone(), format!("{b}~")),
-        (Some(a), None) => SortKey::Ge(a.clone()),
+/// Counts by status and totals received over a store's invoices created in
+/// a time range (the use case behind `GET /v1/summary` and the panel face's
+/// summary across stores).
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub invoice_count: usize,
+    pub counts: BTreeMap<&'static str, u64>,
+    pub received_sats: u64,
+    pub received_fiat: BTreeMap<String, Decimal>,
+    pub truncated: bool,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            invoice_count: 0,
+            counts: Status::NAMES.iter().map(|s| (*s, 0)).collect(),
+            received_sats: 0,
+            received_fiat: BTreeMap::new(),
+            truncated: false,
+        }
+    }
+}
+
+impl Summary {
+    /// Add another store's summary to this one.
+    pub fn add(&mut self, other: &Summary) {
+        self.invoice_count += other.invoice_count;
+        for (k, v) in &other.counts {
+            *self.counts.entry(k).or_default() += v;
+        }
+        self.received_sats += other.received_sats;
+        for (k, v) in &other.received_fiat {
+            *self.received_fiat.entry(k.clone()).or_default() += v;
+        }
+        self.truncated |= other.truncated;
+    }
+}
+
+/// Summarize the invoices of `store_id` created between `from` and `to`
+/// (RFC 3339, both optional).
+pub async fn summarize(
+    app: &crate::app::App,
+    store_id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Summary, ApiError> {
+    let range = match (from, to) {
+        (Some(a), Some(b)) => SortKey::Between(a.to_string(), format!("{b}~")),
+        (Some(a), None) => SortKey::Ge(a.to_string()),
         (None, Some(b)) => SortKey::Le(format!("{b}~")),
         (None, None) => SortKey::All,
     };
-    let mut counts: BTreeMap<&'static str, u64> = Status::NAMES.iter().map(|s| (*s, 0)).collect();
-    let mut received_sats = 0u64;
-    let mut fiat: BTreeMap<String, Decimal> = BTreeMap::new();
-    let mut invoices = 0usize;
+    let mut s = Summary::default();
     let mut cursor = None;
     loop {
-        let page = cx
-            .app
+        let page = app
             .table
             .query(
-                Query::index(Index::Gsi1, schema::invoices_of(&store.id))
+                Query::index(Index::Gsi1, schema::invoices_of(store_id))
                     .sk(range.clone())
                     .limit(1000)
                     .cursor(cursor),
@@ -719,31 +824,43 @@ pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
             .await?;
         for item in page.items {
             let inv: Invoice = from_item(item)?;
-            invoices += 1;
-            *counts.entry(inv.status.as_str()).or_default() += 1;
+            s.invoice_count += 1;
+            *s.counts.entry(inv.status.as_str()).or_default() += 1;
             let paid = inv.paid_sats();
-            received_sats += paid;
+            s.received_sats += paid;
             if let Some(rate) = inv.rate {
-                *fiat.entry(inv.currency.clone()).or_default() +=
+                *s.received_fiat.entry(inv.currency.clone()).or_default() +=
                     sats_to_fiat(Amount::from_sat(paid), rate, fiat_decimals(&inv.currency));
             }
         }
         cursor = page.next_cursor;
-        if cursor.is_none() || invoices >= MAX_SUMMARY {
+        if cursor.is_none() || s.invoice_count >= MAX_SUMMARY {
             break;
         }
     }
+    s.truncated = s.invoice_count >= MAX_SUMMARY;
+    Ok(s)
+}
+
+/// `GET /v1/summary?from=&to=`: counts by status and totals received.
+pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?.clone();
+    let mut q = QueryInput::new(&cx.req.query);
+    let from = time_param(&mut q, "from");
+    let to = time_param(&mut q, "to");
+    q.finish()?;
+    let s = summarize(cx.app, &store.id, from.as_deref(), to.as_deref()).await?;
     Ok(Response::ok(json!({
         "object": "summary",
         "store_id": store.id,
         "from": from,
         "to": to,
-        "invoice_count": invoices,
-        "counts": counts,
-        "received_sats": received_sats,
-        "received": crate::money::amount_to_btc_string(Amount::from_sat(received_sats)),
-        "received_fiat": fiat.into_iter().map(|(k, v)| (k, Value::String(v.to_string()))).collect::<serde_json::Map<_, _>>(),
-        "truncated": invoices >= MAX_SUMMARY,
+        "invoice_count": s.invoice_count,
+        "counts": s.counts,
+        "received_sats": s.received_sats,
+        "received": crate::money::amount_to_btc_string(Amount::from_sat(s.received_sats)),
+        "received_fiat": s.received_fiat.into_iter().map(|(k, v)| (k, Value::String(v.to_string()))).collect::<serde_json::Map<_, _>>(),
+        "truncated": s.truncated,
     })))
 }
 

@@ -41,3 +41,24 @@ pub fn cursor_error(e: crate::table::TableError) -> ApiError {
         other => other.into(),
     }
 }
+
+/// Every item `query` finds, page by page, stopping after at least `cap`.
+pub async fn read_all(
+    app: &crate::app::App,
+    query: crate::table::Query,
+    cap: usize,
+) -> Result<Vec<crate::table::Item>, ApiError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = app
+            .table
+            .query(query.clone().limit(1000).cursor(cursor))
+            .await?;
+        out.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() || out.len() >= cap {
+            return Ok(out);
+        }
+    }
+}

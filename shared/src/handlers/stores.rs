@@ -18,18 +18,32 @@ use serde_json::{json, Value};
 pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let account_id = cx.account_id()?.to_string();
     let settings = StoreSettings::parse(&cx.req.body, None)?;
-    let now = cx.now();
-    let store = settings.into_store(new_id(IdKind::Store), account_id.clone(), rfc3339(now));
+    let (store, key, secret) = create_store(cx.app, &account_id, settings).await?;
+    Ok(Response::created(json!({
+        "store": store.to_json(Some((0, 0))),
+        "api_key": key.to_json_with_secret(&secret),
+    })))
+}
+
+/// Create a store of `account_id` with its first store key (the use case
+/// behind `POST /v1/stores` and seed 004's merchant wallets): (store, key
+/// record, key secret shown once).
+pub async fn create_store(
+    app: &crate::app::App,
+    account_id: &str,
+    settings: StoreSettings,
+) -> Result<(Store, ApiKeyRecord, String), ApiError> {
+    let now = app.now();
+    let store = settings.into_store(new_id(IdKind::Store), account_id.to_string(), rfc3339(now));
     let (key, secret) = ApiKeyRecord::new(
         KeyKind::Store,
-        &account_id,
+        account_id,
         Some(&store.id),
         Some("default".into()),
         vec![],
         now,
     );
-    cx.app
-        .table
+    app.table
         .transact(vec![
             TxOp::Put {
                 item: store_item(&store),
@@ -38,10 +52,22 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
             key.put_op(),
         ])
         .await?;
-    Ok(Response::created(json!({
-        "store": store.to_json(Some((0, 0))),
-        "api_key": key.to_json_with_secret(&secret),
-    })))
+    Ok((store, key, secret))
+}
+
+/// Change the settings sent (the use case behind `PATCH /v1/stores/{id}`).
+pub async fn update_store(
+    app: &crate::app::App,
+    store: &Store,
+    settings: StoreSettings,
+) -> Result<Store, ApiError> {
+    let update = settings.to_update(rfc3339(app.now()));
+    let item = app
+        .table
+        .update(&schema::store(&store.id), update, Some(Cond::Exists))
+        .await
+        .map_err(crate::error::missing_is_not_found("store"))?;
+    from_item(item).map_err(Into::into)
 }
 
 /// The store resource with its current wallet's address state.
@@ -105,14 +131,7 @@ pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
 pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.managed_store(cx.param("id")).await?;
     let settings = StoreSettings::parse(&cx.req.body, Some(store.network))?;
-    let update = settings.to_update(rfc3339(cx.now()));
-    let item = cx
-        .app
-        .table
-        .update(&schema::store(&store.id), update, Some(Cond::Exists))
-        .await
-        .map_err(crate::error::missing_is_not_found("store"))?;
-    let store: Store = from_item(item)?;
+    let store = update_store(cx.app, &store, settings).await?;
     Ok(Response::ok(store_json(&cx, &store).await?))
 }
 
@@ -202,4 +221,22 @@ pub async fn delete_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(
         json!({ "id": key.id, "object": "api_key", "deleted": true }),
     ))
+}
+
+/// The most stores one account lists at once (faces that list without paging).
+pub const MAX_ACCOUNT_STORES: usize = 1000;
+
+/// The stores the caller acts on: its own (store key) or every store of its
+/// account (account key), oldest first.
+pub async fn caller_stores(cx: &Ctx<'_>) -> Result<Vec<Store>, ApiError> {
+    let p = cx.principal()?;
+    if let Some(own) = &p.store {
+        return Ok(vec![own.clone()]);
+    }
+    let query = Query::index(Index::Gsi1, schema::stores_of(&p.key.account_id));
+    super::read_all(cx.app, query, MAX_ACCOUNT_STORES)
+        .await?
+        .into_iter()
+        .map(from_item::<Store>)
+        .collect()
 }

@@ -63,15 +63,7 @@ pub async fn delete(cx: Ctx<'_>) -> Result<Response, ApiError> {
 
 /// `POST /v1/auth/login {username, password}` -> `{token, expires_at}`.
 pub async fn login(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let (username, password) = credentials(&cx)?;
-    let (session, token) = users::login(
-        &*cx.app.table,
-        &username,
-        &password,
-        cx.req.source_ip,
-        cx.now(),
-    )
-    .await?;
+    let (session, token) = log_in(&cx).await?;
     Ok(Response::ok(json!({
         "object": "session",
         "token": token,
@@ -88,4 +80,19 @@ pub async fn logout(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(
         json!({ "object": "session", "revoked": true }),
     ))
+}
+
+/// Log in with the `{username, password}` of the request body: (session
+/// record, token). Shared by `POST /v1/auth/login` and the faces' logins.
+pub async fn log_in(cx: &Ctx<'_>) -> Result<(crate::account::ApiKeyRecord, String), ApiError> {
+    let (username, password) = credentials(cx)?;
+    let session = users::login(
+        &*cx.app.table,
+        &username,
+        &password,
+        cx.req.source_ip,
+        cx.now(),
+    )
+    .await?;
+    Ok(session)
 }

@@ -35,8 +35,8 @@ fn builtin_refusal(what: &str) -> ApiError {
 }
 
 /// Check a URL for an endpoint (https, public address); a 400 on `url`.
-async fn checked_url(cx: &Ctx<'_>, url: String) -> Result<String, ApiError> {
-    check_url(&url, cx.app.config.allow_insecure_urls)
+async fn checked_url(app: &crate::app::App, url: String) -> Result<String, ApiError> {
+    check_url(&url, app.config.allow_insecure_urls)
         .await
         .map_err(|e| ApiError::field("url", e))
 }
@@ -93,7 +93,18 @@ fn builtin_json(e: &Endpoint) -> Value {
 /// the secret (shown only here and by rotate-secret).
 pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store_id = cx.store()?.id.clone();
-    let mut input = Input::from_body(&cx.req.body)?;
+    let e = create_endpoint(cx.app, &store_id, &cx.req.body).await?;
+    Ok(Response::created(e.to_json_with_secret()))
+}
+
+/// Create a webhook endpoint of `store_id` from a v1 body `{url, events?,
+/// description?}` (the use case behind v1 and seed 004's webhook endpoints).
+pub async fn create_endpoint(
+    app: &crate::app::App,
+    store_id: &str,
+    body: &[u8],
+) -> Result<Endpoint, ApiError> {
+    let mut input = Input::from_body(body)?;
     let url = input.nonempty("url", crate::webhooks::url::MAX_URL_LEN);
     let url = input.required("url", url);
     let events = if input.has("events") {
@@ -108,12 +119,11 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let (Some(url), Some(events)) = (url, events) else {
         return Err(ApiError::bad_request("invalid request"));
     };
-    let url = checked_url(&cx, url).await?;
-    let existing = cx
-        .app
+    let url = checked_url(app, url).await?;
+    let existing = app
         .table
         .query(
-            Query::table(schema::webhook_endpoints_of(&store_id))
+            Query::table(schema::webhook_endpoints_of(store_id))
                 .sk(SortKey::BeginsWith("whk_".into()))
                 .limit(100),
         )
@@ -123,9 +133,9 @@ pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
             "a store has at most {MAX_ENDPOINTS} webhook endpoints; delete one or widen the `events` of an existing one"
         )));
     }
-    let e = Endpoint::new(&store_id, url, events, description, cx.now());
-    cx.app.table.put(e.to_item(), Some(Cond::NotExists)).await?;
-    Ok(Response::created(e.to_json_with_secret()))
+    let e = Endpoint::new(store_id, url, events, description, app.now());
+    app.table.put(e.to_item(), Some(Cond::NotExists)).await?;
+    Ok(e)
 }
 
 /// `GET /v1/webhook-endpoints` (no secrets; without the built-in one).
@@ -135,18 +145,7 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let limit = q.limit();
     let cursor = q.get("cursor").map(str::to_string);
     q.finish()?;
-    let page = cx
-        .app
-        .table
-        .query(
-            Query::table(schema::webhook_endpoints_of(&store_id))
-                .sk(SortKey::BeginsWith("whk_".into()))
-                .limit(limit)
-                .cursor(cursor),
-        )
-        .await
-        .map_err(cursor_error)?;
-    let (endpoints, next) = page_items(page, from_item::<Endpoint>)?;
+    let (endpoints, next) = endpoints_page(cx.app, &store_id, limit, cursor).await?;
     Ok(Response::ok(list_body(
         endpoints.iter().map(Endpoint::to_json).collect(),
         next,
@@ -167,11 +166,22 @@ pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// `PATCH /v1/webhook-endpoints/{id} {url?, events?, description?}`.
 pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store_id = cx.store()?.id.clone();
-    let id = cx.param("id").to_string();
+    let e = update_endpoint(cx.app, &store_id, cx.param("id"), &cx.req.body).await?;
+    Ok(Response::ok(e.to_json()))
+}
+
+/// Change the fields sent of an endpoint of `store_id` (the use case behind
+/// v1's PATCH and seed 004's PUT).
+pub async fn update_endpoint(
+    app: &crate::app::App,
+    store_id: &str,
+    id: &str,
+    body: &[u8],
+) -> Result<Endpoint, ApiError> {
     if id == INVOICE_URL_ENDPOINT {
         return Err(builtin_refusal("changed"));
     }
-    let mut input = Input::from_body(&cx.req.body)?;
+    let mut input = Input::from_body(body)?;
     let url = input.nonempty("url", crate::webhooks::url::MAX_URL_LEN);
     let events = if input.has("events") {
         parse_events(&mut input)
@@ -182,10 +192,10 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let description = input.string("description", MAX_DESCRIPTION);
     input.finish()?;
     let url = match url {
-        Some(u) => Some(checked_url(&cx, u).await?),
+        Some(u) => Some(checked_url(app, u).await?),
         None => None,
     };
-    let mut update = Update::new().set("updated_at", rfc3339(cx.now()));
+    let mut update = Update::new().set("updated_at", rfc3339(app.now()));
     if let Some(u) = url {
         update = update.set("url", u);
     }
@@ -201,18 +211,16 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     if !id.starts_with("whk_") {
         return Err(ApiError::not_found("webhook endpoint"));
     }
-    let item = cx
-        .app
+    let item = app
         .table
         .update(
-            &schema::webhook_endpoint(&store_id, &id),
+            &schema::webhook_endpoint(store_id, id),
             update,
             Some(Cond::Exists),
         )
         .await
         .map_err(crate::error::missing_is_not_found("webhook endpoint"))?;
-    let e: Endpoint = from_item(item)?;
-    Ok(Response::ok(e.to_json()))
+    from_item(item).map_err(Into::into)
 }
 
 /// `DELETE /v1/webhook-endpoints/{id}`: pending deliveries to it end `failed`.
@@ -307,11 +315,23 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
         ));
     }
     let e = endpoint(&cx, &id).await?;
+    let d = send_test(cx.app, &store_id, &e).await?;
+    Ok(Response::ok(d.to_json()))
+}
+
+/// Send a signed `webhook.test` event to `e` now (one attempt, no retries)
+/// and log the delivery (the use case behind the test endpoints of v1 and
+/// the panel face).
+pub async fn send_test(
+    app: &crate::app::App,
+    store_id: &str,
+    e: &Endpoint,
+) -> Result<Delivery, ApiError> {
     let url = e.url.clone().unwrap_or_default();
-    let now = cx.now();
+    let now = app.now();
     let event = Event::new(
         TEST_EVENT_TYPE,
-        &store_id,
+        store_id,
         None,
         json!({ "webhook_endpoint": { "id": e.id, "url": url }, "message": "This is a test event from satsgate." }),
         now,
@@ -319,7 +339,7 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let payload = event.to_json().to_string();
     let mut d = Delivery::new(
         new_id(IdKind::Delivery),
-        &store_id,
+        store_id,
         &e.id,
         &event.id,
         TEST_EVENT_TYPE,
@@ -338,8 +358,8 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
             secrets: e.signing_secrets(now),
         },
         now,
-        cx.app.config.webhooks.timeout,
-        cx.app.config.allow_insecure_urls,
+        app.config.webhooks.timeout,
+        app.config.allow_insecure_urls,
     )
     .await;
     d.status = if attempt.succeeded() {
@@ -351,12 +371,29 @@ pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
     d.attempts.push(attempt);
     d.attempt_count = 1;
     d.next_attempt_at = None;
-    d.updated_at = rfc3339(cx.now());
-    cx.app
+    d.updated_at = rfc3339(app.now());
+    app.table.put(d.to_item(now), Some(Cond::NotExists)).await?;
+    Ok(d)
+}
+
+/// The webhook endpoints of a store (without the built-in one), one page.
+pub async fn endpoints_page(
+    app: &crate::app::App,
+    store_id: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<(Vec<Endpoint>, Option<String>), ApiError> {
+    let page = app
         .table
-        .put(d.to_item(now), Some(Cond::NotExists))
-        .await?;
-    Ok(Response::ok(d.to_json()))
+        .query(
+            Query::table(schema::webhook_endpoints_of(store_id))
+                .sk(SortKey::BeginsWith("whk_".into()))
+                .limit(limit)
+                .cursor(cursor),
+        )
+        .await
+        .map_err(cursor_error)?;
+    page_items(page, from_item::<Endpoint>)
 }
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries`: newest first.

@@ -1,0 +1,6 @@
+//! Lambda: the `cryptopay-webhooks-list` row of the route table.
+
+#[tokio::main]
+async fn main() -> Result<(), satsgate_functions::Error> {
+    satsgate_functions::serve_http("cryptopay-webhooks-list").await
+}
