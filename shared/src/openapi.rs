@@ -91,12 +91,14 @@ enum Answer {
 }
 
 fn answer(route: &Route) -> Answer {
-    if route.path.starts_with("/r/") || route.path == "/r" {
-        Answer::Seed
-    } else if route.path.starts_with("/i/") {
+    if route.path.starts_with("/i/") {
         Answer::Html
     } else if route.path == "/v1/qr" {
         Answer::Image
+    } else if crate::faces::Face::of(route.path) != crate::faces::Face::V1 {
+        // A seed face answers in its seed document's shapes (its README
+        // table), which this document does not restate.
+        Answer::Seed
     } else {
         Answer::Json
     }
@@ -104,6 +106,15 @@ fn answer(route: &Route) -> Answer {
 
 fn any_json() -> ContentBuilder {
     ContentBuilder::new().schema(Some(Schema::Object(ObjectBuilder::new().build())))
+}
+
+/// Any JSON value (a face may answer with an array, as POS `GetCurrencyList`).
+fn any_value() -> ContentBuilder {
+    ContentBuilder::new().schema(Some(Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .build(),
+    )))
 }
 
 fn operation(route: &Route) -> utoipa::openapi::path::Operation {
@@ -144,9 +155,12 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
         ));
     }
     let ok = match answer(route) {
-        Answer::Json | Answer::Seed => ResponseBuilder::new()
+        Answer::Json => ResponseBuilder::new()
             .description("success")
             .content("application/json", any_json().build()),
+        Answer::Seed => ResponseBuilder::new()
+            .description("success, in the seed system's shape")
+            .content("application/json", any_value().build()),
         Answer::Html => ResponseBuilder::new()
             .description("the page")
             .content("text/html", ContentBuilder::new().build()),
@@ -157,8 +171,8 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
     };
     let error = match answer(route) {
         Answer::Seed => ResponseBuilder::new()
-            .description("an error in seed 000's shape")
-            .content("application/json", any_json().build()),
+            .description("an error in the seed system's shape")
+            .content("application/json", any_value().build()),
         Answer::Html => ResponseBuilder::new()
             .description("an error page")
             .content("text/html", ContentBuilder::new().build()),
