@@ -53,6 +53,12 @@ fn template_routes_equal_the_route_table() {
                 r.function.to_string(),
             )
         })
+        // The dashboard function serves every /dashboard path.
+        .chain(
+            satsgate::dashboard::ROUTES
+                .iter()
+                .map(|(m, p)| (m.to_string(), p.to_string(), "dashboard".to_string())),
+        )
         .collect();
     let missing: Vec<_> = table.difference(&declared).collect();
     let extra: Vec<_> = declared.difference(&table).collect();

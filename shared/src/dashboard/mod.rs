@@ -98,7 +98,8 @@ fn page(app: &App) -> Response {
     );
     secured(
         app,
-        Response::raw(200, "text/html; charset=utf-8", html).with_header("Cache-Control", "no-store"),
+        Response::raw(200, "text/html; charset=utf-8", html)
+            .with_header("Cache-Control", "no-store"),
     )
 }
 
@@ -183,15 +184,17 @@ async fn logout(app: &App, req: &Request) -> Result<Response, ApiError> {
             }
         }
     }
-    Ok(Response::ok(json!({ "object": "session", "revoked": true }))
-        .with_header("Set-Cookie", cookie(app, req, "", 0)))
+    Ok(
+        Response::ok(json!({ "object": "session", "revoked": true }))
+            .with_header("Set-Cookie", cookie(app, req, "", 0)),
+    )
 }
 
 /// The v1 API for the page: the cookie's session is the key.
 async fn proxy(app: &App, req: Request, v1: String) -> Result<Response, ApiError> {
     check_origin(&req)?;
-    let token = session_token(&req.headers)
-        .ok_or_else(|| ApiError::unauthenticated("not logged in"))?;
+    let token =
+        session_token(&req.headers).ok_or_else(|| ApiError::unauthenticated("not logged in"))?;
     let mut headers = HeaderMap::new();
     let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| ApiError::unauthenticated("malformed session cookie"))?;

@@ -24,18 +24,21 @@
       else if (k === "class") e.className = v;
       else e.setAttribute(k, v === true ? "" : String(v));
     });
-    for (var i = 2; i < arguments.length; i++) add(e, arguments[i]);
+    add.apply(null, [e].concat(Array.prototype.slice.call(arguments, 2)));
     return e;
   }
-  function add(parent, kid) {
-    if (kid === undefined || kid === null || kid === false) return;
-    if (Array.isArray(kid)) { kid.forEach(function (k) { add(parent, k); }); return; }
-    parent.appendChild(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  // Append each further argument (a node, a string, or an array of them).
+  function add(parent) {
+    for (var i = 1; i < arguments.length; i++) {
+      var kid = arguments[i];
+      if (kid === undefined || kid === null || kid === false) continue;
+      if (Array.isArray(kid)) kid.forEach(function (k) { add(parent, k); });
+      else parent.appendChild(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    }
   }
   function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); return e; }
   function show() {
-    clear(main);
-    for (var i = 0; i < arguments.length; i++) add(main, arguments[i]);
+    add.apply(null, [clear(main)].concat(Array.prototype.slice.call(arguments)));
   }
   var uid = 0;
   // A labelled field: {name, label, type, value, options, required}.
@@ -186,8 +189,12 @@
       return stores;
     });
   }
+  function pick(id) {
+    storePick.value = id;
+    sessionStorage.setItem("sg-store", id);
+  }
   storePick.addEventListener("change", function () {
-    sessionStorage.setItem("sg-store", current());
+    pick(current());
     route();
   });
 
@@ -250,8 +257,8 @@
   function storeTotals(s) {
     return api("GET", "/v1/summary", undefined, s.id).then(function (sum) {
       var fiat = Object.keys(sum.received_fiat || {}).map(function (c) { return sum.received_fiat[c] + " " + c; });
-      var counts = Object.keys(sum.counts || {}).map(function (k) { return k + " " + sum.counts[k]; });
-      return [h("a", { href: "#/invoices", "data-store": s.id, text: s.name }), sum.received + " BTC",
+      var counts = Object.keys(sum.counts || {}).filter(function (k) { return sum.counts[k]; }).map(function (k) { return k + " " + sum.counts[k]; });
+      return [h("a", { href: "#/invoices", text: s.name, onclick: function () { pick(s.id); } }), sum.received + " BTC",
         fiat.join(", ") || "—", String(sum.invoice_count), counts.join(", ")];
     }, function (e) { return [s.name, e.message, "", "", ""]; });
   }
@@ -497,8 +504,7 @@
       ], "Create store", function (v) {
         return api("POST", "/v1/stores", v).then(function (b) {
           return loadStores().then(function () {
-            storePick.value = b.store.id;
-            sessionStorage.setItem("sg-store", b.store.id);
+            pick(b.store.id);
             storesPage();
             note("Store created");
             add(main, h("section", { class: "card", id: "store-created" },
