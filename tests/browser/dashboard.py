@@ -279,6 +279,45 @@ def main():
         step(f"  delivery log: {log.text!r}")
         shoot(driver, "dashboard-webhooks-desktop.png", 1280)
 
+        step("4b. the invoice list updates live; the invoice's deliveries show on its page")
+        go(driver, "#/invoices")
+        wait_text(driver, invoice_id)
+        inv2 = server.ok("POST", "/v1/invoices", store_key, {"amount": "0.0005", "currency": "BTC", "order_id": "second"})
+        go(driver, "#/stores")
+        go(driver, "#/invoices")
+        wait_for("the list shows the new invoice", lambda: driver.find_elements(
+            By.CSS_SELECTOR, f'[data-status-of="{inv2["id"]}"] .badge.new'), 10)
+        wait_for("the list is live", lambda: driver.execute_script(
+            "return document.documentElement.getAttribute('data-live')") == "ws", LIVE_SECONDS)
+        driver.execute_script("window.__sgMarker = 43")
+        server.ok("POST", "/v1/sandbox/payments", store_key,
+                  {"invoice_id": inv2["id"], "amount_sats": inv2["crypto_amount_sats"]})
+        wait_for("the row turns pending", lambda: driver.find_elements(
+            By.CSS_SELECTOR, f'[data-status-of="{inv2["id"]}"] .badge.pending'), LIVE_SECONDS)
+        assert driver.execute_script("return window.__sgMarker === 43"), "the list was reloaded"
+        fill(driver, form_of(driver, "Filter"), {"Order id": "order-<1>"})
+        submit(driver, "Filter")
+        wait_for("the filtered list", lambda: len(driver.find_elements(By.CSS_SELECTOR, "[data-status-of]")) == 1
+                 and driver.find_elements(By.CSS_SELECTOR, f'[data-status-of="{invoice_id}"]'), 10)
+        wait_for("the receiver got the second invoice's events", lambda: any(
+            (v.get("data") or {}).get("invoice", {}).get("id") == inv2["id"] for v in receiver.verified), 20)
+        go(driver, f"#/invoice/{inv2['id']}")
+
+        def invoice_deliveries():
+            found = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#invoice-deliveries .attempt")
+                     if "HTTP 200" in e.text and "signature ok" in e.text]
+            if not found:
+                for b in buttons(driver, "Refresh deliveries"):
+                    b.click()
+            return found
+
+        wait_for("the invoice's deliveries with their attempts", invoice_deliveries, 20)
+        step("  live row: new -> pending; filter by order id; deliveries on the invoice page")
+
+        step("4c. users page")
+        go(driver, "#/users")
+        wait_for("the user list", lambda: driver.find_elements(By.XPATH, f"//td[.='{USER}']"), 10)
+
         step("5. a cross-origin POST with the session cookie is refused")
         status_evil = post(server, "/dashboard/api/v1/stores", token, "http://evil.example",
                            {"name": "x", "network": "regtest", "wallet": VPUB})
@@ -294,7 +333,7 @@ def main():
         wait_text(driver, "0.001")
         shoot(driver, "dashboard-overview-desktop.png", 1280)
         shoot(driver, "dashboard-overview-phone.png", 390)
-        for page in ("#/", "#/invoices", "#/stores", "#/webhooks", f"#/invoice/{invoice_id}"):
+        for page in ("#/", "#/invoices", "#/stores", "#/webhooks", "#/users", f"#/invoice/{invoice_id}"):
             go(driver, page)
             time.sleep(0.8)
             missing = unlabelled(driver)

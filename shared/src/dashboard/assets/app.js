@@ -381,8 +381,21 @@
         });
       }, function (e) { add(clear(list), errorBox(e)); });
     }
+    var importBox = form([
+      { name: "order_id", label: "Order id", required: true },
+      { name: "amount", label: "Amount", inputmode: "decimal", required: true },
+      { name: "currency", label: "Currency", value: currentStore().default_currency || "USD" },
+      { name: "crypto_amount", label: "BTC amount (optional)", inputmode: "decimal" },
+      { name: "order_name", label: "Order name (optional)" },
+      { name: "created_at", label: "Created at (e.g. 2024-05-01 or 2024-05-01 12:00:00)", required: true }
+    ], "Import", function (v) {
+      var body = {};
+      Object.keys(v).forEach(function (k) { if (v[k]) body[k] = v[k]; });
+      return sapi("POST", "/v1/invoices/archived", body).then(function (inv) { location.hash = "#/invoice/" + inv.id; });
+    });
     show(h("h1", { text: "Invoices — " + currentStore().name }),
-      h("section", { class: "card" }, h("h2", { text: "New invoice" }), createBox),
+      h("section", { class: "card" }, h("h2", { text: "New invoice" }), createBox,
+        h("details", {}, h("summary", { text: "Import a past invoice (archived record)" }), importBox)),
       h("section", { class: "card" }, h("h2", { text: "Find" }), filterForm, list));
     load(undefined);
   }
@@ -462,9 +475,58 @@
           return h("li", {}, h("span", { class: "muted", text: when(e.created_at) + " " }), h("b", { text: e.type }),
             d && d.status ? [" → ", badge(d.status)] : null);
         })) : h("p", { class: "muted", text: "No events." })));
+      var dl = h("div", {}, "Loading…");
+      add(box, h("section", { class: "card", id: "invoice-deliveries" }, h("h2", { text: "Webhook deliveries" }),
+        h("button", { type: "button", text: "Refresh deliveries", onclick: function () { invoiceDeliveries(evIds, dl, reload); } }),
+        dl,
+        h("h2", { text: "Simulate a webhook" }),
+        h("p", { class: "muted", text: "Sends the event of a status to your endpoints, marked simulated; the invoice does not change." }),
+        form([{ name: "status", label: "Simulated status", options: ["paid_partial", "pending", "completed", "expired", "invalid", "cancelled"] }],
+          "Simulate webhook", function (v) {
+            return sapi("POST", "/v1/sandbox/simulate-webhook", { invoice_id: inv.id, status: v.status })
+              .then(function () { note("Simulated " + v.status + " webhook sent"); });
+          })));
+      var evIds = events.map(function (e) { return e.id; });
+      invoiceDeliveries(evIds, dl, reload);
     }
     watch([id], reload);
     reload();
+  }
+
+  // The webhook deliveries of one invoice's events, over every endpoint of
+  // the store and the invoice's own webhook_url, each with its attempts.
+  function invoiceDeliveries(eventIds, box, again) {
+    var ids = {};
+    eventIds.forEach(function (e) { ids[e] = true; });
+    return sapi("GET", "/v1/webhook-endpoints?limit=100").then(function (b) {
+      var eps = b.items.map(function (e) { return e.id; }).concat(["invoice_url"]);
+      return Promise.all(eps.map(function (ep) {
+        return sapi("GET", "/v1/webhook-endpoints/" + encodeURIComponent(ep) + "/deliveries?limit=100")
+          .then(function (d) { return d.items; }, function () { return []; });
+      }));
+    }).then(function (lists) {
+      var mine = [].concat.apply([], lists).filter(function (d) { return ids[d.event_id]; });
+      clear(box);
+      add(box, mine.length ? deliveryTable(mine, again) : h("p", { class: "muted", text: "No webhook deliveries." }));
+    }, function (e) { add(clear(box), errorBox(e)); });
+  }
+
+  function deliveryTable(items, again) {
+    return table(["Event", "URL", "Status", "Attempts", ""], items.map(function (d) {
+      return [h("span", {}, d.event_type, h("br"), h("span", { class: "mono muted", text: d.id })),
+        h("span", { class: "mono", text: d.url }),
+        h("span", { class: "delivery-status" }, badge(d.status)),
+        h("ul", {}, (d.attempts || []).map(function (a) {
+          return h("li", { class: "attempt" }, when(a.at) + " — ",
+            h("b", { text: a.status_code ? "HTTP " + a.status_code : "no answer" }),
+            a.error ? " " + a.error : "", " (" + a.duration_ms + " ms)",
+            a.response_body ? h("div", { class: "mono response", text: a.response_body }) : null);
+        })),
+        confirmButton("Redeliver", "Send this event again?", function () {
+          return sapi("POST", "/v1/webhook-deliveries/" + encodeURIComponent(d.id) + "/redeliver", {})
+            .then(function () { note("Redelivery queued"); again(); });
+        })];
+    }), true);
   }
 
   function sandbox(inv, payments, reload) {
@@ -600,20 +662,7 @@
       sapi("GET", "/v1/webhook-endpoints/" + encodeURIComponent(ep.id) + "/deliveries?limit=50").then(function (b) {
         clear(box);
         if (!b.items.length) { add(box, h("p", { class: "muted", text: "No deliveries yet." })); return; }
-        add(box, table(["Event", "Status", "Attempts", ""], b.items.map(function (d) {
-          return [h("span", {}, d.event_type, h("br"), h("span", { class: "mono muted", text: d.id })),
-            h("span", { class: "delivery-status" }, badge(d.status)),
-            h("ul", {}, (d.attempts || []).map(function (a) {
-              return h("li", { class: "attempt" }, when(a.at) + " — ",
-                h("b", { text: a.status_code ? "HTTP " + a.status_code : "no answer" }),
-                a.error ? " " + a.error : "", " (" + a.duration_ms + " ms)",
-                a.response_body ? h("div", { class: "mono response", text: a.response_body }) : null);
-            })),
-            confirmButton("Redeliver", "Send this event again?", function () {
-              return sapi("POST", "/v1/webhook-deliveries/" + encodeURIComponent(d.id) + "/redeliver", {})
-                .then(function () { note("Redelivery queued"); deliveries(ep); });
-            })];
-        }), true));
+        add(box, deliveryTable(b.items, function () { deliveries(ep); }));
       }, function (e) { add(clear(box), errorBox(e)); });
     }
     sapi("GET", "/v1/webhook-endpoints?limit=100").then(function (b) {
@@ -652,6 +701,26 @@
     }, function (e) { add(listBox, errorBox(e)); });
   }
 
+  function usersPage() {
+    var listBox = h("div", {}, "Loading…");
+    show(h("h1", { text: "Users" }),
+      h("section", { class: "card" }, h("p", { class: "muted", text: "People who log in to this dashboard, with your account's rights." }), listBox),
+      h("section", { class: "card" }, h("h2", { text: "New user" }), form([
+        { name: "username", label: "New user name", required: true },
+        { name: "password", label: "New user's password (12 characters or more)", type: "password", autocomplete: "new-password", required: true }
+      ], "Create user", function (v) {
+        return api("POST", "/v1/users", v).then(function () { usersPage(); note("User created"); });
+      })));
+    api("GET", "/v1/users?limit=100").then(function (b) {
+      clear(listBox);
+      add(listBox, table(["User", "Created", ""], b.items.map(function (u) {
+        return [u.username, when(u.created_at), confirmButton("Delete", "Delete " + u.username + "? Their sessions end.", function () {
+          return api("DELETE", "/v1/users/" + encodeURIComponent(u.id)).then(function () { usersPage(); note("User deleted"); });
+        }, true)];
+      }), true));
+    }, function (e) { add(clear(listBox), errorBox(e)); });
+  }
+
   // ---- router ----------------------------------------------------------------
 
   function route() {
@@ -674,6 +743,7 @@
         case "stores": storesPage(); break;
         case "store": storePage(decodeURIComponent(parts[2] || "")); break;
         case "webhooks": webhooksPage(); break;
+        case "users": usersPage(); break;
         default: overview();
       }
     }, function (e) {
