@@ -314,7 +314,19 @@ def main():
         wait_for("the invoice's deliveries with their attempts", invoice_deliveries, 20)
         step("  live row: new -> pending; filter by order id; deliveries on the invoice page")
 
-        step("4c. users page")
+        step("4c. a quote, then an invoice at that quote; the users page")
+        go(driver, "#/invoices")
+        summary = wait_for("the quote section", lambda: driver.find_elements(
+            By.XPATH, "//summary[starts-with(., 'Quote a price')]"), 10)[0]
+        summary.send_keys(" ")  # opened with the keyboard
+        fill(driver, form_of(driver, "Get quote"), {"Quote amount": "12.50", "Quote currency": "USD"})
+        submit(driver, "Get quote")
+        quote = wait_for("the quote", lambda: driver.find_elements(By.ID, "quote"), 10)[0].text
+        assert "12.50 USD" in quote, quote
+        submit(driver, "Create invoice at this quote")
+        wait_for("the invoice at the quote", lambda: shown_status() == "new"
+                 and "12.50 USD" in text(driver), 10)
+
         go(driver, "#/users")
         wait_for("the user list", lambda: driver.find_elements(By.XPATH, f"//td[.='{USER}']"), 10)
 

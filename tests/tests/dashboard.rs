@@ -81,6 +81,17 @@ async fn session_cookie_proxy_and_logout(engine: Engine) {
         .unwrap()
         .starts_with("text/javascript"));
     assert!(!js.body.as_str().unwrap().contains("innerHTML"));
+    let css = page(&gw, "GET", "/dashboard/app.css", None, &[]).await;
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    assert_eq!(page(&gw, "GET", "/dashboard/", None, &[]).await.status, 200);
+    assert_eq!(
+        page(&gw, "GET", "/dashboard/nope", None, &[]).await.status,
+        404
+    );
+    assert_eq!(
+        page(&gw, "POST", "/dashboard", None, &same).await.status,
+        405
+    );
 
     // Login: a wrong password, a missing or foreign Origin are refused.
     let r = login(&gw, &same, "not the passphrase").await;

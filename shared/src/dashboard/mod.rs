@@ -1,6 +1,6 @@
 //! The merchant dashboard (`/dashboard`): one more face of the same router.
 //!
-//! - `GET /dashboard` (and any other GET page path): the HTML shell; the
+//! - `GET /dashboard`: the HTML shell (its pages are `#/...` fragments); the
 //!   script and style are files under `/dashboard/` embedded in the binary
 //!   (`include_str!`), under a strict Content-Security-Policy (no inline
 //!   script or style, no third-party origin).
@@ -55,11 +55,17 @@ pub async fn serve(app: &App, req: Request) -> Response {
             let v1 = r["api".len()..].to_string();
             proxy(app, req, v1).await
         }
-        (&Method::GET, _) => Ok(page(app)),
-        _ => Err(ApiError::new(
+        (&Method::GET, "") => Ok(page(app)),
+        (_, "") | (_, "app.js") | (_, "app.css") => Err(ApiError::new(
             405,
             ErrorCode::NotFound,
-            "the dashboard answers GET on its pages",
+            "the dashboard page and its assets answer GET only",
+        )
+        .with_header("Allow", "GET")),
+        _ => Err(ApiError::new(
+            404,
+            ErrorCode::NotFound,
+            format!("no dashboard page at {}", req.path),
         )),
     };
     result.unwrap_or_else(|e| Response::from_error(&e))

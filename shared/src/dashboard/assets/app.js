@@ -393,8 +393,23 @@
       Object.keys(v).forEach(function (k) { if (v[k]) body[k] = v[k]; });
       return sapi("POST", "/v1/invoices/archived", body).then(function (inv) { location.hash = "#/invoice/" + inv.id; });
     });
+    var quoteBox = form([
+      { name: "amount", label: "Quote amount", inputmode: "decimal", required: true },
+      { name: "currency", label: "Quote currency", value: currentStore().default_currency || "USD" }
+    ], "Get quote", function (v, out) {
+      return sapi("POST", "/v1/quotes", { amount: v.amount, currency: v.currency, crypto_currency: "BTC" }).then(function (q) {
+        add(out, h("div", { class: "ok", id: "quote" },
+          h("p", { text: q.amount + " " + q.currency + " = " + q.total_crypto_amount + " BTC (rate " + q.rate +
+            ", network fee " + q.network_fee + " BTC), held until " + when(q.expires_at) }),
+          h("button", { type: "button", class: "primary", text: "Create invoice at this quote", onclick: function () {
+            sapi("POST", "/v1/invoices", { quote_id: q.id }).then(function (inv) { location.hash = "#/invoice/" + inv.id; },
+              function (e) { add(out, errorBox(e)); });
+          } })));
+      });
+    });
     show(h("h1", { text: "Invoices — " + currentStore().name }),
       h("section", { class: "card" }, h("h2", { text: "New invoice" }), createBox,
+        h("details", {}, h("summary", { text: "Quote a price first (rate held 5 minutes)" }), quoteBox),
         h("details", {}, h("summary", { text: "Import a past invoice (archived record)" }), importBox)),
       h("section", { class: "card" }, h("h2", { text: "Find" }), filterForm, list));
     load(undefined);
