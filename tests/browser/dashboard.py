@@ -341,7 +341,15 @@ def main():
 
         step("6. overview, labels, 390 px, console")
         go(driver, "#/")
-        wait_for("the chart", lambda: driver.find_elements(By.CSS_SELECTOR, "#chart svg rect"), 10)
+        bars_js = "return Array.from(document.querySelectorAll('#chart rect title')).map(t => t.textContent)"
+        bars = wait_for("the 7-day chart", lambda: (lambda b: len(b) == 7 and b)(driver.execute_script(bars_js)), 10)
+        received = sum(int(b.split(": ")[1].split(" ")[0]) for b in bars)
+        paid = inv2["crypto_amount_sats"] + 100000
+        assert received == paid, f"the chart shows {received} sat received, the sandbox paid {paid}: {bars}"
+        fill(driver, driver.find_element(By.TAG_NAME, "main"), {"Period": "30"})
+        wait_for("the 30-day chart", lambda: len(driver.execute_script(bars_js)) == 30, 10)
+        fill(driver, driver.find_element(By.TAG_NAME, "main"), {"Period": "7"})
+        wait_for("the 7-day chart", lambda: len(driver.execute_script(bars_js)) == 7, 10)
         wait_text(driver, "0.001")
         shoot(driver, "dashboard-overview-desktop.png", 1280)
         shoot(driver, "dashboard-overview-phone.png", 390)

@@ -290,14 +290,17 @@
     var since = new Date(Date.now() - days * 86400000);
     var from = since.toISOString().slice(0, 10);
     var sums = {};
+    // Payments come newest first: page back until the period's start.
     function page(cursor, n) {
-      return sapi("GET", "/v1/invoices" + qs({ created_after: from, limit: 100, cursor: cursor }))
+      return sapi("GET", "/v1/payments" + qs({ limit: 100, cursor: cursor }))
         .then(function (b) {
-          b.items.forEach(function (inv) {
-            var d = day(inv.created_at);
-            sums[d] = (sums[d] || 0) + (inv.amount_paid_sats || 0);
+          var older = false;
+          b.items.forEach(function (p) {
+            var d = day(p.seen_at);
+            if (d < from) { older = true; return; }
+            if (p.status === "mempool" || p.status === "confirmed") sums[d] = (sums[d] || 0) + p.amount_sats;
           });
-          if (b.next_cursor && n < 20) return page(b.next_cursor, n + 1);
+          if (b.next_cursor && !older && n < 20) return page(b.next_cursor, n + 1);
         });
     }
     page(undefined, 0).then(function () {
