@@ -45,6 +45,8 @@ pub fn owns(path: &str) -> bool {
 
 /// Serve one dashboard request.
 pub async fn serve(app: &App, req: Request) -> Response {
+    let started = std::time::Instant::now();
+    let (method, path) = (req.method.clone(), req.path.clone());
     let rest = req.path[PREFIX.len()..].trim_start_matches('/').to_string();
     let result = match (&req.method, rest.as_str()) {
         (&Method::GET, "app.js") => Ok(asset("text/javascript; charset=utf-8", APP_JS)),
@@ -68,7 +70,17 @@ pub async fn serve(app: &App, req: Request) -> Response {
             format!("no dashboard page at {}", req.path),
         )),
     };
-    result.unwrap_or_else(|e| Response::from_error(&e))
+    let response = result.unwrap_or_else(|e| Response::from_error(&e));
+    // One line per request (never the body: it carries passwords); the v1
+    // calls behind /dashboard/api log their own line too.
+    tracing::info!(
+        method = %method,
+        path = %path,
+        status = response.status,
+        ms = started.elapsed().as_millis() as u64,
+        "dashboard request"
+    );
+    response
 }
 
 /// The policy of every dashboard response: only this origin's script,
