@@ -54,6 +54,41 @@ async fn dispatch_event(
     function: &str,
     event: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
+    let req = to_request(event);
+    to_lambda(dispatch_as(app, req, Some(function)).await)
+}
+
+// -- dashboard (shared/src/dashboard) --
+/// Run the `dashboard` function: every `/dashboard` path (its routes are
+/// `satsgate::dashboard::ROUTES`, next to the route table).
+pub async fn serve_dashboard() -> Result<(), Error> {
+    satsgate::telemetry::init(true);
+    let app = Arc::new(App::from_env().await?);
+    lambda_http::run(lambda_http::service_fn(
+        move |event: lambda_http::Request| {
+            let app = app.clone();
+            async move { Ok::<_, Error>(handle_dashboard(&app, event).await) }
+        },
+    ))
+    .await
+}
+
+/// One API Gateway event through the dashboard.
+pub async fn handle_dashboard(
+    app: &App,
+    event: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    let req = to_request(event);
+    if !satsgate::dashboard::owns(&req.path) {
+        let e = satsgate::error::ApiError::not_found("endpoint");
+        return to_lambda(satsgate::http::Response::from_error(&e));
+    }
+    to_lambda(satsgate::dashboard::serve(app, req).await)
+}
+// -- end dashboard --
+
+/// An API Gateway event as our request.
+fn to_request(event: lambda_http::Request) -> Request {
     let source_ip = match event.request_context_ref() {
         Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
             ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
@@ -75,7 +110,11 @@ async fn dispatch_event(
         Body::Binary(b) => b.into(),
         _ => Default::default(),
     };
-    let r = dispatch_as(app, req, Some(function)).await;
+    req
+}
+
+/// Our response as a Lambda one.
+fn to_lambda(r: satsgate::http::Response) -> lambda_http::Response<Body> {
     let mut b = lambda_http::Response::builder().status(r.status);
     let ct = r.content_type().to_string();
     if !ct.is_empty() {

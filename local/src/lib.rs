@@ -87,6 +87,11 @@ async fn serve_one(
             ))
         }
     }
+    // -- dashboard (shared/src/dashboard) --
+    if satsgate::dashboard::owns(&request.path) {
+        return to_http(satsgate::dashboard::serve(&app, request).await);
+    }
+    // -- end dashboard --
     to_http(dispatch(&app, request).await)
 }
 

@@ -239,8 +239,9 @@ async fn run(
         .next()
         .flatten()
         .ok_or_else(|| ApiError::unauthenticated("invalid API key"))?;
-    let key: ApiKeyRecord = from_item(key_item)?;
+    let mut key: ApiKeyRecord = from_item(key_item)?;
     *key_id_out = Some(key.id.clone());
+    act_on_store(app, &req, route.auth, &mut key).await?;
     let earlier = found.next().flatten();
 
     match (route.auth, key.kind) {
@@ -318,6 +319,41 @@ async fn run(
         lease.finish(app, &response).await;
     }
     Ok(response.with_rate(&rate))
+}
+
+/// The header with which a session (a user logged in, e.g. the dashboard)
+/// names the store a store-level endpoint acts on.
+pub const ACT_ON_STORE_HEADER: &str = "x-satsgate-store";
+
+/// A session key of a store's account may call a store-level route for that
+/// store by naming it in `X-Satsgate-Store`: for this request it acts as a
+/// store key of that store (its IP allowlist and rate limit still apply).
+/// Honoured only for session keys (never plain account keys) and only on
+/// store-level routes; a store of another account is 404.
+async fn act_on_store(
+    app: &App,
+    req: &Request,
+    auth: Auth,
+    key: &mut ApiKeyRecord,
+) -> Result<(), ApiError> {
+    let Some(store_id) = req.header(ACT_ON_STORE_HEADER) else {
+        return Ok(());
+    };
+    if auth != Auth::Store || key.user_id.is_none() || key.kind != KeyKind::Account {
+        return Ok(());
+    }
+    let store: Option<Store> = match app.table.get(&schema::store(store_id)).await? {
+        Some(item) => Some(from_item(item)?),
+        None => None,
+    };
+    match store {
+        Some(s) if s.account_id == key.account_id => {
+            key.kind = KeyKind::Store;
+            key.store_id = Some(s.id);
+            Ok(())
+        }
+        _ => Err(ApiError::not_found("store")),
+    }
 }
 
 /// 413 for a body over 64 KiB (gateways that stop reading early use this too).
