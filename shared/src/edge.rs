@@ -40,6 +40,10 @@ pub const CORS_EXPOSE_HEADERS: [HeaderName; 5] = [
     RETRY_AFTER,
 ];
 
+/// On AWS, API Gateway routes CORS preflights (`OPTIONS` on any path) to
+/// this function (template.yaml); its edge layers answer them.
+pub const PREFLIGHT_FUNCTION: &str = "openapi";
+
 /// How long a browser may cache a preflight answer.
 pub const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
