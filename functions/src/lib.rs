@@ -2,10 +2,13 @@
 //! per request), then turn each API Gateway event into a `Request`, run the
 //! shared dispatcher for this function's route, and turn the `Response` back.
 
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use lambda_http::{Body, RequestExt};
 use satsgate::app::App;
 use satsgate::dispatch::dispatch_as;
 use satsgate::http::Request;
+use std::convert::Infallible;
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -33,19 +36,75 @@ pub async fn serve_http(function: &'static str) -> Result<(), Error> {
 
 /// One API Gateway event through the edge layers (`satsgate::edge`) and
 /// the dispatcher (also used by tests with the sample events in `events/`).
-pub async fn handle(
-    app: &App,
-    function: &str,
+pub fn handle<'a>(
+    app: &'a App,
+    function: &'a str,
     event: lambda_http::Request,
-) -> lambda_http::Response<Body> {
-    let service = tower::ServiceBuilder::new()
-        .layer(satsgate::edge::cors())
-        .service_fn(|event| async move {
-            Ok::<_, std::convert::Infallible>(dispatch_event(app, function, event).await)
-        });
-    match service.oneshot(event).await {
-        Ok(response) => response,
-        Err(never) => match never {},
+) -> BoxFuture<'a, lambda_http::Response<Body>> {
+    Box::pin(async move {
+        let service = satsgate::edge::layers().service(Dispatch { app, function });
+        let response = match service.oneshot(event).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        // The layers' body is a stream; API Gateway takes the whole answer.
+        let (parts, body) = response.into_parts();
+        let bytes = match http_body_util::BodyExt::collect(body).await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the answer");
+                Default::default()
+            }
+        };
+        let content_type = parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let body = lambda_body(content_type, bytes.to_vec());
+        lambda_http::Response::from_parts(parts, body)
+    })
+}
+
+/// The dispatcher for one function's route, as a tower service.
+#[derive(Clone, Copy)]
+struct Dispatch<'a> {
+    app: &'a App,
+    function: &'a str,
+}
+
+impl<'a> tower::Service<lambda_http::Request> for Dispatch<'a> {
+    type Response = lambda_http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'a, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, event: lambda_http::Request) -> Self::Future {
+        Box::pin(dispatch_event(self.app, self.function, event).map(Ok))
+    }
+}
+
+/// Text for JSON, HTML and SVG (API Gateway passes it as is), binary
+/// (base64 on the wire) for anything else.
+fn lambda_body(content_type: &str, bytes: Vec<u8>) -> Body {
+    if bytes.is_empty() {
+        Body::Empty
+    } else if content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("svg")
+    {
+        match String::from_utf8(bytes) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    } else {
+        Body::Binary(bytes)
     }
 }
 
@@ -118,30 +177,17 @@ fn to_lambda(r: satsgate::http::Response) -> lambda_http::Response<Body> {
     let mut b = lambda_http::Response::builder().status(r.status);
     let ct = r.content_type().to_string();
     if !ct.is_empty() {
-        b = b.header("content-type", ct);
+        b = b.header("content-type", ct.as_str());
     }
     for (k, v) in &r.headers {
         b = b.header(k.as_str(), v.as_str());
     }
-    let body = match &r.body {
-        satsgate::http::Body::Json(v) => Body::Text(v.to_string()),
-        satsgate::http::Body::Raw {
-            content_type,
-            bytes,
-        } if content_type.starts_with("text/")
-            || content_type.contains("json")
-            || content_type.contains("svg") =>
-        {
-            Body::Text(String::from_utf8_lossy(bytes).into_owned())
-        }
-        satsgate::http::Body::Raw { bytes, .. } => Body::Binary(bytes.to_vec()),
-        satsgate::http::Body::Empty => Body::Empty,
-    };
-    b.body(body).unwrap_or_else(|_| {
-        lambda_http::Response::new(Body::Text(
-            "{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}".into(),
-        ))
-    })
+    b.body(lambda_body(&ct, r.body_bytes().to_vec()))
+        .unwrap_or_else(|_| {
+            lambda_http::Response::new(Body::Text(
+                "{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}".into(),
+            ))
+        })
 }
 
 /// A job run per invocation: a scheduled EventBridge rule, a stream batch, ...

@@ -9,7 +9,6 @@ use satsgate::app::App;
 use satsgate::dispatch::{dispatch, too_large};
 use satsgate::error::{ApiError, ErrorCode};
 use satsgate::http::{Request, Response, MAX_BODY_BYTES};
-use satsgate::ids::{new_id, IdKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,12 +35,10 @@ pub fn router(app: Arc<App>) -> Router {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BodyTimeout(pub Duration);
 
-/// An error answered before the dispatcher (which adds its own request id):
-/// the API's envelope and an `X-Request-Id`.
+/// An error answered before the dispatcher, in the API's envelope (the
+/// edge layers add the request id and log it).
 pub fn error_answer(e: &ApiError) -> http::Response<Body> {
-    let request_id = new_id(IdKind::Request);
-    tracing::info!(request_id, status = e.status, message = %e.message, "request refused");
-    to_http(Response::from_error(e).with_header("X-Request-Id", request_id))
+    to_http(Response::from_error(e))
 }
 
 async fn serve_one(
@@ -189,7 +186,7 @@ pub async fn start_limited(
     // -- websocket: the hub is the app's push adapter; `/ws` and `/` upgrade --
     let (app, hub) = ws::install(app, limits.ws.clone());
     let service = ws::attach(router(app.clone()), app.clone(), hub.clone())
-        .layer(satsgate::edge::cors())
+        .layer(satsgate::edge::layers().layer(satsgate::edge::catch_panic()))
         .layer(axum::Extension(BodyTimeout(limits.body_timeout)));
     // -- end websocket --
     let task = tokio::spawn(serve::serve(listener, service, limits, rx));

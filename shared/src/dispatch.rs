@@ -1,7 +1,8 @@
 //! The request pipeline every endpoint goes through, on Lambda and locally:
 //! route match, body limit, authentication (one read for the key and the
 //! idempotency record), store allowlist, rate limit, idempotent replay,
-//! the handler, the error envelope and one structured log line.
+//! the handler and the error envelope. Request ids, CORS, the log line and
+//! panics are the tower-http layers around it (`crate::edge`).
 
 use crate::account::ApiKeyRecord;
 use crate::app::App;
@@ -19,7 +20,6 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -159,34 +159,19 @@ pub async fn dispatch(app: &App, req: Request) -> Response {
     dispatch_as(app, req, None).await
 }
 
-/// As `dispatch`, for a Lambda that serves only `function`.
+/// As `dispatch`, for a Lambda that serves only `function`. The request id,
+/// the log line and CORS are the edge layers' (`crate::edge`); this records
+/// the caller's key id in the request's span.
 pub async fn dispatch_as(app: &App, req: Request, function: Option<&str>) -> Response {
-    let started = Instant::now();
-    let request_id = new_id(IdKind::Request);
-    let method = req.method.to_string();
+    let request_id = crate::edge::request_id(&req.headers);
     let path = req.path.clone();
     let mut key_id = None;
-    let mut response = match run(app, req, function, &request_id, &mut key_id).await {
+    let response = match run(app, req, function, &request_id, &mut key_id).await {
         Ok(r) => r,
         Err(e) => crate::faces::error_response(&path, &e, app.now()),
     };
-    response
-        .headers
-        .push(("X-Request-Id".into(), request_id.clone()));
-    let status = response.status;
-    let ms = started.elapsed().as_millis() as u64;
-    if status >= 500 {
-        tracing::error!(
-            request_id,
-            method,
-            path,
-            status,
-            ms,
-            key_id,
-            "request failed"
-        );
-    } else {
-        tracing::info!(request_id, method, path, status, ms, key_id, "request");
+    if let Some(key_id) = &key_id {
+        tracing::Span::current().record("key_id", key_id.as_str());
     }
     response
 }
@@ -450,7 +435,10 @@ impl IdempotencyLease {
     /// (not applied: a retry runs again). Only while the lease is ours.
     async fn finish(&self, app: &App, response: &Response) {
         let result = if response.status >= 500 {
-            app.table.delete(&self.record, Some(self.held())).await.map(|_| ())
+            app.table
+                .delete(&self.record, Some(self.held()))
+                .await
+                .map(|_| ())
         } else {
             match self.answer_op(response) {
                 TxOp::Update { key, update, cond } => {

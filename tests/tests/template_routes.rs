@@ -44,7 +44,7 @@ fn template_routes_equal_the_route_table() {
             }
         }
     }
-    let table: BTreeSet<_> = satsgate::routes::rows()
+    let mut table: BTreeSet<_> = satsgate::routes::rows()
         .into_iter()
         // The dashboard function serves every /dashboard path.
         .chain(
@@ -53,6 +53,12 @@ fn template_routes_equal_the_route_table() {
                 .map(|(m, p)| (m.to_string(), p.to_string(), "dashboard".to_string())),
         )
         .collect();
+    // Plus the CORS preflight route (shared/src/edge.rs).
+    table.insert((
+        "OPTIONS".to_string(),
+        "/{proxy+}".to_string(),
+        satsgate::edge::PREFLIGHT_FUNCTION.to_string(),
+    ));
     let missing: Vec<_> = table.difference(&declared).collect();
     let extra: Vec<_> = declared.difference(&table).collect();
     assert!(missing.is_empty() && extra.is_empty(), "route table vs template.yaml\n missing in template: {missing:?}\n only in template: {extra:?}");
