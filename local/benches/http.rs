@@ -19,8 +19,9 @@
 //! (20000), `BENCH_CONCURRENCY` (16), `BENCH_REQUESTS` (20000, per
 //! throughput phase), `BENCH_P99_CONCURRENCY` (4), `BENCH_P99_SECS` (20),
 //! `BENCH_IDLE_SECS` (5). `BENCH_SERVER_BIN` runs another build of
-//! satsgate-local (to compare two builds with one bench). The server's per-key rate limit is raised with
-//! `RATE_LIMIT_PER_MINUTE` so the benchmark is never throttled (every
+//! satsgate-local (to compare two builds with one bench). The server's
+//! per-key rate limit is raised with `RATE_LIMIT_PER_MINUTE` so the
+//! benchmark is never throttled (every
 //! answer's status is checked); its connection cap (512) is above any
 //! concurrency used here.
 
