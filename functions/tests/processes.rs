@@ -372,3 +372,100 @@ fn check(
         }
     }
 }
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Cold init (process start to its first request for an event) and peak
+/// RSS after one `health` invocation, median of 7 starts per binary. With
+/// `LAMBDA_BASELINE_BIN_DIR` (binaries of another build), the same for
+/// those, interleaved in the same run, and the ratios (README "Lambda").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: cargo test -p satsgate-functions --test processes -- --ignored --nocapture"]
+async fn measure_cold_init() {
+    let Some(endpoint) = moto() else {
+        return;
+    };
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
+    let t = template();
+    let functions = template_functions(&t);
+    let d = Deployment::create(&endpoint, &t).await;
+    let logs = std::env::temp_dir().join(format!("satsgate-measure-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let baseline = std::env::var("LAMBDA_BASELINE_BIN_DIR")
+        .ok()
+        .map(std::path::PathBuf::from);
+    let mut dirs = vec![("current", bin_dir())];
+    if let Some(b) = baseline {
+        dirs.insert(0, ("baseline", b));
+    }
+    let names = [
+        "health",
+        "invoices-create",
+        "stores-get",
+        "price-poller",
+        "events-fanout",
+        "webhook-dispatcher",
+    ];
+    for name in names {
+        let f = functions.iter().find(|f| f.binary == name).unwrap();
+        let env = d.env(&t, f);
+        let mut init: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut rss: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut cpu: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for run in 0..runs {
+            // Alternate which build starts first, so drift hits both alike.
+            let mut order: Vec<_> = dirs.iter().collect();
+            if run % 2 == 1 {
+                order.reverse();
+            }
+            for (label, dir) in order {
+                let mut p = Function::start_from(dir, name, &env, &logs).await;
+                init.entry(label)
+                    .or_default()
+                    .push(p.init_time().await.as_secs_f64() * 1000.0);
+                cpu.entry(label)
+                    .or_default()
+                    .push(p.cpu_ms().unwrap_or(0.0));
+                if name == "health" {
+                    let o = p.invoke(sample("health", &BTreeMap::new())).await;
+                    assert_eq!(status(&o), 200);
+                }
+                rss.entry(label)
+                    .or_default()
+                    .push(p.peak_rss_kb().unwrap_or(0) as f64 / 1024.0);
+            }
+        }
+        let line: Vec<String> = dirs
+            .iter()
+            .map(|(label, _)| {
+                format!(
+                    "{label}: init {:.1} ms wall, {:.1} ms CPU, peak RSS {:.1} MB",
+                    median(init[label].clone()),
+                    median(cpu[label].clone()),
+                    median(rss[label].clone())
+                )
+            })
+            .collect();
+        let ratio = if dirs.len() == 2 {
+            format!(
+                "; current/baseline: init {:.2} wall, {:.2} CPU, RSS {:.2}",
+                median(init["current"].clone()) / median(init["baseline"].clone()),
+                median(cpu["current"].clone()) / median(cpu["baseline"].clone()),
+                median(rss["current"].clone()) / median(rss["baseline"].clone())
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "MEASURE {name} (median of {runs}): {}{ratio}",
+            line.join("; ")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&logs);
+}

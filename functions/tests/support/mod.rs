@@ -245,6 +245,16 @@ impl Function {
         env: &BTreeMap<String, String>,
         log_dir: &std::path::Path,
     ) -> Function {
+        Function::start_from(&bin_dir(), binary, env, log_dir).await
+    }
+
+    /// `start` with the binary from another directory (a baseline build).
+    pub async fn start_from(
+        dir: &std::path::Path,
+        binary: &str,
+        env: &BTreeMap<String, String>,
+        log_dir: &std::path::Path,
+    ) -> Function {
         let (events_tx, events_rx) = mpsc::channel(8);
         let (out_tx, out_rx) = mpsc::channel(8);
         let rt = Arc::new(Rt {
@@ -269,7 +279,7 @@ impl Function {
         let log = log_dir.join(format!("{binary}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let started = Instant::now();
-        let child = Command::new(bin_dir().join(binary))
+        let child = Command::new(dir.join(binary))
             .env_clear()
             .envs(env)
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -332,6 +342,14 @@ impl Function {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// CPU time the process has used so far (all threads), in ms: less
+    /// noisy than wall time on a shared machine.
+    pub fn cpu_ms(&self) -> Option<f64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/schedstat", self.child.id())).ok()?;
+        let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+        Some(ns / 1e6)
     }
 
     /// Peak resident set (VmHWM) of the process so far, in kB.
