@@ -102,6 +102,18 @@ impl Deployment {
         }
     }
 
+    /// A merchant account in the deployment's table: its key.
+    async fn account(&self, name: &str) -> String {
+        let table =
+            satsgate::table::dynamo::DynamoTable::new(self.dynamo.clone(), self.table.clone())
+                .for_emulator();
+        let now = time::OffsetDateTime::now_utc();
+        let (_, _, key) = satsgate::account::create_account(&table, name, now)
+            .await
+            .unwrap();
+        key
+    }
+
     /// The template's environment for `f`, plus what the Lambda service
     /// and this test deployment add (credentials, region, the endpoint).
     fn env(&self, t: &serde_yaml_ng::Value, f: &TemplateFunction) -> BTreeMap<String, String> {
@@ -173,12 +185,7 @@ async fn every_function_runs_as_a_process_with_its_template_environment() {
     std::fs::create_dir_all(&logs).unwrap();
 
     // The merchant's account exists before any function runs.
-    let table =
-        satsgate::table::dynamo::DynamoTable::new(d.dynamo.clone(), d.table.clone()).for_emulator();
-    let (_, _, account_key) =
-        satsgate::account::create_account(&table, "Harness", time::OffsetDateTime::now_utc())
-            .await
-            .unwrap();
+    let account_key = d.account("Harness").await;
     let mut subs = BTreeMap::from([
         ("__ACCOUNT_KEY__".to_string(), account_key),
         (
@@ -294,6 +301,20 @@ async fn dispatcher_event(d: &Deployment, subs: &mut BTreeMap<String, String>) -
     event
 }
 
+/// The values of `metric` in the function's Embedded Metric Format lines.
+fn emf(p: &Function, metric: &str) -> Vec<u64> {
+    p.log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| {
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|d| d["Name"] == metric))
+        })
+        .filter_map(|v| v[metric].as_u64())
+        .collect()
+}
+
 fn check(
     function: &str,
     stem: &str,
@@ -316,18 +337,21 @@ fn check(
                 .as_array()
                 .expect("a batch report");
             assert_eq!(failures.len(), 1, "{:?}", o.body);
+            assert_eq!(emf(p, "DeliveriesFailed"), [1]);
             assert!(failures[0]["itemIdentifier"]
                 .as_str()
                 .is_some_and(|s| !s.is_empty()));
         }
-        "chain-poller" => assert!(
-            o.body["due"].is_u64() && o.body["errors"].is_u64(),
-            "{:?}",
-            o.body
-        ),
+        "chain-poller" => {
+            assert!(o.body["due"].is_u64(), "{:?}", o.body);
+            assert_eq!(emf(p, "PollerErrors"), [o.body["errors"].as_u64().unwrap()]);
+        }
         "price-poller" => {
-            eprintln!("price-poller: {}", o.body);
-            assert!(o.body.is_object(), "{:?}", o.body)
+            let failed = o.body["failed_sources"].as_array().expect("a report").len();
+            let updated = o.body["updated"].as_array().expect("a report").len();
+            assert_eq!(emf(p, "PriceSourceFailures"), [failed as u64]);
+            assert_eq!(emf(p, "PricesUpdated"), [updated as u64]);
+            assert_eq!(emf(p, "PollerErrors"), [0]);
         }
         "ws-connect" | "ws-disconnect" => assert_eq!(status(o), 200, "{:?}\n{}", o.body, log()),
         "ws-default" => {
@@ -365,7 +389,10 @@ fn check(
                     set(subs, "__STORE_KEY__", &b["api_key"]["key"]);
                 }
                 "api-keys-create" => set(subs, "__KEY_ID__", &b["id"]),
-                "invoices-create" => set(subs, "__INVOICE_ID__", &b["id"]),
+                "invoices-create" => {
+                    set(subs, "__INVOICE_ID__", &b["id"]);
+                    assert_eq!(emf(p, "InvoicesCreated"), [1], "{}", log());
+                }
                 "webhook-endpoints-create" => set(subs, "__ENDPOINT_ID__", &b["id"]),
                 _ => {}
             }
@@ -467,5 +494,80 @@ async fn measure_cold_init() {
             line.join("; ")
         );
     }
+    let _ = std::fs::remove_dir_all(&logs);
+}
+
+/// Start `name` as a process with its template environment, feed it its
+/// sample, and return the answer (and the process, for its log).
+async fn run_once(
+    d: &Deployment,
+    t: &serde_yaml_ng::Value,
+    name: &str,
+    subs: &BTreeMap<String, String>,
+    logs: &std::path::Path,
+) -> (Outcome, Function) {
+    let f = template_functions(t)
+        .into_iter()
+        .find(|f| f.binary == name)
+        .unwrap();
+    let mut p = Function::start(name, &d.env(t, &f), logs).await;
+    let o = p.invoke(sample(name, subs)).await;
+    assert_eq!(
+        o.kind,
+        Kind::Response,
+        "{name}: {:?}\n{}",
+        o.body,
+        p.log_text()
+    );
+    (o, p)
+}
+
+/// A sandbox stack (`Sandbox=1`): separate function processes see one
+/// sandbox chain, kept in the table. A payment made (and detected) through
+/// one process is mined by a second, a third sees the higher tip, and the
+/// invoice, read by a fourth, is paid and confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_processes_of_a_sandbox_stack_share_one_chain() {
+    let Some(endpoint) = moto() else {
+        return;
+    };
+    let t = template();
+    let mut d = Deployment::create(&endpoint, &t).await;
+    d.resolver.set("Sandbox", "1");
+    let logs = std::env::temp_dir().join(format!("satsgate-sandbox-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let account_key = d.account("Sandbox").await;
+    let mut subs = BTreeMap::from([("__ACCOUNT_KEY__".to_string(), account_key)]);
+    let (o, _) = run_once(&d, &t, "stores-create", &subs, &logs).await;
+    let b = body(&o);
+    subs.insert(
+        "__STORE_KEY__".into(),
+        b["api_key"]["key"].as_str().unwrap().into(),
+    );
+    let (o, _) = run_once(&d, &t, "invoices-create", &subs, &logs).await;
+    subs.insert(
+        "__INVOICE_ID__".into(),
+        body(&o)["id"].as_str().unwrap().into(),
+    );
+
+    // The payment, and its detection (the sandbox routes settle at once).
+    let (paid, payer) = run_once(&d, &t, "sandbox-payments", &subs, &logs).await;
+    assert_eq!(status(&paid), 201, "{:?}", paid.body);
+    assert_eq!(emf(&payer, "PaymentsDetected"), [1], "{}", payer.log_text());
+    let (first, _) = run_once(&d, &t, "sandbox-blocks", &subs, &logs).await;
+    assert_eq!(status(&first), 201, "{:?}", first.body);
+    let (second, _) = run_once(&d, &t, "sandbox-blocks", &subs, &logs).await;
+    let tip = |o: &Outcome| body(o)["tip_height"].as_u64().unwrap();
+    assert_eq!(tip(&second), tip(&first) + 1, "one chain across processes");
+    let (got, _) = run_once(&d, &t, "invoices-get", &subs, &logs).await;
+    let inv = body(&got);
+    assert_eq!(inv["amount_paid_sats"], 100000, "{inv}");
+    assert_eq!(
+        inv["status"], "completed",
+        "confirmed by the other process's block: {inv}"
+    );
+    // A poller process of the same stack reads the same chain: no errors.
+    let (polled, _) = run_once(&d, &t, "chain-poller", &subs, &logs).await;
+    assert_eq!(polled.body["errors"], 0, "{:?}", polled.body);
     let _ = std::fs::remove_dir_all(&logs);
 }
