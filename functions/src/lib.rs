@@ -14,17 +14,29 @@ use tower::ServiceExt;
 
 pub use lambda_http::Error;
 
+pub mod manifest;
+
+use satsgate::metrics::POLLER_ERRORS;
+
+/// Logging, then the app with only the adapters `function` needs.
+pub async fn init(function: &str) -> Result<Arc<App>, Error> {
+    satsgate::telemetry::init(true);
+    let needs = manifest::needs(function).ok_or_else(|| {
+        format!("{function} is neither a route nor a job (functions/src/manifest.rs)")
+    })?;
+    Ok(Arc::new(App::for_lambda(needs).await?))
+}
+
 // -- webhooks: events-fanout and webhook-dispatcher (functions/src/webhooks.rs) --
 pub mod webhooks;
 // -- end webhooks --
 
 /// Run the HTTP function `function` (a row of the route table).
 pub async fn serve_http(function: &'static str) -> Result<(), Error> {
-    satsgate::telemetry::init(true);
     if satsgate::routes::route_of(function).is_none() {
         return Err(format!("no route for function {function}").into());
     }
-    let app = Arc::new(App::from_env().await?);
+    let app = init(function).await?;
     lambda_http::run(lambda_http::service_fn(
         move |event: lambda_http::Request| {
             let app = app.clone();
@@ -199,8 +211,7 @@ pub type Job = for<'a> fn(
 /// Run a scheduled job (EventBridge `rate(...)`): the app is built once, each
 /// invocation runs `job` once; a failed run is an error (Lambda retries it).
 pub async fn serve_scheduled(name: &'static str, job: Job) -> Result<(), Error> {
-    satsgate::telemetry::init(true);
-    let app = Arc::new(App::from_env().await?);
+    let app = init(name).await?;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
@@ -222,7 +233,10 @@ pub fn chain_poller(
     _event: serde_json::Value,
 ) -> futures::future::BoxFuture<'_, Result<serde_json::Value, String>> {
     Box::pin(async move {
-        let r = satsgate::invoice::poller::poll_chain(app).await?;
+        let r = satsgate::invoice::poller::poll_chain(app)
+            .await
+            .inspect_err(|_| satsgate::metrics::count(&[(POLLER_ERRORS, 1)]))?;
+        satsgate::metrics::count(&[(POLLER_ERRORS, r.errors as u64)]);
         Ok(
             serde_json::json!({"due": r.due, "checked": r.checked, "changed": r.changed, "errors": r.errors}),
         )

@@ -77,6 +77,7 @@ pub fn webhook_dispatcher(app: &App, event: Value) -> BoxFuture<'_, Result<Value
             })
             .collect();
         let kept = process_batch(app, messages, Ack::Trigger).await;
+        satsgate::metrics::count(&[(satsgate::metrics::DELIVERIES_FAILED, kept.len() as u64)]);
         let mut response = SqsBatchResponse::default();
         for id in kept {
             response.add_failure(id);

@@ -235,14 +235,22 @@ impl App {
     /// Real exchanges (`PRICE_SOURCES`, default all four) and Esplora for
     /// mainnet, testnet and signet (`ESPLORA_URL_<NETWORK>`, default public
     /// instances). Regtest stays on the sandbox chain.
-    pub fn with_live_sources(mut self) -> Result<App, String> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("satsgate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+    pub fn with_live_sources(self) -> Result<App, String> {
+        self.with_live_prices()?.with_live_chains()
+    }
+
+    /// The exchanges of `PRICE_SOURCES` (default all four) as price feeds.
+    pub fn with_live_prices(mut self) -> Result<App, String> {
         let names = std::env::var("PRICE_SOURCES")
             .unwrap_or_else(|_| "coinbase,kraken,bitstamp,coingecko".into());
-        self.price_feeds = crate::prices::feeds_from_names(&names, client.clone())?;
+        self.price_feeds = crate::prices::feeds_from_names(&names, outbound_client().clone())?;
+        Ok(self)
+    }
+
+    /// Esplora for mainnet, testnet and signet (`ESPLORA_URL_<NETWORK>`,
+    /// default public instances). The HTTP client is built on the first
+    /// call, so a function that only lists the networks builds none.
+    pub fn with_live_chains(mut self) -> Result<App, String> {
         for (network, default) in [
             (Network::Mainnet, "https://blockstream.info/api"),
             (Network::Testnet, "https://blockstream.info/testnet/api"),
@@ -252,23 +260,28 @@ impl App {
             let url = std::env::var(&var).unwrap_or_else(|_| default.into());
             self = self.with_chain(
                 network,
-                Arc::new(crate::chain::esplora::Esplora::new(client.clone(), url)),
+                Arc::new(crate::chain::esplora::Esplora::lazy(outbound_client, url)),
             );
         }
         Ok(self)
     }
 
-    /// The Lambda way: DynamoDB from `TABLE_NAME`, live sources, settings
-    /// from env. `SANDBOX_CHAIN=1` serves regtest from the sandbox chain kept
-    /// in the table, one chain shared by every function instance.
-    pub async fn from_env() -> Result<App, String> {
+    /// The Lambda way: DynamoDB from `TABLE_NAME`, settings from env, and
+    /// only the adapters `needs` names, so a function initialises only what
+    /// it uses. Esplora is always listed (its client is built on first use);
+    /// `SANDBOX_CHAIN=1` serves regtest from the sandbox chain kept in the
+    /// table, one chain shared by every function instance.
+    pub async fn for_lambda(needs: Needs) -> Result<App, String> {
         let mut config = Config::from_env()?;
         if std::env::var("PRICE_MIN_SOURCES").is_err() {
             config.price_min_sources = 2;
         }
         let mut app = App::build(Storage::Dynamo, config)
             .await?
-            .with_live_sources()?;
+            .with_live_chains()?;
+        if needs.exchanges {
+            app = app.with_live_prices()?;
+        }
         if std::env::var("SANDBOX_CHAIN").is_ok_and(|v| v == "1") {
             // One chain in the table for every function instance.
             let sim = SimChain::load(app.table.clone(), Network::Regtest)
@@ -276,19 +289,88 @@ impl App {
                 .map_err(|e| format!("opening the sandbox chain: {e}"))?;
             app = app.with_sim(Arc::new(sim));
         }
-        // Webhook deliveries go to SQS; a function without the queue's URL
-        // must not enqueue (nothing would read a table-backed queue on AWS).
-        app = if std::env::var("WEBHOOK_QUEUE_URL").is_ok_and(|u| !u.is_empty()) {
-            app.with_queue(Arc::new(crate::queue::sqs::SqsQueue::from_env().await?))
+        // Webhook deliveries go to SQS; a function that does not need the
+        // queue gets none and must not enqueue (nothing would read a
+        // table-backed queue on AWS).
+        use crate::queue::sqs::SqsQueue;
+        app = if needs.queue_consumer {
+            app.with_queue(Arc::new(SqsQueue::from_env().await?))
+        } else if needs.queue {
+            app.with_queue(Arc::new(SqsQueue::sender_from_env().await?))
         } else {
             app.with_queue(Arc::new(crate::queue::Unconfigured))
         };
-        // Live WebSocket pushes where WEBSOCKET_CALLBACK_URL is set (events-fanout).
-        let app = crate::ws::aws::with_push_from_env(app).await;
+        // Live WebSocket pushes (WEBSOCKET_CALLBACK_URL; events-fanout).
+        if needs.push {
+            let push = crate::ws::aws::ApiGatewayPush::from_env(app.table.clone())
+                .await
+                .ok_or("WEBSOCKET_CALLBACK_URL is not set")?;
+            app = app.with_push(Arc::new(push));
+        }
         Ok(app)
     }
 
     pub fn now(&self) -> time::OffsetDateTime {
         self.clock.now()
     }
+}
+
+/// The adapters beyond the table that a Lambda function's code uses; the
+/// functions crate lists them per function and a test compares that list
+/// with each function's environment and IAM policies in template.yaml.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The webhook delivery queue (SQS; `WEBHOOK_QUEUE_URL`).
+    pub queue: bool,
+    /// Receives from the queue and dead-letters (`WEBHOOK_DLQ_URL`).
+    pub queue_consumer: bool,
+    /// Pushes to WebSocket connections (`WEBSOCKET_CALLBACK_URL`).
+    pub push: bool,
+    /// Asks the exchanges for prices (the HTTP client is built at init;
+    /// Esplora's, where a function calls it, on the first call).
+    pub exchanges: bool,
+}
+
+impl Needs {
+    /// Only the table.
+    pub const TABLE: Needs = Needs {
+        queue: false,
+        queue_consumer: false,
+        push: false,
+        exchanges: false,
+    };
+    pub const ALL: Needs = Needs {
+        queue: true,
+        queue_consumer: true,
+        push: true,
+        exchanges: true,
+    };
+}
+
+/// The one HTTP client of the process for exchanges and Esplora, built on
+/// first use (and so its root certificates loaded once, and only then).
+pub fn outbound_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("satsgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("outbound HTTP client")
+    })
+}
+
+/// A variable the Lambda environment must set (template.yaml).
+pub fn required_env(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("{name} is not set"))
+}
+
+/// The AWS SDK configuration, loaded once per process and shared by every
+/// AWS client (one HTTP client, one credentials chain, one certificate load).
+pub async fn aws_sdk_config() -> &'static aws_config::SdkConfig {
+    static CONF: tokio::sync::OnceCell<aws_config::SdkConfig> = tokio::sync::OnceCell::const_new();
+    CONF.get_or_init(|| aws_config::defaults(aws_config::BehaviorVersion::latest()).load())
+        .await
 }

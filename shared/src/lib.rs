@@ -15,6 +15,7 @@ pub mod handlers;
 pub mod http;
 pub mod ids;
 pub mod invoice;
+pub mod metrics;
 pub mod money;
 pub mod network;
 pub mod openapi;

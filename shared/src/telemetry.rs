@@ -1,22 +1,32 @@
 //! Structured logs: JSON lines on Lambda (CloudWatch), readable text locally.
 
-/// Install the global subscriber once; `RUST_LOG` filters (default info).
+/// Install the global subscriber once; `RUST_LOG` filters (default info):
+/// a level, or `target=level` pairs (`info,satsgate::webhooks=debug`). The
+/// filter is a plain target/level list, no regular expressions to compile.
 pub fn init(json: bool) {
     use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let fmt = tracing_subscriber::fmt::layer().with_target(false);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = if json {
-        builder.json().flatten_event(true).without_time().try_init()
+        registry
+            .with(fmt.json().flatten_event(true).without_time())
+            .try_init()
     } else {
         // Locally logs go to stderr (stdout carries the keys and the address),
         // coloured only on a terminal.
-        builder
-            .compact()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
+        registry
+            .with(
+                fmt.compact()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
             .try_init()
     };
 }

@@ -8,7 +8,18 @@ use serde_json::Value;
 
 /// One poll per invocation; the answer lists what was updated or kept.
 fn price_poller(app: &App, _event: Value) -> BoxFuture<'_, Result<Value, String>> {
-    Box::pin(async move { Ok(satsgate::prices::poller::poll_prices(app).await?.to_json()) })
+    use satsgate::metrics::{count, POLLER_ERRORS, PRICES_UPDATED, PRICE_SOURCE_FAILURES};
+    Box::pin(async move {
+        let report = satsgate::prices::poller::poll_prices(app)
+            .await
+            .inspect_err(|_| count(&[(POLLER_ERRORS, 1)]))?;
+        count(&[
+            (PRICES_UPDATED, report.updated.len() as u64),
+            (PRICE_SOURCE_FAILURES, report.failed_sources.len() as u64),
+            (POLLER_ERRORS, 0),
+        ]);
+        Ok(report.to_json())
+    })
 }
 
 #[tokio::main]

@@ -4,12 +4,10 @@
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    satsgate::telemetry::init(true);
-    let app = Arc::new(satsgate::App::from_env().await?);
+    let app = satsgate_functions::init("ws-default").await?;
     run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();
         async move { Ok::<Value, Error>(satsgate::ws::aws::on_message(&app, &event.payload).await) }

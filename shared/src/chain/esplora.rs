@@ -25,10 +25,26 @@ const MEMPOOL_LIMIT: usize = 50;
 /// Longest error body kept in [`ChainError::Http`].
 const MAX_ERROR_BODY: usize = 512;
 
+/// The HTTP client of an [`Esplora`]: given, or fetched on first use.
+#[derive(Clone)]
+enum Client {
+    Ready(reqwest::Client),
+    Lazy(fn() -> &'static reqwest::Client),
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Client::Ready(_) => "Client::Ready",
+            Client::Lazy(_) => "Client::Lazy",
+        })
+    }
+}
+
 /// An Esplora server, e.g. `https://blockstream.info/api` or `https://mempool.space/testnet/api`.
 #[derive(Debug, Clone)]
 pub struct Esplora {
-    client: reqwest::Client,
+    client: Client,
     base_url: String,
     timeout: Duration,
 }
@@ -36,7 +52,17 @@ pub struct Esplora {
 impl Esplora {
     /// `base_url` is the API root, without the trailing slash (one is tolerated).
     pub fn new(client: reqwest::Client, base_url: impl Into<String>) -> Self {
-        let mut base_url = base_url.into();
+        Esplora::with_client(Client::Ready(client), base_url.into())
+    }
+
+    /// An Esplora whose HTTP client comes from `client` on the first call
+    /// (e.g. `app::outbound_client`): building it costs nothing until then.
+    pub fn lazy(client: fn() -> &'static reqwest::Client, base_url: impl Into<String>) -> Self {
+        Esplora::with_client(Client::Lazy(client), base_url.into())
+    }
+
+    fn with_client(client: Client, base_url: String) -> Self {
+        let mut base_url = base_url;
         while base_url.ends_with('/') {
             base_url.pop();
         }
@@ -57,6 +83,13 @@ impl Esplora {
         &self.base_url
     }
 
+    fn client(&self) -> &reqwest::Client {
+        match &self.client {
+            Client::Ready(c) => c,
+            Client::Lazy(get) => get(),
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
@@ -64,7 +97,7 @@ impl Esplora {
     /// GET `path`: the body of a 2xx answer, None on 404, an error otherwise.
     async fn get_text(&self, path: &str) -> Result<Option<String>, ChainError> {
         let response = self
-            .client
+            .client()
             .get(self.url(path))
             .timeout(self.timeout)
             .send()
@@ -178,7 +211,7 @@ impl Chain for Esplora {
     async fn broadcast(&self, tx: &bitcoin::Transaction) -> Result<Txid, ChainError> {
         let path = "/tx";
         let response = self
-            .client
+            .client()
             .post(self.url(path))
             .timeout(self.timeout)
             .header(reqwest::header::CONTENT_TYPE, "text/plain")

@@ -128,6 +128,14 @@ pub async fn save_change(
     }
     match app.table.transact(ops).await {
         Ok(()) => {
+            let detected = change
+                .events
+                .iter()
+                .filter(|e| e.kind == "payment.received")
+                .count();
+            if detected > 0 {
+                crate::metrics::count(&[(crate::metrics::PAYMENTS_DETECTED, detected as u64)]);
+            }
             if old.payments.is_empty() && !inv.payments.is_empty() {
                 note_paid_index(app, inv).await;
             }
@@ -301,7 +309,10 @@ pub async fn create(
             ops.push(lease.answer_op(&answer));
         }
         match app.table.transact(ops).await {
-            Ok(()) => return Ok(inv),
+            Ok(()) => {
+                crate::metrics::count(&[(crate::metrics::INVOICES_CREATED, 1)]);
+                return Ok(inv);
+            }
             Err(TableError::ConditionFailed { op: Some(0) }) | Err(TableError::Busy) => {
                 // Another invoice took this index: read the counter again.
                 let jitter = rand::random::<u64>() % (1 + u64::from(attempt.min(20)));

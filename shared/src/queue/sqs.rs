@@ -45,14 +45,7 @@ impl SqsQueue {
     /// target of the queue's redrive policy. Endpoint, region and
     /// credentials come from the usual AWS environment (`AWS_ENDPOINT_URL`).
     pub async fn from_env() -> Result<SqsQueue, String> {
-        let url = std::env::var("WEBHOOK_QUEUE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| "WEBHOOK_QUEUE_URL is not set".to_string())?;
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        let q = SqsQueue::new(Client::new(&conf), url);
+        let q = SqsQueue::sender_from_env().await?;
         match std::env::var("WEBHOOK_DLQ_URL")
             .ok()
             .filter(|u| !u.is_empty())
@@ -66,6 +59,14 @@ impl SqsQueue {
                 })
             }
         }
+    }
+
+    /// The queue `WEBHOOK_QUEUE_URL` for a function that only sends to it
+    /// (no dead-letter queue to find).
+    pub async fn sender_from_env() -> Result<SqsQueue, String> {
+        let url = crate::app::required_env("WEBHOOK_QUEUE_URL")?;
+        let conf = crate::app::aws_sdk_config().await;
+        Ok(SqsQueue::new(Client::new(conf), url))
     }
 
     /// The URL of the dead-letter queue named by the redrive policy.

@@ -87,18 +87,13 @@ impl DynamoTable {
     /// The table named by `TABLE_NAME`; endpoint (`AWS_ENDPOINT_URL`), region
     /// and credentials come from the usual AWS environment.
     pub async fn from_env() -> Result<DynamoTable, String> {
-        let table = std::env::var("TABLE_NAME")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| "TABLE_NAME is not set".to_string())?;
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let table = crate::app::required_env("TABLE_NAME")?;
+        let conf = crate::app::aws_sdk_config().await;
         let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
             .ok()
             .or_else(|| conf.endpoint_url().map(str::to_string))
             .filter(|e| !e.is_empty());
-        let t = DynamoTable::new(Client::new(&conf), table);
+        let t = DynamoTable::new(Client::new(conf), table);
         Ok(match endpoint {
             Some(e) if !e.contains("amazonaws.com") => t.for_emulator(),
             _ => t,

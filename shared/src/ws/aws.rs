@@ -320,10 +320,8 @@ impl ApiGatewayPush {
         let url = std::env::var("WEBSOCKET_CALLBACK_URL")
             .ok()
             .filter(|u| !u.trim().is_empty())?;
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(&conf)
+        let conf = crate::app::aws_sdk_config().await;
+        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(conf)
             .endpoint_url(url.trim_end_matches('/'))
             .build();
         Some(ApiGatewayPush::new(table, Client::from_conf(conf)))
