@@ -132,9 +132,8 @@ async fn dispatch_event(
 // -- dashboard (shared/src/dashboard) --
 /// Run the `dashboard` function: every `/dashboard` path (its routes are
 /// `satsgate::dashboard::ROUTES`, next to the route table).
-pub async fn serve_dashboard() -> Result<(), Error> {
-    satsgate::telemetry::init(true);
-    let app = Arc::new(App::from_env().await?);
+pub async fn serve_dashboard(function: &'static str) -> Result<(), Error> {
+    let app = init(function).await?;
     lambda_http::run(lambda_http::service_fn(
         move |event: lambda_http::Request| {
             let app = app.clone();

@@ -33,6 +33,14 @@ pub static JOBS: &[(&str, Needs)] = &[
             ..TABLE
         },
     ),
+    // Every /dashboard path; the v1 routes it proxies may enqueue webhooks.
+    (
+        "dashboard",
+        Needs {
+            queue: true,
+            ..TABLE
+        },
+    ),
     ("ws-connect", TABLE),
     ("ws-default", TABLE),
     ("ws-disconnect", TABLE),

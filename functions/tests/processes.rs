@@ -168,6 +168,18 @@ fn expected(function: &str) -> (u64, &'static str) {
         // No exchange is reachable from the test machine: no price yet.
         "prices-list" | "rates-list" | "convert" | "quotes-create" => (503, "error.code"),
         "checkout-page" | "qr" => (200, "raw"),
+        // Functions added after this session's expectations were written
+        // (users, faces, dashboard, OpenAPI): their samples carry ids this
+        // session does not make, so here they must start with their template
+        // environment and answer without a server error; their answers are
+        // checked in tests/tests (users.rs, face_*.rs, dashboard.rs, ...).
+        f if ["users-", "auth-", "panel-", "cryptopay-", "pos-"]
+            .iter()
+            .any(|p| f.starts_with(p))
+            || ["anypay-prices", "openapi", "dashboard"].contains(&f) =>
+        {
+            (0, "no5xx")
+        }
         _ => (200, "json"),
     }
 }
@@ -356,11 +368,25 @@ fn check(
         "ws-connect" | "ws-disconnect" => assert_eq!(status(o), 200, "{:?}\n{}", o.body, log()),
         "ws-default" => {
             assert_eq!(status(o), 200, "{:?}", o.body);
-            assert_eq!(body(o)["message"], "pong", "{:?}", o.body);
+            assert_eq!(body(o)["type"], "pong", "{:?}", o.body);
         }
         _ => {
             let (want, shape) = expected(function);
             let b = body(o);
+            if shape == "no5xx" {
+                // No exchange is reachable here: "no price yet" is the one 5xx.
+                let no_price = status(o) == 503
+                    && o.body["body"]
+                        .as_str()
+                        .is_some_and(|t| t.to_ascii_lowercase().contains("rate_unavailable"));
+                assert!(
+                    (200..500).contains(&status(o)) || no_price,
+                    "{function}: {:?}\nlog:\n{}",
+                    o.body,
+                    log()
+                );
+                return;
+            }
             assert_eq!(status(o), want, "{function}: {:?}\nlog:\n{}", o.body, log());
             match shape {
                 "id" => assert!(

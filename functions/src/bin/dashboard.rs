@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_dashboard().await
+    satsgate_functions::serve_dashboard("dashboard").await
 }
