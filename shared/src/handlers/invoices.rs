@@ -228,8 +228,13 @@ pub async fn create_invoice(
             )
         }
         None => {
-            let amount = new.amount.ok_or_else(|| ApiError::field("amount", "is required"))?;
-            let currency = new.currency.clone().unwrap_or_else(|| store.default_currency.clone());
+            let amount = new
+                .amount
+                .ok_or_else(|| ApiError::field("amount", "is required"))?;
+            let currency = new
+                .currency
+                .clone()
+                .unwrap_or_else(|| store.default_currency.clone());
             let (amount, sats, rate) = price(app, amount, &currency).await?;
             (amount, currency, sats, rate)
         }
