@@ -190,6 +190,38 @@ impl Faucet {
         }
     }
 
+    /// A version-2 transaction spending `inputs` (outpoint and the output it
+    /// spends, all this key's) to `outputs`, signalling RBF if `rbf`, signed.
+    fn spend(
+        &self,
+        inputs: &[(OutPoint, TxOut)],
+        outputs: Vec<TxOut>,
+        rbf: bool,
+    ) -> Result<Transaction, SimError> {
+        let sequence = if rbf {
+            Sequence::ENABLE_RBF_NO_LOCKTIME
+        } else {
+            Sequence::ENABLE_LOCKTIME_NO_RBF
+        };
+        let mut tx = Transaction {
+            version: Version::TWO,
+            lock_time: LockTime::ZERO,
+            input: inputs
+                .iter()
+                .map(|(point, _)| TxIn {
+                    previous_output: *point,
+                    script_sig: ScriptBuf::new(),
+                    sequence,
+                    witness: Witness::new(),
+                })
+                .collect(),
+            output: outputs,
+        };
+        let prevouts: Vec<TxOut> = inputs.iter().map(|(_, o)| o.clone()).collect();
+        self.sign(&mut tx, &prevouts)?;
+        Ok(tx)
+    }
+
     /// Signs every input of `tx`, each spending the faucet output in `prevouts`.
     fn sign(&self, tx: &mut Transaction, prevouts: &[TxOut]) -> Result<(), SimError> {
         let mut witnesses = Vec::with_capacity(tx.input.len());
@@ -681,28 +713,7 @@ impl State {
                 script_pubkey: self.faucet.script.clone(),
             });
         }
-        let sequence = if rbf {
-            Sequence::ENABLE_RBF_NO_LOCKTIME
-        } else {
-            Sequence::ENABLE_LOCKTIME_NO_RBF
-        };
-        let mut tx = Transaction {
-            version: Version::TWO,
-            lock_time: LockTime::ZERO,
-            input: coins
-                .iter()
-                .map(|(point, _)| TxIn {
-                    previous_output: *point,
-                    script_sig: ScriptBuf::new(),
-                    sequence,
-                    witness: Witness::new(),
-                })
-                .collect(),
-            output: outs,
-        };
-        let prevouts: Vec<TxOut> = coins.into_iter().map(|(_, o)| o).collect();
-        self.faucet.sign(&mut tx, &prevouts)?;
-        Ok(tx)
+        self.faucet.spend(&coins, outs, rbf)
     }
 
     /// The items of the transactions and blocks added since the last save
@@ -1877,28 +1888,7 @@ mod tests {
         outputs: Vec<TxOut>,
         rbf: bool,
     ) -> Transaction {
-        let sequence = if rbf {
-            Sequence::ENABLE_RBF_NO_LOCKTIME
-        } else {
-            Sequence::ENABLE_LOCKTIME_NO_RBF
-        };
-        let mut tx = Transaction {
-            version: Version::TWO,
-            lock_time: LockTime::ZERO,
-            input: inputs
-                .iter()
-                .map(|(point, _)| TxIn {
-                    previous_output: *point,
-                    script_sig: ScriptBuf::new(),
-                    sequence,
-                    witness: Witness::new(),
-                })
-                .collect(),
-            output: outputs,
-        };
-        let prevouts: Vec<TxOut> = inputs.iter().map(|(_, o)| o.clone()).collect();
-        key.sign(&mut tx, &prevouts).unwrap();
-        tx
+        key.spend(inputs, outputs, rbf).unwrap()
     }
 
     fn out_to(script: &ScriptBuf, value: u64) -> TxOut {
