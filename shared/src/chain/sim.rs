@@ -2023,6 +2023,15 @@ mod tests {
         let (_, payee) = wallet();
         let payee_script = parse_address(Network::Regtest, &payee).unwrap();
         let coin = funded(&chain, &address, 100_000);
+        // `key` (or another) spending the coin to the payee, fee = the rest.
+        let to_payee = |k: &Faucet, value: u64| {
+            spend(
+                k,
+                std::slice::from_ref(&coin),
+                vec![out_to(&payee_script, value)],
+                false,
+            )
+        };
         let before = chain.lock().txs.len();
 
         // an input that does not exist
@@ -2038,12 +2047,7 @@ mod tests {
         );
 
         // a real input with no witness
-        let mut bare = spend(
-            &key,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 90_000)],
-            false,
-        );
+        let mut bare = to_payee(&key, 90_000);
         bare.input[0].witness = Witness::new();
         let reason = refused(&chain, &bare).await;
         assert!(
@@ -2052,12 +2056,7 @@ mod tests {
         );
 
         // a real input signed by the wrong key
-        let stolen = spend(
-            &thief,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 90_000)],
-            false,
-        );
+        let stolen = to_payee(&thief, 90_000);
         let reason = refused(&chain, &stolen).await;
         assert!(
             reason.contains("mandatory-script-verify-flag-failed"),
@@ -2065,12 +2064,7 @@ mod tests {
         );
 
         // a valid signature over other outputs (tampered after signing)
-        let mut tampered = spend(
-            &key,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 90_000)],
-            false,
-        );
+        let mut tampered = to_payee(&key, 90_000);
         tampered.output[0].value = sats(95_000);
         let reason = refused(&chain, &tampered).await;
         assert!(
@@ -2079,37 +2073,17 @@ mod tests {
         );
 
         // spending more than the inputs hold, and paying no relay fee
-        let greedy = spend(
-            &key,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 100_001)],
-            false,
-        );
+        let greedy = to_payee(&key, 100_001);
         let reason = refused(&chain, &greedy).await;
         assert!(reason.contains("bad-txns-in-belowout"), "{reason}");
-        let free = spend(
-            &key,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 100_000)],
-            false,
-        );
+        let free = to_payee(&key, 100_000);
         let reason = refused(&chain, &free).await;
         assert!(reason.contains("min relay fee not met"), "{reason}");
 
         // dust, oversize, a coinbase, the same input twice
-        let dust = spend(
-            &key,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 100)],
-            false,
-        );
+        let dust = to_payee(&key, 100);
         assert!(refused(&chain, &dust).await.contains("dust"));
-        let mut big = spend(
-            &key,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 90_000)],
-            false,
-        );
+        let mut big = to_payee(&key, 90_000);
         let mut op_return = vec![0x6a];
         op_return.extend(vec![0u8; 100_001]);
         big.output.push(TxOut {
@@ -2117,12 +2091,7 @@ mod tests {
             script_pubkey: ScriptBuf::from_bytes(op_return),
         });
         assert!(refused(&chain, &big).await.contains("tx-size"));
-        let mut twice = spend(
-            &key,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 90_000)],
-            false,
-        );
+        let mut twice = to_payee(&key, 90_000);
         twice.input.push(twice.input[0].clone());
         assert!(refused(&chain, &twice)
             .await
@@ -2132,12 +2101,7 @@ mod tests {
         assert!(chain.address_txs(&payee).await.unwrap().is_empty());
 
         // the honest spend goes through
-        let good = spend(
-            &key,
-            std::slice::from_ref(&coin),
-            vec![out_to(&payee_script, 90_000)],
-            false,
-        );
+        let good = to_payee(&key, 90_000);
         chain.broadcast(&good).await.unwrap();
         assert_eq!(chain.address_txs(&payee).await.unwrap().len(), 1);
     }
