@@ -330,6 +330,94 @@
     }, function (e) { add(clear(box), errorBox(e)); });
   }
 
+  // A list of `path` under the current filters (`filters()`), newest
+  // first, page by page with the API's cursors; `load(undefined)` starts
+  // again at the first page. `after(items)` runs on each page shown.
+  function pagedList(box, path, filters, render, after) {
+    var cursors = [];
+    function load(cursor) {
+      if (cursor === undefined) cursors = [];
+      var q = Object.assign({}, filters(), { limit: 20, cursor: cursor });
+      return sapi("GET", path + qs(q)).then(function (b) {
+        clear(box);
+        add(box, render(b.items));
+        var nav = h("div", { class: "actions" });
+        if (cursors.length) add(nav, h("button", { type: "button", text: "Previous page", onclick: function () {
+          cursors.pop(); load(cursors[cursors.length - 1]);
+        } }));
+        if (b.next_cursor) add(nav, h("button", { type: "button", text: "Next page", onclick: function () {
+          cursors.push(b.next_cursor); load(b.next_cursor);
+        } }));
+        add(box, nav);
+        if (after) after(b.items);
+      }, function (e) { add(clear(box), errorBox(e)); });
+    }
+    return load;
+  }
+
+  function paymentTable(items, withInvoice) {
+    if (!items.length) return h("p", { class: "muted", text: "No payment yet." });
+    var head = ["Transaction", "Amount (sat)", "Confirmations", "Status", "Seen"];
+    return table(withInvoice ? ["Invoice"].concat(head) : head, items.map(function (p) {
+      var row = [h("span", { class: "mono", text: p.txid + ":" + p.vout }), String(p.amount_sats),
+        String(p.confirmations), h("span", {}, badge(p.status), p.rbf ? " rbf" : ""), when(p.seen_at)];
+      return withInvoice ? [p.invoice_id ? h("a", { href: "#/invoice/" + p.invoice_id, class: "mono", text: p.invoice_id }) : ""]
+        .concat(row) : row;
+    }), true);
+  }
+
+  // Every payment the store's invoices received, with a sandbox form that
+  // pays any address (regtest stores).
+  function paymentsPage() {
+    var store = currentStore();
+    if (!store) { show(h("h1", { text: "Payments" }), h("p", { text: "Create a store first." })); return; }
+    var filters = {};
+    var list = h("div", { id: "payments-list" });
+    var filterForm = form([
+      { name: "status", label: "Status", options: [["", "any"], "mempool", "confirmed", "replaced", "reorged"] },
+      { name: "invoice_id", label: "Invoice id" }
+    ], "Filter", function (v) { filters = v; load(undefined); });
+    var load = pagedList(list, "/v1/payments", function () { return filters; },
+      function (items) { return paymentTable(items, true); });
+    var sections = [h("h1", { text: "Payments — " + store.name }),
+      h("section", { class: "card" }, h("h2", { text: "Find" }), filterForm, list)];
+    if (store.network === "regtest") {
+      sections.push(h("section", { class: "card", id: "sandbox-address" }, h("h2", { text: "Sandbox: pay an address" }),
+        h("p", { class: "muted", text: "Sends a regtest payment to an address: one of this store's invoice addresses, or any address outside satsgate." }),
+        form([{ name: "address", label: "Address", required: true },
+          { name: "amount_sats", label: "Amount (sat)", inputmode: "numeric", required: true }],
+        "Pay address", function (v) {
+          return sapi("POST", "/v1/sandbox/payments", { address: v.address, amount_sats: Number(v.amount_sats) })
+            .then(function (r) { note("Payment sent: " + (r.txid || "")); return load(undefined); });
+        })));
+    }
+    show.apply(null, sections);
+    load(undefined);
+  }
+
+  // The store's event log (30 days), each event's payload on request.
+  function eventsPage() {
+    var store = currentStore();
+    if (!store) { show(h("h1", { text: "Events" }), h("p", { text: "Create a store first." })); return; }
+    var filters = {};
+    var list = h("div", { id: "events-list" });
+    var filterForm = form([
+      { name: "type", label: "Type (e.g. invoice.paid)" },
+      { name: "invoice_id", label: "Invoice id" }
+    ], "Filter", function (v) { filters = v; load(undefined); });
+    var load = pagedList(list, "/v1/events", function () { return filters; }, function (items) {
+      if (!items.length) return h("p", { class: "muted", text: "No events." });
+      return table(["Created", "Type", "Invoice", "Payload"], items.map(function (e) {
+        var inv = e.data && e.data.invoice;
+        return [when(e.created_at), h("b", { class: "event-type", text: e.type }),
+          inv && inv.id ? h("a", { href: "#/invoice/" + inv.id, class: "mono", text: inv.id }) : "",
+          h("details", {}, h("summary", { text: e.id }), h("pre", { class: "mono response", text: JSON.stringify(e.data, null, 2) }))];
+      }), true);
+    });
+    show(h("h1", { text: "Events — " + store.name }), h("section", { class: "card" }, filterForm, list));
+    load(undefined);
+  }
+
   function invoiceTable(items) {
     if (!items.length) return h("p", { class: "muted", text: "No invoices." });
     return table(["Invoice", "Status", "Amount", "Paid (sat)", "Order", "Created"], items.map(function (i) {
@@ -343,7 +431,6 @@
     if (!currentStore()) { show(h("h1", { text: "Invoices" }), h("p", { text: "Create a store first." })); return; }
     var filters = params || {};
     var list = h("div");
-    var cursors = [];
     var createBox = form([
       { name: "amount", label: "Amount", inputmode: "decimal", required: true },
       { name: "currency", label: "Currency", value: currentStore().default_currency || "BTC" },
@@ -362,28 +449,15 @@
       { name: "order_id", label: "Order id", value: filters.order_id },
       { name: "created_after", label: "Created after", type: "date", value: filters.created_after },
       { name: "created_before", label: "Created before", type: "date", value: filters.created_before }
-    ], "Filter", function (v) { filters = v; cursors = []; load(undefined); });
-    function load(cursor) {
-      var q = Object.assign({}, filters, { limit: 20, cursor: cursor });
-      return sapi("GET", "/v1/invoices" + qs(q)).then(function (b) {
-        clear(list);
-        add(list, invoiceTable(b.items));
-        var nav = h("div", { class: "actions" });
-        if (cursors.length) add(nav, h("button", { type: "button", text: "Previous page", onclick: function () {
-          cursors.pop(); load(cursors[cursors.length - 1]);
-        } }));
-        if (b.next_cursor) add(nav, h("button", { type: "button", text: "Next page", onclick: function () {
-          cursors.push(b.next_cursor); load(b.next_cursor);
-        } }));
-        add(list, nav);
-        watch(b.items.map(function (i) { return i.id; }), function (id) {
-          sapi("GET", "/v1/invoices/" + encodeURIComponent(id)).then(function (inv) {
-            var cell = list.querySelector('[data-status-of="' + CSS.escape(id) + '"]');
-            if (cell) add(clear(cell), badge(inv.status));
-          });
+    ], "Filter", function (v) { filters = v; load(undefined); });
+    var load = pagedList(list, "/v1/invoices", function () { return filters; }, invoiceTable, function (items) {
+      watch(items.map(function (i) { return i.id; }), function (id) {
+        sapi("GET", "/v1/invoices/" + encodeURIComponent(id)).then(function (inv) {
+          var cell = list.querySelector('[data-status-of="' + CSS.escape(id) + '"]');
+          if (cell) add(clear(cell), badge(inv.status));
         });
-      }, function (e) { add(clear(list), errorBox(e)); });
-    }
+      });
+    });
     var importBox = form([
       { name: "order_id", label: "Order id", required: true },
       { name: "amount", label: "Amount", inputmode: "decimal", required: true },
@@ -478,11 +552,7 @@
 
       if (store && store.network === "regtest") add(box, sandbox(inv, payments, reload));
 
-      add(box, h("section", { class: "card" }, h("h2", { text: "Payments" }), payments.length ?
-        table(["Transaction", "Amount (sat)", "Confirmations", "Status", "Seen"], payments.map(function (p) {
-          return [h("span", { class: "mono", text: p.txid + ":" + p.vout }), String(p.amount_sats),
-            String(p.confirmations), h("span", {}, badge(p.status), p.rbf ? " rbf" : ""), when(p.seen_at)];
-        }), true) : h("p", { class: "muted", text: "No payment yet." })));
+      add(box, h("section", { class: "card" }, h("h2", { text: "Payments" }), paymentTable(payments, false)));
       if (refunds.length) add(box, h("section", { class: "card" }, h("h2", { text: "Refunds" }),
         table(["Address", "Amount (sat)", "Status", "Created"], refunds.map(function (r) {
           return [h("span", { class: "mono", text: r.address }), String(r.amount_sats), badge(r.status), when(r.created_at)];
@@ -758,6 +828,8 @@
       switch (parts[1]) {
         case "invoices": invoices(); break;
         case "invoice": invoicePage(decodeURIComponent(parts[2] || "")); break;
+        case "payments": paymentsPage(); break;
+        case "events": eventsPage(); break;
         case "stores": storesPage(); break;
         case "store": storePage(decodeURIComponent(parts[2] || "")); break;
         case "webhooks": webhooksPage(); break;
