@@ -366,46 +366,45 @@
     }), true);
   }
 
+  // A store-wide list page: a filter form over `path`, paged; `extra(store,
+  // load)` adds sections below it.
+  function listPage(title, listId, path, fields, render, extra) {
+    var store = currentStore();
+    if (!store) { show(h("h1", { text: title }), h("p", { text: "Create a store first." })); return; }
+    var filters = {};
+    var list = h("div", { id: listId });
+    var load = pagedList(list, path, function () { return filters; }, render);
+    var filterForm = form(fields, "Filter", function (v) { filters = v; load(undefined); });
+    show.apply(null, [h("h1", { text: title + " — " + store.name }),
+      h("section", { class: "card" }, h("h2", { text: "Find" }), filterForm, list)].concat(extra ? extra(store, load) : []));
+    load(undefined);
+  }
+
   // Every payment the store's invoices received, with a sandbox form that
   // pays any address (regtest stores).
   function paymentsPage() {
-    var store = currentStore();
-    if (!store) { show(h("h1", { text: "Payments" }), h("p", { text: "Create a store first." })); return; }
-    var filters = {};
-    var list = h("div", { id: "payments-list" });
-    var filterForm = form([
+    listPage("Payments", "payments-list", "/v1/payments", [
       { name: "status", label: "Status", options: [["", "any"], "mempool", "confirmed", "replaced", "reorged"] },
       { name: "invoice_id", label: "Invoice id" }
-    ], "Filter", function (v) { filters = v; load(undefined); });
-    var load = pagedList(list, "/v1/payments", function () { return filters; },
-      function (items) { return paymentTable(items, true); });
-    var sections = [h("h1", { text: "Payments — " + store.name }),
-      h("section", { class: "card" }, h("h2", { text: "Find" }), filterForm, list)];
-    if (store.network === "regtest") {
-      sections.push(h("section", { class: "card", id: "sandbox-address" }, h("h2", { text: "Sandbox: pay an address" }),
+    ], function (items) { return paymentTable(items, true); }, function (store, load) {
+      if (store.network !== "regtest") return [];
+      return [h("section", { class: "card", id: "sandbox-address" }, h("h2", { text: "Sandbox: pay an address" }),
         h("p", { class: "muted", text: "Sends a regtest payment to an address: one of this store's invoice addresses, or any address outside satsgate." }),
         form([{ name: "address", label: "Address", required: true },
           { name: "amount_sats", label: "Amount (sat)", inputmode: "numeric", required: true }],
         "Pay address", function (v) {
           return sapi("POST", "/v1/sandbox/payments", { address: v.address, amount_sats: Number(v.amount_sats) })
             .then(function (r) { note("Payment sent: " + (r.txid || "")); return load(undefined); });
-        })));
-    }
-    show.apply(null, sections);
-    load(undefined);
+        }))];
+    });
   }
 
   // The store's event log (30 days), each event's payload on request.
   function eventsPage() {
-    var store = currentStore();
-    if (!store) { show(h("h1", { text: "Events" }), h("p", { text: "Create a store first." })); return; }
-    var filters = {};
-    var list = h("div", { id: "events-list" });
-    var filterForm = form([
+    listPage("Events", "events-list", "/v1/events", [
       { name: "type", label: "Type (e.g. invoice.paid)" },
       { name: "invoice_id", label: "Invoice id" }
-    ], "Filter", function (v) { filters = v; load(undefined); });
-    var load = pagedList(list, "/v1/events", function () { return filters; }, function (items) {
+    ], function (items) {
       if (!items.length) return h("p", { class: "muted", text: "No events." });
       return table(["Created", "Type", "Invoice", "Payload"], items.map(function (e) {
         var inv = e.data && e.data.invoice;
@@ -414,8 +413,6 @@
           h("details", {}, h("summary", { text: e.id }), h("pre", { class: "mono response", text: JSON.stringify(e.data, null, 2) }))];
       }), true);
     });
-    show(h("h1", { text: "Events — " + store.name }), h("section", { class: "card" }, filterForm, list));
-    load(undefined);
   }
 
   function invoiceTable(items) {
