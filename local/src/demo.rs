@@ -2,7 +2,6 @@
 
 use satsgate::account::{create_account, ApiKeyRecord};
 use satsgate::app::App;
-use satsgate::auth::KeyKind;
 use satsgate::clock::rfc3339;
 use satsgate::handlers::stores::store_item;
 use satsgate::ids::{new_id, IdKind};
@@ -45,14 +44,8 @@ pub async fn ensure_demo(app: &App) -> Result<Option<Demo>, String> {
         json!({"name": "Demo store", "network": "regtest", "wallet": DEMO_WALLET}).to_string();
     let settings = StoreSettings::parse(body.as_bytes(), None).map_err(|e| e.to_string())?;
     let store = settings.into_store(new_id(IdKind::Store), account.id.clone(), rfc3339(now));
-    let (key, store_key) = ApiKeyRecord::new(
-        KeyKind::Store,
-        &account.id,
-        Some(&store.id),
-        Some("demo".into()),
-        vec![],
-        now,
-    );
+    let (key, store_key) =
+        ApiKeyRecord::new(&account.id, Some(&store), Some("demo".into()), vec![], now);
     let mut marker_item = satsgate::table::Item::new();
     marker_item.insert("pk".into(), json!(marker().pk));
     marker_item.insert("sk".into(), json!(marker().sk));

@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::ids::{new_id, IdKind};
 use crate::records::to_item;
 use crate::schema;
+use crate::store::Store;
 use crate::table::{Cond, Item, Table, TxOp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -39,21 +40,27 @@ pub struct ApiKeyRecord {
 }
 
 impl ApiKeyRecord {
-    /// A new key record and the secret (shown once).
+    /// A new key record and the secret (shown once): a store key when
+    /// `store` is given (marked test for a store on a test network), else
+    /// an account key.
     pub fn new(
-        kind: KeyKind,
         account_id: &str,
-        store_id: Option<&str>,
+        store: Option<&Store>,
         label: Option<String>,
         allowed_ips: Vec<String>,
         now: time::OffsetDateTime,
     ) -> (ApiKeyRecord, String) {
-        let secret = generate_key(kind);
+        let kind = if store.is_some() {
+            KeyKind::Store
+        } else {
+            KeyKind::Account
+        };
+        let secret = generate_key(kind, store.is_some_and(|s| s.network.is_test()));
         let record = ApiKeyRecord {
             id: new_id(IdKind::Key),
             kind,
             account_id: account_id.to_string(),
-            store_id: store_id.map(str::to_string),
+            store_id: store.map(|s| s.id.clone()),
             label,
             allowed_ips,
             hint: key_hint(&secret),
@@ -122,14 +129,7 @@ pub async fn create_account(
         name: name.to_string(),
         created_at: rfc3339(now),
     };
-    let (key, secret) = ApiKeyRecord::new(
-        KeyKind::Account,
-        &account.id,
-        None,
-        Some("bootstrap".into()),
-        vec![],
-        now,
-    );
+    let (key, secret) = ApiKeyRecord::new(&account.id, None, Some("bootstrap".into()), vec![], now);
     table
         .transact(vec![
             TxOp::Put {

@@ -27,13 +27,20 @@ impl KeyKind {
     }
 }
 
-/// A new secret key: a kind prefix + 32 random bytes, base64url.
-pub fn generate_key(kind: KeyKind) -> String {
+/// Marks the keys of test stores (stores on a test network, e.g. the
+/// sandbox's regtest): `sgs_test_...`, so a test key is told from a live one
+/// at a glance, in code and in logs.
+pub const TEST_MARKER: &str = "test_";
+
+/// A new secret key: a kind prefix (+ `TEST_MARKER` for a test store's
+/// key) + 32 random bytes, base64url.
+pub fn generate_key(kind: KeyKind, test: bool) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!(
-        "{}{}",
+        "{}{}{}",
         kind.prefix(),
+        if test { TEST_MARKER } else { "" },
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
 }
@@ -43,9 +50,16 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// The first characters of a key, safe to show in listings.
+/// The first characters of a key, safe to show in listings (with its test
+/// marker and four random characters when it has one).
 pub fn key_hint(key: &str) -> String {
-    let visible: String = key.chars().take(8).collect();
+    let marked = key
+        .get(4..)
+        .is_some_and(|rest| rest.starts_with(TEST_MARKER));
+    let visible: String = key
+        .chars()
+        .take(if marked { 4 + TEST_MARKER.len() + 4 } else { 8 })
+        .collect();
     format!("{visible}…")
 }
 
@@ -172,13 +186,22 @@ mod tests {
 
     #[test]
     fn keys_are_long_random_and_hashed() {
-        let a = generate_key(KeyKind::Store);
-        let b = generate_key(KeyKind::Store);
+        let a = generate_key(KeyKind::Store, false);
+        let b = generate_key(KeyKind::Store, false);
         assert_ne!(a, b);
         assert!(a.starts_with("sgs_"));
         assert_eq!(a.len(), 4 + 43, "32 bytes base64url");
         assert_eq!(hash_key(&a).len(), 64);
         assert_ne!(hash_key(&a), hash_key(&b));
+    }
+
+    #[test]
+    fn test_keys_are_marked_and_their_hint_shows_it() {
+        let t = generate_key(KeyKind::Store, true);
+        assert!(t.starts_with("sgs_test_"), "{t}");
+        assert_eq!(key_hint(&t), format!("{}…", &t[..13]));
+        let live = generate_key(KeyKind::Store, false);
+        assert_eq!(key_hint(&live), format!("{}…", &live[..8]));
     }
 
     #[test]

@@ -87,6 +87,9 @@ impl Store {
             "account_id": self.account_id,
             "name": self.name,
             "network": self.network,
+            // Stripe's word: false for a test store (a test network, the
+            // sandbox's regtest among them), whose keys are `sgs_test_...`.
+            "livemode": !self.network.is_test(),
             "wallet": self.wallet,
             "wallet_type": self.wallet_type,
             "default_currency": self.default_currency,

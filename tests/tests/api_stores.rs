@@ -391,3 +391,75 @@ async fn rate_limit_answers_429_with_retry_after() {
     }
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn test_stores_are_marked_and_their_keys_carry_the_test_marker() {
+    each_engine(|gw| async move {
+        // A mainnet store is live: its keys have no test marker.
+        let (live, live_key) = create_store(
+            &gw,
+            json!({"name": "Live", "network": "mainnet", "wallet": BIP84_ZPUB}),
+        )
+        .await;
+        assert!(
+            live_key.starts_with("sgs_") && !live_key.starts_with("sgs_test_"),
+            "{live_key}"
+        );
+        // A regtest (sandbox) store is a test store: `sgs_test_` keys.
+        let (test, test_key) = create_store(
+            &gw,
+            json!({"name": "Sandbox", "network": "regtest", "wallet": BIP84_VPUB}),
+        )
+        .await;
+        assert!(test_key.starts_with("sgs_test_"), "{test_key}");
+        // So is every further key of it; listings show the marker in the hint.
+        let r = gw
+            .call(
+                "POST",
+                &format!("/v1/stores/{test}/api-keys"),
+                Some(&gw.account_key),
+                Some(json!({"label": "ci"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert!(
+            r.body["key"].as_str().unwrap().starts_with("sgs_test_"),
+            "{:?}",
+            r.body
+        );
+        let r = gw
+            .call(
+                "GET",
+                &format!("/v1/stores/{test}/api-keys"),
+                Some(&gw.account_key),
+                None,
+            )
+            .await;
+        let hints: Vec<&str> = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["hint"].as_str().unwrap())
+            .collect();
+        assert!(
+            hints.len() == 2 && hints.iter().all(|h| h.starts_with("sgs_test_")),
+            "{hints:?}"
+        );
+        // The store resources say which is which.
+        let r = gw
+            .call("GET", &format!("/v1/stores/{live}"), Some(&live_key), None)
+            .await;
+        assert_eq!(r.body["livemode"], true, "{:?}", r.body);
+        let r = gw
+            .call("GET", &format!("/v1/stores/{test}"), Some(&test_key), None)
+            .await;
+        assert_eq!(r.body["livemode"], false, "{:?}", r.body);
+        // Test and live data never mix: a test key cannot see the live store.
+        let r = gw
+            .call("GET", &format!("/v1/stores/{live}"), Some(&test_key), None)
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+        gw
+    })
+    .await;
+}

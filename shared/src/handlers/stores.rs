@@ -2,7 +2,7 @@
 
 use super::{cursor_error, list_body, page_items};
 use crate::account::ApiKeyRecord;
-use crate::auth::{IpAllowlist, KeyKind};
+use crate::auth::IpAllowlist;
 use crate::clock::rfc3339;
 use crate::dispatch::Ctx;
 use crate::error::ApiError;
@@ -36,9 +36,8 @@ pub async fn create_store(
     let now = app.now();
     let store = settings.into_store(new_id(IdKind::Store), account_id.to_string(), rfc3339(now));
     let (key, secret) = ApiKeyRecord::new(
-        KeyKind::Store,
         account_id,
-        Some(&store.id),
+        Some(&store),
         Some("default".into()),
         vec![],
         now,
@@ -151,14 +150,8 @@ pub async fn create_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
         }
     };
     input.finish()?;
-    let (key, secret) = ApiKeyRecord::new(
-        KeyKind::Store,
-        &store.account_id,
-        Some(&store.id),
-        label,
-        allowed,
-        cx.now(),
-    );
+    let (key, secret) =
+        ApiKeyRecord::new(&store.account_id, Some(&store), label, allowed, cx.now());
     cx.app
         .table
         .transact(vec![
