@@ -597,3 +597,122 @@ async fn function_processes_of_a_sandbox_stack_share_one_chain() {
     assert_eq!(polled.body["errors"], 0, "{:?}", polled.body);
     let _ = std::fs::remove_dir_all(&logs);
 }
+
+/// Release functions against the reference function (`lambda-reference`:
+/// `lambda_http` plus one DynamoDB GetItem) and hello-world (`lambda-hello`),
+/// all from `LAMBDA_BIN_DIR` (one `cargo build --release` of the workspace,
+/// so one profile): the stripped size of every template function, cold init
+/// (median of `RUNS`, default 7, interleaved) and peak RSS after 100
+/// invocations. Prints the README's table (README "Lambda functions").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: LAMBDA_BIN_DIR=<release dir> cargo test -p satsgate-functions --test processes measure_against_reference -- --ignored --nocapture"]
+async fn measure_against_reference() {
+    let Some(endpoint) = moto() else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(
+        std::env::var("LAMBDA_BIN_DIR").expect("LAMBDA_BIN_DIR: the release build's directory"),
+    );
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
+    let t = template();
+    let functions = template_functions(&t);
+    let d = Deployment::create(&endpoint, &t).await;
+    let logs = std::env::temp_dir().join(format!("satsgate-reference-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
+    let size = |b: &str| {
+        std::fs::metadata(dir.join(b))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(b).display()))
+            .len()
+    };
+
+    let reference = size("lambda-reference");
+    let mut sizes: Vec<(String, u64)> = functions
+        .iter()
+        .map(|f| (f.binary.clone(), size(&f.binary)))
+        .collect();
+    sizes.sort_by_key(|(_, s)| *s);
+    for (name, s) in &sizes {
+        eprintln!(
+            "SIZE {name}: {:.2} MB, {:.2}x reference",
+            mb(*s),
+            *s as f64 / reference as f64
+        );
+    }
+    let (smallest, largest) = (&sizes[0], &sizes[sizes.len() - 1]);
+    eprintln!(
+        "| stripped size | {:.2} MB (hello-world {:.2} MB) | {:.2} MB (`{}`) to {:.2} MB (`{}`), median {:.2} MB | {:.2}x to {:.2}x |",
+        mb(reference),
+        mb(size("lambda-hello")),
+        mb(smallest.1),
+        smallest.0,
+        mb(largest.1),
+        largest.0,
+        mb(sizes[sizes.len() / 2].1),
+        smallest.1 as f64 / reference as f64,
+        largest.1 as f64 / reference as f64
+    );
+
+    // The baselines get health's environment: the same table, region and endpoint.
+    let env_of = |name: &str| {
+        let f = functions
+            .iter()
+            .find(|f| {
+                f.binary
+                    == if name.starts_with("lambda-") {
+                        "health"
+                    } else {
+                        name
+                    }
+            })
+            .unwrap();
+        d.env(&t, f)
+    };
+    let measured = [
+        "lambda-hello",
+        "lambda-reference",
+        "health",
+        "invoices-create",
+        "chain-poller",
+    ];
+    let mut init: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for run in 0..runs {
+        let mut order = measured.to_vec();
+        if run % 2 == 1 {
+            order.reverse();
+        }
+        for name in order {
+            let p = Function::start_from(&dir, name, &env_of(name), &logs).await;
+            init.entry(name)
+                .or_default()
+                .push(p.init_time().await.as_secs_f64() * 1000.0);
+        }
+    }
+    let mut rss: BTreeMap<&str, f64> = BTreeMap::new();
+    for name in ["lambda-hello", "lambda-reference", "health"] {
+        let mut p = Function::start_from(&dir, name, &env_of(name), &logs).await;
+        for _ in 0..100 {
+            let o = p.invoke(sample("health", &BTreeMap::new())).await;
+            assert_eq!(status(&o), 200, "{name}: {:?}\n{}", o.body, p.log_text());
+        }
+        rss.insert(name, p.peak_rss_kb().unwrap_or(0) as f64 / 1024.0);
+    }
+    let ref_init = median(init["lambda-reference"].clone());
+    for name in measured {
+        let m = median(init[name].clone());
+        eprintln!(
+            "| cold init, `{name}` (median of {runs}) | {m:.1} ms | {:.2}x reference |",
+            m / ref_init
+        );
+    }
+    for (name, r) in &rss {
+        eprintln!(
+            "| peak RSS after 100 invocations, `{name}` | {r:.1} MB | {:.2}x reference |",
+            r / rss["lambda-reference"]
+        );
+    }
+    let _ = std::fs::remove_dir_all(&logs);
+}
