@@ -402,6 +402,52 @@ async fn concurrent_creations_get_distinct_gap_free_addresses() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_moved_by_another_process_is_read_again() {
+    use satsgate::network::Network;
+    use satsgate::table::{Cond, Query, SortKey, Update};
+    for engine in ENGINES {
+        let Some(shop) = Shop::open(engine, regtest_store()).await else {
+            continue;
+        };
+        let first = shop
+            .invoice(json!({"amount": "0.0001", "currency": "BTC"}))
+            .await;
+        assert_eq!(first["address_index"], 0);
+        // Another process (a CLI, a Lambda) hands out index 1 behind this
+        // process's back: it moves the counter and claims the address.
+        let table = &shop.gw.app().table;
+        let store_id = first["store_id"].as_str().unwrap();
+        let page = table
+            .query(
+                Query::table(format!("STORE#{store_id}"))
+                    .sk(SortKey::BeginsWith("ADDRIDX#".into())),
+            )
+            .await
+            .unwrap();
+        let counter = satsgate::table::Key::of(&page.items[0]).unwrap();
+        table
+            .update(
+                &counter,
+                Update::new().set("next", 2),
+                Some(Cond::eq("next", 1)),
+            )
+            .await
+            .unwrap();
+        let taken = satsgate::schema::address(Network::Regtest, BIP84_REGTEST_ADDRESSES[1]);
+        let mut item = serde_json::Map::new();
+        item.insert("pk".into(), json!(taken.pk));
+        item.insert("sk".into(), json!(taken.sk));
+        table.put(item, Some(Cond::NotExists)).await.unwrap();
+        let next = shop
+            .invoice(json!({"amount": "0.0001", "currency": "BTC"}))
+            .await;
+        assert_eq!(next["address_index"], 2, "{engine:?}: {next}");
+        assert_ne!(next["address"], BIP84_REGTEST_ADDRESSES[0]);
+        assert_ne!(next["address"], BIP84_REGTEST_ADDRESSES[1]);
+    }
+}
+
 #[tokio::test]
 async fn invoice_input_rules() {
     let shop = Shop::open(Engine::Embedded, regtest_store()).await.unwrap();

@@ -13,7 +13,7 @@ use crate::clock::{parse_rfc3339, rfc3339};
 use crate::network::Network;
 use crate::records::from_item;
 use crate::schema;
-use crate::table::{Cond, Index, Item, Query, SortKey, TableError, TxOp};
+use crate::table::{s, Cond, Index, Item, Query, SortKey, TableError, TxOp};
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -70,10 +70,15 @@ async fn check_page(
     tips: &mut BTreeMap<Network, Option<u32>>,
     report: &mut PollReport,
 ) {
-    let mut by_network: BTreeMap<Network, Vec<(Invoice, Item)>> = BTreeMap::new();
+    let mut by_network: BTreeMap<Network, Vec<(Invoice, Option<String>)>> = BTreeMap::new();
     for item in items {
-        match from_item::<Invoice>(item.clone()) {
-            Ok(inv) => by_network.entry(inv.network).or_default().push((inv, item)),
+        // Only the watch key is needed of the item once it is parsed.
+        let watch = s(&item, "gsi2sk").map(str::to_string);
+        match from_item::<Invoice>(item) {
+            Ok(inv) => by_network
+                .entry(inv.network)
+                .or_default()
+                .push((inv, watch)),
             Err(_) => report.errors += 1,
         }
     }
@@ -97,9 +102,17 @@ async fn check_page(
             }
         };
         let results: Vec<Result<bool, String>> = futures::stream::iter(invoices)
-            .map(|(inv, item)| {
+            .map(|(inv, watch)| {
                 let chain = chain.clone().filter(|_| tip.is_some());
-                async move { check_invoice(app, &inv, &item, chain, tip.unwrap_or(0)).await }
+                async move {
+                    let r =
+                        check_invoice(app, &inv, watch.as_deref(), chain, tip.unwrap_or(0)).await;
+                    // The chain and table answers are often ready at once, so
+                    // a whole page could run without yielding: let requests
+                    // on this worker thread go first after each invoice.
+                    tokio::task::yield_now().await;
+                    r
+                }
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
@@ -129,7 +142,8 @@ pub async fn check_now(app: &App, invoice_id: &str) -> Result<bool, String> {
     else {
         return Ok(false);
     };
-    let inv: Invoice = from_item(item.clone()).map_err(|e| e.to_string())?;
+    let watch = s(&item, "gsi2sk").map(str::to_string);
+    let inv: Invoice = from_item(item).map_err(|e| e.to_string())?;
     let chain = app.chain(inv.network).cloned();
     let tip = match &chain {
         Some(c) => Some(c.tip_height().await.map_err(|e| e.to_string())?),
@@ -138,7 +152,7 @@ pub async fn check_now(app: &App, invoice_id: &str) -> Result<bool, String> {
     check_invoice(
         app,
         &inv,
-        &item,
+        watch.as_deref(),
         chain.filter(|_| tip.is_some()),
         tip.unwrap_or(0),
     )
@@ -218,7 +232,7 @@ async fn observe(chain: &dyn Chain, inv: &Invoice, tip: u32) -> Result<ChainView
 async fn check_invoice(
     app: &App,
     inv: &Invoice,
-    item: &Item,
+    watch: Option<&str>,
     chain: Option<Arc<dyn Chain>>,
     tip: u32,
 ) -> Result<bool, String> {
@@ -253,7 +267,7 @@ async fn check_invoice(
             }
             continue;
         }
-        reschedule(app, &current, item, now)
+        reschedule(app, &current, watch, now)
             .await
             .map_err(|e| e.to_string())?;
         return Ok(false);
@@ -261,11 +275,12 @@ async fn check_invoice(
     Err(format!("{}: kept changing under the poller", inv.id))
 }
 
-/// Move an unchanged invoice's watch key when it should back off or stop.
+/// Move an unchanged invoice's watch key (`watch`: its stored `gsi2sk`)
+/// when it should back off or stop.
 async fn reschedule(
     app: &App,
     inv: &Invoice,
-    item: &Item,
+    watch: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<(), TableError> {
     let wanted = next_check(inv, now);
@@ -274,7 +289,7 @@ async fn reschedule(
         return Ok(()); // stays due; no write needed
     }
     let fresh = invoice_item(inv, now);
-    if fresh.get("gsi2sk") == item.get("gsi2sk") {
+    if s(&fresh, "gsi2sk") == watch {
         return Ok(());
     }
     app.table

@@ -231,6 +231,8 @@ pub async fn create(
     })?;
     let wid = wallet_id(&store.wallet);
     let counter = schema::address_counter(&store.id, &wid);
+    // Creations on this counter in this process take turns (see `Lane`).
+    let mut lane = Lane::of(&counter).lock().await;
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
@@ -241,12 +243,18 @@ pub async fn create(
                 "too many invoices being created at once for this store; retry",
             ));
         }
-        let current = app.table.get(&counter).await?;
-        let next = current
-            .as_ref()
-            .and_then(|i| i.get("next"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let (next, exists) = match lane.next_of(&counter) {
+            Some(next) => (next, true),
+            None => {
+                let current = app.table.get(&counter).await?;
+                let next = current
+                    .as_ref()
+                    .and_then(|i| i.get("next"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                (next, current.is_some())
+            }
+        };
         let index = u32::try_from(next)
             .ok()
             .filter(|i| *i < 0x8000_0000)
@@ -255,7 +263,7 @@ pub async fn create(
             .address_at(index)
             .map_err(|e| ApiError::internal(e.to_string()))?
             .to_string();
-        let counter_cond = if current.is_some() {
+        let counter_cond = if exists {
             Cond::eq("next", next)
         } else {
             Cond::NotExists
@@ -310,11 +318,13 @@ pub async fn create(
         }
         match app.table.transact(ops).await {
             Ok(()) => {
+                lane.known = Some((counter, next + 1));
                 crate::metrics::count(&[(crate::metrics::INVOICES_CREATED, 1)]);
                 return Ok(inv);
             }
             Err(TableError::ConditionFailed { op: Some(0) }) | Err(TableError::Busy) => {
-                // Another invoice took this index: read the counter again.
+                // Another process took this index: read the counter again.
+                lane.known = None;
                 let jitter = rand::random::<u64>() % (1 + u64::from(attempt.min(20)));
                 tokio::time::sleep(Duration::from_millis(jitter)).await;
             }
@@ -323,6 +333,7 @@ pub async fn create(
                 // (A lost race here only means the next attempt reads again.)
                 let skip = Update::new().set("next", next + 1);
                 let _ = app.table.update(&counter, skip, Some(counter_cond)).await;
+                lane.known = None;
             }
             Err(TableError::ConditionFailed { op: Some(4) })
                 if inv.order_id.is_some() && first_extra == 5 =>
@@ -342,7 +353,49 @@ pub async fn create(
                     "the quote was used or expired while creating the invoice",
                 ))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // Whether it committed is unknown: read the counter next time.
+                lane.known = None;
+                return Err(e.into());
+            }
+        }
+    }
+}
+
+/// Lanes of address allocation in this process. Creations whose counters
+/// hash to one lane take turns there, so concurrent creations on one store
+/// do not race each other for the same index and retry (each retry
+/// re-reads, re-derives and re-commits). The lane also remembers the
+/// counter value its last creation committed, which saves reading it back.
+/// Correctness does not rest on either: the counter's conditional write
+/// (`next` unchanged) and the address item's `NotExists` still decide,
+/// against other processes on the table (Lambda on DynamoDB, a CLI next
+/// to the server) and a remembered value that went stale.
+#[derive(Default)]
+struct Lane {
+    /// (counter key, its `next` as this lane last committed it).
+    known: Option<(crate::table::Key, u64)>,
+}
+
+/// Number of lanes (different stores rarely share one).
+const LANES: usize = 64;
+
+impl Lane {
+    /// The lane of an address counter.
+    fn of(counter: &crate::table::Key) -> &'static tokio::sync::Mutex<Lane> {
+        use std::hash::{Hash, Hasher};
+        static ALL: std::sync::OnceLock<Vec<tokio::sync::Mutex<Lane>>> = std::sync::OnceLock::new();
+        let all = ALL.get_or_init(|| (0..LANES).map(|_| Default::default()).collect());
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        counter.hash(&mut h);
+        &all[(h.finish() % LANES as u64) as usize]
+    }
+
+    /// The counter's next index, if this lane committed it last.
+    fn next_of(&self, counter: &crate::table::Key) -> Option<u64> {
+        match &self.known {
+            Some((key, next)) if key == counter => Some(*next),
+            _ => None,
         }
     }
 }

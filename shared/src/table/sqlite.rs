@@ -55,6 +55,9 @@ const FEED_BATCH: i64 = 500;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Seconds between sweeps of expired items.
 const SWEEP_EVERY: i64 = 60;
+/// Prepared statements kept per connection (queries build a few dozen
+/// shapes; rusqlite's default of 16 would evict and re-parse them).
+const STATEMENT_CACHE: usize = 64;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -149,6 +152,7 @@ fn connect(path: &Path, fsync: bool) -> rusqlite::Result<Connection> {
         )));
     }
     c.pragma_update(None, "synchronous", if fsync { "FULL" } else { "NORMAL" })?;
+    c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(c)
 }
 
@@ -157,6 +161,7 @@ impl SqliteTable {
     pub fn in_memory() -> Self {
         let c = Connection::open_in_memory().expect("an in-memory SQLite database");
         c.execute_batch(SCHEMA).expect("schema in memory");
+        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Self::from_parts(c, Vec::new(), None)
     }
 
@@ -268,10 +273,29 @@ impl Inner {
         f: impl FnOnce(&Connection, i64) -> Result<T, TableError>,
     ) -> Result<T, TableError> {
         let now = self.now();
-        let mut c = lock(&self.writer);
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx, now)?;
-        tx.commit()?;
+        let c = lock(&self.writer);
+        // Cached statements: rusqlite's `Transaction` would parse `BEGIN
+        // IMMEDIATE` and `COMMIT` again for every write.
+        if !c.is_autocommit() {
+            // A write that panicked mid-transaction left it open.
+            c.prepare_cached("ROLLBACK")?.execute([])?;
+        }
+        c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let committed = f(&c, now).and_then(|out| {
+            c.prepare_cached("COMMIT")?.execute([])?;
+            Ok(out)
+        });
+        let out = match committed {
+            Ok(out) => out,
+            Err(e) => {
+                if !c.is_autocommit() {
+                    if let Err(r) = c.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([])) {
+                        tracing::error!(error = %r, "rolling back a failed write");
+                    }
+                }
+                return Err(e);
+            }
+        };
         self.committed.notify_one();
         if now >= self.next_sweep.load(Atomic::Relaxed) {
             self.next_sweep.store(now + SWEEP_EVERY, Atomic::Relaxed);
