@@ -177,17 +177,6 @@ pub async fn create(
     extra: Vec<TxOp>,
     lease: Option<&IdempotencyLease>,
 ) -> Result<Invoice, ApiError> {
-    let chain = app.chain(store.network).cloned().ok_or_else(|| {
-        ApiError::new(
-            503,
-            ErrorCode::Internal,
-            format!(
-                "no chain backend serves {} here, so payments to a fixed address could not be told \
-                 from the ones it had before; satsgate-local serves mainnet, testnet and signet with --live",
-                store.network
-            ),
-        )
-    })?;
     let unreadable = |e: crate::chain::ChainError| {
         ApiError::new(
             502,
@@ -211,6 +200,19 @@ pub async fn create(
             ]),
             Some(claim) => return Err(held(store, &address, &claim)),
         };
+        // Asked only now: a held address is refused whatever serves its chain.
+        let chain = app.chain(store.network).cloned().ok_or_else(|| {
+            ApiError::new(
+                503,
+                ErrorCode::Internal,
+                format!(
+                    "no chain backend serves {} here, so payments to a fixed address could not be \
+                     told from the ones it had before (satsgate-local serves mainnet, testnet and \
+                     signet with --live, regtest from its sandbox chain)",
+                    store.network
+                ),
+            )
+        })?;
         // Read after the previous request let the address go (it takes no
         // new output since), so everything it counted is in this history.
         let tip = chain.tip_height().await.map_err(unreadable)?;
