@@ -100,6 +100,7 @@ routes! {
     // -- end users --
     // -- seed 000 --
     "GET" "/prices" => "anypay-prices", Public, crate::handlers::prices::anypay_prices;
+    "POST" "/r" => "anypay-request-create", Store, crate::faces::anypay::create_request;
     // -- end seed 000 --
     "GET" "/v1/openapi.json" => "openapi", Public, crate::handlers::openapi::get;
     // -- faces --

@@ -13,9 +13,12 @@ Starts satsgate-local (as checkout_live.py does), creates a user with
   4. a webhook endpoint pointing at a loopback receiver (an http.server in
      this script that checks the Satsgate-Signature) gets a signed test
      delivery, which the delivery log shows with the receiver's answer;
-  4. (b-d) the invoice list is live; a quote; the store-wide payments
-     list (filtered by status), a sandbox payment to an address from it,
-     and the event log filtered by invoice;
+  4. (b, c) the invoice list is live; a quote;
+  4d. a payment request to an address of the merchant's own (seed 000's
+     POST /r) opens its invoice page; a second one to that address is
+     refused with the reason;
+  4e. the store-wide payments list (filtered by status), a sandbox payment
+     to an address from it, and the event log filtered by invoice;
   5. a cross-origin POST carrying the session cookie is refused;
   6. every form field has a label, the pages fit 390 px, no console errors;
   7. logout ends the session on the server.
@@ -94,6 +97,34 @@ class Receiver:
 
     def stop(self):
         self.httpd.shutdown()
+
+
+def regtest_address(program):
+    """The regtest P2WPKH address (BIP 173 bech32) of a 20-byte program."""
+    charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+    def polymod(values):
+        chk = 1
+        for v in values:
+            top = chk >> 25
+            chk = (chk & 0x1ffffff) << 5 ^ v
+            for i, g in enumerate((0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3)):
+                chk ^= g if (top >> i) & 1 else 0
+        return chk
+
+    hrp = "bcrt"
+    acc, bits, data = 0, 0, [0]
+    for b in program:
+        acc, bits = (acc << 8) | b, bits + 8
+        while bits >= 5:
+            bits -= 5
+            data.append((acc >> bits) & 31)
+    if bits:
+        data.append((acc << (5 - bits)) & 31)
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    mod = polymod(expanded + data + [0] * 6) ^ 1
+    checksum = [(mod >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(charset[d] for d in data + checksum)
 
 
 def by_css(d, css):
@@ -330,10 +361,31 @@ def main():
         wait_for("the invoice at the quote", lambda: shown_status() == "new"
                  and "12.50 USD" in text(driver), 10)
 
+        step("4d. a payment request to an address of the merchant's own (seed 000's POST /r)")
+        go(driver, "#/invoices")
+        summary = wait_for("the fixed-address section", lambda: driver.find_elements(
+            By.XPATH, "//summary[starts-with(., 'Request payment to an address')]"), 10)[0]
+        summary.send_keys(" ")
+        own = regtest_address(bytes(range(20)))
+        fill(driver, form_of(driver, "Request payment"), {"Your address": own, "Amount": "0.0007", "Currency": "BTC"})
+        submit(driver, "Request payment")
+        wait_for("the request's invoice page", lambda: shown_status() == "new" and own in text(driver), 10)
+        fixed_id = driver.execute_script("return location.hash.split('/')[2]")
+        assert server.ok("GET", f"/v1/invoices/{fixed_id}", store_key)["address"] == own
+        # The address backs one open request at a time: a second one says why.
+        go(driver, "#/invoices")
+        wait_for("the fixed-address section", lambda: driver.find_elements(
+            By.XPATH, "//summary[starts-with(., 'Request payment to an address')]"), 10)[0].send_keys(" ")
+        fill(driver, form_of(driver, "Request payment"), {"Your address": own, "Amount": "0.0007", "Currency": "BTC"})
+        submit(driver, "Request payment")
+        err = wait_for("the refusal", lambda: driver.find_elements(By.CSS_SELECTOR, "#fixed-request [role=alert]"), 10)[0]
+        assert f"already backs the open payment request {fixed_id}" in err.text, err.text
+        step(f"  {fixed_id} pays {own}; a second request to it is refused")
+
         go(driver, "#/users")
         wait_for("the user list", lambda: driver.find_elements(By.XPATH, f"//td[.='{USER}']"), 10)
 
-        step("4d. the store's payments and event log; a sandbox payment to an address")
+        step("4e. the store's payments and event log; a sandbox payment to an address")
         inv3 = server.ok("POST", "/v1/invoices", store_key, {"amount": "0.0002", "currency": "BTC", "order_id": "third"})
         go(driver, "#/payments")
 

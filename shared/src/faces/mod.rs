@@ -6,6 +6,7 @@
 //! renders every error through [`error_response`], so a refusal from the
 //! shared pipeline (bad key, rate limit) comes in the face's own shape too.
 
+pub mod anypay;
 pub mod cryptopay;
 pub mod panel;
 pub mod pos;

@@ -119,6 +119,9 @@ pub struct NewInvoice {
     pub tolerance: Option<Decimal>,
     pub speed: Option<SpeedPolicy>,
     pub metadata: Option<serde_json::Map<String, Value>>,
+    /// The merchant's own address to be paid (seed 000's `POST /r`)
+    /// instead of the next address of the store's wallet.
+    pub fixed_address: Option<String>,
 }
 
 impl NewInvoice {
@@ -174,6 +177,7 @@ impl NewInvoice {
             tolerance,
             speed,
             metadata,
+            fixed_address: None,
         })
     }
 }
@@ -283,8 +287,14 @@ pub async fn create_invoice(
         version: 1,
         store_name: store.name.clone(),
         confirmed_payments: vec![],
+        fixed: None,
     };
-    repo::create(app, store, inv, extra_ops, lease).await
+    match new.fixed_address {
+        Some(address) => {
+            crate::invoice::fixed::create(app, store, inv, address, extra_ops, lease).await
+        }
+        None => repo::create(app, store, inv, extra_ops, lease).await,
+    }
 }
 
 /// `GET /v1/invoices/{id}`.
@@ -562,6 +572,7 @@ pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
         version: 1,
         store_name: store.name.clone(),
         confirmed_payments: vec![],
+        fixed: None,
     };
     let result = cx
         .app

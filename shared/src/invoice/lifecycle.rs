@@ -478,6 +478,7 @@ mod tests {
             quote_id: None,
             comment: None,
             version: 1,
+            fixed: None,
             store_name: "Shop".into(),
             confirmed_payments: vec![],
         }

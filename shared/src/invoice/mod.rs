@@ -1,6 +1,7 @@
 //! Invoices: the record, its public shape, and (in `lifecycle`) the one pure
 //! function that decides every status change.
 
+pub mod fixed;
 pub mod lifecycle;
 pub mod poller;
 pub mod repo;
@@ -248,6 +249,10 @@ pub struct Invoice {
     /// Ids of the payments whose `payment.confirmed` was recorded (once each).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub confirmed_payments: Vec<String>,
+    /// Set when the address is the merchant's own fixed address (seed
+    /// 000's `POST /r`) rather than one derived from the store's wallet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<fixed::FixedAddress>,
 }
 
 impl Invoice {

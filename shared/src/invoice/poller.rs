@@ -194,6 +194,8 @@ async fn observe(chain: &dyn Chain, inv: &Invoice, tip: u32) -> Result<ChainView
             });
         }
     }
+    // A fixed address may have paid other requests: keep what is this one's.
+    super::fixed::attribute(inv, &mut view.outputs);
     // A recorded payment the address no longer lists: ask for the tx itself.
     for p in inv
         .payments

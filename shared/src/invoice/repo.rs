@@ -77,6 +77,17 @@ pub fn event_ops(app: &App, inv: &Invoice, change: &Change, now: OffsetDateTime)
         .collect()
 }
 
+/// The `invoice.created` event of a new invoice.
+pub fn created_event(app: &App, inv: &Invoice, now: OffsetDateTime) -> Event {
+    Event::new(
+        "invoice.created",
+        &inv.store_id,
+        Some(&inv.id),
+        json!({ "invoice": inv.to_json(&app.config.public_url) }),
+        now,
+    )
+}
+
 /// Load an invoice of a store; another store's invoice is 404.
 pub async fn load_for_store(app: &App, store_id: &str, id: &str) -> Result<Invoice, ApiError> {
     match app.table.get(&schema::invoice(id)).await? {
@@ -103,11 +114,17 @@ pub async fn save_change(
     if !change.changed {
         return Ok(true);
     }
-    let inv = &change.invoice;
+    // A fixed-address request leaving the states that hold its address
+    // lets the address go in this same transaction.
+    let release = super::fixed::release(&change.invoice);
+    let inv = release
+        .as_ref()
+        .map_or(&change.invoice, |(released, _)| released);
     let mut ops = vec![TxOp::Put {
         item: invoice_item(inv, now),
         cond: Some(Cond::eq("version", old.version)),
     }];
+    ops.extend(release.as_ref().map(|(_, op)| op.clone()));
     for p in &inv.payments {
         if old.payments.iter().find(|q| q.id == p.id) != Some(p) {
             ops.push(TxOp::Put {
@@ -272,13 +289,7 @@ pub async fn create(
         inv.address = Some(address.clone());
         inv.address_index = Some(next);
         inv.wallet_id = Some(wid.clone());
-        let created_event = Event::new(
-            "invoice.created",
-            &inv.store_id,
-            Some(&inv.id),
-            json!({ "invoice": inv.to_json(&app.config.public_url) }),
-            now,
-        );
+        let created_event = created_event(app, &inv, now);
         let mut ops = vec![
             TxOp::Update {
                 key: counter.clone(),

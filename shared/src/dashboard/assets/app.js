@@ -481,9 +481,22 @@
           } })));
       });
     });
+    // Seed 000's POST /r: an invoice paying an address of the merchant's
+    // own (one open request per address at a time).
+    var fixedBox = form([
+      { name: "address", label: "Your address", required: true },
+      { name: "amount", label: "Amount", inputmode: "decimal", required: true },
+      { name: "currency", label: "Currency", value: currentStore().default_currency || "BTC" }
+    ], "Request payment", function (v) {
+      var to = { address: v.address, amount: v.amount, currency: v.currency || "BTC" };
+      return sapi("POST", "/r", [{ currency: "BTC", to: [to] }]).then(function (r) {
+        location.hash = "#/invoice/" + r.invoice.uid;
+      });
+    });
     show(h("h1", { text: "Invoices — " + currentStore().name }),
       h("section", { class: "card" }, h("h2", { text: "New invoice" }), createBox,
         h("details", {}, h("summary", { text: "Quote a price first (rate held 5 minutes)" }), quoteBox),
+        h("details", { id: "fixed-request" }, h("summary", { text: "Request payment to an address of your own (not from the store wallet)" }), fixedBox),
         h("details", {}, h("summary", { text: "Import a past invoice (archived record)" }), importBox)),
       h("section", { class: "card" }, h("h2", { text: "Find" }), filterForm, list));
     load(undefined);

@@ -164,7 +164,17 @@ fn btc(sats: u64) -> String {
 /// amount, amount_sats}]}`; no options once the invoice takes no payment.
 pub async fn get_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let inv = load_public(cx.app, cx.param("id")).await?;
-    let options: Vec<Value> = if payable(&inv, cx.now()).is_ok() {
+    Ok(
+        Response::ok(seed_request(&inv, cx.now(), &cx.app.config.public_url))
+            .with_header("Cache-Control", "no-store"),
+    )
+}
+
+/// An invoice as seed 000 shows a payment request (`GET /r/{id}`, `POST /r`):
+/// `{invoice: {uid, uri, status (seed words), amount (number), payment_options:
+/// {payment_options: [...]}, ...}, payment_options: [...]}`.
+pub fn seed_request(inv: &Invoice, now: OffsetDateTime, public_url: &str) -> Value {
+    let options: Vec<Value> = if payable(inv, now).is_ok() {
         let due = inv.due_sats();
         vec![json!({
             "chain": CHAIN,
@@ -176,7 +186,7 @@ pub async fn get_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
     } else {
         Vec::new()
     };
-    let mut invoice = public_json(&inv, &cx.app.config.public_url);
+    let mut invoice = public_json(inv, public_url);
     // Seed 000's shape: status in its words (the REST status as `state`),
     // amount as a number, and the payment options nested as anypay nests them.
     invoice["state"] = invoice["status"].clone();
@@ -196,11 +206,10 @@ pub async fn get_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
         })
         .collect();
     invoice["payment_options"] = json!({ "payment_options": seed_options });
-    Ok(Response::ok(json!({
+    json!({
         "invoice": invoice,
         "payment_options": options,
-    }))
-    .with_header("Cache-Control", "no-store"))
+    })
 }
 
 /// Whether a `POST /r/{id}` carries a payment (`application/payment`, or a

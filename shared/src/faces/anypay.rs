@@ -1,0 +1,335 @@
+//! Seed 000 (Anypay): `POST /r`, a payment request paying the merchant's
+//! own fixed address, as anypay clients send it: `[{currency, chain?, to:
+//! [{address, amount, currency?}]}]` -> `{invoice: {...}}` in the shape of
+//! `GET /r/{id}`. The request is an invoice of the key's store with that
+//! address (`invoice::fixed`); this face only reads the seed's fields.
+
+use crate::dispatch::Ctx;
+use crate::error::{ApiError, FieldErrors};
+use crate::handlers::checkout::seed_request;
+use crate::handlers::invoices::{create_invoice, NewInvoice};
+use crate::http::{json_type, Input, Response};
+use crate::network::Network;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+/// The only chain and currency a template may name.
+const BTC: &str = "BTC";
+
+/// `POST /r` with a store key: the payment request, answered like `GET /r/{id}`.
+pub async fn create_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
+    let store = cx.store()?.clone();
+    let req = PaymentRequest::parse(&cx.req.body, store.network)?;
+    let new = NewInvoice {
+        amount: Some(req.amount),
+        currency: Some(req.currency),
+        fixed_address: Some(req.address),
+        ..NewInvoice::default()
+    };
+    let inv = create_invoice(cx.app, &store, new, None)
+        .await
+        .map_err(|e| under(e, &req.output))?;
+    Ok(
+        Response::ok(seed_request(&inv, cx.now(), &cx.app.config.public_url))
+            .with_header("Cache-Control", "no-store"),
+    )
+}
+
+/// A `POST /r` body, parsed: the one output it asks to be paid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentRequest {
+    /// The address, checked for the store's network and normalized.
+    pub address: String,
+    pub amount: Decimal,
+    /// `BTC` or a fiat code (priced at the current rate).
+    pub currency: String,
+    /// The output's field path in the body (`[0].to[0]`), for errors.
+    pub output: String,
+}
+
+impl PaymentRequest {
+    /// Parse a body: an array of templates (or one template object), of
+    /// which exactly one, for BTC, with exactly one output.
+    pub fn parse(body: &[u8], network: Network) -> Result<PaymentRequest, ApiError> {
+        let shape = "the body must be an array of payment templates \
+                     [{\"currency\": \"BTC\", \"to\": [{\"address\": \"...\", \"amount\": 100.0, \"currency\": \"USD\"}]}]";
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("{shape}; it is not JSON ({e})")))?;
+        let (templates, in_array) = match value {
+            Value::Array(a) => (a, true),
+            one @ Value::Object(_) => (vec![one], false),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "{shape}, got {}",
+                    json_type(&other)
+                )))
+            }
+        };
+        let at = |field: &str| {
+            if in_array {
+                format!("[0].{field}")
+            } else {
+                field.to_string()
+            }
+        };
+        let mut errors = FieldErrors::default();
+        match templates.len() {
+            0 => {
+                return Err(ApiError::bad_request(format!(
+                    "{shape}, got an empty array"
+                )))
+            }
+            1 => {}
+            n => errors.add(
+                "[1]",
+                format!(
+                    "one payment template per request: satsgate takes only BTC, got {n} templates"
+                ),
+            ),
+        }
+        let Value::Object(template) = &templates[0] else {
+            errors.add(
+                "[0]",
+                format!(
+                    "must be a payment template object, got {}",
+                    json_type(&templates[0])
+                ),
+            );
+            return Err(errors.into_error());
+        };
+        let mut t = Input::new(template.clone());
+        for field in ["currency", "chain"] {
+            if let Some(v) = t.string(field, 16) {
+                if !v.eq_ignore_ascii_case(BTC) {
+                    t.error(
+                        field,
+                        format!("must be BTC: satsgate takes Bitcoin only, got `{v}`"),
+                    );
+                }
+            }
+        }
+        let currency = t.raw("currency");
+        t.required("currency", currency);
+        let to = t.raw("to");
+        let to = t.required("to", to);
+        let output = match to {
+            Some(Value::Array(outputs)) if outputs.len() == 1 => outputs.into_iter().next(),
+            Some(Value::Array(outputs)) => {
+                t.error(
+                    "to",
+                    format!(
+                        "must hold exactly one output {{address, amount, currency}}: a request pays \
+                         one address (make one request per address), got {}",
+                        outputs.len()
+                    ),
+                );
+                None
+            }
+            Some(other) => {
+                t.error(
+                    "to",
+                    format!(
+                        "must be an array of outputs {{address, amount, currency}}, got {}",
+                        json_type(&other)
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
+        add_under(&mut errors, &at(""), t.finish());
+        let output_path = at("to[0]");
+        let parsed = match output {
+            Some(Value::Object(map)) => {
+                let mut o = Input::new(map);
+                let address = o.nonempty("address", 200);
+                let address = address.and_then(|a| match check_address(&a, network) {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        o.error("address", e);
+                        None
+                    }
+                });
+                let amount = o.decimal("amount", Decimal::ZERO, Decimal::MAX);
+                let amount = o.required("amount", amount);
+                let currency = o
+                    .nonempty("currency", 8)
+                    .map(|c| c.to_ascii_uppercase())
+                    .unwrap_or_else(|| BTC.to_string());
+                let address = o.required("address", address);
+                add_under(&mut errors, &format!("{output_path}."), o.finish());
+                address
+                    .zip(amount)
+                    .map(|(address, amount)| (address, amount, currency))
+            }
+            Some(other) => {
+                errors.add(
+                    output_path.clone(),
+                    format!(
+                        "must be an output object {{address, amount, currency}}, got {}",
+                        json_type(&other)
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
+        errors.finish()?;
+        let (address, amount, currency) =
+            parsed.ok_or_else(|| ApiError::bad_request(shape.to_string()))?;
+        Ok(PaymentRequest {
+            address,
+            amount,
+            currency,
+            output: output_path,
+        })
+    }
+}
+
+/// An address valid on `network`, normalized (bech32 in lower case); a
+/// clear message otherwise, naming the network it belongs to.
+fn check_address(text: &str, network: Network) -> Result<String, String> {
+    let unchecked: bitcoin::Address<bitcoin::address::NetworkUnchecked> = text
+        .parse()
+        .map_err(|e| format!("`{text}` is not a Bitcoin address ({e})"))?;
+    if unchecked.is_valid_for_network(network.to_bitcoin()) {
+        return Ok(unchecked.assume_checked().to_string());
+    }
+    let other = Network::ALL
+        .into_iter()
+        .find(|n| unchecked.is_valid_for_network(n.to_bitcoin()))
+        .map_or("another network's".to_string(), |n| format!("a {n}"));
+    Err(format!(
+        "`{text}` is {other} address, but this store is on {network}"
+    ))
+}
+
+/// Record the field errors of `result` under `prefix`.
+fn add_under(errors: &mut FieldErrors, prefix: &str, result: Result<(), ApiError>) {
+    let Err(e) = result else {
+        return;
+    };
+    if e.details.is_empty() {
+        errors.add(prefix.trim_end_matches('.'), e.message);
+    }
+    for (field, messages) in e.details {
+        for m in messages {
+            errors.add(format!("{prefix}{field}"), m);
+        }
+    }
+}
+
+/// A use-case error about `amount` or `currency`, named as the output's
+/// field in the body (`[0].to[0].amount`); other errors as they are.
+fn under(e: ApiError, output: &str) -> ApiError {
+    if e.details.is_empty() {
+        return e;
+    }
+    let mut errors = FieldErrors::default();
+    add_under(&mut errors, &format!("{output}."), Err(e));
+    errors.into_error()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<PaymentRequest, ApiError> {
+        PaymentRequest::parse(body.as_bytes(), Network::Mainnet)
+    }
+
+    fn fields(body: &str) -> Vec<String> {
+        parse(body).unwrap_err().details.into_keys().collect()
+    }
+
+    #[test]
+    fn the_seed_example_parses_exactly() {
+        let r = parse(
+            r#"[{"currency": "BTC", "to": [{"address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "amount": 100.0, "currency": "USD"}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(r.address, "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh");
+        assert_eq!(r.amount.to_string(), "100.0");
+        assert_eq!(r.currency, "USD");
+        assert_eq!(r.output, "[0].to[0]");
+        // One template object, the amount in BTC by default, upper case normalized.
+        let r = parse(r#"{"currency": "btc", "chain": "BTC", "to": [{"address": "BC1QXY2KGDYGJRSQTZQ2N0YRF2493P83KKFJHX0WLH", "amount": "0.001"}]}"#).unwrap();
+        assert_eq!(
+            (r.address.as_str(), r.currency.as_str(), r.output.as_str()),
+            ("bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "BTC", "to[0]")
+        );
+    }
+
+    #[test]
+    fn bad_bodies_name_their_fields() {
+        assert_eq!(
+            fields(
+                r#"[{"currency": "BSV", "to": [{"address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "amount": 1}]}]"#
+            ),
+            ["[0].currency"]
+        );
+        assert_eq!(
+            fields(
+                r#"[{"currency": "BTC", "to": [{"address": "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", "amount": 1}]}]"#
+            ),
+            ["[0].to[0].address"]
+        );
+        let e = parse(r#"[{"currency": "BTC", "to": [{"address": "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", "amount": 1}]}]"#).unwrap_err();
+        assert!(
+            e.message
+                .contains("testnet address, but this store is on mainnet"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            fields(r#"[{"currency": "BTC", "to": [{"address": "nope", "amount": 1}]}]"#),
+            ["[0].to[0].address"]
+        );
+        assert_eq!(
+            fields(
+                r#"[{"currency": "BTC", "to": [{"address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "amount": "ten"}]}]"#
+            ),
+            ["[0].to[0].amount"]
+        );
+        assert_eq!(
+            fields(
+                r#"[{"currency": "BTC", "to": [{"address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"}]}]"#
+            ),
+            ["[0].to[0].amount"]
+        );
+        assert_eq!(fields(r#"[{"currency": "BTC", "to": []}]"#), ["[0].to"]);
+        assert_eq!(
+            fields(
+                r#"[{"to": [{"address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "amount": 1}], "extra": 1}]"#
+            ),
+            ["[0].currency", "[0].extra"]
+        );
+        assert_eq!(
+            fields(
+                r#"[{"currency": "BTC", "to": [{"address": "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "amount": 1}]}, {"currency": "BCH", "to": []}]"#
+            ),
+            ["[1]"]
+        );
+        for body in ["[]", "3", "not json"] {
+            let e = parse(body).unwrap_err();
+            assert_eq!(e.status, 400, "{body}");
+            assert!(
+                e.message.contains("array of payment templates"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn use_case_errors_are_named_as_the_output_field() {
+        let e = under(
+            ApiError::field("amount", "USD amounts have at most 2 decimal places"),
+            "[0].to[0]",
+        );
+        assert_eq!(e.details.keys().collect::<Vec<_>>(), ["[0].to[0].amount"]);
+        assert!(e.message.contains("[0].to[0].amount"), "{}", e.message);
+        let c = under(ApiError::conflict("held"), "[0].to[0]");
+        assert_eq!((c.status, c.message.as_str()), (409, "held"));
+    }
+}
