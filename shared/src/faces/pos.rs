@@ -14,7 +14,7 @@
 use crate::dispatch::Ctx;
 use crate::error::ApiError;
 use crate::handlers::invoices::{
-    check_refund_address, create_invoice, request_refund, NewInvoice, MAX_SORT_WINDOW,
+    check_refund_address, create_invoice, parse_new_invoice, request_refund, MAX_SORT_WINDOW,
 };
 use crate::handlers::read_all;
 use crate::http::{QueryInput, Response};
@@ -246,7 +246,7 @@ pub async fn start_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let payment_id = q.get("payment_id").map(str::to_string);
     let body = quote_body(&mut q);
     q.finish()?;
-    let mut new = NewInvoice::parse(body.to_string().as_bytes(), false)
+    let mut new = parse_new_invoice(body.to_string().as_bytes(), false)
         .await
         .map_err(renamed)?;
     new.metadata = Some(metadata);
@@ -257,7 +257,7 @@ pub async fn start_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     };
     if let Some(qr) = &quote {
         new.quote_id = Some(qr.id.clone());
-        new.currency = Some(qr.currency.to_string());
+        new.currency = Some(Currency::Fiat(qr.currency.clone()));
         if new.amount.is_some_and(|a| a != qr.amount) {
             return Err(ApiError::field(
                 "invoice_amount",

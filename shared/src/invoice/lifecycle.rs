@@ -446,40 +446,28 @@ mod tests {
     }
 
     fn invoice(sats: u64, policy: SpeedPolicy) -> Invoice {
-        Invoice {
-            id: "inv_1".into(),
-            store_id: "store_1".into(),
-            status: Status::New,
+        let store: crate::store::Store = serde_json::from_value(serde_json::json!({
+            "id": "store_1", "account_id": "acct_1", "name": "Shop", "network": Network::Regtest,
+            "wallet": "w", "wallet_type": crate::wallet::ScriptType::P2wpkh, "default_currency": "USD",
+            "speed_policy": policy, "expiration_minutes": 15, "monitoring_minutes": 60,
+            "payment_tolerance_percent": "0", "api_allowed_ips": [],
+            "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z"
+        }))
+        .unwrap();
+        let price = super::super::Price {
             amount: Decimal::from(10),
-            currency: "USD".into(),
-            crypto_amount_sats: sats,
+            currency: crate::prices::rates::Currency::Fiat(crate::prices::Fiat::USD),
+            sats,
             rate: Some(Decimal::from(65000)),
-            network: Network::Regtest,
+        };
+        let created = t("2026-01-01T00:00:00.000Z");
+        Invoice {
             address: Some("bcrt1qaddr".into()),
             address_index: Some(0),
             wallet_id: Some("w".into()),
-            order_id: None,
-            order_name: None,
-            buyer_email: None,
-            memo: None,
-            metadata: None,
-            redirect_url: None,
-            webhook_url: None,
-            speed_policy: policy,
-            payment_tolerance_percent: Decimal::ZERO,
-            flags: vec![],
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            updated_at: "2026-01-01T00:00:00.000Z".into(),
             expires_at: "2026-01-01T00:15:00.000Z".into(),
             monitoring_until: "2026-01-01T01:15:00.000Z".into(),
-            payments: vec![],
-            refunds: vec![],
-            accepted_sats: None,
-            quote_id: None,
-            comment: None,
-            version: 1,
-            store_name: "Shop".into(),
-            confirmed_payments: vec![],
+            ..Invoice::new("inv_1".into(), &store, Status::New, price, created, created)
         }
     }
 
