@@ -512,7 +512,7 @@ fn wallet_settings(
         v1.entry("network").or_insert(json!("mainnet"));
     }
     let body = Value::Object(v1).to_string();
-    StoreSettings::parse(body.as_bytes(), network).map_err(|mut e| {
+    StoreSettings::parse(cx.app, body.as_bytes(), network).map_err(|mut e| {
         for (from, to) in [("wallet", "address"), ("name", "label")] {
             if let Some(m) = e.details.remove(from) {
                 e.details.insert(to.into(), m);

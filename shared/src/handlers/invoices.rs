@@ -11,7 +11,7 @@ use crate::invoice::lifecycle::Input as Change;
 use crate::invoice::repo::{self, apply_input, load_for_store};
 use crate::invoice::{Invoice, InvoiceError, Payment, Price, Refund, RefundStatus, Status};
 use crate::money::{btc_to_amount, check_amount, fiat_decimals, sats_to_fiat};
-use crate::prices::rates::Currency;
+use crate::prices::rates::{allowed_currency, Currency};
 use crate::records::{from_item, to_item};
 use crate::request::{self, Dec, Field, Int, NonEmpty, Object, Text, Unknown, Word};
 use crate::schema;
@@ -397,15 +397,23 @@ pub struct ArchivedInvoice {
 }
 
 impl ImportInvoiceRequest {
-    /// Every bad field at once; `created_at` must not be after `now`.
-    pub fn check(self, now: time::OffsetDateTime) -> Result<ArchivedInvoice, ApiError> {
+    /// Every bad field at once; the currency must be one the gateway
+    /// accepts and `created_at` must not be after `now`.
+    pub fn check(
+        self,
+        app: &crate::app::App,
+        now: time::OffsetDateTime,
+    ) -> Result<ArchivedInvoice, ApiError> {
         let mut e = FieldErrors::default();
         let order_id = self.order_id.require("order_id", &mut e).map(|t| t.0);
         let amount = self
             .amount
             .require("amount", &mut e)
             .and_then(|a| e.check("amount", a.within(Decimal::ZERO, Decimal::from(MAX_AMOUNT))));
-        let currency = self.currency.require("currency", &mut e);
+        let currency = self
+            .currency
+            .require("currency", &mut e)
+            .and_then(|c| e.check("currency", allowed_currency(app, &c).map(|()| c)));
         let crypto = self
             .crypto_amount
             .take("crypto_amount", &mut e)
@@ -477,7 +485,7 @@ pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store: Store = cx.store()?.clone();
     let now = cx.now();
     let req: ImportInvoiceRequest = request::body(&cx.req.body)?;
-    let archived = req.check(now)?;
+    let archived = req.check(cx.app, now)?;
     let order_id = archived.order_id;
     let inv = Invoice {
         order_id: Some(order_id.clone()),

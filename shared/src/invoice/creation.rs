@@ -101,18 +101,15 @@ async fn price_now(app: &App, amount: Decimal, currency: Currency) -> Result<Pri
     })
 }
 
-/// The store's default currency, which must be allowed like any other.
+/// The store's default currency, which must be allowed like any other
+/// (the gateway's fiats may have changed since the store chose it).
 fn store_currency(app: &App, store: &Store) -> Result<Currency, InvoiceError> {
-    let currency: Currency = store
-        .default_currency
-        .parse()
-        .map_err(|e| InvoiceError::Currency(format!("the store's default currency: {e}")))?;
-    allowed_currency(app, &currency).map_err(|e| {
+    allowed_currency(app, &store.default_currency).map_err(|e| {
         InvoiceError::Currency(format!(
             "is required: the store's default currency is not accepted ({e}); send a currency or change the store's default_currency"
         ))
     })?;
-    Ok(currency)
+    Ok(store.default_currency.clone())
 }
 
 /// Create an invoice of `store`: priced now or at a held quote, with the
