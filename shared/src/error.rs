@@ -243,3 +243,23 @@ impl From<crate::invoice::InvoiceError> for ApiError {
         }
     }
 }
+
+impl From<crate::invoice::lifecycle::TransitionError> for ApiError {
+    fn from(e: crate::invoice::lifecycle::TransitionError) -> Self {
+        use crate::invoice::lifecycle::TransitionError as E;
+        let message = e.to_string();
+        match e {
+            E::MarkStatus => ApiError::field("status", message),
+            E::AcceptedAmount { .. } => ApiError::field("accepted_amount_sats", message),
+            E::RefundAmount { .. } => ApiError::field("amount_sats", message),
+            E::NotMarkable { .. }
+            | E::NotCancellable { .. }
+            | E::NotUnderpaid { .. }
+            | E::NothingToRefund { .. } => ApiError::conflict(message),
+            E::BadExpiry { .. } => {
+                tracing::error!(error = %message, "stored invoice is unreadable");
+                ApiError::internal("stored data could not be read")
+            }
+        }
+    }
+}
