@@ -42,7 +42,7 @@ pub async fn ensure_demo(app: &App) -> Result<Option<Demo>, String> {
         .map_err(|e| e.to_string())?;
     let body =
         json!({"name": "Demo store", "network": "regtest", "wallet": DEMO_WALLET}).to_string();
-    let settings = StoreSettings::parse(body.as_bytes(), None).map_err(|e| e.to_string())?;
+    let settings = StoreSettings::parse(app, body.as_bytes(), None).map_err(|e| e.to_string())?;
     let store = settings.into_store(new_id(IdKind::Store), account.id.clone(), rfc3339(now));
     let (key, store_key) =
         ApiKeyRecord::new(&account.id, Some(&store), Some("demo".into()), vec![], now);

@@ -214,3 +214,52 @@ impl FieldErrors {
         }
     }
 }
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        errors.into_error()
+    }
+}
+
+// Domain errors at the edge: each domain error enum maps to the API's
+// status, code and field here, and nowhere else.
+
+impl From<crate::invoice::InvoiceError> for ApiError {
+    fn from(e: crate::invoice::InvoiceError) -> Self {
+        use crate::invoice::InvoiceError as E;
+        let message = e.to_string();
+        match e {
+            E::Amount(_) | E::QuoteMismatch | E::BelowDust { .. } => {
+                ApiError::field("amount", message)
+            }
+            E::Currency(_) => ApiError::field("currency", message),
+            E::OrderIdTaken(_) | E::QuoteTaken | E::AnswerTaken | E::WalletExhausted => {
+                ApiError::conflict(message)
+            }
+            E::Busy => ApiError::new(503, ErrorCode::Internal, message),
+            E::Wallet(_) => ApiError::internal("the store's wallet could not be read"),
+            E::Storage(e) => e.into(),
+            E::Api(e) => e,
+        }
+    }
+}
+
+impl From<crate::invoice::lifecycle::TransitionError> for ApiError {
+    fn from(e: crate::invoice::lifecycle::TransitionError) -> Self {
+        use crate::invoice::lifecycle::TransitionError as E;
+        let message = e.to_string();
+        match e {
+            E::MarkStatus => ApiError::field("status", message),
+            E::AcceptedAmount { .. } => ApiError::field("accepted_amount_sats", message),
+            E::RefundAmount { .. } => ApiError::field("amount_sats", message),
+            E::NotMarkable { .. }
+            | E::NotCancellable { .. }
+            | E::NotUnderpaid { .. }
+            | E::NothingToRefund { .. } => ApiError::conflict(message),
+            E::BadExpiry { .. } => {
+                tracing::error!(error = %message, "stored invoice is unreadable");
+                ApiError::internal("stored data could not be read")
+            }
+        }
+    }
+}

@@ -472,6 +472,12 @@ impl<'a> QueryInput<'a> {
         }
     }
 
+    /// Like `finish`, then the value the checked parameters made.
+    pub fn finish_with<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        self.finish()?;
+        value.ok_or_else(|| ApiError::bad_request("the request is incomplete"))
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         let mut errors = self.errors;
         for (k, _) in self.pairs {

@@ -1,8 +1,10 @@
 //! Stores: the merchant's shop, its wallet and its payment settings.
 
+use crate::app::App;
 use crate::error::ApiError;
 use crate::http::Input;
 use crate::network::Network;
+use crate::prices::rates::{allowed_currency, parse_currency, Currency};
 use crate::wallet::{ScriptType, Wallet};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -57,7 +59,8 @@ pub struct Store {
     /// Canonical public descriptor with checksum.
     pub wallet: String,
     pub wallet_type: ScriptType,
-    pub default_currency: String,
+    /// Stored as its code; an invoice without a currency is priced in it.
+    pub default_currency: Currency,
     pub speed_policy: SpeedPolicy,
     pub expiration_minutes: i64,
     pub monitoring_minutes: i64,
@@ -113,7 +116,7 @@ pub struct StoreSettings {
     pub name: Option<String>,
     pub network: Option<Network>,
     pub wallet: Option<Wallet>,
-    pub default_currency: Option<String>,
+    pub default_currency: Option<Currency>,
     pub speed_policy: Option<SpeedPolicy>,
     pub expiration_minutes: Option<i64>,
     pub monitoring_minutes: Option<i64>,
@@ -121,15 +124,26 @@ pub struct StoreSettings {
     pub api_allowed_ips: Option<Vec<String>>,
 }
 
-/// Currencies a store may price in by default.
-pub fn is_supported_currency(code: &str) -> bool {
-    code == "BTC" || crate::prices::DEFAULT_FIATS.contains(&code)
+/// The default currency of a store created without one: USD when the
+/// gateway accepts it, else the first configured fiat, else BTC.
+pub fn fallback_currency(app: &App) -> Currency {
+    let usd = Currency::Fiat(crate::prices::Fiat::USD);
+    if allowed_currency(app, &usd).is_ok() {
+        return usd;
+    }
+    app.config
+        .fiats
+        .first()
+        .map_or(Currency::Btc, |f| Currency::Fiat(f.clone()))
 }
 
 impl StoreSettings {
     /// Parse a body. `network` comes from the body on create, or is the
-    /// store's fixed network on update (needed to check a new wallet).
+    /// store's fixed network on update (needed to check a new wallet). The
+    /// default currency must be one the gateway accepts (`allowed_currency`);
+    /// on create it is [`fallback_currency`] when left out.
     pub fn parse(
+        app: &App,
         body: &[u8],
         existing_network: Option<Network>,
     ) -> Result<StoreSettings, ApiError> {
@@ -170,18 +184,12 @@ impl StoreSettings {
             }
         }
         if let Some(c) = input.string("default_currency", 8) {
-            let c = c.to_ascii_uppercase();
-            if is_supported_currency(&c) {
-                s.default_currency = Some(c);
-            } else {
-                input.error(
-                    "default_currency",
-                    format!(
-                        "unsupported currency `{c}`: use BTC or one of {}",
-                        crate::prices::DEFAULT_FIATS.join(", ")
-                    ),
-                );
+            match parse_currency(app, &c) {
+                Ok(c) => s.default_currency = Some(c),
+                Err(e) => input.error("default_currency", e),
             }
+        } else if creating {
+            s.default_currency = Some(fallback_currency(app));
         }
         s.speed_policy = input
             .one_of("speed_policy", &SpeedPolicy::NAMES)
@@ -215,7 +223,9 @@ impl StoreSettings {
             network: self.network.expect("parsed on create"),
             wallet: wallet.descriptor(),
             wallet_type: wallet.script_type(),
-            default_currency: self.default_currency.unwrap_or_else(|| "USD".into()),
+            default_currency: self
+                .default_currency
+                .unwrap_or(Currency::Fiat(crate::prices::Fiat::USD)),
             speed_policy: self.speed_policy.unwrap_or(SpeedPolicy::OneConf),
             expiration_minutes: self
                 .expiration_minutes
@@ -243,7 +253,7 @@ impl StoreSettings {
                 .set("wallet_type", json!(w.script_type()));
         }
         if let Some(v) = self.default_currency {
-            u = u.set("default_currency", v);
+            u = u.set("default_currency", v.code());
         }
         if let Some(v) = self.speed_policy {
             u = u.set("speed_policy", json!(v));

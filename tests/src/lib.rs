@@ -96,6 +96,21 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
+
+    /// Assert a 400 `validation_error` whose details name `field`.
+    pub fn assert_refused(&self, field: &str, what: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (400, "validation_error"),
+            "{what}: {:?}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["details"][field].is_array(),
+            "{what} names `{field}`: {:?}",
+            self.body
+        );
+    }
 }
 
 impl Gateway {

@@ -11,17 +11,7 @@ fn regtest_store() -> Value {
 
 /// `r` is a 400 `validation_error` whose details name `field`.
 fn assert_refused(r: &satsgate_e2e::Reply, field: &str, what: &str) {
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "validation_error"),
-        "{what}: {:?}",
-        r.body
-    );
-    assert!(
-        r.body["error"]["details"][field].is_array(),
-        "{what} names `{field}`: {:?}",
-        r.body
-    );
+    r.assert_refused(field, what);
 }
 
 #[tokio::test]

@@ -22,7 +22,11 @@ pub async fn create_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let req = PaymentRequest::parse(&cx.req.body, store.network)?;
     let new = NewInvoice {
         amount: Some(req.amount),
-        currency: Some(req.currency),
+        currency: Some(
+            req.currency
+                .parse()
+                .map_err(|e: String| under(ApiError::field("currency", e), &req.output))?,
+        ),
         fixed_address: Some(req.address),
         ..NewInvoice::default()
     };

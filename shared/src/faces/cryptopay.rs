@@ -12,12 +12,13 @@
 
 use crate::dispatch::Ctx;
 use crate::error::{ApiError, ErrorCode};
-use crate::handlers::invoices::{create_invoice, payment_json, NewInvoice, MAX_SORT_WINDOW};
+use crate::handlers::invoices::{payment_json, NewInvoice, MAX_SORT_WINDOW};
 use crate::handlers::read_all;
 use crate::handlers::stores::{caller_stores, create_store, update_store};
 use crate::handlers::webhooks::{create_endpoint, endpoints_page, update_endpoint};
 use crate::http::{json_type, Input, QueryInput, Response};
-use crate::invoice::{Invoice, Status};
+use crate::invoice::{Invoice, InvoiceError, Status};
+use crate::prices::rates::Currency;
 use crate::records::from_item;
 use crate::schema;
 use crate::store::{Store, StoreSettings};
@@ -303,6 +304,13 @@ pub async fn create_order(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(1_000_000_000_000i64));
     let amount = input.required("amount", amount);
     let currency = input.required("currency", currency);
+    let currency = currency.and_then(|c| match c.parse::<Currency>() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            input.error("currency", e);
+            None
+        }
+    });
     let order_info = match input.raw("order_info") {
         None => None,
         Some(v @ (Value::String(_) | Value::Object(_))) if v.to_string().len() <= 4000 => Some(v),
@@ -338,14 +346,14 @@ pub async fn create_order(cx: Ctx<'_>) -> Result<Response, ApiError> {
         metadata: (!metadata.is_empty()).then_some(metadata),
         ..NewInvoice::default()
     };
-    match create_invoice(cx.app, &store, new, None).await {
+    match crate::invoice::create(cx.app, &store, new, None).await {
         Ok(inv) => Ok(envelope(
             201,
             order_json(&inv, &cx.app.config.public_url),
             "Payment order created",
             now,
         )),
-        Err(e) if e.code == ErrorCode::Conflict && nonce_text.is_some() => {
+        Err(InvoiceError::OrderIdTaken(_)) if nonce_text.is_some() => {
             let n = nonce_text.unwrap_or_default();
             let details = BTreeMap::from([(
                 "nonce".to_string(),
@@ -361,7 +369,7 @@ pub async fn create_order(cx: Ctx<'_>) -> Result<Response, ApiError> {
                 now,
             ))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -504,7 +512,7 @@ fn wallet_settings(
         v1.entry("network").or_insert(json!("mainnet"));
     }
     let body = Value::Object(v1).to_string();
-    StoreSettings::parse(body.as_bytes(), network).map_err(|mut e| {
+    StoreSettings::parse(cx.app, body.as_bytes(), network).map_err(|mut e| {
         for (from, to) in [("wallet", "address"), ("name", "label")] {
             if let Some(m) = e.details.remove(from) {
                 e.details.insert(to.into(), m);

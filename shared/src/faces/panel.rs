@@ -13,7 +13,7 @@ use super::{btc_number, json_number};
 use crate::dispatch::Ctx;
 use crate::error::{ApiError, ErrorCode};
 use crate::handlers::invoices::{
-    create_invoice as create_use_case, summarize, NewInvoice, Summary,
+    create_invoice as create_use_case, parse_new_invoice, summarize, Summary,
 };
 use crate::handlers::stores::caller_stores;
 use crate::handlers::webhooks::{endpoints_page, send_test};
@@ -94,7 +94,7 @@ pub async fn create_invoice(cx: Ctx<'_>) -> Result<Response, ApiError> {
         }
         Err(e) => return Err(e),
     };
-    let new = NewInvoice::parse(&cx.req.body, cx.app.config.allow_insecure_urls).await?;
+    let new = parse_new_invoice(&cx.req.body, cx.app.config.allow_insecure_urls).await?;
     let inv = create_use_case(cx.app, &store, new, None).await?;
     Ok(ok(201, invoice_json(&inv, &cx.app.config.public_url)))
 }

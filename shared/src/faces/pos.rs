@@ -14,7 +14,7 @@
 use crate::dispatch::Ctx;
 use crate::error::ApiError;
 use crate::handlers::invoices::{
-    check_refund_address, create_invoice, request_refund, NewInvoice, MAX_SORT_WINDOW,
+    check_refund_address, create_invoice, parse_new_invoice, request_refund, MAX_SORT_WINDOW,
 };
 use crate::handlers::read_all;
 use crate::http::{QueryInput, Response};
@@ -246,7 +246,7 @@ pub async fn start_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let payment_id = q.get("payment_id").map(str::to_string);
     let body = quote_body(&mut q);
     q.finish()?;
-    let mut new = NewInvoice::parse(body.to_string().as_bytes(), false)
+    let mut new = parse_new_invoice(body.to_string().as_bytes(), false)
         .await
         .map_err(renamed)?;
     new.metadata = Some(metadata);
@@ -257,7 +257,7 @@ pub async fn start_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     };
     if let Some(qr) = &quote {
         new.quote_id = Some(qr.id.clone());
-        new.currency = Some(qr.currency.to_string());
+        new.currency = Some(Currency::Fiat(qr.currency.clone()));
         if new.amount.is_some_and(|a| a != qr.amount) {
             return Err(ApiError::field(
                 "invoice_amount",
@@ -406,8 +406,7 @@ pub async fn check_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let pairs = pairs(&cx);
     let mut q = QueryInput::new(&pairs);
     let inv = payment(&cx, &store, &mut q).await?;
-    q.finish()?;
-    let inv = inv.expect("payment_id checked");
+    let inv = q.finish_with(inv)?;
     let (state, _, status) = words(&inv);
     let counting: Vec<_> = inv.payments.iter().filter(|p| p.counts()).collect();
     let confirmations = counting.iter().map(|p| p.confirmations).min().unwrap_or(0);
@@ -440,8 +439,7 @@ pub async fn cancel_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let inv = payment(&cx, &store, &mut q).await?;
     let reason = q.get("reason");
     let comment = q.get("comment");
-    q.finish()?;
-    let inv = inv.expect("payment_id checked");
+    let inv = q.finish_with(inv)?;
     let comment = match (reason, comment) {
         (Some(r), Some(c)) => Some(format!("{r}: {c}")),
         (r, c) => r.or(c).map(str::to_string),
@@ -464,8 +462,7 @@ pub async fn accept_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     }
     // The fiat amount is informational: the BTC amount decides.
     q.get("accepted_invoice_amount");
-    q.finish()?;
-    let (inv, sats) = (inv.expect("checked"), sats.expect("checked"));
+    let (inv, sats) = q.finish_with(inv.zip(sats))?;
     apply_input(
         cx.app,
         &store.id,
@@ -517,14 +514,13 @@ pub async fn refund_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
             );
         }
     }
-    q.finish()?;
-    let (inv, address, sats) = (
-        inv.expect("checked"),
-        address.expect("checked"),
-        sats.expect("checked"),
-    );
+    let (inv, (address, sats)) = q.finish_with(inv.zip(address.zip(sats)))?;
     let (inv, id) = request_refund(cx.app, &store, &inv.id, address, sats).await?;
-    let r = inv.refunds.iter().find(|r| r.id == id).expect("just added");
+    let r = inv
+        .refunds
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ApiError::internal("the refund was not recorded"))?;
     Ok(Response::ok(json!({
         "wait_time": "until the merchant sends it",
         "refund_id": r.id,

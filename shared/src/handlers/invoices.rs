@@ -3,298 +3,188 @@
 use super::{cursor_error, list_body};
 use crate::clock::{parse_flexible, rfc3339};
 use crate::dispatch::Ctx;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
 use crate::events::Event;
-use crate::http::{Input, QueryInput, Response};
+use crate::http::{QueryInput, Response};
 use crate::ids::{new_id, IdKind};
 use crate::invoice::lifecycle::Input as Change;
 use crate::invoice::repo::{self, apply_input, load_for_store};
-use crate::invoice::{Invoice, Payment, Refund, RefundStatus, Status};
-use crate::money::{btc_to_amount, check_amount, fiat_decimals, fiat_to_sats, sats_to_fiat};
-use crate::prices::Fiat;
+use crate::invoice::{Invoice, InvoiceError, Payment, Price, Refund, RefundStatus, Status};
+use crate::money::{btc_to_amount, check_amount, fiat_decimals, sats_to_fiat};
+use crate::prices::rates::{allowed_currency, Currency};
 use crate::records::{from_item, to_item};
+use crate::request::{self, Dec, Field, Int, NonEmpty, Object, Text, Unknown, Word};
 use crate::schema;
 use crate::store::{SpeedPolicy, Store};
-use crate::table::{encode_cursor, Cond, Index, Item, Query, SortKey, TxOp};
+use crate::table::{
+    encode_cursor, Cond, Index, Item, NamedTx, Query, SortKey, TableError, TxFailed, TxOp,
+};
 use bitcoin::Amount;
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Outputs below this are non-standard and would never relay.
-pub const DUST_SATS: u64 = 546;
+pub use crate::invoice::creation::DUST_SATS;
+pub use crate::invoice::NewInvoice;
 const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
-/// The buyer's browser is sent here: any absolute http(s) URL.
-fn url_field(input: &mut Input, field: &str) -> Option<String> {
-    let s = input.string(field, 2000)?;
-    match reqwest::Url::parse(&s) {
-        Ok(u)
-            if matches!(u.scheme(), "https" | "http")
-                && u.host_str().is_some_and(|h| !h.is_empty()) =>
-        {
-            Some(s)
-        }
-        _ => {
-            input.error(field, "must be an absolute http(s) URL");
-            None
-        }
-    }
-}
+/// An absolute http(s) URL (where the buyer's browser is sent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebUrl(pub String);
 
-/// An amount of money in `currency`, checked (`money::check_amount`); a
-/// bad one is reported on `field`.
-fn money_field(input: &mut Input, field: &str, amount: Decimal, currency: &str) -> Option<Decimal> {
-    match check_amount(amount, currency) {
-        Ok(a) => Some(a),
-        Err(e) => {
-            input.error(field, e);
-            None
+impl<'de> Deserialize<'de> for WebUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Text(s) = Text::<2000>::deserialize(d)?;
+        match reqwest::Url::parse(&s) {
+            Ok(u)
+                if matches!(u.scheme(), "https" | "http")
+                    && u.host_str().is_some_and(|h| !h.is_empty()) =>
+            {
+                Ok(WebUrl(s))
+            }
+            _ => Err(serde::de::Error::custom("must be an absolute http(s) URL")),
         }
     }
 }
 
-fn text_id(input: &mut Input, field: &str) -> Option<String> {
-    let s = input.nonempty(field, 200)?;
-    if s.chars().any(|c| c.is_control()) {
-        input.error(field, "must not contain control characters");
-        return None;
-    }
-    Some(s)
-}
+/// An identifier chosen by the merchant: non-empty, no control characters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextId(pub String);
 
-/// A price: BTC with up to 8 decimals, or a fiat amount with its currency's
-/// minor units (see `money::check_amount`); returns (amount, sats, rate).
-async fn price(
-    app: &crate::app::App,
-    amount: Decimal,
-    currency: &str,
-) -> Result<(Decimal, u64, Option<Decimal>), ApiError> {
-    if currency == "BTC" {
-        let amount = check_amount(amount, currency).map_err(|e| ApiError::field("amount", e))?;
-        let sats = btc_to_amount(amount)
-            .map_err(|e| ApiError::field("amount", e))?
-            .to_sat();
-        return Ok((amount, sats, None));
-    }
-    let fiat: Fiat = currency
-        .parse()
-        .map_err(|_| ApiError::field("currency", "must be BTC or a 3-letter fiat code"))?;
-    if !app.config.fiats.contains(&fiat) {
-        return Err(ApiError::field(
-            "currency",
-            format!(
-                "unsupported currency `{currency}`: use BTC or one of {}",
-                app.config
-                    .fiats
-                    .iter()
-                    .map(|f| f.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    let amount = check_amount(amount, currency).map_err(|e| ApiError::field("amount", e))?;
-    let rate = crate::prices::rates::current_rate(app, &fiat).await?;
-    let sats = fiat_to_sats(amount, rate.price)
-        .map_err(|e| ApiError::field("amount", e))?
-        .to_sat();
-    Ok((amount, sats, Some(rate.price)))
-}
-
-/// What a new invoice asks for (the body of `POST /v1/invoices`, parsed);
-/// the faces build one from their own requests.
-#[derive(Debug, Default, Clone)]
-pub struct NewInvoice {
-    pub quote_id: Option<String>,
-    pub amount: Option<Decimal>,
-    pub currency: Option<String>,
-    pub order_id: Option<String>,
-    pub order_name: Option<String>,
-    pub memo: Option<String>,
-    pub buyer_email: Option<String>,
-    pub redirect_url: Option<String>,
-    pub webhook_url: Option<String>,
-    pub expire_min: Option<i64>,
-    pub tolerance: Option<Decimal>,
-    pub speed: Option<SpeedPolicy>,
-    pub metadata: Option<serde_json::Map<String, Value>>,
-    /// The merchant's own address to be paid (seed 000's `POST /r`)
-    /// instead of the next address of the store's wallet.
-    pub fixed_address: Option<String>,
-}
-
-impl NewInvoice {
-    /// Parse a v1 invoice body (every bad field reported at once).
-    pub async fn parse(body: &[u8], insecure_urls: bool) -> Result<NewInvoice, ApiError> {
-        let mut input = Input::from_body(body)?;
-        let quote_id = input.nonempty("quote_id", 64);
-        let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(MAX_AMOUNT));
-        let currency = input.string("currency", 8).map(|c| c.to_ascii_uppercase());
-        let order_id = text_id(&mut input, "order_id");
-        let order_name = input.string("order_name", 200);
-        let memo = input.string("memo", 1000);
-        let buyer_email = input.string("buyer_email", 254);
-        if buyer_email
-            .as_ref()
-            .is_some_and(|e| !e.contains('@') || e.contains(char::is_whitespace))
-        {
-            input.error("buyer_email", "must be an email address");
+impl<'de> Deserialize<'de> for TextId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let NonEmpty(s) = NonEmpty::<200>::deserialize(d)?;
+        if s.chars().any(|c| c.is_control()) {
+            return Err(serde::de::Error::custom(
+                "must not contain control characters",
+            ));
         }
-        let redirect_url = url_field(&mut input, "redirect_url");
-        // Resolved and checked exactly as a webhook endpoint's `url` is.
-        let webhook_url = match input.string("webhook_url", 2000) {
-            Some(u) => match crate::webhooks::url::check_url(&u, insecure_urls).await {
-                Ok(_) => Some(u),
-                Err(e) => {
-                    input.error("webhook_url", e);
-                    None
-                }
-            },
-            None => None,
+        Ok(TextId(s))
+    }
+}
+
+/// An email address (loosely: an `@` and no spaces).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Email(pub String);
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Text(s) = Text::<254>::deserialize(d)?;
+        if !s.contains('@') || s.contains(char::is_whitespace) {
+            return Err(serde::de::Error::custom("must be an email address"));
+        }
+        Ok(Email(s))
+    }
+}
+
+/// The body of `POST /v1/invoices`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateInvoiceRequest {
+    pub quote_id: Field<NonEmpty<64>>,
+    pub amount: Field<Dec>,
+    pub currency: Field<Currency>,
+    pub order_id: Field<TextId>,
+    pub order_name: Field<Text<200>>,
+    pub memo: Field<Text<1000>>,
+    pub buyer_email: Field<Email>,
+    pub redirect_url: Field<WebUrl>,
+    /// Resolved and checked exactly as a webhook endpoint's `url` is.
+    pub webhook_url: Field<Text<2000>>,
+    pub expire_min: Field<Int<1, { 7 * 24 * 60 }>>,
+    pub allowed_error_percent: Field<Dec>,
+    pub speed_policy: Field<Word<SpeedPolicy>>,
+    pub metadata: Field<Object<4096>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl TryFrom<CreateInvoiceRequest> for NewInvoice {
+    type Error = FieldErrors;
+
+    /// Every bad field at once (the webhook URL's network check aside).
+    fn try_from(r: CreateInvoiceRequest) -> Result<NewInvoice, FieldErrors> {
+        let mut e = FieldErrors::default();
+        let quote_id = r.quote_id.take("quote_id", &mut e).map(|t| t.0);
+        let amount = match quote_id {
+            Some(_) => r.amount.take("amount", &mut e),
+            None => r.amount.require("amount", &mut e),
         };
-        let expire_min = input.int("expire_min", 1, 7 * 24 * 60);
-        let tolerance = input.decimal("allowed_error_percent", Decimal::ZERO, Decimal::from(50));
-        let speed = input
-            .one_of("speed_policy", &SpeedPolicy::NAMES)
-            .and_then(|s| SpeedPolicy::parse(&s));
-        let metadata = input.object("metadata", 4096);
-        if quote_id.is_none() {
-            input.required("amount", amount);
-        }
-        input.finish()?;
-        Ok(NewInvoice {
+        let amount = amount
+            .and_then(|a| e.check("amount", a.within(Decimal::ZERO, Decimal::from(MAX_AMOUNT))));
+        let tolerance = r
+            .allowed_error_percent
+            .take("allowed_error_percent", &mut e)
+            .and_then(|t| {
+                e.check(
+                    "allowed_error_percent",
+                    t.within(Decimal::ZERO, Decimal::from(50)),
+                )
+            });
+        let new = NewInvoice {
             quote_id,
             amount,
-            currency,
-            order_id,
-            order_name,
-            memo,
-            buyer_email,
-            redirect_url,
-            webhook_url,
-            expire_min,
+            currency: r.currency.take("currency", &mut e),
+            order_id: r.order_id.take("order_id", &mut e).map(|t| t.0),
+            order_name: r.order_name.take("order_name", &mut e).map(|t| t.0),
+            memo: r.memo.take("memo", &mut e).map(|t| t.0),
+            buyer_email: r.buyer_email.take("buyer_email", &mut e).map(|t| t.0),
+            redirect_url: r.redirect_url.take("redirect_url", &mut e).map(|u| u.0),
+            webhook_url: r.webhook_url.take("webhook_url", &mut e).map(|u| u.0),
+            expire_min: r.expire_min.take("expire_min", &mut e).map(|n| n.0),
             tolerance,
-            speed,
-            metadata,
+            speed: r.speed_policy.take("speed_policy", &mut e).map(|w| w.0),
+            metadata: r.metadata.take("metadata", &mut e).map(|m| m.0),
             fixed_address: None,
-        })
+        };
+        r.unknown.refuse(&mut e, "unknown field");
+        if e.is_empty() {
+            Ok(new)
+        } else {
+            Err(e)
+        }
+    }
+}
+
+/// Parse a v1 invoice body (every bad field reported at once); a
+/// `webhook_url` is resolved and checked like a webhook endpoint's.
+pub async fn parse_new_invoice(body: &[u8], insecure_urls: bool) -> Result<NewInvoice, ApiError> {
+    let req: CreateInvoiceRequest = request::body(body)?;
+    let url_problem = match &req.webhook_url {
+        Field::Given(Text(u)) => crate::webhooks::url::check_url(u, insecure_urls)
+            .await
+            .err(),
+        _ => None,
+    };
+    match (NewInvoice::try_from(req), url_problem) {
+        (Ok(new), None) => Ok(new),
+        (Ok(_), Some(why)) => Err(ApiError::field("webhook_url", why)),
+        (Err(mut errors), Some(why)) => {
+            errors.add("webhook_url", why);
+            Err(errors.into())
+        }
+        (Err(errors), None) => Err(errors.into()),
     }
 }
 
 /// `POST /v1/invoices` -> 201 invoice with a fresh address.
 pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store: Store = cx.store()?.clone();
-    let new = NewInvoice::parse(&cx.req.body, cx.app.config.allow_insecure_urls).await?;
-    let inv = create_invoice(cx.app, &store, new, cx.idempotency.as_ref()).await?;
+    let new = parse_new_invoice(&cx.req.body, cx.app.config.allow_insecure_urls).await?;
+    let inv = crate::invoice::create(cx.app, &store, new, cx.idempotency.as_ref()).await?;
     Ok(Response::created(inv.to_json(&cx.app.config.public_url)))
 }
 
-/// Create an invoice of `store` (the use case behind `POST /v1/invoices`
-/// and every face's invoice creation): priced now or at a held quote, with
-/// the next address of the store's wallet.
+/// The use case behind `POST /v1/invoices` with its errors in API terms
+/// (`crate::invoice::create` is the transport-free one).
 pub async fn create_invoice(
     app: &crate::app::App,
     store: &Store,
     new: NewInvoice,
     lease: Option<&crate::dispatch::IdempotencyLease>,
 ) -> Result<Invoice, ApiError> {
-    let id = new_id(IdKind::Invoice);
-    let mut extra_ops = Vec::new();
-    let mut speed = new.speed;
-    let (amount, currency, sats, rate) = match &new.quote_id {
-        Some(qid) => {
-            let (quote, _) = crate::prices::quotes::quote_for_invoice(app, &store.id, qid).await?;
-            if new.amount.is_some_and(|a| a != quote.amount)
-                || new
-                    .currency
-                    .as_ref()
-                    .is_some_and(|c| c != quote.currency.as_str())
-            {
-                return Err(ApiError::field(
-                    "amount",
-                    "must match the quote's amount and currency (or be left out)",
-                ));
-            }
-            extra_ops.push(quote.claim_op(Some(&id), app.now()));
-            // The quote's terms (seed 002 GetRate): the buyer pays the total
-            // (amount + network fee), and a quote that accepted zero-conf
-            // settles on a non-RBF unconfirmed payment, unless this request
-            // names its own speed policy.
-            if quote.accept_zero_conf {
-                speed = speed.or(Some(SpeedPolicy::ZeroConf));
-            }
-            (
-                quote.amount,
-                quote.currency.to_string(),
-                quote.total_sats,
-                Some(quote.rate),
-            )
-        }
-        None => {
-            let amount = new
-                .amount
-                .ok_or_else(|| ApiError::field("amount", "is required"))?;
-            let currency = new
-                .currency
-                .clone()
-                .unwrap_or_else(|| store.default_currency.clone());
-            let (amount, sats, rate) = price(app, amount, &currency).await?;
-            (amount, currency, sats, rate)
-        }
-    };
-    if sats < DUST_SATS {
-        return Err(ApiError::field(
-            "amount",
-            format!(
-                "is {sats} sats; the smallest payable amount is {DUST_SATS} sats (the dust limit)"
-            ),
-        ));
-    }
-    let now = app.now();
-    let expires = now + time::Duration::minutes(new.expire_min.unwrap_or(store.expiration_minutes));
-    let inv = Invoice {
-        id,
-        store_id: store.id.clone(),
-        status: Status::New,
-        amount,
-        currency,
-        crypto_amount_sats: sats,
-        rate,
-        network: store.network,
-        address: None,
-        address_index: None,
-        wallet_id: None,
-        order_id: new.order_id,
-        order_name: new.order_name,
-        buyer_email: new.buyer_email,
-        memo: new.memo,
-        metadata: new.metadata,
-        redirect_url: new.redirect_url,
-        webhook_url: new.webhook_url,
-        speed_policy: speed.unwrap_or(store.speed_policy),
-        payment_tolerance_percent: new.tolerance.unwrap_or(store.payment_tolerance_percent),
-        flags: vec![],
-        created_at: rfc3339(now),
-        updated_at: rfc3339(now),
-        expires_at: rfc3339(expires),
-        monitoring_until: rfc3339(expires + time::Duration::minutes(store.monitoring_minutes)),
-        payments: vec![],
-        refunds: vec![],
-        accepted_sats: None,
-        quote_id: new.quote_id,
-        comment: None,
-        version: 1,
-        store_name: store.name.clone(),
-        confirmed_payments: vec![],
-        fixed: None,
-    };
-    match new.fixed_address {
-        Some(address) => {
-            crate::invoice::fixed::create(app, store, inv, address, extra_ops, lease).await
-        }
-        None => repo::create(app, store, inv, extra_ops, lease).await,
-    }
+    Ok(crate::invoice::create(app, store, new, lease).await?)
 }
 
 /// `GET /v1/invoices/{id}`.
@@ -484,120 +374,161 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(list_body(items, next)))
 }
 
+/// The body of `POST /v1/invoices/archived`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ImportInvoiceRequest {
+    pub order_id: Field<TextId>,
+    pub amount: Field<Dec>,
+    pub currency: Field<Currency>,
+    pub crypto_amount: Field<Dec>,
+    pub order_name: Field<Text<200>>,
+    pub created_at: Field<NonEmpty<64>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A historical invoice to record: checked, not yet placed in time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedInvoice {
+    pub order_id: String,
+    pub order_name: Option<String>,
+    pub price: Price,
+    pub created: time::OffsetDateTime,
+}
+
+impl ImportInvoiceRequest {
+    /// Every bad field at once; the currency must be one the gateway
+    /// accepts and `created_at` must not be after `now`.
+    pub fn check(
+        self,
+        app: &crate::app::App,
+        now: time::OffsetDateTime,
+    ) -> Result<ArchivedInvoice, ApiError> {
+        let mut e = FieldErrors::default();
+        let order_id = self.order_id.require("order_id", &mut e).map(|t| t.0);
+        let amount = self
+            .amount
+            .require("amount", &mut e)
+            .and_then(|a| e.check("amount", a.within(Decimal::ZERO, Decimal::from(MAX_AMOUNT))));
+        let currency = self
+            .currency
+            .require("currency", &mut e)
+            .and_then(|c| e.check("currency", allowed_currency(app, &c).map(|()| c)));
+        let crypto = self
+            .crypto_amount
+            .take("crypto_amount", &mut e)
+            .and_then(|c| {
+                e.check(
+                    "crypto_amount",
+                    c.within(Decimal::ZERO, Decimal::from(21_000_000)),
+                )
+            });
+        let order_name = self.order_name.take("order_name", &mut e).map(|t| t.0);
+        let created = self.created_at.require("created_at", &mut e).and_then(|t| {
+            match parse_flexible(&t.0) {
+                Ok(t) if t > now => {
+                    e.add("created_at", "must not be in the future");
+                    None
+                }
+                Ok(t) => Some(t),
+                Err(why) => {
+                    e.add("created_at", why);
+                    None
+                }
+            }
+        });
+        let amount = match (amount, &currency) {
+            (Some(a), Some(c)) => e.check("amount", check_amount(a, c.code())),
+            (a, _) => a,
+        };
+        let crypto = crypto.and_then(|c| e.check("crypto_amount", check_amount(c, "BTC")));
+        let sats = match (crypto, &currency, amount) {
+            (Some(btc), _, _) | (None, Some(Currency::Btc), Some(btc)) => {
+                btc_to_amount(btc).ok().map_or(0, |a| a.to_sat())
+            }
+            _ => 0,
+        };
+        self.unknown.refuse(&mut e, "unknown field");
+        let value = match (order_id, amount, currency, created) {
+            (Some(order_id), Some(amount), Some(currency), Some(created)) => {
+                let rate = (currency != Currency::Btc && sats > 0).then(|| {
+                    (amount * Decimal::from(crate::money::SATS_PER_BTC) / Decimal::from(sats))
+                        .round_dp(8)
+                });
+                Some(ArchivedInvoice {
+                    order_id,
+                    order_name,
+                    price: Price {
+                        amount,
+                        currency,
+                        sats,
+                        rate,
+                    },
+                    created,
+                })
+            }
+            _ => None,
+        };
+        request::finish(e, value)
+    }
+}
+
+/// The writes of an import, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImportWrite {
+    OrderId,
+    Invoice,
+}
+
 /// `POST /v1/invoices/archived`: a historical record, no address.
 pub async fn import(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store: Store = cx.store()?.clone();
-    let mut input = Input::from_body(&cx.req.body)?;
-    let order_id = text_id(&mut input, "order_id");
-    let order_id = input.required("order_id", order_id);
-    let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(MAX_AMOUNT));
-    let amount = input.required("amount", amount);
-    let currency = input
-        .nonempty("currency", 8)
-        .map(|c| c.to_ascii_uppercase());
-    let currency = input.required("currency", currency);
-    let crypto = input.decimal("crypto_amount", Decimal::ZERO, Decimal::from(21_000_000));
-    let order_name = input.string("order_name", 200);
-    let created_raw = input.nonempty("created_at", 64);
-    let created_raw = input.required("created_at", created_raw);
     let now = cx.now();
-    let created = created_raw.and_then(|s| match parse_flexible(&s) {
-        Ok(t) if t > now => {
-            input.error("created_at", "must not be in the future");
-            None
-        }
-        Ok(t) => Some(t),
-        Err(e) => {
-            input.error("created_at", e);
-            None
-        }
-    });
-    if let Some(c) = &currency {
-        if c != "BTC" && c.parse::<Fiat>().is_err() {
-            input.error("currency", "must be BTC or a 3-letter fiat code");
-        }
-    }
-    let amount = match (amount, &currency) {
-        (Some(a), Some(cur)) => money_field(&mut input, "amount", a, cur),
-        (a, _) => a,
-    };
-    let crypto = crypto.and_then(|c| money_field(&mut input, "crypto_amount", c, "BTC"));
-    let sats = match (crypto, currency.as_deref(), amount) {
-        (Some(btc), _, _) | (None, Some("BTC"), Some(btc)) => {
-            btc_to_amount(btc).ok().map(|a| a.to_sat())
-        }
-        _ => Some(0),
-    };
-    input.finish()?;
-    let (order_id, amount, currency, created, sats) = (
-        order_id.expect("checked"),
-        amount.expect("checked"),
-        currency.expect("checked"),
-        created.expect("checked"),
-        sats.unwrap_or(0),
-    );
-    let rate = (currency != "BTC" && sats > 0)
-        .then(|| amount * Decimal::from(crate::money::SATS_PER_BTC) / Decimal::from(sats));
+    let req: ImportInvoiceRequest = request::body(&cx.req.body)?;
+    let archived = req.check(cx.app, now)?;
+    let order_id = archived.order_id;
     let inv = Invoice {
-        id: new_id(IdKind::Invoice),
-        store_id: store.id.clone(),
-        status: Status::Archived,
-        amount,
-        currency,
-        crypto_amount_sats: sats,
-        rate: rate.map(|r| r.round_dp(8)),
-        network: store.network,
-        address: None,
-        address_index: None,
-        wallet_id: None,
         order_id: Some(order_id.clone()),
-        order_name,
-        buyer_email: None,
-        memo: None,
-        metadata: None,
-        redirect_url: None,
-        webhook_url: None,
-        speed_policy: store.speed_policy,
+        order_name: archived.order_name,
         payment_tolerance_percent: Decimal::ZERO,
-        flags: vec![],
-        created_at: rfc3339(created),
-        updated_at: rfc3339(now),
-        expires_at: rfc3339(created),
-        monitoring_until: rfc3339(created),
-        payments: vec![],
-        refunds: vec![],
-        accepted_sats: None,
-        quote_id: None,
-        comment: None,
-        version: 1,
-        store_name: store.name.clone(),
-        confirmed_payments: vec![],
-        fixed: None,
+        ..Invoice::new(
+            new_id(IdKind::Invoice),
+            &store,
+            Status::Archived,
+            archived.price,
+            archived.created,
+            now,
+        )
     };
-    let result = cx
-        .app
-        .table
-        .transact(vec![
-            TxOp::Put {
-                item: to_item(
-                    &json!({"invoice_id": inv.id}),
-                    &schema::order(&store.id, &order_id),
-                    &[],
-                ),
-                cond: Some(Cond::NotExists),
-            },
-            TxOp::Put {
-                item: repo::invoice_item(&inv, now),
-                cond: Some(Cond::NotExists),
-            },
-        ])
-        .await;
-    match result {
+    let mut tx = NamedTx::new();
+    tx.push(
+        ImportWrite::OrderId,
+        TxOp::Put {
+            item: to_item(
+                &json!({"invoice_id": inv.id}),
+                &schema::order(&store.id, &order_id),
+                &[],
+            ),
+            cond: Some(Cond::NotExists),
+        },
+    );
+    tx.push(
+        ImportWrite::Invoice,
+        TxOp::Put {
+            item: repo::invoice_item(&inv, now),
+            cond: Some(Cond::NotExists),
+        },
+    );
+    match tx.run(&*cx.app.table).await {
         Ok(()) => Ok(Response::created(inv.to_json(&cx.app.config.public_url))),
-        Err(e) if e.is_condition_failed() => Err(ApiError::conflict(format!(
-            "order_id `{order_id}` is already used by another invoice of this store"
-        ))),
-        Err(e) => Err(e.into()),
+        Err(TxFailed::Condition(ImportWrite::OrderId)) => {
+            Err(InvoiceError::OrderIdTaken(order_id).into())
+        }
+        Err(TxFailed::Condition(ImportWrite::Invoice)) => {
+            Err(TableError::Backend("a new invoice id was already taken".into()).into())
+        }
+        Err(TxFailed::Table(e)) => Err(e.into()),
     }
 }
 
@@ -607,66 +538,168 @@ async fn command(cx: &Ctx<'_>, input: Change) -> Result<Response, ApiError> {
     Ok(Response::ok(inv.to_json(&cx.app.config.public_url)))
 }
 
+/// The body of `POST /v1/invoices/{id}/status`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MarkRequest {
+    pub status: Field<Word<MarkStatus>>,
+    pub comment: Field<Text<1000>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// The statuses a merchant may mark an invoice with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkStatus {
+    Completed,
+    Invalid,
+}
+
+impl request::Words for MarkStatus {
+    const WORDS: &'static [&'static str] = &["completed", "invalid"];
+}
+
+impl TryFrom<MarkRequest> for Change {
+    type Error = ApiError;
+    fn try_from(r: MarkRequest) -> Result<Change, ApiError> {
+        let mut e = FieldErrors::default();
+        let status = r.status.require("status", &mut e).map(|w| match w.0 {
+            MarkStatus::Completed => Status::Completed,
+            MarkStatus::Invalid => Status::Invalid,
+        });
+        let comment = r.comment.take("comment", &mut e).map(|t| t.0);
+        r.unknown.refuse(&mut e, "unknown field");
+        request::finish(e, status.map(|status| Change::Mark { status, comment }))
+    }
+}
+
 /// `POST /v1/invoices/{id}/status {status: completed|invalid, comment?}`.
 pub async fn mark(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut input = Input::from_body(&cx.req.body)?;
-    let status = input.one_of("status", &["completed", "invalid"]);
-    let status = input.required("status", status);
-    let comment = input.string("comment", 1000);
-    input.finish()?;
-    let status = Status::parse(&status.expect("checked")).expect("one_of");
-    command(&cx, Change::Mark { status, comment }).await
+    let req: MarkRequest = request::body(&cx.req.body)?;
+    command(&cx, req.try_into()?).await
+}
+
+/// The body of `POST /v1/invoices/{id}/cancel`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CancelRequest {
+    pub reason: Field<Text<200>>,
+    pub comment: Field<Text<1000>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl TryFrom<CancelRequest> for Change {
+    type Error = ApiError;
+    fn try_from(r: CancelRequest) -> Result<Change, ApiError> {
+        let mut e = FieldErrors::default();
+        let reason = r.reason.take("reason", &mut e).map(|t| t.0);
+        let comment = r.comment.take("comment", &mut e).map(|t| t.0);
+        r.unknown.refuse(&mut e, "unknown field");
+        let comment = match (reason, comment) {
+            (Some(r), Some(c)) => Some(format!("{r}: {c}")),
+            (r, c) => r.or(c),
+        };
+        request::finish(e, Some(Change::Cancel { comment }))
+    }
 }
 
 /// `POST /v1/invoices/{id}/cancel {reason?, comment?}`.
 pub async fn cancel(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut input = Input::from_body(&cx.req.body)?;
-    let reason = input.string("reason", 200);
-    let comment = input.string("comment", 1000);
-    input.finish()?;
-    let comment = match (reason, comment) {
-        (Some(r), Some(c)) => Some(format!("{r}: {c}")),
-        (r, c) => r.or(c),
-    };
-    command(&cx, Change::Cancel { comment }).await
+    let req: CancelRequest = request::body(&cx.req.body)?;
+    command(&cx, req.try_into()?).await
+}
+
+/// Satoshis of one payment or refund: 1 sat up to all the bitcoin there is.
+pub type Sats = Int<1, { 21_000_000 * 100_000_000 }>;
+
+/// The body of `POST /v1/invoices/{id}/accept-underpayment`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AcceptUnderpaymentRequest {
+    pub accepted_amount_sats: Field<Sats>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl TryFrom<AcceptUnderpaymentRequest> for Change {
+    type Error = ApiError;
+    fn try_from(r: AcceptUnderpaymentRequest) -> Result<Change, ApiError> {
+        let mut e = FieldErrors::default();
+        let sats = r
+            .accepted_amount_sats
+            .require("accepted_amount_sats", &mut e);
+        r.unknown.refuse(&mut e, "unknown field");
+        request::finish(
+            e,
+            sats.map(|s| Change::AcceptUnderpayment { sats: s.unsigned() }),
+        )
+    }
 }
 
 /// `POST /v1/invoices/{id}/accept-underpayment {accepted_amount_sats}`.
 pub async fn accept_underpayment(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut input = Input::from_body(&cx.req.body)?;
-    let sats = input.int("accepted_amount_sats", 1, 21_000_000 * 100_000_000);
-    let sats = input.required("accepted_amount_sats", sats);
-    input.finish()?;
-    command(
-        &cx,
-        Change::AcceptUnderpayment {
-            sats: sats.expect("checked") as u64,
-        },
-    )
-    .await
+    let req: AcceptUnderpaymentRequest = request::body(&cx.req.body)?;
+    command(&cx, req.try_into()?).await
+}
+
+/// The body of `POST /v1/invoices/{id}/refunds`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RefundRequest {
+    pub address: Field<NonEmpty<100>>,
+    pub amount_sats: Field<Sats>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A refund to request: an address of the store's network and an amount.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRefund {
+    pub address: String,
+    pub amount: Amount,
+}
+
+impl RefundRequest {
+    /// Every bad field at once; the address must be of `store`'s network.
+    pub fn check(self, store: &Store) -> Result<NewRefund, ApiError> {
+        let mut e = FieldErrors::default();
+        let address = self
+            .address
+            .require("address", &mut e)
+            .and_then(|a| e.check("address", check_refund_address(store, &a.0).map(|()| a.0)));
+        let sats = self.amount_sats.require("amount_sats", &mut e);
+        self.unknown.refuse(&mut e, "unknown field");
+        let value = match (address, sats) {
+            (Some(address), Some(sats)) => Some(NewRefund {
+                address,
+                amount: Amount::from_sat(sats.unsigned()),
+            }),
+            _ => None,
+        };
+        request::finish(e, value)
+    }
 }
 
 /// `POST /v1/invoices/{id}/refunds {address, amount_sats}` -> 201 refund.
 pub async fn create_refund(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let mut input = Input::from_body(&cx.req.body)?;
-    let address = input.nonempty("address", 100);
-    let address = input.required("address", address);
-    let sats = input.int("amount_sats", 1, 21_000_000 * 100_000_000);
-    let sats = input.required("amount_sats", sats);
-    if let Some(Err(e)) = address.as_ref().map(|a| check_refund_address(&store, a)) {
-        input.error("address", e);
-    }
-    input.finish()?;
+    let req: RefundRequest = request::body(&cx.req.body)?;
+    let refund = req.check(&store)?;
     let (inv, id) = request_refund(
         cx.app,
         &store,
         cx.param("id"),
-        address.expect("checked"),
-        sats.expect("checked") as u64,
+        refund.address,
+        refund.amount.to_sat(),
     )
     .await?;
-    let r = inv.refunds.iter().find(|r| r.id == id).expect("just added");
+    let r = inv
+        .refunds
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ApiError::internal("the refund was not recorded"))?;
     Ok(Response::created(r.to_json(&inv.id)))
 }
 

@@ -4,10 +4,14 @@
 
 use crate::chain::sim::SimChain;
 use crate::dispatch::Ctx;
-use crate::error::ApiError;
-use crate::http::{Input, Response};
+use crate::error::{ApiError, FieldErrors};
+use crate::handlers::invoices::Sats;
+use crate::http::Response;
 use crate::invoice::repo::load_for_store;
+use crate::invoice::Status;
+use crate::request::{self, Field, Flag, Int, NonEmpty, Unknown, Word};
 use bitcoin::Amount;
+use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -77,26 +81,76 @@ async fn not_another_stores(
     }
 }
 
+/// The body of `POST /v1/sandbox/payments`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PayRequest {
+    pub invoice_id: Field<NonEmpty<64>>,
+    pub address: Field<NonEmpty<100>>,
+    pub amount_sats: Field<Sats>,
+    pub rbf: Field<Flag>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// What a sandbox payment pays.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PayTo {
+    /// The address of this invoice of the store.
+    Invoice(String),
+    /// Any address that is not another store's invoice address.
+    Address(String),
+}
+
+/// A checked sandbox payment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payment {
+    pub to: PayTo,
+    pub amount: Amount,
+    pub rbf: bool,
+}
+
+impl TryFrom<PayRequest> for Payment {
+    type Error = ApiError;
+    fn try_from(r: PayRequest) -> Result<Payment, ApiError> {
+        let mut e = FieldErrors::default();
+        let invoice_id = r.invoice_id.take("invoice_id", &mut e);
+        let address = r.address.take("address", &mut e);
+        let sats = r.amount_sats.require("amount_sats", &mut e);
+        let rbf = r.rbf.take("rbf", &mut e).is_some_and(|f| f.0);
+        let to = match (invoice_id, address) {
+            (Some(id), None) => Some(PayTo::Invoice(id.0)),
+            (None, Some(a)) => Some(PayTo::Address(a.0)),
+            _ => {
+                e.add(
+                    "invoice_id",
+                    "give exactly one of `invoice_id` or `address`",
+                );
+                None
+            }
+        };
+        r.unknown.refuse(&mut e, "unknown field");
+        let value = match (to, sats) {
+            (Some(to), Some(sats)) => Some(Payment {
+                to,
+                amount: Amount::from_sat(sats.unsigned()),
+                rbf,
+            }),
+            _ => None,
+        };
+        request::finish(e, value)
+    }
+}
+
 /// `POST /v1/sandbox/payments {invoice_id | address, amount_sats, rbf?}` -> 201.
 pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sim = sim(&cx)?.clone();
     fresh(&sim).await?;
     let store = cx.store()?.clone();
-    let mut input = Input::from_body(&cx.req.body)?;
-    let invoice_id = input.nonempty("invoice_id", 64);
-    let address = input.nonempty("address", 100);
-    let sats = input.int("amount_sats", 1, 21_000_000 * 100_000_000);
-    let sats = input.required("amount_sats", sats);
-    let rbf = input.bool("rbf").unwrap_or(false);
-    if invoice_id.is_some() == address.is_some() {
-        input.error(
-            "invoice_id",
-            "give exactly one of `invoice_id` or `address`",
-        );
-    }
-    input.finish()?;
-    let (address, invoice) = match (invoice_id, address) {
-        (Some(id), _) => {
+    let req: PayRequest = request::body(&cx.req.body)?;
+    let payment = Payment::try_from(req)?;
+    let (address, invoice) = match payment.to {
+        PayTo::Invoice(id) => {
             let inv = load_for_store(cx.app, &store.id, &id).await?;
             let a = inv
                 .address
@@ -104,19 +158,14 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
                 .ok_or_else(|| ApiError::conflict("this invoice has no address (archived)"))?;
             (a, Some(inv.id))
         }
-        (_, Some(a)) => {
+        PayTo::Address(a) => {
             not_another_stores(&cx, &store, &a).await?;
             (a, None)
         }
-        _ => unreachable!("checked"),
     };
-    let amount_sats = sats.expect("checked") as u64;
+    let (amount, rbf) = (payment.amount, payment.rbf);
     let txid = sim
-        .pay_for(
-            Some(&store.id),
-            &[(address.clone(), Amount::from_sat(amount_sats))],
-            rbf,
-        )
+        .pay_for(Some(&store.id), &[(address.clone(), amount)], rbf)
         .map_err(sim_error)?;
     let vout = 0;
     durable(&sim).await?;
@@ -127,17 +176,28 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     }
     settle(&cx).await;
     Ok(Response::created(json!({
-        "txid": txid.to_string(), "vout": vout, "address": address, "amount_sats": amount_sats, "rbf": rbf,
+        "txid": txid.to_string(), "vout": vout, "address": address, "amount_sats": amount.to_sat(), "rbf": rbf,
     })))
+}
+
+/// The body of `POST /v1/sandbox/blocks`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MineRequest {
+    pub count: Field<Int<1, 1000>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
 }
 
 /// `POST /v1/sandbox/blocks {count}`.
 pub async fn mine(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sim = sim(&cx)?.clone();
     fresh(&sim).await?;
-    let mut input = Input::from_body(&cx.req.body)?;
-    let count = input.int("count", 1, 1000).unwrap_or(1) as u32;
-    input.finish()?;
+    let req: MineRequest = request::body(&cx.req.body)?;
+    let mut e = FieldErrors::default();
+    let count = req.count.take("count", &mut e).map_or(1, |n| n.0 as u32);
+    req.unknown.refuse(&mut e, "unknown field");
+    e.finish()?;
     let hashes = sim.mine(count);
     durable(&sim).await?;
     settle(&cx).await;
@@ -147,15 +207,24 @@ pub async fn mine(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })))
 }
 
+/// The body of `POST /v1/sandbox/reorg`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReorgRequest {
+    pub depth: Field<Int<1, 100>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `POST /v1/sandbox/reorg {depth}`.
 pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sim = sim(&cx)?.clone();
     fresh(&sim).await?;
-    let mut input = Input::from_body(&cx.req.body)?;
-    let depth = input.int("depth", 1, 100);
-    let depth = input.required("depth", depth);
-    input.finish()?;
-    let depth = depth.expect("checked") as u32;
+    let req: ReorgRequest = request::body(&cx.req.body)?;
+    let mut e = FieldErrors::default();
+    let depth = req.depth.require("depth", &mut e).map(|n| n.0 as u32);
+    req.unknown.refuse(&mut e, "unknown field");
+    let depth = request::finish(e, depth)?;
     let store = cx.store()?;
     sim.reorg_for(Some(&store.id), depth).map_err(sim_error)?;
     durable(&sim).await?;
@@ -164,18 +233,37 @@ pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(json!({ "depth": depth, "tip_height": tip })))
 }
 
+/// A transaction id (64 hex digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxidIn(pub bitcoin::Txid);
+
+impl<'de> Deserialize<'de> for TxidIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let NonEmpty(s) = NonEmpty::<64>::deserialize(d)?;
+        s.parse()
+            .map(TxidIn)
+            .map_err(|_| serde::de::Error::custom("is not a transaction id"))
+    }
+}
+
+/// The body of `POST /v1/sandbox/double-spend`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DoubleSpendRequest {
+    pub txid: Field<TxidIn>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `POST /v1/sandbox/double-spend {txid}`.
 pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sim = sim(&cx)?.clone();
     fresh(&sim).await?;
-    let mut input = Input::from_body(&cx.req.body)?;
-    let txid = input.nonempty("txid", 64);
-    let txid = input.required("txid", txid);
-    input.finish()?;
-    let txid: bitcoin::Txid = txid
-        .expect("checked")
-        .parse()
-        .map_err(|_| ApiError::field("txid", "is not a transaction id"))?;
+    let req: DoubleSpendRequest = request::body(&cx.req.body)?;
+    let mut e = FieldErrors::default();
+    let txid = req.txid.require("txid", &mut e).map(|t| t.0);
+    req.unknown.refuse(&mut e, "unknown field");
+    let txid = request::finish(e, txid)?;
     let store = cx.store()?;
     let replacement = sim
         .double_spend_for(Some(&store.id), &txid)
@@ -187,22 +275,31 @@ pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
     ))
 }
 
+/// The body of `POST /v1/sandbox/simulate-webhook`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SimulateWebhookRequest {
+    pub invoice_id: Field<NonEmpty<64>>,
+    pub status: Field<Word<Status>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `POST /v1/sandbox/simulate-webhook {invoice_id, status}`: send the event
 /// that status would cause, with the invoice as if it had that status, to
 /// the store's endpoints and the invoice's `webhook_url`. Nothing is stored
 /// and the invoice does not change; the body carries `"simulated": true`.
 /// Works for every store (it does not touch the chain).
 pub async fn simulate_webhook(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    use crate::invoice::Status;
     let store = cx.store()?.clone();
-    let mut input = Input::from_body(&cx.req.body)?;
-    let invoice_id = input.nonempty("invoice_id", 64);
-    let invoice_id = input.required("invoice_id", invoice_id);
-    let status = input.one_of("status", &Status::NAMES);
-    let status = input.required("status", status);
-    input.finish()?;
-    let inv = load_for_store(cx.app, &store.id, &invoice_id.expect("checked")).await?;
-    let status = Status::parse(&status.expect("checked")).expect("one_of");
+    let req: SimulateWebhookRequest = request::body(&cx.req.body)?;
+    let mut e = FieldErrors::default();
+    let invoice_id = req.invoice_id.require("invoice_id", &mut e);
+    let status = req.status.require("status", &mut e);
+    req.unknown.refuse(&mut e, "unknown field");
+    let (invoice_id, status) = request::finish(e, invoice_id.zip(status))?;
+    let status = status.0;
+    let inv = load_for_store(cx.app, &store.id, &invoice_id.0).await?;
     // The event that status sends, from the lifecycle's one table; a new
     // invoice announces itself, a refund is a payment event.
     let kind = match status {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 /// `POST /v1/stores` -> 201 `{store, api_key}`.
 pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let account_id = cx.account_id()?.to_string();
-    let settings = StoreSettings::parse(&cx.req.body, None)?;
+    let settings = StoreSettings::parse(cx.app, &cx.req.body, None)?;
     let (store, key, secret) = create_store(cx.app, &account_id, settings).await?;
     Ok(Response::created(json!({
         "store": store.to_json(Some((0, 0))),
@@ -129,7 +129,7 @@ pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// `PATCH /v1/stores/{id}`: change only the fields sent.
 pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.managed_store(cx.param("id")).await?;
-    let settings = StoreSettings::parse(&cx.req.body, Some(store.network))?;
+    let settings = StoreSettings::parse(cx.app, &cx.req.body, Some(store.network))?;
     let store = update_store(cx.app, &store, settings).await?;
     Ok(Response::ok(store_json(&cx, &store).await?))
 }

@@ -5,7 +5,6 @@
 
 use super::{Flag, Invoice, Payment, PaymentStatus, Refund, RefundStatus, Status};
 use crate::clock::{parse_rfc3339, rfc3339};
-use crate::error::ApiError;
 use crate::store::SpeedPolicy;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -74,25 +73,62 @@ pub struct Change {
     pub changed: bool,
 }
 
+/// Why a transition was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransitionError {
+    /// A merchant may mark only `completed` or `invalid`.
+    #[error("must be `completed` or `invalid`")]
+    MarkStatus,
+    /// Only open invoices can be marked.
+    #[error("invoice {id} is {}; only new, paid_partial, pending or expired invoices can be marked", .status.as_str())]
+    NotMarkable { id: String, status: Status },
+    /// Only unpaid new invoices can be cancelled.
+    #[error("invoice {id} is {} and has received {paid} sats; only unpaid new invoices can be cancelled", .status.as_str())]
+    NotCancellable {
+        id: String,
+        status: Status,
+        paid: u64,
+    },
+    /// Only underpaid invoices can accept an underpayment.
+    #[error("invoice {id} is {}; only underpaid invoices (paid_partial) can accept an underpayment", .status.as_str())]
+    NotUnderpaid { id: String, status: Status },
+    /// The accepted amount is not what was paid on time.
+    #[error("must equal what was paid on time: {paid} sats")]
+    AcceptedAmount { paid: u64 },
+    /// Archived and cancelled invoices have nothing to refund.
+    #[error("invoice {id} is {}; nothing to refund", .status.as_str())]
+    NothingToRefund { id: String, status: Status },
+    /// A refund must be of what was received and not yet refunded.
+    #[error("must be between 1 and the {refundable} sats received and not yet refunded")]
+    RefundAmount { refundable: u64 },
+    /// The stored expiry is not a time: nothing is decided on a guess.
+    #[error("invoice {id} has an unreadable expiry `{expires_at}`")]
+    BadExpiry { id: String, expires_at: String },
+}
+
 /// Decide the invoice after `input` at time `now`.
-pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Change, ApiError> {
+pub fn transition(
+    old: &Invoice,
+    input: Input,
+    now: OffsetDateTime,
+) -> Result<Change, TransitionError> {
+    let expires = parse_rfc3339(&old.expires_at).map_err(|_| TransitionError::BadExpiry {
+        id: old.id.clone(),
+        expires_at: old.expires_at.clone(),
+    })?;
     let mut inv = old.clone();
     match input {
-        Input::Chain(view) => apply_chain(&mut inv, &view, now),
+        Input::Chain(view) => apply_chain(&mut inv, &view, expires, now),
         Input::Tick => {}
         Input::Mark { status, comment } => {
             if !matches!(status, Status::Completed | Status::Invalid) {
-                return Err(ApiError::field(
-                    "status",
-                    "must be `completed` or `invalid`",
-                ));
+                return Err(TransitionError::MarkStatus);
             }
             if !old.status.is_open() {
-                return Err(ApiError::conflict(format!(
-                    "invoice {} is {}; only new, paid_partial, pending or expired invoices can be marked",
-                    old.id,
-                    old.status.as_str()
-                )));
+                return Err(TransitionError::NotMarkable {
+                    id: old.id.clone(),
+                    status: old.status,
+                });
             }
             inv.status = status;
             inv.set_flag(Flag::ManuallyMarked);
@@ -102,12 +138,11 @@ pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Ch
         }
         Input::Cancel { comment } => {
             if old.status != Status::New || old.paid_sats() > 0 {
-                return Err(ApiError::conflict(format!(
-                    "invoice {} is {} and has received {} sats; only unpaid new invoices can be cancelled",
-                    old.id,
-                    old.status.as_str(),
-                    old.paid_sats()
-                )));
+                return Err(TransitionError::NotCancellable {
+                    id: old.id.clone(),
+                    status: old.status,
+                    paid: old.paid_sats(),
+                });
             }
             inv.status = Status::Cancelled;
             if comment.is_some() {
@@ -119,44 +154,34 @@ pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Ch
             let underpaid = matches!(old.status, Status::PaidPartial)
                 || (old.status == Status::Expired && paid > 0 && paid < threshold(old, None));
             if !underpaid {
-                return Err(ApiError::conflict(format!(
-                    "invoice {} is {}; only underpaid invoices (paid_partial) can accept an underpayment",
-                    old.id,
-                    old.status.as_str()
-                )));
+                return Err(TransitionError::NotUnderpaid {
+                    id: old.id.clone(),
+                    status: old.status,
+                });
             }
             if sats != paid {
-                return Err(ApiError::field(
-                    "accepted_amount_sats",
-                    format!("must equal what was paid on time: {paid} sats"),
-                ));
+                return Err(TransitionError::AcceptedAmount { paid });
             }
             inv.accepted_sats = Some(sats);
             inv.set_flag(Flag::UnderpaymentAccepted);
         }
         Input::RequestRefund(refund) => {
             if matches!(old.status, Status::Archived | Status::Cancelled) {
-                return Err(ApiError::conflict(format!(
-                    "invoice {} is {}; nothing to refund",
-                    old.id,
-                    old.status.as_str()
-                )));
+                return Err(TransitionError::NothingToRefund {
+                    id: old.id.clone(),
+                    status: old.status,
+                });
             }
             let refundable = old
                 .paid_sats()
                 .saturating_sub(old.refunds.iter().map(|r| r.amount_sats).sum());
             if refund.amount_sats == 0 || refund.amount_sats > refundable {
-                return Err(ApiError::field(
-                    "amount_sats",
-                    format!(
-                        "must be between 1 and the {refundable} sats received and not yet refunded"
-                    ),
-                ));
+                return Err(TransitionError::RefundAmount { refundable });
             }
             inv.refunds.push(refund);
         }
     }
-    decide(&mut inv, old.status, now);
+    decide(&mut inv, old.status, expires, now);
     let events = diff(old, &inv);
     let changed = inv != *old;
     if changed {
@@ -175,8 +200,7 @@ pub fn transition(old: &Invoice, input: Input, now: OffsetDateTime) -> Result<Ch
 /// buyer may well have paid before the deadline.
 pub const EXPIRY_GRACE: time::Duration = time::Duration::minutes(5);
 
-fn apply_chain(inv: &mut Invoice, view: &ChainView, now: OffsetDateTime) {
-    let expires = parse_rfc3339(&inv.expires_at).unwrap_or(now);
+fn apply_chain(inv: &mut Invoice, view: &ChainView, expires: OffsetDateTime, now: OffsetDateTime) {
     let still_open = matches!(
         inv.status,
         Status::New | Status::PaidPartial | Status::Pending
@@ -312,7 +336,7 @@ fn note_confirmed(inv: &mut Invoice) {
 }
 
 /// Recompute status and flags from payments, policy and time.
-fn decide(inv: &mut Invoice, old_status: Status, now: OffsetDateTime) {
+fn decide(inv: &mut Invoice, old_status: Status, expires: OffsetDateTime, now: OffsetDateTime) {
     note_confirmed(inv);
     if inv.payments.iter().any(|p| p.counts() && p.late) {
         inv.set_flag(Flag::PaidLate);
@@ -340,7 +364,7 @@ fn decide(inv: &mut Invoice, old_status: Status, now: OffsetDateTime) {
         .collect();
     let paid: u64 = on_time.iter().map(|p| p.amount_sats).sum();
     let full = paid_in_full(inv);
-    let expired = parse_rfc3339(&inv.expires_at).is_ok_and(|e| now >= e);
+    let expired = now >= expires;
     let replaced = inv
         .payments
         .iter()
@@ -446,41 +470,28 @@ mod tests {
     }
 
     fn invoice(sats: u64, policy: SpeedPolicy) -> Invoice {
-        Invoice {
-            id: "inv_1".into(),
-            store_id: "store_1".into(),
-            status: Status::New,
+        let store: crate::store::Store = serde_json::from_value(serde_json::json!({
+            "id": "store_1", "account_id": "acct_1", "name": "Shop", "network": Network::Regtest,
+            "wallet": "w", "wallet_type": crate::wallet::ScriptType::P2wpkh, "default_currency": "USD",
+            "speed_policy": policy, "expiration_minutes": 15, "monitoring_minutes": 60,
+            "payment_tolerance_percent": "0", "api_allowed_ips": [],
+            "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z"
+        }))
+        .unwrap();
+        let price = super::super::Price {
             amount: Decimal::from(10),
-            currency: "USD".into(),
-            crypto_amount_sats: sats,
+            currency: crate::prices::rates::Currency::Fiat(crate::prices::Fiat::USD),
+            sats,
             rate: Some(Decimal::from(65000)),
-            network: Network::Regtest,
+        };
+        let created = t("2026-01-01T00:00:00.000Z");
+        Invoice {
             address: Some("bcrt1qaddr".into()),
             address_index: Some(0),
             wallet_id: Some("w".into()),
-            order_id: None,
-            order_name: None,
-            buyer_email: None,
-            memo: None,
-            metadata: None,
-            redirect_url: None,
-            webhook_url: None,
-            speed_policy: policy,
-            payment_tolerance_percent: Decimal::ZERO,
-            flags: vec![],
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            updated_at: "2026-01-01T00:00:00.000Z".into(),
             expires_at: "2026-01-01T00:15:00.000Z".into(),
             monitoring_until: "2026-01-01T01:15:00.000Z".into(),
-            payments: vec![],
-            refunds: vec![],
-            accepted_sats: None,
-            quote_id: None,
-            comment: None,
-            version: 1,
-            fixed: None,
-            store_name: "Shop".into(),
-            confirmed_payments: vec![],
+            ..Invoice::new("inv_1".into(), &store, Status::New, price, created, created)
         }
     }
 
@@ -934,5 +945,23 @@ mod tests {
             "watched for late payments"
         );
         assert!(next_check(&expired, t("2026-01-01T01:20:00Z")).is_none());
+    }
+
+    #[test]
+    fn an_unreadable_expiry_is_an_error_not_now() {
+        let mut inv = invoice(10_000, SpeedPolicy::OneConf);
+        inv.expires_at = "soon".into();
+        for input in [
+            Input::Tick,
+            chain(100, vec![out("tx1", 10_000, false, None)]),
+        ] {
+            assert_eq!(
+                transition(&inv, input, t(T0)).unwrap_err(),
+                TransitionError::BadExpiry {
+                    id: "inv_1".into(),
+                    expires_at: "soon".into()
+                }
+            );
+        }
     }
 }

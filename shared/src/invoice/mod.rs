@@ -1,10 +1,13 @@
 //! Invoices: the record, its public shape, and (in `lifecycle`) the one pure
 //! function that decides every status change.
 
+pub mod creation;
 pub mod fixed;
 pub mod lifecycle;
 pub mod poller;
 pub mod repo;
+
+pub use creation::{create, InvoiceError, NewInvoice};
 
 use crate::money::{amount_to_btc_string, fiat_decimals};
 use crate::network::Network;
@@ -255,7 +258,70 @@ pub struct Invoice {
     pub fixed: Option<fixed::FixedAddress>,
 }
 
+/// What an invoice asks for: its price and the satoshis that pay it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Price {
+    /// In `currency`, with at most its decimals.
+    pub amount: Decimal,
+    pub currency: crate::prices::rates::Currency,
+    /// What the buyer must pay.
+    pub sats: u64,
+    /// Fiat per BTC (None for BTC prices and unknown rates).
+    pub rate: Option<Decimal>,
+}
+
 impl Invoice {
+    /// A fresh invoice of `store` (version 1, no address, no payments) with
+    /// the store's settings, created at `created` and written at `now`; it
+    /// expires and stops being watched at `created` until the caller says
+    /// otherwise.
+    pub fn new(
+        id: String,
+        store: &crate::store::Store,
+        status: Status,
+        price: Price,
+        created: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Invoice {
+        use crate::clock::rfc3339;
+        Invoice {
+            id,
+            store_id: store.id.clone(),
+            status,
+            amount: price.amount,
+            currency: price.currency.code().to_string(),
+            crypto_amount_sats: price.sats,
+            rate: price.rate,
+            network: store.network,
+            address: None,
+            address_index: None,
+            wallet_id: None,
+            order_id: None,
+            order_name: None,
+            buyer_email: None,
+            memo: None,
+            metadata: None,
+            redirect_url: None,
+            webhook_url: None,
+            speed_policy: store.speed_policy,
+            payment_tolerance_percent: store.payment_tolerance_percent,
+            flags: vec![],
+            created_at: rfc3339(created),
+            updated_at: rfc3339(now),
+            expires_at: rfc3339(created),
+            monitoring_until: rfc3339(created),
+            payments: vec![],
+            refunds: vec![],
+            accepted_sats: None,
+            quote_id: None,
+            comment: None,
+            version: 1,
+            store_name: store.name.clone(),
+            confirmed_payments: vec![],
+            fixed: None,
+        }
+    }
+
     pub fn has_flag(&self, f: Flag) -> bool {
         self.flags.contains(&f)
     }

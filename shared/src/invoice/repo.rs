@@ -3,7 +3,7 @@
 //! optimistic version check, its payment items and events in one transaction.
 
 use super::lifecycle::{next_check, transition, Change, Input};
-use super::{Invoice, Payment};
+use super::{Invoice, InvoiceError, Payment};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::dispatch::IdempotencyLease;
@@ -13,7 +13,7 @@ use crate::http::Response;
 use crate::records::{from_item, to_item};
 use crate::schema;
 use crate::store::Store;
-use crate::table::{Cond, Item, TableError, TxOp, Update, MAX_TX_OPS};
+use crate::table::{Cond, Item, NamedTx, TableError, TxFailed, TxOp, Update, MAX_TX_OPS};
 use crate::wallet::Wallet;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -120,30 +120,40 @@ pub async fn save_change(
     let inv = release
         .as_ref()
         .map_or(&change.invoice, |(released, _)| released);
-    let mut ops = vec![TxOp::Put {
-        item: invoice_item(inv, now),
-        cond: Some(Cond::eq("version", old.version)),
-    }];
-    ops.extend(release.as_ref().map(|(_, op)| op.clone()));
+    let mut tx = NamedTx::new();
+    tx.push(
+        ChangeWrite::Version,
+        TxOp::Put {
+            item: invoice_item(inv, now),
+            cond: Some(Cond::eq("version", old.version)),
+        },
+    );
+    tx.extend(
+        ChangeWrite::Release,
+        release.as_ref().map(|(_, op)| op.clone()),
+    );
     for p in &inv.payments {
         if old.payments.iter().find(|q| q.id == p.id) != Some(p) {
-            ops.push(TxOp::Put {
-                item: payment_item(inv, p),
-                cond: None,
-            });
+            tx.push(
+                ChangeWrite::Payment,
+                TxOp::Put {
+                    item: payment_item(inv, p),
+                    cond: None,
+                },
+            );
         }
     }
-    ops.extend(event_ops(app, inv, change, now));
-    if ops.len() > MAX_TX_OPS {
+    tx.extend(ChangeWrite::Event, event_ops(app, inv, change, now));
+    if tx.len() > MAX_TX_OPS {
         // Never drop events: keep the invoice write with as many as fit and
         // fail loudly for the rest (one poller run cannot see 20+ new outputs
         // of a single invoice in practice).
-        tracing::error!(invoice = %inv.id, ops = ops.len(), "change too large for one transaction");
+        tracing::error!(invoice = %inv.id, ops = tx.len(), "change too large for one transaction");
         return Err(ApiError::internal(
             "too many simultaneous payments to record at once",
         ));
     }
-    match app.table.transact(ops).await {
+    match tx.run(&*app.table).await {
         Ok(()) => {
             let detected = change
                 .events
@@ -158,9 +168,43 @@ pub async fn save_change(
             }
             Ok(true)
         }
-        Err(TableError::ConditionFailed { op: Some(0) }) | Err(TableError::Busy) => Ok(false),
-        Err(e) => Err(e.into()),
+        Err(TxFailed::Condition(ChangeWrite::Version)) | Err(TxFailed::Table(TableError::Busy)) => {
+            Ok(false)
+        }
+        Err(TxFailed::Condition(other)) => Err(TableError::Backend(format!(
+            "the {other:?} write of an invoice change failed its condition"
+        ))
+        .into()),
+        Err(TxFailed::Table(e)) => Err(e.into()),
     }
+}
+
+/// The writes of an invoice change, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChangeWrite {
+    /// The invoice, guarded by its version.
+    Version,
+    /// A fixed-address request letting its address go (`fixed::release`).
+    Release,
+    Payment,
+    Event,
+}
+
+/// The writes of an invoice creation, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CreateWrite {
+    /// The address counter, guarded by the index read.
+    Counter,
+    /// The address claim: never handed out before.
+    Address,
+    Invoice,
+    Event,
+    /// The order id claim: unique per store.
+    OrderId,
+    /// The caller's extra writes (a quote claim).
+    Extra,
+    /// The idempotent answer, guarded by the lease.
+    Answer,
 }
 
 /// Remember the highest paid address index (for the gap warning). A hint:
@@ -241,10 +285,10 @@ pub async fn create(
     mut inv: Invoice,
     extra: Vec<TxOp>,
     lease: Option<&IdempotencyLease>,
-) -> Result<Invoice, ApiError> {
+) -> Result<Invoice, InvoiceError> {
     let wallet = Wallet::cached(&store.wallet, store.network).map_err(|e| {
         tracing::error!(store = %store.id, error = %e, "stored wallet does not parse");
-        ApiError::internal("the store's wallet could not be read")
+        InvoiceError::Wallet(e.to_string())
     })?;
     let wid = wallet_id(&store.wallet);
     let counter = schema::address_counter(&store.id, &wid);
@@ -254,11 +298,7 @@ pub async fn create(
     loop {
         attempt += 1;
         if attempt > 400 {
-            return Err(ApiError::new(
-                503,
-                crate::error::ErrorCode::Internal,
-                "too many invoices being created at once for this store; retry",
-            ));
+            return Err(InvoiceError::Busy);
         }
         let (next, exists) = match lane.next_of(&counter) {
             Some(next) => (next, true),
@@ -275,10 +315,10 @@ pub async fn create(
         let index = u32::try_from(next)
             .ok()
             .filter(|i| *i < 0x8000_0000)
-            .ok_or_else(|| ApiError::conflict("the wallet's receive branch is exhausted"))?;
+            .ok_or(InvoiceError::WalletExhausted)?;
         let address = wallet
             .address_at(index)
-            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| InvoiceError::Wallet(e.to_string()))?
             .to_string();
         let counter_cond = if exists {
             Cond::eq("next", next)
@@ -290,12 +330,17 @@ pub async fn create(
         inv.address_index = Some(next);
         inv.wallet_id = Some(wid.clone());
         let created_event = created_event(app, &inv, now);
-        let mut ops = vec![
+        let mut tx = NamedTx::new();
+        tx.push(
+            CreateWrite::Counter,
             TxOp::Update {
                 key: counter.clone(),
                 update: Update::new().set("next", next + 1),
                 cond: Some(counter_cond.clone()),
             },
+        );
+        tx.push(
+            CreateWrite::Address,
             TxOp::Put {
                 item: to_item(
                     &json!({"invoice_id": inv.id, "store_id": inv.store_id, "index": next}),
@@ -304,67 +349,66 @@ pub async fn create(
                 ),
                 cond: Some(Cond::NotExists),
             },
+        );
+        tx.push(
+            CreateWrite::Invoice,
             TxOp::Put {
                 item: invoice_item(&inv, now),
                 cond: Some(Cond::NotExists),
             },
-            created_event.put_op(now),
-        ];
+        );
+        tx.push(CreateWrite::Event, created_event.put_op(now));
         if let Some(order_id) = &inv.order_id {
-            ops.push(TxOp::Put {
-                item: to_item(
-                    &json!({"invoice_id": inv.id}),
-                    &schema::order(&store.id, order_id),
-                    &[],
-                ),
-                cond: Some(Cond::NotExists),
-            });
+            tx.push(
+                CreateWrite::OrderId,
+                TxOp::Put {
+                    item: to_item(
+                        &json!({"invoice_id": inv.id}),
+                        &schema::order(&store.id, order_id),
+                        &[],
+                    ),
+                    cond: Some(Cond::NotExists),
+                },
+            );
         }
-        let first_extra = ops.len();
-        ops.extend(extra.iter().cloned());
-        let answer_at = ops.len();
+        tx.extend(CreateWrite::Extra, extra.iter().cloned());
         if let Some(lease) = lease {
             let answer = Response::created(inv.to_json(&app.config.public_url));
-            ops.push(lease.answer_op(&answer));
+            tx.push(CreateWrite::Answer, lease.answer_op(&answer));
         }
-        match app.table.transact(ops).await {
+        match tx.run(&*app.table).await {
             Ok(()) => {
                 lane.known = Some((counter, next + 1));
                 crate::metrics::count(&[(crate::metrics::INVOICES_CREATED, 1)]);
                 return Ok(inv);
             }
-            Err(TableError::ConditionFailed { op: Some(0) }) | Err(TableError::Busy) => {
+            Err(TxFailed::Condition(CreateWrite::Counter))
+            | Err(TxFailed::Table(TableError::Busy)) => {
                 // Another process took this index: read the counter again.
                 lane.known = None;
                 let jitter = rand::random::<u64>() % (1 + u64::from(attempt.min(20)));
                 tokio::time::sleep(Duration::from_millis(jitter)).await;
             }
-            Err(TableError::ConditionFailed { op: Some(1) }) => {
+            Err(TxFailed::Condition(CreateWrite::Address)) => {
                 // Address handed out before (by an earlier use of this wallet): skip it.
                 // (A lost race here only means the next attempt reads again.)
                 let skip = Update::new().set("next", next + 1);
                 let _ = app.table.update(&counter, skip, Some(counter_cond)).await;
                 lane.known = None;
             }
-            Err(TableError::ConditionFailed { op: Some(4) })
-                if inv.order_id.is_some() && first_extra == 5 =>
-            {
-                return Err(ApiError::conflict(format!(
-                    "order_id `{}` is already used by another invoice of this store",
-                    inv.order_id.as_deref().unwrap_or_default()
-                )))
-            }
-            Err(TableError::ConditionFailed { op: Some(i) }) if lease.is_some() && i == answer_at => {
-                return Err(ApiError::conflict(
-                    "a retry with this Idempotency-Key took over the request; its answer is the one kept",
+            Err(TxFailed::Condition(CreateWrite::OrderId)) => {
+                return Err(InvoiceError::OrderIdTaken(
+                    inv.order_id.clone().unwrap_or_default(),
                 ))
             }
-            Err(TableError::ConditionFailed { op: Some(i) }) if i >= first_extra => {
-                return Err(ApiError::conflict(
-                    "the quote was used or expired while creating the invoice",
-                ))
+            Err(TxFailed::Condition(CreateWrite::Answer)) => return Err(InvoiceError::AnswerTaken),
+            Err(TxFailed::Condition(CreateWrite::Extra)) => return Err(InvoiceError::QuoteTaken),
+            Err(TxFailed::Condition(w @ (CreateWrite::Invoice | CreateWrite::Event))) => {
+                return Err(InvoiceError::Storage(TableError::Backend(format!(
+                    "the {w:?} write of a new invoice failed its condition"
+                ))))
             }
-            Err(e) => {
+            Err(TxFailed::Table(e)) => {
                 // Whether it committed is unknown: read the counter next time.
                 lane.known = None;
                 return Err(e.into());

@@ -203,39 +203,95 @@ pub fn human_duration(secs: i64) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-/// A currency the API accepts: BTC or one of the configured fiats.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A currency code: BTC or a 3-letter fiat code. Whether the gateway
+/// accepts it is the one rule [`allowed_currency`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Currency {
     Btc,
     Fiat(Fiat),
 }
 
 impl Currency {
+    /// The code (`BTC`, `USD`).
     pub fn code(&self) -> &str {
         match self {
             Currency::Btc => "BTC",
             Currency::Fiat(f) => f.as_str(),
         }
     }
+
+    /// Decimal places of amounts in it: BTC 8, a fiat its minor units.
+    pub fn decimals(&self) -> u32 {
+        crate::money::currency_decimals(self.code())
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::str::FromStr for Currency {
+    type Err = String;
+    /// `BTC` or a fiat code, case-insensitive and trimmed.
+    fn from_str(code: &str) -> Result<Currency, String> {
+        let code = code.trim();
+        if code.eq_ignore_ascii_case("BTC") {
+            return Ok(Currency::Btc);
+        }
+        let shown: String = code.chars().take(16).collect();
+        Fiat::new(code)
+            .map(Currency::Fiat)
+            .map_err(|_| format!("`{shown}` is not a currency code (BTC or a 3-letter fiat code)"))
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Currency, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(s) => s.parse().map_err(serde::de::Error::custom),
+            other => Err(serde::de::Error::custom(format!(
+                "must be a currency code string, got {}",
+                crate::http::json_type(&other)
+            ))),
+        }
+    }
+}
+
+/// The one currency rule of the gateway: BTC, or a fiat of `Config::fiats`
+/// (stores, invoices, quotes and faces all ask here). The error names what
+/// is supported.
+pub fn allowed_currency(app: &App, currency: &Currency) -> Result<(), String> {
+    match currency {
+        Currency::Btc => Ok(()),
+        Currency::Fiat(f) if app.config.fiats.contains(f) => Ok(()),
+        Currency::Fiat(f) => {
+            let fiats: Vec<&str> = app.config.fiats.iter().map(Fiat::as_str).collect();
+            Err(format!(
+                "unsupported currency `{f}`; supported: BTC, {}",
+                fiats.join(", ")
+            ))
+        }
+    }
 }
 
 /// Parses a currency code (case-insensitive) the gateway supports: `BTC`
-/// or a fiat of `Config::fiats`. The error names what is supported.
+/// or a fiat of `Config::fiats` ([`allowed_currency`]). The error names
+/// what is supported.
 pub fn parse_currency(app: &App, code: &str) -> Result<Currency, String> {
-    let code = code.trim();
-    if code.eq_ignore_ascii_case("BTC") {
-        return Ok(Currency::Btc);
-    }
-    let supported = || {
+    let currency: Currency = code.parse().map_err(|e: String| {
         let fiats: Vec<&str> = app.config.fiats.iter().map(Fiat::as_str).collect();
-        format!("supported: BTC, {}", fiats.join(", "))
-    };
-    let shown: String = code.chars().take(16).collect();
-    match Fiat::new(code) {
-        Ok(f) if app.config.fiats.contains(&f) => Ok(Currency::Fiat(f)),
-        Ok(f) => Err(format!("unsupported currency `{f}`; {}", supported())),
-        Err(_) => Err(format!("`{shown}` is not a currency code; {}", supported())),
-    }
+        format!("{e}; supported: BTC, {}", fiats.join(", "))
+    })?;
+    allowed_currency(app, &currency)?;
+    Ok(currency)
 }
 
 /// English name of common fiat currencies (the code itself otherwise).

@@ -496,3 +496,70 @@ pub fn ttl_of(item: &Item) -> Option<i64> {
 pub fn s<'a>(item: &'a Item, attr: &str) -> Option<&'a str> {
     item.get(attr).and_then(Value::as_str)
 }
+
+/// A transaction whose writes carry names, so a failed condition is
+/// reported by which write it guarded rather than by its position.
+#[derive(Debug, Clone)]
+pub struct NamedTx<N> {
+    ops: Vec<TxOp>,
+    names: Vec<N>,
+}
+
+/// Why a [`NamedTx`] was not applied (nothing was written).
+#[derive(Debug)]
+pub enum TxFailed<N> {
+    /// The condition of the write with this name did not hold.
+    Condition(N),
+    /// Anything else: busy, backend, or a failed condition of unknown position.
+    Table(TableError),
+}
+
+impl<N: Copy> Default for NamedTx<N> {
+    fn default() -> Self {
+        NamedTx {
+            ops: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+}
+
+impl<N: Copy> NamedTx<N> {
+    /// An empty transaction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a write under `name`.
+    pub fn push(&mut self, name: N, op: TxOp) {
+        self.ops.push(op);
+        self.names.push(name);
+    }
+
+    /// Add several writes under one name.
+    pub fn extend(&mut self, name: N, ops: impl IntoIterator<Item = TxOp>) {
+        for op in ops {
+            self.push(name, op);
+        }
+    }
+
+    /// How many writes it holds.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether it holds no write.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Apply all writes or none.
+    pub async fn run(self, table: &dyn Table) -> Result<(), TxFailed<N>> {
+        match table.transact(self.ops).await {
+            Ok(()) => Ok(()),
+            Err(TableError::ConditionFailed { op: Some(i) }) if i < self.names.len() => {
+                Err(TxFailed::Condition(self.names[i]))
+            }
+            Err(e) => Err(TxFailed::Table(e)),
+        }
+    }
+}
