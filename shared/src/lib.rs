@@ -24,6 +24,7 @@ pub mod push;
 pub mod queue;
 pub mod ratelimit;
 pub mod records;
+pub mod router;
 pub mod routes;
 pub mod schema;
 pub mod store;

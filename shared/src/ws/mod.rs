@@ -24,9 +24,9 @@ pub mod seed;
 use crate::account::ApiKeyRecord;
 use crate::app::App;
 use crate::auth::{hash_key, key_from_headers, IpAllowlist, KeyKind};
-use crate::dispatch::{find_route, Ctx, Principal};
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::handlers::ctx::{Ctx, Principal};
 use crate::http::Request;
 use crate::ids::{new_id, IdKind};
 use crate::invoice::Invoice;
@@ -349,7 +349,7 @@ async fn rate_limit(app: &App, key: &ApiKeyRecord) -> Result<(), String> {
     Ok(())
 }
 
-/// Run the REST handler of `method path` with the connection's store key as
+/// Run the REST handler of route table row `function` with the connection's store key as
 /// principal (after the store's allowlist and the key's rate limit, as the
 /// REST pipeline does), so validation and effects are exactly the REST ones.
 /// The handler's JSON answer, or its error as one message.
@@ -357,8 +357,8 @@ async fn as_store(
     app: &App,
     session: &Session,
     action: &str,
-    method: http::Method,
-    path: &str,
+    function: &str,
+    params: &[(&str, &str)],
     body: Option<Value>,
 ) -> Result<Value, String> {
     let key = session.key.as_ref().ok_or_else(|| needs_key(action))?;
@@ -382,8 +382,17 @@ async fn as_store(
         ));
     }
     rate_limit(app, key).await?;
-    let (route, params) = find_route(method.as_str(), path).map_err(|e| error_text(&e))?;
-    let mut req = Request::new(method, path);
+    let route = crate::routes::route_of(function).ok_or("no such endpoint")?;
+    let method = http::Method::from_bytes(route.method.as_bytes()).map_err(|e| e.to_string())?;
+    let mut path = route.path.to_string();
+    for (name, value) in params {
+        path = path.replace(&format!("{{{name}}}"), value);
+    }
+    let params = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut req = Request::new(method, &path);
     req.headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
@@ -425,8 +434,8 @@ async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
         app,
         session,
         "create_invoice",
-        http::Method::POST,
-        "/v1/invoices",
+        "invoices-create",
+        &[],
         Some(Value::Object(body)),
     )
     .await?;
@@ -444,8 +453,8 @@ async fn cancel_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
         app,
         session,
         "cancel_invoice",
-        http::Method::POST,
-        &format!("/v1/invoices/{uid}/cancel"),
+        "invoices-cancel",
+        &[("id", &uid)],
         Some(json!({})),
     )
     .await?;
