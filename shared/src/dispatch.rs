@@ -20,6 +20,7 @@ use crate::table::{Cond, Item, Key, TxOp, Update};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 /// The handler's types, where code written before they moved to
 /// `crate::handlers::ctx` looks for them.
@@ -47,7 +48,8 @@ pub async fn run(
     response
 }
 
-struct RateInfo {
+/// The `X-RateLimit-*` headers of a counted call.
+pub struct RateInfo {
     headers: Vec<(String, String)>,
 }
 
@@ -94,53 +96,8 @@ async fn pipeline(
     act_on_store(app, &req, route.auth, &mut key).await?;
     let earlier = found.next().flatten();
 
-    match (route.auth, key.kind) {
-        (Auth::Account, KeyKind::Store) => {
-            return Err(ApiError::forbidden(
-                "this endpoint needs an account API key; store keys act only on their store",
-            ))
-        }
-        (Auth::Store, KeyKind::Account) => return Err(ApiError::forbidden(
-            "this endpoint needs a store API key; create one with POST /v1/stores/{id}/api-keys",
-        )),
-        _ => {}
-    }
-    let allowlist = IpAllowlist::parse(&key.allowed_ips).unwrap_or_default();
-    if !allowlist.allows(req.source_ip) {
-        return Err(ApiError::forbidden(format!(
-            "this API key may not be used from {}",
-            req.source_ip
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "an unknown address".into())
-        )));
-    }
-
-    // The store of a store key and its allowlist come before the rate-limit
-    // counter: a call refused by an allowlist does not use up the key's limit.
-    let store = match &key.store_id {
-        Some(id) => match app.table.get(&schema::store(id)).await? {
-            Some(item) => Some(from_item::<Store>(item)?),
-            None => {
-                return Err(ApiError::unauthenticated(
-                    "invalid API key: its store no longer exists",
-                ))
-            }
-        },
-        None => None,
-    };
-    if let Some(s) = &store {
-        let list = IpAllowlist::parse(&s.api_allowed_ips).unwrap_or_default();
-        if !list.allows(req.source_ip) {
-            return Err(ApiError::forbidden(format!(
-                "store {} does not accept API calls from {}",
-                s.id,
-                req.source_ip
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "an unknown address".into())
-            )));
-        }
-    }
-    let rate = rate_limit(app, &key.id).await?;
+    let principal = admit(app, key, route.auth, req.source_ip).await?;
+    let rate = rate_limit(app, &principal.key.id).await?;
 
     let mut lease = None;
     if let Some(k) = &idem {
@@ -155,7 +112,7 @@ async fn pipeline(
         app,
         req,
         params,
-        principal: Some(Principal { key, store }),
+        principal: Some(principal),
         request_id: request_id.to_string(),
         idempotency: lease.clone(),
     };
@@ -169,6 +126,71 @@ async fn pipeline(
         finish(lease, app, &response).await;
     }
     Ok(response.with_rate(&rate))
+}
+
+/// The caller behind a key, admitted to a route of `auth`: the key's kind
+/// fits, the key's IP allowlist and (for a store key) its store's allow
+/// `source_ip`. REST and the WebSocket protocol both admit callers here.
+/// These checks come before the rate-limit counter: a call refused by an
+/// allowlist does not use up the key's limit.
+pub async fn admit(
+    app: &App,
+    key: ApiKeyRecord,
+    auth: Auth,
+    source_ip: Option<IpAddr>,
+) -> Result<Principal, ApiError> {
+    match (auth, key.kind) {
+        (Auth::Account, KeyKind::Store) => {
+            return Err(ApiError::forbidden(
+                "this endpoint needs an account API key; store keys act only on their store",
+            ))
+        }
+        (Auth::Store, KeyKind::Account) => return Err(ApiError::forbidden(
+            "this endpoint needs a store API key; create one with POST /v1/stores/{id}/api-keys",
+        )),
+        _ => {}
+    }
+    check_key_ip(&key, source_ip)?;
+    let store = match &key.store_id {
+        Some(id) => match app.table.get(&schema::store(id)).await? {
+            Some(item) => Some(from_item::<Store>(item)?),
+            None => {
+                return Err(ApiError::unauthenticated(
+                    "invalid API key: its store no longer exists",
+                ))
+            }
+        },
+        None => None,
+    };
+    if let Some(s) = &store {
+        let list = IpAllowlist::parse(&s.api_allowed_ips).unwrap_or_default();
+        if !list.allows(source_ip) {
+            return Err(ApiError::forbidden(format!(
+                "store {} does not accept API calls from {}",
+                s.id,
+                shown(source_ip)
+            )));
+        }
+    }
+    Ok(Principal { key, store })
+}
+
+/// 403 unless the key's IP allowlist allows `source_ip`.
+pub fn check_key_ip(key: &ApiKeyRecord, source_ip: Option<IpAddr>) -> Result<(), ApiError> {
+    let allowlist = IpAllowlist::parse(&key.allowed_ips).unwrap_or_default();
+    if allowlist.allows(source_ip) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "this API key may not be used from {}",
+            shown(source_ip)
+        )))
+    }
+}
+
+fn shown(ip: Option<IpAddr>) -> String {
+    ip.map(|i| i.to_string())
+        .unwrap_or_else(|| "an unknown address".into())
 }
 
 /// The header with which a session (a user logged in, e.g. the dashboard)
@@ -385,8 +407,9 @@ fn replay(record: Option<Item>, fingerprint: &str, now: i64) -> Result<Option<Re
     Ok(Some(resp))
 }
 
-/// Count this request in the key's current one-minute window.
-async fn rate_limit(app: &App, key_id: &str) -> Result<RateInfo, ApiError> {
+/// Count this call in the key's current one-minute window: 429 past the
+/// limit (REST and the WebSocket protocol count alike).
+pub async fn rate_limit(app: &App, key_id: &str) -> Result<RateInfo, ApiError> {
     let now = app.now().unix_timestamp();
     let minute = now / 60;
     let reset = (minute + 1) * 60;
