@@ -1,15 +1,14 @@
 //! Shared wiring of the Lambda binaries: build the app once (at init, not
-//! per request), then turn each API Gateway event into a `Request`, run the
-//! shared dispatcher for this function's route, and turn the `Response` back.
+//! per request), then serve each API Gateway event with the router of this
+//! function's row (`satsgate::router`) inside the edge layers, the panic
+//! catcher included (`satsgate::edge`), through `lambda_http::run`.
 
-use futures::future::BoxFuture;
-use futures::FutureExt;
 use lambda_http::{Body, RequestExt};
 use satsgate::app::App;
-use satsgate::dispatch::dispatch_as;
-use satsgate::http::Request;
+use satsgate::router::ClientIp;
 use std::convert::Infallible;
 use std::sync::Arc;
+use tower::util::BoxCloneService;
 use tower::ServiceExt;
 
 pub use lambda_http::Error;
@@ -37,69 +36,96 @@ pub async fn serve_http(function: &'static str) -> Result<(), Error> {
         return Err(format!("no route for function {function}").into());
     }
     let app = init(function).await?;
-    lambda_http::run(lambda_http::service_fn(
-        move |event: lambda_http::Request| {
-            let app = app.clone();
-            async move { Ok::<_, Error>(handle(&app, function, event).await) }
-        },
-    ))
-    .await
+    let router = satsgate::router::function(app, function)
+        .ok_or_else(|| format!("no route for function {function}"))?;
+    lambda_http::run(service(router)).await
 }
 
-/// One API Gateway event through the edge layers (`satsgate::edge`) and
-/// the dispatcher (also used by tests with the sample events in `events/`).
-pub fn handle<'a>(
-    app: &'a App,
-    function: &'a str,
+/// A Lambda's HTTP service: API Gateway events in, answers out.
+pub type Service = BoxCloneService<lambda_http::Request, lambda_http::Response<Body>, Infallible>;
+
+/// `router` as a Lambda's service: the source address from API Gateway's
+/// request context, the edge layers and the panic catcher around it, and
+/// the answer's body whole, as text or binary (`lambda_body`).
+pub fn service(router: axum::Router) -> Service {
+    // As a Router layer (after routing, around each route, as locally):
+    // rustc then proves the future `Send` with `CatchPanic` in it.
+    let layers = satsgate::edge::layers().layer(satsgate::edge::catch_panic());
+    let inner = router.layer(layers).map_request(with_client_ip);
+    BoxCloneService::new(tower::service_fn(move |event: lambda_http::Request| {
+        let inner = inner.clone();
+        async move {
+            let response = match inner.oneshot(event).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            Ok(whole(response).await)
+        }
+    }))
+}
+
+/// An answer with its body read whole (the layers' body is a stream; API
+/// Gateway takes the whole answer).
+async fn whole<B>(response: http::Response<B>) -> lambda_http::Response<Body>
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Display,
+{
+    let (parts, body) = response.into_parts();
+    let bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading the answer");
+            Default::default()
+        }
+    };
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let body = lambda_body(content_type, bytes.to_vec());
+    lambda_http::Response::from_parts(parts, body)
+}
+
+/// One API Gateway event through the service of `function` (tests use it
+/// with the sample events in `events/`); a function without a row is 404.
+pub async fn handle(
+    app: &App,
+    function: &str,
     event: lambda_http::Request,
-) -> BoxFuture<'a, lambda_http::Response<Body>> {
-    Box::pin(async move {
-        let service = satsgate::edge::layers().service(Dispatch { app, function });
-        let response = match service.oneshot(event).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
-        // The layers' body is a stream; API Gateway takes the whole answer.
-        let (parts, body) = response.into_parts();
-        let bytes = match http_body_util::BodyExt::collect(body).await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) => {
-                tracing::error!(error = %e, "reading the answer");
-                Default::default()
+) -> lambda_http::Response<Body> {
+    let app = Arc::new(app.clone());
+    let router = satsgate::router::function(app.clone(), function).unwrap_or_else(|| {
+        axum::Router::new().fallback(move |req: http::Request<axum::body::Body>| {
+            let app = app.clone();
+            async move {
+                satsgate::router::to_http(satsgate::router::not_found(req.uri().path(), app.now()))
             }
-        };
-        let content_type = parts
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let body = lambda_body(content_type, bytes.to_vec());
-        lambda_http::Response::from_parts(parts, body)
-    })
+        })
+    });
+    answer(router, event).await
 }
 
-/// The dispatcher for one function's route, as a tower service.
-#[derive(Clone, Copy)]
-struct Dispatch<'a> {
-    app: &'a App,
-    function: &'a str,
+async fn answer(router: axum::Router, event: lambda_http::Request) -> lambda_http::Response<Body> {
+    match service(router).oneshot(event).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
-impl<'a> tower::Service<lambda_http::Request> for Dispatch<'a> {
-    type Response = lambda_http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'a, Result<Self::Response, Infallible>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
+/// The source address of an API Gateway event as a request extension.
+fn with_client_ip(mut event: lambda_http::Request) -> lambda_http::Request {
+    let source_ip = match event.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
+        _ => None,
+    };
+    if let Some(ip) = source_ip {
+        event.extensions_mut().insert(ClientIp(ip));
     }
-
-    fn call(&mut self, event: lambda_http::Request) -> Self::Future {
-        Box::pin(dispatch_event(self.app, self.function, event).map(Ok))
-    }
+    event
 }
 
 /// Text for JSON, HTML and SVG (API Gateway passes it as is), binary
@@ -120,27 +146,12 @@ fn lambda_body(content_type: &str, bytes: Vec<u8>) -> Body {
     }
 }
 
-async fn dispatch_event(
-    app: &App,
-    function: &str,
-    event: lambda_http::Request,
-) -> lambda_http::Response<Body> {
-    let req = to_request(event);
-    to_lambda(dispatch_as(app, req, Some(function)).await)
-}
-
 // -- dashboard (shared/src/dashboard) --
 /// Run the `dashboard` function: every `/dashboard` path (its routes are
 /// `satsgate::dashboard::ROUTES`, next to the route table).
 pub async fn serve_dashboard(function: &'static str) -> Result<(), Error> {
     let app = init(function).await?;
-    lambda_http::run(lambda_http::service_fn(
-        move |event: lambda_http::Request| {
-            let app = app.clone();
-            async move { Ok::<_, Error>(handle_dashboard(&app, event).await) }
-        },
-    ))
-    .await
+    lambda_http::run(service(satsgate::router::dashboard(app))).await
 }
 
 /// One API Gateway event through the dashboard.
@@ -148,58 +159,9 @@ pub async fn handle_dashboard(
     app: &App,
     event: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
-    let req = to_request(event);
-    if !satsgate::dashboard::owns(&req.path) {
-        let e = satsgate::error::ApiError::not_found("endpoint");
-        return to_lambda(satsgate::http::Response::from_error(&e));
-    }
-    to_lambda(satsgate::dashboard::serve(app, req).await)
+    answer(satsgate::router::dashboard(Arc::new(app.clone())), event).await
 }
 // -- end dashboard --
-
-/// An API Gateway event as our request.
-fn to_request(event: lambda_http::Request) -> Request {
-    let source_ip = match event.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
-        }
-        _ => None,
-    };
-    let (parts, body) = event.into_parts();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let mut req = Request::new(parts.method, path_and_query);
-    req.headers = parts.headers;
-    req.source_ip = source_ip;
-    req.body = match body {
-        Body::Empty => Default::default(),
-        Body::Text(t) => t.into_bytes().into(),
-        Body::Binary(b) => b.into(),
-        _ => Default::default(),
-    };
-    req
-}
-
-/// Our response as a Lambda one.
-fn to_lambda(r: satsgate::http::Response) -> lambda_http::Response<Body> {
-    let mut b = lambda_http::Response::builder().status(r.status);
-    let ct = r.content_type().to_string();
-    if !ct.is_empty() {
-        b = b.header("content-type", ct.as_str());
-    }
-    for (k, v) in &r.headers {
-        b = b.header(k.as_str(), v.as_str());
-    }
-    b.body(lambda_body(&ct, r.body_bytes().to_vec()))
-        .unwrap_or_else(|_| {
-            lambda_http::Response::new(Body::Text(
-                "{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}".into(),
-            ))
-        })
-}
 
 /// A job run per invocation: a scheduled EventBridge rule, a stream batch, ...
 pub type Job = for<'a> fn(
@@ -240,4 +202,38 @@ pub fn chain_poller(
             serde_json::json!({"due": r.due, "checked": r.checked, "changed": r.changed, "errors": r.errors}),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_a_route_answers_500_in_the_envelope() {
+        let router = axum::Router::new().route(
+            "/v1/boom",
+            axum::routing::get(|| async {
+                if true {
+                    panic!("boom");
+                }
+                "never"
+            }),
+        );
+        let event = http::Request::get("/v1/boom")
+            .header("origin", "http://shop.example")
+            .body(Body::Empty)
+            .unwrap();
+        let resp = service(router).oneshot(event).await.unwrap();
+        assert_eq!(resp.status(), 500);
+        assert!(resp.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_"));
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+        let Body::Text(text) = resp.body() else {
+            panic!("a JSON body: {:?}", resp.body())
+        };
+        let body: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(body["error"]["code"], "internal");
+    }
 }

@@ -3,15 +3,12 @@
 //! the scheduler, the stream and the queue.
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
 use axum::Router;
 use satsgate::app::App;
-use satsgate::dispatch::{dispatch, too_large};
 use satsgate::error::{ApiError, ErrorCode};
-use satsgate::http::{Request, Response, MAX_BODY_BYTES};
+use satsgate::router::BodyTimeout;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub mod demo;
 pub mod jobs;
@@ -25,91 +22,32 @@ pub mod lock;
 pub mod ws;
 // -- end websocket --
 
-/// The HTTP router: every request goes through the shared dispatcher.
+/// The HTTP router: every row of the route table and the dashboard
+/// (`satsgate::router::local`), with the URI length limit.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new().fallback(serve_one).with_state(app)
+    satsgate::router::local(app).layer(axum::middleware::map_request(uri_limit))
 }
 
-/// How long a request body may take to arrive (a request extension; the
-/// default body timeout when absent).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BodyTimeout(pub Duration);
-
-/// An error answered before the dispatcher, in the API's envelope (the
+/// An error answered outside the pipeline, in the API's envelope (the
 /// edge layers add the request id and log it).
 pub fn error_answer(e: &ApiError) -> http::Response<Body> {
-    to_http(Response::from_error(e))
+    satsgate::router::to_http(satsgate::http::Response::from_error(e))
 }
 
-async fn serve_one(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: http::Request<Body>,
-) -> http::Response<Body> {
+/// 414 for a request URI over `limits::MAX_URI_BYTES`.
+async fn uri_limit(req: http::Request<Body>) -> Result<http::Request<Body>, http::Response<Body>> {
     let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > limits::MAX_URI_BYTES {
-        return error_answer(&ApiError::new(
+        return Err(error_answer(&ApiError::new(
             414,
             ErrorCode::ValidationError,
             format!(
                 "the request URI is {uri_len} bytes; at most {} are accepted",
                 limits::MAX_URI_BYTES
             ),
-        ));
+        )));
     }
-    let timeout = req
-        .extensions()
-        .get::<BodyTimeout>()
-        .map_or(Limits::default().body_timeout, |t| t.0);
-    let (parts, body) = req.into_parts();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let mut request = Request::new(parts.method, path_and_query);
-    request.headers = parts.headers;
-    request.source_ip = Some(peer.ip());
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-        Ok(Ok(bytes)) => request.body = bytes,
-        Ok(Err(_)) => return error_answer(&too_large()),
-        Err(_) => {
-            return error_answer(&ApiError::new(
-                408,
-                ErrorCode::ValidationError,
-                format!(
-                    "the request body did not arrive within {} seconds",
-                    timeout.as_secs_f64()
-                ),
-            ))
-        }
-    }
-    // -- dashboard (shared/src/dashboard) --
-    if satsgate::dashboard::owns(&request.path) {
-        return to_http(satsgate::dashboard::serve(&app, request).await);
-    }
-    // -- end dashboard --
-    to_http(dispatch(&app, request).await)
-}
-
-/// Our response as an http one.
-pub fn to_http(r: Response) -> http::Response<Body> {
-    let mut b = http::Response::builder().status(r.status);
-    let ct = r.content_type().to_string();
-    if !ct.is_empty() {
-        b = b.header(http::header::CONTENT_TYPE, ct);
-    }
-    for (k, v) in &r.headers {
-        b = b.header(k.as_str(), v.as_str());
-    }
-    b.body(Body::from(r.body_bytes())).unwrap_or_else(|_| {
-        http::Response::builder()
-            .status(500)
-            .body(Body::from(
-                "{\"error\":{\"code\":\"internal\",\"message\":\"bad response header\"}}",
-            ))
-            .expect("static response")
-    })
+    Ok(req)
 }
 
 /// A running gateway (tests start one on 127.0.0.1:0).

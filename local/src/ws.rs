@@ -2,7 +2,7 @@
 //! clients connect to `/`), the shared protocol (`satsgate::ws`) per text
 //! frame, and `Hub`, the in-memory `Push` adapter: topic -> connections,
 //! each connection a bounded channel drained by its socket's writer.
-//! A plain GET on `/` or `/ws` (no upgrade headers) goes to the dispatcher.
+//! A plain request on `/` or `/ws` (no upgrade headers) answers 404.
 //!
 //! Limits (`WsLimits`): connections in total and per IP, subscriptions per
 //! connection; past a cap the client gets an error reply in the protocol's
@@ -11,11 +11,11 @@
 //! with code 1009 ("message too big"). Per-connection buffers are sized to
 //! the protocol's messages.
 
+use crate::error_answer;
 use crate::limits::WsLimits;
-use crate::{error_answer, serve_one};
 use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::routing::any;
 use axum::Router;
 use futures::{SinkExt, StreamExt};
@@ -265,7 +265,8 @@ async fn entry(
     req: http::Request<Body>,
 ) -> http::Response<Body> {
     if !is_upgrade(&req) {
-        return serve_one(State(app), ConnectInfo(peer), req).await;
+        let answer = satsgate::router::not_found(req.uri().path(), app.now());
+        return satsgate::router::to_http(answer);
     }
     let query = satsgate::http::parse_query(req.uri().query().unwrap_or(""));
     let secret = match credentials(req.headers(), &query) {

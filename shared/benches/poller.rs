@@ -10,7 +10,6 @@ use rust_decimal::Decimal;
 use satsgate::app::{App, Config};
 use satsgate::chain::{sim::SimChain, Chain, ChainError, ChainTx};
 use satsgate::clock::SystemClock;
-use satsgate::dispatch::dispatch;
 use satsgate::http::Request;
 use satsgate::network::Network;
 use satsgate::table::{
@@ -117,7 +116,7 @@ impl Chain for CountingChain {
 const VPUB: &str = "vpub5Y6cjg78GGuNLsaPhmYsiw4gYX3HoQiRBiSwDaBXKUafCt9bNwWQiitDk5VZ5BVxYnQdwoTyXSs2JHRPAgjAvtbBrf8ZhDYe2jWAqvZVnsc";
 
 async fn call(
-    app: &App,
+    api: &axum::Router,
     method: &str,
     path: &str,
     key: &str,
@@ -127,13 +126,15 @@ async fn call(
     req.headers
         .insert("authorization", format!("Bearer {key}").parse().unwrap());
     req.body = body.to_string().into();
-    let r = dispatch(app, req).await;
+    let r = satsgate::router::call(api, req).await;
     assert!(r.status < 300, "{method} {path}: {} {:?}", r.status, r.body);
     serde_json::from_slice(&r.body_bytes()).unwrap()
 }
 
 struct Setup {
     app: App,
+    /// The router of every row, over `app`.
+    api: axum::Router,
     counts: Arc<Counts>,
     sim: Arc<SimChain>,
     store_key: String,
@@ -157,8 +158,9 @@ async fn setup() -> Setup {
     let (_, _, account_key) = satsgate::account::create_account(&*app.table, "bench", app.now())
         .await
         .unwrap();
+    let api = satsgate::router::api(Arc::new(app.clone()));
     let created = call(
-        &app,
+        &api,
         "POST",
         "/v1/stores",
         &account_key,
@@ -168,6 +170,7 @@ async fn setup() -> Setup {
     let store_key = created["api_key"]["key"].as_str().unwrap().to_string();
     Setup {
         app,
+        api,
         counts,
         sim,
         store_key,
@@ -181,7 +184,7 @@ async fn creation_rate(n: usize) -> (f64, f64) {
     let started = Instant::now();
     for _ in 0..n {
         call(
-            &s.app,
+            &s.api,
             "POST",
             "/v1/invoices",
             &s.store_key,
@@ -192,7 +195,7 @@ async fn creation_rate(n: usize) -> (f64, f64) {
     let rate = n as f64 / started.elapsed().as_secs_f64();
     let raw = SqliteTable::in_memory();
     let item = call(
-        &s.app,
+        &s.api,
         "POST",
         "/v1/invoices",
         &s.store_key,
@@ -214,7 +217,7 @@ async fn poller_cost(n: usize) -> Vec<(String, [f64; 5])> {
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
         let inv = call(
-            &s.app,
+            &s.api,
             "POST",
             "/v1/invoices",
             &s.store_key,

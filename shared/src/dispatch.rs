@@ -1,172 +1,44 @@
-//! The request pipeline every endpoint goes through, on Lambda and locally:
-//! route match, body limit, authentication (one read for the key and the
-//! idempotency record), store allowlist, rate limit, idempotent replay,
-//! the handler and the error envelope. Request ids, CORS, the log line and
-//! panics are the tower-http layers around it (`crate::edge`).
+//! The caller pipeline every endpoint goes through, on Lambda and locally,
+//! after the router (`crate::router`) matched the route and read the body:
+//! authentication (one read for the key and the idempotency record), key
+//! kind, store allowlist, rate limit, idempotent replay, the handler and
+//! the error envelope. Request ids, CORS, the log line and panics are the
+//! tower-http layers around it (`crate::edge`).
 
 use crate::account::ApiKeyRecord;
 use crate::app::App;
 use crate::auth::{hash_key, key_from_headers, IpAllowlist, KeyKind};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorCode};
-use crate::http::{Request, Response, MAX_BODY_BYTES};
+use crate::http::{Request, Response};
 use crate::ids::{new_id, IdKind};
 use crate::records::from_item;
-use crate::routes::{Auth, Route, ROUTES};
+use crate::routes::{Auth, Route};
 use crate::schema;
 use crate::store::Store;
 use crate::table::{Cond, Item, Key, TxOp, Update};
-use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
-/// Who is calling.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub key: ApiKeyRecord,
-    /// The store of a store key.
-    pub store: Option<Store>,
-}
+/// The handler's types, where code written before they moved to
+/// `crate::handlers::ctx` looks for them.
+pub use crate::handlers::ctx::{Ctx, HandlerFn, IdempotencyLease, Principal};
 
-/// What a handler receives.
-pub struct Ctx<'a> {
-    pub app: &'a App,
-    pub req: Request,
-    pub params: BTreeMap<String, String>,
-    pub principal: Option<Principal>,
-    pub request_id: String,
-    /// The `Idempotency-Key` lease this request holds, if it sent one.
-    pub idempotency: Option<IdempotencyLease>,
-}
-
-pub type HandlerFn = for<'a> fn(Ctx<'a>) -> BoxFuture<'a, Result<Response, ApiError>>;
-
-/// Turn `async fn(Ctx) -> Result<Response, ApiError>` into a `HandlerFn`.
-#[macro_export]
-macro_rules! handler {
-    ($f:path) => {{
-        fn h<'a>(
-            cx: $crate::dispatch::Ctx<'a>,
-        ) -> futures::future::BoxFuture<'a, Result<$crate::http::Response, $crate::error::ApiError>>
-        {
-            Box::pin($f(cx))
-        }
-        h as $crate::dispatch::HandlerFn
-    }};
-}
-
-impl<'a> Ctx<'a> {
-    pub fn param(&self, name: &str) -> &str {
-        self.params.get(name).map(String::as_str).unwrap_or("")
-    }
-
-    pub fn principal(&self) -> Result<&Principal, ApiError> {
-        self.principal
-            .as_ref()
-            .ok_or_else(|| ApiError::unauthenticated("this endpoint needs an API key"))
-    }
-
-    /// The store a store key acts on.
-    pub fn store(&self) -> Result<&Store, ApiError> {
-        self.principal()?.store.as_ref().ok_or_else(|| {
-            ApiError::forbidden("this endpoint needs a store API key, not an account key")
-        })
-    }
-
-    /// The account of an account key.
-    pub fn account_id(&self) -> Result<&str, ApiError> {
-        let p = self.principal()?;
-        if p.key.kind != KeyKind::Account {
-            return Err(ApiError::forbidden(
-                "this endpoint needs an account API key",
-            ));
-        }
-        Ok(&p.key.account_id)
-    }
-
-    /// A store the caller may see: its own (store key) or one of its
-    /// account's (account key). Anything else is 404, never 403, so ids of
-    /// other merchants cannot be probed.
-    pub async fn visible_store(&self, id: &str) -> Result<Store, ApiError> {
-        let p = self.principal()?;
-        if let Some(own) = &p.store {
-            return if own.id == id {
-                Ok(own.clone())
-            } else {
-                Err(ApiError::not_found("store"))
-            };
-        }
-        match self.app.table.get(&schema::store(id)).await? {
-            Some(item) => {
-                let store: Store = from_item(item)?;
-                if store.account_id == p.key.account_id {
-                    Ok(store)
-                } else {
-                    Err(ApiError::not_found("store"))
-                }
-            }
-            None => Err(ApiError::not_found("store")),
-        }
-    }
-
-    /// A store the caller manages (account keys only).
-    pub async fn managed_store(&self, id: &str) -> Result<Store, ApiError> {
-        self.account_id()?;
-        self.visible_store(id).await
-    }
-
-    pub fn now(&self) -> time::OffsetDateTime {
-        self.app.now()
-    }
-}
-
-/// Find the route for a method and path.
-pub fn find_route(
-    method: &str,
-    path: &str,
-) -> Result<(&'static Route, BTreeMap<String, String>), ApiError> {
-    let mut allowed = Vec::new();
-    for r in ROUTES {
-        if let Some(params) = crate::http::match_path(r.path, path) {
-            if r.method == method {
-                return Ok((r, params));
-            }
-            allowed.push(r.method);
-        }
-    }
-    if allowed.is_empty() {
-        Err(ApiError::new(
-            404,
-            ErrorCode::NotFound,
-            format!("no endpoint at {path}"),
-        ))
-    } else {
-        Err(ApiError::new(
-            405,
-            ErrorCode::NotFound,
-            format!(
-                "{method} is not supported on {path}; use {}",
-                allowed.join(" or ")
-            ),
-        )
-        .with_header("Allow", allowed.join(", ")))
-    }
-}
-
-/// Serve one request end to end. Never panics into a 500 without a body.
-pub async fn dispatch(app: &App, req: Request) -> Response {
-    dispatch_as(app, req, None).await
-}
-
-/// As `dispatch`, for a Lambda that serves only `function`. The request id,
-/// the log line and CORS are the edge layers' (`crate::edge`); this records
-/// the caller's key id in the request's span.
-pub async fn dispatch_as(app: &App, req: Request, function: Option<&str>) -> Response {
+/// Run `route`'s handler for `req` (its path parameters in `params`)
+/// through the pipeline. Errors answer in the error shape of the path's
+/// face; the caller's key id goes into the request's log span.
+pub async fn run(
+    app: &App,
+    route: &'static Route,
+    params: BTreeMap<String, String>,
+    req: Request,
+) -> Response {
     let request_id = crate::edge::request_id(&req.headers);
     let path = req.path.clone();
     let mut key_id = None;
-    let response = match run(app, req, function, &request_id, &mut key_id).await {
+    let response = match pipeline(app, route, params, req, &request_id, &mut key_id).await {
         Ok(r) => r,
         Err(e) => crate::faces::error_response(&path, &e, app.now()),
     };
@@ -176,24 +48,19 @@ pub async fn dispatch_as(app: &App, req: Request, function: Option<&str>) -> Res
     response
 }
 
-struct RateInfo {
+/// The `X-RateLimit-*` headers of a counted call.
+pub struct RateInfo {
     headers: Vec<(String, String)>,
 }
 
-async fn run(
+async fn pipeline(
     app: &App,
+    route: &'static Route,
+    params: BTreeMap<String, String>,
     req: Request,
-    function: Option<&str>,
     request_id: &str,
     key_id_out: &mut Option<String>,
 ) -> Result<Response, ApiError> {
-    let (route, params) = find_route(req.method.as_str(), &req.path)?;
-    if function.is_some_and(|f| f != route.function) {
-        return Err(ApiError::not_found("endpoint"));
-    }
-    if req.body.len() > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
     let secret = key_from_headers(&req.headers).map_err(ApiError::unauthenticated)?;
     if secret.is_none() && route.auth != Auth::Public {
         return Err(ApiError::unauthenticated(
@@ -229,53 +96,8 @@ async fn run(
     act_on_store(app, &req, route.auth, &mut key).await?;
     let earlier = found.next().flatten();
 
-    match (route.auth, key.kind) {
-        (Auth::Account, KeyKind::Store) => {
-            return Err(ApiError::forbidden(
-                "this endpoint needs an account API key; store keys act only on their store",
-            ))
-        }
-        (Auth::Store, KeyKind::Account) => return Err(ApiError::forbidden(
-            "this endpoint needs a store API key; create one with POST /v1/stores/{id}/api-keys",
-        )),
-        _ => {}
-    }
-    let allowlist = IpAllowlist::parse(&key.allowed_ips).unwrap_or_default();
-    if !allowlist.allows(req.source_ip) {
-        return Err(ApiError::forbidden(format!(
-            "this API key may not be used from {}",
-            req.source_ip
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "an unknown address".into())
-        )));
-    }
-
-    // The store of a store key and its allowlist come before the rate-limit
-    // counter: a call refused by an allowlist does not use up the key's limit.
-    let store = match &key.store_id {
-        Some(id) => match app.table.get(&schema::store(id)).await? {
-            Some(item) => Some(from_item::<Store>(item)?),
-            None => {
-                return Err(ApiError::unauthenticated(
-                    "invalid API key: its store no longer exists",
-                ))
-            }
-        },
-        None => None,
-    };
-    if let Some(s) = &store {
-        let list = IpAllowlist::parse(&s.api_allowed_ips).unwrap_or_default();
-        if !list.allows(req.source_ip) {
-            return Err(ApiError::forbidden(format!(
-                "store {} does not accept API calls from {}",
-                s.id,
-                req.source_ip
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "an unknown address".into())
-            )));
-        }
-    }
-    let rate = rate_limit(app, &key.id).await?;
+    let principal = admit(app, key, route.auth, req.source_ip).await?;
+    let rate = rate_limit(app, &principal.key.id).await?;
 
     let mut lease = None;
     if let Some(k) = &idem {
@@ -290,7 +112,7 @@ async fn run(
         app,
         req,
         params,
-        principal: Some(Principal { key, store }),
+        principal: Some(principal),
         request_id: request_id.to_string(),
         idempotency: lease.clone(),
     };
@@ -301,9 +123,74 @@ async fn run(
         Err(e) => crate::faces::error_response(&path, e, app.now()),
     };
     if let Some(lease) = &lease {
-        lease.finish(app, &response).await;
+        finish(lease, app, &response).await;
     }
     Ok(response.with_rate(&rate))
+}
+
+/// The caller behind a key, admitted to a route of `auth`: the key's kind
+/// fits, the key's IP allowlist and (for a store key) its store's allow
+/// `source_ip`. REST and the WebSocket protocol both admit callers here.
+/// These checks come before the rate-limit counter: a call refused by an
+/// allowlist does not use up the key's limit.
+pub async fn admit(
+    app: &App,
+    key: ApiKeyRecord,
+    auth: Auth,
+    source_ip: Option<IpAddr>,
+) -> Result<Principal, ApiError> {
+    match (auth, key.kind) {
+        (Auth::Account, KeyKind::Store) => {
+            return Err(ApiError::forbidden(
+                "this endpoint needs an account API key; store keys act only on their store",
+            ))
+        }
+        (Auth::Store, KeyKind::Account) => return Err(ApiError::forbidden(
+            "this endpoint needs a store API key; create one with POST /v1/stores/{id}/api-keys",
+        )),
+        _ => {}
+    }
+    check_key_ip(&key, source_ip)?;
+    let store = match &key.store_id {
+        Some(id) => match app.table.get(&schema::store(id)).await? {
+            Some(item) => Some(from_item::<Store>(item)?),
+            None => {
+                return Err(ApiError::unauthenticated(
+                    "invalid API key: its store no longer exists",
+                ))
+            }
+        },
+        None => None,
+    };
+    if let Some(s) = &store {
+        let list = IpAllowlist::parse(&s.api_allowed_ips).unwrap_or_default();
+        if !list.allows(source_ip) {
+            return Err(ApiError::forbidden(format!(
+                "store {} does not accept API calls from {}",
+                s.id,
+                shown(source_ip)
+            )));
+        }
+    }
+    Ok(Principal { key, store })
+}
+
+/// 403 unless the key's IP allowlist allows `source_ip`.
+pub fn check_key_ip(key: &ApiKeyRecord, source_ip: Option<IpAddr>) -> Result<(), ApiError> {
+    let allowlist = IpAllowlist::parse(&key.allowed_ips).unwrap_or_default();
+    if allowlist.allows(source_ip) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "this API key may not be used from {}",
+            shown(source_ip)
+        )))
+    }
+}
+
+fn shown(ip: Option<IpAddr>) -> String {
+    ip.map(|i| i.to_string())
+        .unwrap_or_else(|| "an unknown address".into())
 }
 
 /// The header with which a session (a user logged in, e.g. the dashboard)
@@ -339,15 +226,6 @@ async fn act_on_store(
         }
         _ => Err(ApiError::not_found("store")),
     }
-}
-
-/// 413 for a body over 64 KiB (gateways that stop reading early use this too).
-pub fn too_large() -> ApiError {
-    ApiError::new(
-        413,
-        ErrorCode::ValidationError,
-        format!("request body is larger than {MAX_BODY_BYTES} bytes (64 KiB)"),
-    )
 }
 
 fn in_progress() -> ApiError {
@@ -399,61 +277,28 @@ pub const IDEMPOTENCY_LEASE_SECS: i64 = MAX_REQUEST_SECS + 45;
 /// Finished answers (and abandoned leases) are kept this long.
 pub const IDEMPOTENCY_KEEP_SECS: i64 = 24 * 3600;
 
-/// The in-flight claim a request holds on its `Idempotency-Key`. `token`
-/// is this attempt's; every write of the record is conditioned on it, so a
-/// request whose lease was taken over by a retry can no longer record.
-#[derive(Debug, Clone)]
-pub struct IdempotencyLease {
-    pub record: Key,
-    pub token: String,
-}
-
-impl IdempotencyLease {
-    /// The write that stores `response` as this key's answer, held by the
-    /// lease. A handler puts it in the transaction of its effect, so the
-    /// effect and its answer commit together (a crash right after the
-    /// commit still replays the answer).
-    pub fn answer_op(&self, response: &Response) -> TxOp {
-        let body = String::from_utf8_lossy(&response.body_bytes()).into_owned();
-        TxOp::Update {
-            key: self.record.clone(),
-            update: Update::new()
-                .set("state", "done")
-                .set("status", response.status)
-                .set("content_type", response.content_type())
-                .set("body", body)
-                .set("headers", json!(response.headers)),
-            cond: Some(self.held()),
-        }
-    }
-
-    fn held(&self) -> Cond {
-        Cond::eq("token", self.token.as_str())
-    }
-
-    /// After the handler: store the answer, or free the key after a 5xx
-    /// (not applied: a retry runs again). Only while the lease is ours.
-    async fn finish(&self, app: &App, response: &Response) {
-        let result = if response.status >= 500 {
-            app.table
-                .delete(&self.record, Some(self.held()))
-                .await
-                .map(|_| ())
-        } else {
-            match self.answer_op(response) {
-                TxOp::Update { key, update, cond } => {
-                    app.table.update(&key, update, cond).await.map(|_| ())
-                }
-                _ => unreachable!("answer_op is an update"),
+/// After the handler: store the answer, or free the key after a 5xx
+/// (not applied: a retry runs again). Only while the lease is ours.
+async fn finish(lease: &IdempotencyLease, app: &App, response: &Response) {
+    let result = if response.status >= 500 {
+        app.table
+            .delete(&lease.record, Some(lease.held()))
+            .await
+            .map(|_| ())
+    } else {
+        match lease.answer_op(response) {
+            TxOp::Update { key, update, cond } => {
+                app.table.update(&key, update, cond).await.map(|_| ())
             }
-        };
-        match result {
-            Err(e) if e.is_condition_failed() => {
-                tracing::warn!("idempotency lease was taken over by a retry; answer not stored")
-            }
-            Err(e) => tracing::error!(error = %e, "saving idempotent response"),
-            Ok(()) => {}
+            _ => unreachable!("answer_op is an update"),
         }
+    };
+    match result {
+        Err(e) if e.is_condition_failed() => {
+            tracing::warn!("idempotency lease was taken over by a retry; answer not stored")
+        }
+        Err(e) => tracing::error!(error = %e, "saving idempotent response"),
+        Ok(()) => {}
     }
 }
 
@@ -562,8 +407,9 @@ fn replay(record: Option<Item>, fingerprint: &str, now: i64) -> Result<Option<Re
     Ok(Some(resp))
 }
 
-/// Count this request in the key's current one-minute window.
-async fn rate_limit(app: &App, key_id: &str) -> Result<RateInfo, ApiError> {
+/// Count this call in the key's current one-minute window: 429 past the
+/// limit (REST and the WebSocket protocol count alike).
+pub async fn rate_limit(app: &App, key_id: &str) -> Result<RateInfo, ApiError> {
     let now = app.now().unix_timestamp();
     let minute = now / 60;
     let reset = (minute + 1) * 60;

@@ -60,10 +60,10 @@ pub type Trace =
     TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogLine, (), (), ()>;
 
 /// Every edge layer but the panic catcher, outermost first (see the
-/// module doc). satsgate-local adds `catch_panic()` inside them. A Lambda
-/// does not: rustc cannot prove its handler future `Send` with
-/// `CatchPanic` around a service that borrows the app, so there a panic
-/// ends the invocation (lambda_runtime reports it; API Gateway answers 500).
+/// module doc). Both runtimes put them, with `catch_panic()` inside, around
+/// the router as a `Router` layer (after routing, around each route): put
+/// around the whole router as a `ServiceBuilder`, rustc cannot prove the
+/// Lambda service's future `Send` with `CatchPanic` in it.
 pub fn layers() -> Layers {
     ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeId))

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 /// Largest request body accepted.
@@ -138,34 +138,6 @@ impl Response {
         let mut r = Response::json(e.status, e.body());
         r.headers.extend(e.headers.iter().cloned());
         r
-    }
-}
-
-/// Match `/v1/stores/{id}` against a concrete path; returns the parameters.
-pub fn match_path(pattern: &str, path: &str) -> Option<BTreeMap<String, String>> {
-    let path = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
-    let mut params = BTreeMap::new();
-    let mut pat = pattern.split('/');
-    let mut got = path.split('/');
-    loop {
-        match (pat.next(), got.next()) {
-            (None, None) => return Some(params),
-            (Some(p), Some(g)) => {
-                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                    if g.is_empty() {
-                        return None;
-                    }
-                    params.insert(name.to_string(), decode_component(g));
-                } else if p != g {
-                    return None;
-                }
-            }
-            _ => return None,
-        }
     }
 }
 
@@ -493,24 +465,6 @@ impl<'a> QueryInput<'a> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn paths_match_with_params() {
-        let p = match_path(
-            "/v1/stores/{id}/api-keys/{key_id}",
-            "/v1/stores/store_1/api-keys/key_2",
-        )
-        .unwrap();
-        assert_eq!(p["id"], "store_1");
-        assert_eq!(p["key_id"], "key_2");
-        assert!(match_path("/v1/stores/{id}", "/v1/stores/").is_none());
-        assert!(match_path("/v1/stores/{id}", "/v1/stores/a/b").is_none());
-        assert!(
-            match_path("/v1/stores", "/v1/stores/").is_some(),
-            "trailing slash tolerated"
-        );
-        assert!(match_path("/", "/").is_some());
-    }
 
     #[test]
     fn body_errors_are_clear() {

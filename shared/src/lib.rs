@@ -25,6 +25,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod records;
 pub mod request;
+pub mod router;
 pub mod routes;
 pub mod schema;
 pub mod store;

@@ -2,8 +2,8 @@
 //! The local gateway serves it, each Lambda binary serves one row, and a
 //! test checks that template.yaml declares exactly these routes.
 
-use crate::dispatch::HandlerFn;
 use crate::handler;
+use crate::handlers::ctx::HandlerFn;
 use crate::handlers::{health, invoices, sandbox, stores};
 
 /// Who may call a route.

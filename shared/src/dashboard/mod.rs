@@ -8,7 +8,7 @@
 //!   session token goes only into an `HttpOnly; SameSite=Strict` cookie
 //!   (`Secure` over https), never into the page.
 //! - `POST /dashboard/logout`: revokes the session on the server.
-//! - `<METHOD> /dashboard/api/<v1 path>`: the normal v1 dispatch with the
+//! - `<METHOD> /dashboard/api/<v1 path>`: the v1 router with the
 //!   cookie's session token as the Bearer key. The page names the store a
 //!   store-level call acts on with `X-Satsgate-Store` (see
 //!   `dispatch::act_on_store`).
@@ -18,7 +18,7 @@
 
 use crate::app::App;
 use crate::auth::hash_key;
-use crate::dispatch::{dispatch, ACT_ON_STORE_HEADER};
+use crate::dispatch::ACT_ON_STORE_HEADER;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Input, Request, Response};
 use crate::records::from_item;
@@ -43,8 +43,9 @@ pub fn owns(path: &str) -> bool {
     path == PREFIX || path.starts_with("/dashboard/")
 }
 
-/// Serve one dashboard request.
-pub async fn serve(app: &App, req: Request) -> Response {
+/// Serve one dashboard request; `api` (the router of every row) serves
+/// its v1 calls.
+pub async fn serve(app: &App, api: &axum::Router, req: Request) -> Response {
     let started = std::time::Instant::now();
     let (method, path) = (req.method.clone(), req.path.clone());
     let rest = req.path[PREFIX.len()..].trim_start_matches('/').to_string();
@@ -55,7 +56,7 @@ pub async fn serve(app: &App, req: Request) -> Response {
         (&Method::POST, "logout") => logout(app, &req).await,
         (_, r) if r == "api" || r.starts_with("api/") => {
             let v1 = r["api".len()..].to_string();
-            proxy(app, req, v1).await
+            proxy(api, req, v1).await
         }
         (&Method::GET, "") => Ok(page(app)),
         (_, "") | (_, "app.js") | (_, "app.css") => Err(ApiError::new(
@@ -209,7 +210,7 @@ async fn logout(app: &App, req: &Request) -> Result<Response, ApiError> {
 }
 
 /// The v1 API for the page: the cookie's session is the key.
-async fn proxy(app: &App, req: Request, v1: String) -> Result<Response, ApiError> {
+async fn proxy(api: &axum::Router, req: Request, v1: String) -> Result<Response, ApiError> {
     check_origin(&req)?;
     let token =
         session_token(&req.headers).ok_or_else(|| ApiError::unauthenticated("not logged in"))?;
@@ -230,7 +231,7 @@ async fn proxy(app: &App, req: Request, v1: String) -> Result<Response, ApiError
         body: req.body,
         source_ip: req.source_ip,
     };
-    let mut r = dispatch(app, inner).await;
+    let mut r = crate::router::call(api, inner).await;
     // The API allows any origin without credentials; these answers are
     // for this page only.
     r.headers

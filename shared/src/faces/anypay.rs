@@ -4,9 +4,9 @@
 //! `GET /r/{id}`. The request is an invoice of the key's store with that
 //! address (`invoice::fixed`); this face only reads the seed's fields.
 
-use crate::dispatch::Ctx;
 use crate::error::{ApiError, FieldErrors};
 use crate::handlers::checkout::seed_request;
+use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::{create_invoice, NewInvoice};
 use crate::http::{json_type, Input, Response};
 use crate::network::Network;

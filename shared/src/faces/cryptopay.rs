@@ -10,8 +10,8 @@
 //! when the account has several. Only `blockchain: "bitcoin"` with BTC or a
 //! fiat currency exists: other chains and tokens are `UNSUPPORTED`.
 
-use crate::dispatch::Ctx;
 use crate::error::{ApiError, ErrorCode};
+use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::{payment_json, NewInvoice, MAX_SORT_WINDOW};
 use crate::handlers::read_all;
 use crate::handlers::stores::{caller_stores, create_store, update_store};

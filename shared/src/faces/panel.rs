@@ -10,8 +10,8 @@
 //! An account key acts on every store of its account, a store key on its own.
 
 use super::{btc_number, json_number};
-use crate::dispatch::Ctx;
 use crate::error::{ApiError, ErrorCode};
+use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::{
     create_invoice as create_use_case, parse_new_invoice, summarize, Summary,
 };

@@ -11,8 +11,8 @@
 //! entity `&curren;` rendered by its HTML); it is read as `&currency=`, so
 //! the examples work as printed.
 
-use crate::dispatch::Ctx;
 use crate::error::ApiError;
+use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::{
     check_refund_address, create_invoice, parse_new_invoice, request_refund, MAX_SORT_WINDOW,
 };

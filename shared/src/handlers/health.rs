@@ -1,5 +1,5 @@
-use crate::dispatch::Ctx;
 use crate::error::ApiError;
+use crate::handlers::ctx::Ctx;
 use crate::http::Response;
 use serde_json::json;
 

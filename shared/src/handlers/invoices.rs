@@ -2,9 +2,9 @@
 
 use super::{cursor_error, list_body};
 use crate::clock::{parse_flexible, rfc3339};
-use crate::dispatch::Ctx;
 use crate::error::{ApiError, FieldErrors};
 use crate::events::Event;
+use crate::handlers::ctx::Ctx;
 use crate::http::{QueryInput, Response};
 use crate::ids::{new_id, IdKind};
 use crate::invoice::lifecycle::Input as Change;
@@ -182,7 +182,7 @@ pub async fn create_invoice(
     app: &crate::app::App,
     store: &Store,
     new: NewInvoice,
-    lease: Option<&crate::dispatch::IdempotencyLease>,
+    lease: Option<&crate::handlers::ctx::IdempotencyLease>,
 ) -> Result<Invoice, ApiError> {
     Ok(crate::invoice::create(app, store, new, lease).await?)
 }

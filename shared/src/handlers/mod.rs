@@ -1,6 +1,7 @@
 //! One async function per endpoint: typed input in, response out.
 
 pub mod checkout;
+pub mod ctx;
 pub mod health;
 pub mod invoices;
 pub mod openapi;

@@ -1,7 +1,7 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3.1 document of every route.
 
-use crate::dispatch::Ctx;
 use crate::error::ApiError;
+use crate::handlers::ctx::Ctx;
 use crate::http::{QueryInput, Response};
 
 /// The document (`crate::openapi`), no key needed.

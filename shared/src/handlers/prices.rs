@@ -4,8 +4,8 @@
 
 use crate::app::App;
 use crate::clock::rfc3339;
-use crate::dispatch::Ctx;
 use crate::error::ApiError;
+use crate::handlers::ctx::Ctx;
 use crate::http::{QueryInput, Response};
 use crate::money::{fiat_decimals, parse_decimal};
 use crate::prices::quotes::{self, QuoteRequest};

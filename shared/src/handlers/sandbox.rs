@@ -3,8 +3,8 @@
 //! the chain poller runs once, so the effect is visible at once.
 
 use crate::chain::sim::SimChain;
-use crate::dispatch::Ctx;
 use crate::error::{ApiError, FieldErrors};
+use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::Sats;
 use crate::http::Response;
 use crate::invoice::repo::load_for_store;

@@ -1,8 +1,8 @@
 //! Users and login (API.md "Users and login"): parse, call `crate::users`, render.
 
 use super::list_body;
-use crate::dispatch::Ctx;
 use crate::error::ApiError;
+use crate::handlers::ctx::Ctx;
 use crate::http::{json_type, Input, Response};
 use crate::users::{self, User};
 use serde_json::{json, Value};

@@ -8,9 +8,9 @@
 
 use super::{cursor_error, list_body, page_items};
 use crate::clock::rfc3339;
-use crate::dispatch::Ctx;
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::handlers::ctx::Ctx;
 use crate::http::{Input, QueryInput, Response};
 use crate::ids::{new_id, IdKind};
 use crate::records::from_item;

@@ -5,8 +5,8 @@
 
 use super::{Invoice, Price, Status};
 use crate::app::App;
-use crate::dispatch::IdempotencyLease;
 use crate::error::ApiError;
+use crate::handlers::ctx::IdempotencyLease;
 use crate::ids::{new_id, IdKind};
 use crate::money::{btc_to_amount, check_amount, fiat_to_sats};
 use crate::prices::rates::{allowed_currency, Currency};

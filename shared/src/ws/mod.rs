@@ -23,16 +23,16 @@ pub mod seed;
 
 use crate::account::ApiKeyRecord;
 use crate::app::App;
-use crate::auth::{hash_key, key_from_headers, IpAllowlist, KeyKind};
-use crate::dispatch::{find_route, Ctx, Principal};
+use crate::auth::{hash_key, key_from_headers, KeyKind};
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::handlers::ctx::{Ctx, Principal};
 use crate::http::Request;
 use crate::ids::{new_id, IdKind};
 use crate::invoice::Invoice;
 use crate::records::from_item;
+use crate::routes::Auth;
 use crate::schema;
-use crate::store::Store;
 use crate::table::Table;
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
@@ -185,24 +185,11 @@ pub async fn authenticate(
         });
     };
     let key = load_key(&*app.table, &hash_key(secret)).await?;
-    check_key_ip(&key, source_ip)?;
+    crate::dispatch::check_key_ip(&key, source_ip)?;
     Ok(Session {
         key: Some(key),
         source_ip,
     })
-}
-
-fn check_key_ip(key: &ApiKeyRecord, ip: Option<IpAddr>) -> Result<(), ApiError> {
-    if IpAllowlist::parse(&key.allowed_ips)
-        .unwrap_or_default()
-        .allows(ip)
-    {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "this API key may not be used from this address",
-        ))
-    }
 }
 
 type Fields = Map<String, Value>;
@@ -329,126 +316,75 @@ fn needs_key(action: &str) -> String {
     )
 }
 
-/// Count one keyed call in the key's rate-limit window (as the REST
-/// pipeline does).
+/// Count one keyed call in the key's rate-limit window (the REST
+/// pipeline's counter).
 async fn rate_limit(app: &App, key: &ApiKeyRecord) -> Result<(), String> {
-    let now = app.now().unix_timestamp();
-    let minute = now / 60;
-    let count = app
-        .rate_counter
-        .hit(&key.id, minute)
+    crate::dispatch::rate_limit(app, &key.id)
         .await
-        .map_err(|e| error_text(&e.into()))?;
-    if count > app.config.rate_limit_per_minute {
-        return Err(format!(
-            "rate limit exceeded: {} requests per minute per API key; retry in {} seconds",
-            app.config.rate_limit_per_minute,
-            (minute + 1) * 60 - now
-        ));
-    }
-    Ok(())
+        .map(|_| ())
+        .map_err(|e| error_text(&e))
 }
 
-/// Run the REST handler of `method path` with the connection's store key as
-/// principal (after the store's allowlist and the key's rate limit, as the
-/// REST pipeline does), so validation and effects are exactly the REST ones.
-/// The handler's JSON answer, or its error as one message.
-async fn as_store(
-    app: &App,
-    session: &Session,
-    action: &str,
-    method: http::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Result<Value, String> {
-    let key = session.key.as_ref().ok_or_else(|| needs_key(action))?;
-    let Some(store_id) = key.store_id.clone() else {
-        return Err(format!(
-            "{action} needs a store API key, not an account key"
-        ));
-    };
-    let store: Store = match app.table.get(&schema::store(&store_id)).await {
-        Ok(Some(item)) => from_item(item).map_err(|e| error_text(&e))?,
-        Ok(None) => return Err("invalid API key: its store no longer exists".into()),
-        Err(e) => return Err(error_text(&e.into())),
-    };
-    if !IpAllowlist::parse(&store.api_allowed_ips)
-        .unwrap_or_default()
-        .allows(session.source_ip)
-    {
-        return Err(format!(
-            "store {} does not accept API calls from this address",
-            store.id
-        ));
-    }
-    rate_limit(app, key).await?;
-    let (route, params) = find_route(method.as_str(), path).map_err(|e| error_text(&e))?;
-    let mut req = Request::new(method, path);
-    req.headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    if let Some(body) = body {
-        req.body = body.to_string().into_bytes().into();
-    }
-    req.source_ip = session.source_ip;
-    let cx = Ctx {
-        app,
-        req,
-        params,
-        principal: Some(Principal {
-            key: key.clone(),
-            store: Some(store),
-        }),
-        request_id: new_id(IdKind::Request),
-        idempotency: None,
-    };
-    let response = (route.handler)(cx).await.map_err(|e| error_text(&e))?;
-    match response.body {
-        crate::http::Body::Json(v) if response.status < 300 => Ok(v),
-        crate::http::Body::Json(v) => Err(v["error"]["message"]
-            .as_str()
-            .unwrap_or("the request failed")
-            .to_string()),
-        _ => Err("the request failed".into()),
-    }
+/// The connection's store key, admitted as the REST pipeline admits a
+/// caller of a store-level route (key kind, the key's and the store's IP
+/// allowlists), then counted in the key's rate limit.
+async fn store_caller(app: &App, session: &Session, action: &str) -> Result<Principal, String> {
+    let key = session.key.clone().ok_or_else(|| needs_key(action))?;
+    let caller = crate::dispatch::admit(app, key, Auth::Store, session.source_ip)
+        .await
+        .map_err(|e| error_text(&e))?;
+    rate_limit(app, &caller.key).await?;
+    Ok(caller)
 }
 
-/// `create_invoice`: `POST /v1/invoices` as the connection's store;
-/// `account_id` (seed clients send `1`) is accepted and ignored: the key
-/// decides the store. -> `data: {invoice: <seed invoice>}`.
+/// `create_invoice`: the use case of `POST /v1/invoices` for the
+/// connection's store; `account_id` (seed clients send `1`) is accepted
+/// and ignored: the key decides the store. -> `data: {invoice: <seed invoice>}`.
 async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value, String> {
+    let caller = store_caller(app, session, "create_invoice").await?;
+    let store = caller.store.ok_or_else(|| needs_key("create_invoice"))?;
     let mut body = m.clone();
     body.remove("action");
     body.remove("account_id");
-    let inv = as_store(
-        app,
-        session,
-        "create_invoice",
-        http::Method::POST,
-        "/v1/invoices",
-        Some(Value::Object(body)),
+    let body = Value::Object(body).to_string();
+    let new = crate::handlers::invoices::parse_new_invoice(
+        body.as_bytes(),
+        app.config.allow_insecure_urls,
     )
-    .await?;
+    .await
+    .map_err(|e| error_text(&e))?;
+    let inv = crate::handlers::invoices::create_invoice(app, &store, new, None)
+        .await
+        .map_err(|e| error_text(&e))?;
+    let inv = inv.to_json(&app.config.public_url);
     Ok(success(json!({"invoice": seed::invoice(&inv)})))
 }
 
-/// `cancel_invoice {uid}`: `POST /v1/invoices/{uid}/cancel` as the
-/// connection's store -> `data: {invoice: <seed invoice>}`.
+/// `cancel_invoice {uid}`: the handler of `POST /v1/invoices/{uid}/cancel`
+/// for the connection's store (through the same caller checks) -> `data: {invoice: <seed invoice>}`.
 async fn cancel_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value, String> {
     let uid = text(m, "uid", 64)?;
     if !uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(format!("invoice {uid} not found"));
     }
-    let inv = as_store(
+    let caller = store_caller(app, session, "cancel_invoice").await?;
+    let mut req = Request::new(http::Method::POST, &format!("/v1/invoices/{uid}/cancel"));
+    req.source_ip = session.source_ip;
+    let cx = Ctx {
         app,
-        session,
-        "cancel_invoice",
-        http::Method::POST,
-        &format!("/v1/invoices/{uid}/cancel"),
-        Some(json!({})),
-    )
-    .await?;
+        req,
+        params: [("id".to_string(), uid.clone())].into(),
+        principal: Some(caller),
+        request_id: new_id(IdKind::Request),
+        idempotency: None,
+    };
+    let answer = crate::handlers::invoices::cancel(cx)
+        .await
+        .map_err(|e| error_text(&e))?;
+    let inv = match answer.body {
+        crate::http::Body::Json(v) => v,
+        _ => return Err("the request failed".into()),
+    };
     Ok(success(json!({"invoice": seed::invoice(&inv)})))
 }
 
