@@ -633,10 +633,18 @@ async fn measure_against_reference() {
     };
 
     let reference = size("lambda-reference");
+    // Every function built in `dir` (a partial build measures its part).
     let mut sizes: Vec<(String, u64)> = functions
         .iter()
+        .filter(|f| dir.join(&f.binary).exists())
         .map(|f| (f.binary.clone(), size(&f.binary)))
         .collect();
+    eprintln!(
+        "SIZE {} of {} functions built in {}",
+        sizes.len(),
+        functions.len(),
+        dir.display()
+    );
     sizes.sort_by_key(|(_, s)| *s);
     for (name, s) in &sizes {
         eprintln!(
