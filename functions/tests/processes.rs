@@ -429,6 +429,39 @@ fn check(
     }
 }
 
+/// What the measurements share: `RUNS` (default 7), the template and its
+/// functions, a deployment on moto_server and a log directory; None (skip)
+/// without moto_server.
+struct Measurement {
+    runs: usize,
+    t: serde_yaml_ng::Value,
+    functions: Vec<TemplateFunction>,
+    d: Deployment,
+    logs: std::path::PathBuf,
+}
+
+impl Measurement {
+    async fn set_up(tag: &str) -> Option<Measurement> {
+        let endpoint = moto()?;
+        let runs = std::env::var("RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(7);
+        let t = template();
+        let functions = template_functions(&t);
+        let d = Deployment::create(&endpoint, &t).await;
+        let logs = std::env::temp_dir().join(format!("satsgate-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&logs).unwrap();
+        Some(Measurement {
+            runs,
+            t,
+            functions,
+            d,
+            logs,
+        })
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -441,18 +474,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: cargo test -p satsgate-functions --test processes -- --ignored --nocapture"]
 async fn measure_cold_init() {
-    let Some(endpoint) = moto() else {
+    let Some(Measurement {
+        runs,
+        t,
+        functions,
+        d,
+        logs,
+    }) = Measurement::set_up("measure").await
+    else {
         return;
     };
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(7);
-    let t = template();
-    let functions = template_functions(&t);
-    let d = Deployment::create(&endpoint, &t).await;
-    let logs = std::env::temp_dir().join(format!("satsgate-measure-{}", std::process::id()));
-    std::fs::create_dir_all(&logs).unwrap();
     let baseline = std::env::var("LAMBDA_BASELINE_BIN_DIR")
         .ok()
         .map(std::path::PathBuf::from);
@@ -610,21 +641,19 @@ async fn function_processes_of_a_sandbox_stack_share_one_chain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: LAMBDA_BIN_DIR=<release dir> cargo test -p satsgate-functions --test processes measure_against_reference -- --ignored --nocapture"]
 async fn measure_against_reference() {
-    let Some(endpoint) = moto() else {
+    let Some(Measurement {
+        runs,
+        t,
+        functions,
+        d,
+        logs,
+    }) = Measurement::set_up("reference").await
+    else {
         return;
     };
     let dir = std::path::PathBuf::from(
         std::env::var("LAMBDA_BIN_DIR").expect("LAMBDA_BIN_DIR: the release build's directory"),
     );
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(7);
-    let t = template();
-    let functions = template_functions(&t);
-    let d = Deployment::create(&endpoint, &t).await;
-    let logs = std::env::temp_dir().join(format!("satsgate-reference-{}", std::process::id()));
-    std::fs::create_dir_all(&logs).unwrap();
     let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
     let size = |b: &str| {
         std::fs::metadata(dir.join(b))

@@ -496,6 +496,16 @@ fn ws_event(route: &str, conn: &str, body: Option<&str>, headers: Value, query: 
 type Posts = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// A fake @connections endpoint: records posts; `gone-*` ids answer 410.
+/// `body` sent on connection `c-2` through the Lambda `$default` handler: its reply.
+async fn say(app: &App, body: &str) -> Value {
+    let r = on_message(
+        app,
+        &ws_event("$default", "c-2", Some(body), json!({}), Value::Null),
+    )
+    .await;
+    serde_json::from_str(r["body"].as_str().unwrap()).unwrap()
+}
+
 async fn fake_connections() -> (String, Posts) {
     use axum::extract::{Path, State};
     let seen: Posts = Arc::default();
@@ -564,42 +574,15 @@ async fn lambda_handlers_keep_connections_and_subscriptions_in_the_table() {
     )
     .await;
     assert_eq!(r["statusCode"], 200);
-    let reply = |r: Value| -> Value { serde_json::from_str(r["body"].as_str().unwrap()).unwrap() };
-    let r = reply(
-        on_message(
-            &app,
-            &ws_event(
-                "$default",
-                "c-2",
-                Some(r#"{"action":"subscribe","type":"invoice","id":"inv_x"}"#),
-                json!({}),
-                Value::Null,
-            ),
-        )
-        .await,
-    );
+    let r = say(
+        &app,
+        r#"{"action":"subscribe","type":"invoice","id":"inv_x"}"#,
+    )
+    .await;
     assert_eq!(r["message"], "Subscribed to invoice inv_x");
-    let r = reply(
-        on_message(
-            &app,
-            &ws_event("$default", "c-2", Some("{oops"), json!({}), Value::Null),
-        )
-        .await,
-    );
+    let r = say(&app, "{oops").await;
     assert_eq!(r["status"], "error");
-    let r = reply(
-        on_message(
-            &app,
-            &ws_event(
-                "$default",
-                "c-2",
-                Some(r#"{"action":"list_prices"}"#),
-                json!({}),
-                Value::Null,
-            ),
-        )
-        .await,
-    );
+    let r = say(&app, r#"{"action":"list_prices"}"#).await;
     assert!(r["data"][0]["value"].is_number(), "{r}");
     let subs = satsgate::ws::aws::subscribers(&*app.table, &Topic::Invoice("inv_x".into()))
         .await
@@ -609,19 +592,7 @@ async fn lambda_handlers_keep_connections_and_subscriptions_in_the_table() {
         .await
         .unwrap();
     assert!(all.is_empty(), "nobody asked for prices yet: {all:?}");
-    let r = reply(
-        on_message(
-            &app,
-            &ws_event(
-                "$default",
-                "c-2",
-                Some(r#"{"action":"subscribe","type":"prices"}"#),
-                json!({}),
-                Value::Null,
-            ),
-        )
-        .await,
-    );
+    let r = say(&app, r#"{"action":"subscribe","type":"prices"}"#).await;
     assert_eq!(r["message"], "Subscribed to prices");
     let all = satsgate::ws::aws::subscribers(&*app.table, &Topic::Prices)
         .await
