@@ -5,40 +5,79 @@
 
 use lambda_http::{Body, RequestExt};
 use satsgate::app::App;
+use satsgate::bootstrap::Wiring;
 use satsgate::router::ClientIp;
+use satsgate::routes::Route;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tower::util::BoxCloneService;
 use tower::ServiceExt;
 
 pub use lambda_http::Error;
+/// For the macros below, whatever the binary imports.
+pub use satsgate;
 
 pub mod manifest;
+/// The webhook jobs: events-fanout and webhook-dispatcher.
+pub mod webhooks;
 
 use satsgate::metrics::POLLER_ERRORS;
 
-/// Logging, then the app with only the adapters `function` needs.
-pub async fn init(function: &str) -> Result<Arc<App>, Error> {
+/// Logging, then the app with only the adapters `W` names.
+pub async fn init<W: Wiring>() -> Result<Arc<App>, Error> {
     satsgate::telemetry::init(true);
-    let needs = manifest::needs(function).ok_or_else(|| {
-        format!("{function} is neither a route nor a job (functions/src/manifest.rs)")
-    })?;
-    Ok(Arc::new(App::for_lambda(needs).await?))
+    Ok(Arc::new(App::for_lambda::<W>().await?))
 }
 
-// -- webhooks: events-fanout and webhook-dispatcher (functions/src/webhooks.rs) --
-pub mod webhooks;
-// -- end webhooks --
+/// A Lambda binary serving one row of the route table: names the row's
+/// constant (`satsgate::routes::row`), so the binary links that row's
+/// handler and the adapters of its needs (`manifest::route_needs`) only.
+#[macro_export]
+macro_rules! route_function {
+    ($row:ident) => {
+        struct Function;
+        impl $crate::satsgate::bootstrap::Wiring for Function {
+            const NEEDS: $crate::satsgate::bootstrap::Needs =
+                $crate::manifest::route_needs($crate::satsgate::routes::row::$row.function);
+        }
+        fn main() -> Result<(), $crate::Error> {
+            $crate::runtime()?.block_on($crate::serve_route::<Function>(
+                &$crate::satsgate::routes::row::$row,
+            ))
+        }
+    };
+}
 
-/// Run the HTTP function `function` (a row of the route table).
-pub async fn serve_http(function: &'static str) -> Result<(), Error> {
-    if satsgate::routes::route_of(function).is_none() {
-        return Err(format!("no route for function {function}").into());
-    }
-    let app = init(function).await?;
-    let router = satsgate::router::function(app, function)
-        .ok_or_else(|| format!("no route for function {function}"))?;
-    lambda_http::run(service(router)).await
+/// A Lambda binary running a job (`job` is a `Job`) or another handler,
+/// `main` an `async fn(Arc<App>) -> Result<(), Error>`, with the needs of
+/// `name` in `manifest::JOBS`.
+#[macro_export]
+macro_rules! job_function {
+    ($name:literal, $main:expr) => {
+        struct Function;
+        impl $crate::satsgate::bootstrap::Wiring for Function {
+            const NEEDS: $crate::satsgate::bootstrap::Needs = $crate::manifest::job_needs($name);
+        }
+        fn main() -> Result<(), $crate::Error> {
+            $crate::runtime()?.block_on(async {
+                let app = $crate::init::<Function>().await?;
+                $main(app).await
+            })
+        }
+    };
+}
+
+/// The tokio runtime of a function process.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Serve the route `row`, with the adapters of `W`.
+pub async fn serve_route<W: Wiring>(row: &'static Route) -> Result<(), Error> {
+    let app = init::<W>().await?;
+    lambda_http::run(service(satsgate::router::row(app, row))).await
 }
 
 /// A Lambda's HTTP service: API Gateway events in, answers out.
@@ -146,11 +185,9 @@ fn lambda_body(content_type: &str, bytes: Vec<u8>) -> Body {
     }
 }
 
-// -- dashboard (shared/src/dashboard) --
-/// Run the `dashboard` function: every `/dashboard` path (its routes are
+/// Serve the `dashboard` function: every `/dashboard` path (its routes are
 /// `satsgate::dashboard::ROUTES`, next to the route table).
-pub async fn serve_dashboard(function: &'static str) -> Result<(), Error> {
-    let app = init(function).await?;
+pub async fn serve_dashboard(app: Arc<App>) -> Result<(), Error> {
     lambda_http::run(service(satsgate::router::dashboard(app))).await
 }
 
@@ -161,7 +198,6 @@ pub async fn handle_dashboard(
 ) -> lambda_http::Response<Body> {
     answer(satsgate::router::dashboard(Arc::new(app.clone())), event).await
 }
-// -- end dashboard --
 
 /// A job run per invocation: a scheduled EventBridge rule, a stream batch, ...
 pub type Job = for<'a> fn(
@@ -171,8 +207,7 @@ pub type Job = for<'a> fn(
 
 /// Run a scheduled job (EventBridge `rate(...)`): the app is built once, each
 /// invocation runs `job` once; a failed run is an error (Lambda retries it).
-pub async fn serve_scheduled(name: &'static str, job: Job) -> Result<(), Error> {
-    let app = init(name).await?;
+pub async fn serve_scheduled(name: &'static str, job: Job, app: Arc<App>) -> Result<(), Error> {
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use satsgate::app::Needs;
+use satsgate::bootstrap::Needs;
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeSet;
 use support::*;
@@ -110,10 +110,16 @@ fn every_function_has_a_binary_a_sample_and_a_row() {
             .unwrap_or_else(|_| panic!("{bin}"))
             .split_whitespace()
             .collect();
-        // The binary serves its own row, named by its own name.
+        // The binary serves its own row: a route's binary names the row's
+        // constant, a job's binary its own name.
+        let named_row = satsgate::routes::ROW_NAMES
+            .iter()
+            .find(|(ident, _)| source.contains(&format!("route_function!({ident});")))
+            .map(|(_, function)| *function);
+        let named_job = source.contains(&format!("job_function!(\"{}\"", f.binary));
         assert!(
-            source.contains(&format!("(\"{}\"", f.binary)),
-            "{bin} does not serve `{}`",
+            named_row == Some(f.binary.as_str()) || (named_row.is_none() && named_job),
+            "{bin} does not serve `{}` (it names {named_row:?})",
             f.binary
         );
         assert!(
@@ -166,6 +172,24 @@ fn environment_and_policies_grant_exactly_what_each_function_needs() {
             needed_grants(needs),
             "{}: policies vs needs {needs:?}",
             f.logical_id
+        );
+    }
+}
+
+/// Every function the manifest lists is a route or a job (a misspelt
+/// route name would silently get only the table).
+#[test]
+fn the_manifest_names_only_real_functions() {
+    for (name, _) in satsgate_functions::manifest::ROUTE_NEEDS {
+        assert!(
+            satsgate::routes::route_of(name).is_some(),
+            "{name} in ROUTE_NEEDS is not a route"
+        );
+    }
+    for (name, _) in satsgate_functions::manifest::JOBS {
+        assert!(
+            satsgate::routes::route_of(name).is_none(),
+            "{name} is a route and a job"
         );
     }
 }

@@ -2,7 +2,8 @@
 //! `satsgate-local create-account [--name NAME]` (uses TABLE_NAME when set)
 //! `satsgate-local create-user --username NAME [--account-key KEY]` (password on stdin)
 
-use satsgate::app::{App, Config, Storage};
+use satsgate::app::{App, Config};
+use satsgate::bootstrap::Storage;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod app;
 pub mod auth;
+pub mod bootstrap;
 pub mod chain;
 pub mod clock;
 pub mod dashboard;
@@ -28,6 +29,7 @@ pub mod request;
 pub mod router;
 pub mod routes;
 pub mod schema;
+pub mod sdk;
 pub mod store;
 pub mod table;
 pub mod telemetry;

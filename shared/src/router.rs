@@ -56,6 +56,13 @@ pub fn function(app: Arc<App>, function: &str) -> Option<Router> {
     Some(build(&rows).fallback(no_endpoint).with_state(app))
 }
 
+/// The router of one Lambda binary: the row it names only. Unlike
+/// `function`, it does not reach the route table, so a binary links its
+/// own handler and no other.
+pub fn row(app: Arc<App>, row: &'static Route) -> Router {
+    build(&[row]).fallback(no_endpoint).with_state(app)
+}
+
 /// The `dashboard` function's router: the dashboard's paths (its v1
 /// calls go to the router of every row); unknown paths answer 404.
 pub fn dashboard(app: Arc<App>) -> Router {

@@ -29,107 +29,103 @@ pub struct Route {
 }
 
 macro_rules! routes {
-    ($($method:literal $path:literal => $function:literal, $auth:ident, $handler:path;)*) => {
-        pub static ROUTES: &[Route] = &[
-            $(Route { method: $method, path: $path, function: $function, auth: Auth::$auth, handler: handler!($handler) },)*
-        ];
+    ($($row:ident: $method:literal $path:literal => $function:literal, $auth:ident, $handler:path;)*) => {
+        /// Each row as a constant: a Lambda binary names its row here, so it
+        /// links that row's handler and no other (`ROUTES` links them all).
+        pub mod row {
+            use super::*;
+            $(
+                #[doc = concat!("`", $method, " ", $path, "` (function `", $function, "`).")]
+                pub const $row: Route = Route { method: $method, path: $path, function: $function, auth: Auth::$auth, handler: handler!($handler) };
+            )*
+        }
+        pub static ROUTES: &[Route] = &[$(row::$row,)*];
+        /// Each row constant's name with its function, for the test that
+        /// checks every binary against its row.
+        pub static ROW_NAMES: &[(&str, &str)] = &[$((stringify!($row), $function),)*];
     };
 }
 
 routes! {
-    "GET" "/v1/health" => "health", Public, health::health;
-    "POST" "/v1/stores" => "stores-create", Account, stores::create;
-    "GET" "/v1/stores" => "stores-list", Any, stores::list;
-    "GET" "/v1/stores/{id}" => "stores-get", Any, stores::get;
-    "PATCH" "/v1/stores/{id}" => "stores-update", Account, stores::update;
-    "POST" "/v1/stores/{id}/api-keys" => "api-keys-create", Account, stores::create_key;
-    "GET" "/v1/stores/{id}/api-keys" => "api-keys-list", Account, stores::list_keys;
-    "DELETE" "/v1/stores/{id}/api-keys/{key_id}" => "api-keys-delete", Account, stores::delete_key;
-    // -- checkout --
-    "GET" "/v1/qr" => "qr", Public, crate::handlers::checkout::qr;
-    "GET" "/r/{id}" => "payment-request-get", Public, crate::handlers::checkout::get_request;
-    "POST" "/r/{id}" => "payment-request-create", Public, crate::handlers::checkout::payment_request;
-    "POST" "/r/{id}/pay" => "payment-request-pay", Public, crate::handlers::checkout::pay;
-    "GET" "/i/{id}" => "checkout-page", Public, crate::handlers::checkout::checkout_page;
-    // -- end checkout --
-    // -- invoices --
-    "POST" "/v1/invoices" => "invoices-create", Store, invoices::create;
-    "GET" "/v1/invoices" => "invoices-list", Store, invoices::list;
-    "GET" "/v1/invoices/{id}" => "invoices-get", Store, invoices::get;
-    "POST" "/v1/invoices/archived" => "invoices-import", Store, invoices::import;
-    "POST" "/v1/invoices/{id}/status" => "invoices-mark", Store, invoices::mark;
-    "POST" "/v1/invoices/{id}/cancel" => "invoices-cancel", Store, invoices::cancel;
-    "POST" "/v1/invoices/{id}/accept-underpayment" => "invoices-accept-underpayment", Store, invoices::accept_underpayment;
-    "POST" "/v1/invoices/{id}/refunds" => "refunds-create", Store, invoices::create_refund;
-    "GET" "/v1/invoices/{id}/refunds" => "refunds-list", Store, invoices::list_refunds;
-    "GET" "/v1/payments" => "payments-list", Store, invoices::list_payments;
-    "GET" "/v1/payments/{id}" => "payments-get", Store, invoices::get_payment;
-    "GET" "/v1/summary" => "summary", Store, invoices::summary;
-    "GET" "/v1/events" => "events-list", Store, invoices::list_events;
-    "POST" "/v1/sandbox/payments" => "sandbox-payments", Store, sandbox::pay;
-    "POST" "/v1/sandbox/blocks" => "sandbox-blocks", Store, sandbox::mine;
-    "POST" "/v1/sandbox/reorg" => "sandbox-reorg", Store, sandbox::reorg;
-    "POST" "/v1/sandbox/double-spend" => "sandbox-double-spend", Store, sandbox::double_spend;
-    "POST" "/v1/sandbox/simulate-webhook" => "sandbox-simulate-webhook", Store, sandbox::simulate_webhook;
-    // -- end invoices --
-    // -- prices --
-    "GET" "/v1/currencies" => "currencies-list", Public, crate::handlers::prices::currencies;
-    "GET" "/v1/prices" => "prices-list", Public, crate::handlers::prices::list;
-    "GET" "/v1/rates" => "rates-list", Public, crate::handlers::prices::rates;
-    "GET" "/v1/convert" => "convert", Public, crate::handlers::prices::convert;
-    "POST" "/v1/quotes" => "quotes-create", Store, crate::handlers::prices::create_quote;
-    // -- end prices --
-    // -- webhooks --
-    "POST" "/v1/webhook-endpoints" => "webhook-endpoints-create", Store, crate::handlers::webhooks::create;
-    "GET" "/v1/webhook-endpoints" => "webhook-endpoints-list", Store, crate::handlers::webhooks::list;
-    "GET" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-get", Store, crate::handlers::webhooks::get;
-    "PATCH" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-update", Store, crate::handlers::webhooks::update;
-    "DELETE" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-delete", Store, crate::handlers::webhooks::delete;
-    "POST" "/v1/webhook-endpoints/{id}/rotate-secret" => "webhook-endpoints-rotate-secret", Store, crate::handlers::webhooks::rotate_secret;
-    "POST" "/v1/webhook-endpoints/{id}/test" => "webhook-endpoints-test", Store, crate::handlers::webhooks::test;
-    "GET" "/v1/webhook-endpoints/{id}/deliveries" => "webhook-deliveries-list", Store, crate::handlers::webhooks::list_deliveries;
-    "GET" "/v1/webhook-deliveries/{id}" => "webhook-deliveries-get", Store, crate::handlers::webhooks::get_delivery;
-    "POST" "/v1/webhook-deliveries/{id}/redeliver" => "webhook-deliveries-redeliver", Store, crate::handlers::webhooks::redeliver;
-    // -- end webhooks --
-    // -- users --
-    "POST" "/v1/users" => "users-create", Account, crate::handlers::users::create;
-    "GET" "/v1/users" => "users-list", Account, crate::handlers::users::list;
-    "DELETE" "/v1/users/{id}" => "users-delete", Account, crate::handlers::users::delete;
-    "POST" "/v1/auth/login" => "auth-login", Public, crate::handlers::users::login;
-    "POST" "/v1/auth/logout" => "auth-logout", Account, crate::handlers::users::logout;
-    // -- end users --
-    // -- seed 000 --
-    "GET" "/prices" => "anypay-prices", Public, crate::handlers::prices::anypay_prices;
-    "POST" "/r" => "anypay-request-create", Store, crate::faces::anypay::create_request;
-    // -- end seed 000 --
-    "GET" "/v1/openapi.json" => "openapi", Public, crate::handlers::openapi::get;
-    // -- faces --
-    "GET" "/api/v1/stores" => "panel-stores-list", Any, crate::faces::panel::stores;
-    "POST" "/api/v1/stores/{store_id}/invoices" => "panel-invoices-create", Any, crate::faces::panel::create_invoice;
-    "GET" "/api/v1/invoices/{id}" => "panel-invoices-get", Any, crate::faces::panel::get_invoice;
-    "GET" "/api/v1/balance-or-summary" => "panel-summary", Any, crate::faces::panel::summary;
-    "POST" "/api/v1/stores/{store_id}/webhook-test" => "panel-webhook-test", Any, crate::faces::panel::webhook_test;
-    "POST" "/api/auth/login" => "cryptopay-login", Public, crate::faces::cryptopay::login;
-    "POST" "/api/payment-orders" => "cryptopay-orders-create", Any, crate::faces::cryptopay::create_order;
-    "GET" "/api/payment-orders" => "cryptopay-orders-list", Any, crate::faces::cryptopay::list_orders;
-    "GET" "/api/payment-orders/{id}" => "cryptopay-orders-get", Any, crate::faces::cryptopay::get_order;
-    "GET" "/api/transactions" => "cryptopay-transactions-list", Any, crate::faces::cryptopay::list_transactions;
-    "GET" "/api/transactions/{hash}" => "cryptopay-transactions-get", Any, crate::faces::cryptopay::get_transaction;
-    "GET" "/api/merchant-wallets" => "cryptopay-wallets-list", Any, crate::faces::cryptopay::list_wallets;
-    "POST" "/api/merchant-wallets" => "cryptopay-wallets-create", Account, crate::faces::cryptopay::create_wallet;
-    "PUT" "/api/merchant-wallets/{id}" => "cryptopay-wallets-update", Account, crate::faces::cryptopay::update_wallet;
-    "GET" "/api/webhook-endpoints" => "cryptopay-webhooks-list", Any, crate::faces::cryptopay::list_webhooks;
-    "POST" "/api/webhook-endpoints" => "cryptopay-webhooks-create", Any, crate::faces::cryptopay::create_webhook;
-    "PUT" "/api/webhook-endpoints/{id}" => "cryptopay-webhooks-update", Any, crate::faces::cryptopay::update_webhook;
-    "GET" "/v2/GetRate" => "pos-get-rate", Store, crate::faces::pos::get_rate;
-    "GET" "/v2/StartPayment" => "pos-start-payment", Store, crate::faces::pos::start_payment;
-    "GET" "/v2/CheckPayment" => "pos-check-payment", Store, crate::faces::pos::check_payment;
-    "GET" "/v2/CancelPayment" => "pos-cancel-payment", Store, crate::faces::pos::cancel_payment;
-    "GET" "/v2/AcceptPayment" => "pos-accept-payment", Store, crate::faces::pos::accept_payment;
-    "GET" "/v2/RefundPayment" => "pos-refund-payment", Store, crate::faces::pos::refund_payment;
-    "GET" "/v2/GetCurrencyList" => "pos-currency-list", Public, crate::faces::pos::currency_list;
-    "GET" "/v2/GetTransactions" => "pos-transactions", Store, crate::faces::pos::get_transactions;
-    // -- end faces --
+    HEALTH: "GET" "/v1/health" => "health", Public, health::health;
+    STORES_CREATE: "POST" "/v1/stores" => "stores-create", Account, stores::create;
+    STORES_LIST: "GET" "/v1/stores" => "stores-list", Any, stores::list;
+    STORES_GET: "GET" "/v1/stores/{id}" => "stores-get", Any, stores::get;
+    STORES_UPDATE: "PATCH" "/v1/stores/{id}" => "stores-update", Account, stores::update;
+    API_KEYS_CREATE: "POST" "/v1/stores/{id}/api-keys" => "api-keys-create", Account, stores::create_key;
+    API_KEYS_LIST: "GET" "/v1/stores/{id}/api-keys" => "api-keys-list", Account, stores::list_keys;
+    API_KEYS_DELETE: "DELETE" "/v1/stores/{id}/api-keys/{key_id}" => "api-keys-delete", Account, stores::delete_key;
+    QR: "GET" "/v1/qr" => "qr", Public, crate::handlers::checkout::qr;
+    PAYMENT_REQUEST_GET: "GET" "/r/{id}" => "payment-request-get", Public, crate::handlers::checkout::get_request;
+    PAYMENT_REQUEST_CREATE: "POST" "/r/{id}" => "payment-request-create", Public, crate::handlers::checkout::payment_request;
+    PAYMENT_REQUEST_PAY: "POST" "/r/{id}/pay" => "payment-request-pay", Public, crate::handlers::checkout::pay;
+    CHECKOUT_PAGE: "GET" "/i/{id}" => "checkout-page", Public, crate::handlers::checkout::checkout_page;
+    INVOICES_CREATE: "POST" "/v1/invoices" => "invoices-create", Store, invoices::create;
+    INVOICES_LIST: "GET" "/v1/invoices" => "invoices-list", Store, invoices::list;
+    INVOICES_GET: "GET" "/v1/invoices/{id}" => "invoices-get", Store, invoices::get;
+    INVOICES_IMPORT: "POST" "/v1/invoices/archived" => "invoices-import", Store, invoices::import;
+    INVOICES_MARK: "POST" "/v1/invoices/{id}/status" => "invoices-mark", Store, invoices::mark;
+    INVOICES_CANCEL: "POST" "/v1/invoices/{id}/cancel" => "invoices-cancel", Store, invoices::cancel;
+    INVOICES_ACCEPT_UNDERPAYMENT: "POST" "/v1/invoices/{id}/accept-underpayment" => "invoices-accept-underpayment", Store, invoices::accept_underpayment;
+    REFUNDS_CREATE: "POST" "/v1/invoices/{id}/refunds" => "refunds-create", Store, invoices::create_refund;
+    REFUNDS_LIST: "GET" "/v1/invoices/{id}/refunds" => "refunds-list", Store, invoices::list_refunds;
+    PAYMENTS_LIST: "GET" "/v1/payments" => "payments-list", Store, invoices::list_payments;
+    PAYMENTS_GET: "GET" "/v1/payments/{id}" => "payments-get", Store, invoices::get_payment;
+    SUMMARY: "GET" "/v1/summary" => "summary", Store, invoices::summary;
+    EVENTS_LIST: "GET" "/v1/events" => "events-list", Store, invoices::list_events;
+    SANDBOX_PAYMENTS: "POST" "/v1/sandbox/payments" => "sandbox-payments", Store, sandbox::pay;
+    SANDBOX_BLOCKS: "POST" "/v1/sandbox/blocks" => "sandbox-blocks", Store, sandbox::mine;
+    SANDBOX_REORG: "POST" "/v1/sandbox/reorg" => "sandbox-reorg", Store, sandbox::reorg;
+    SANDBOX_DOUBLE_SPEND: "POST" "/v1/sandbox/double-spend" => "sandbox-double-spend", Store, sandbox::double_spend;
+    SANDBOX_SIMULATE_WEBHOOK: "POST" "/v1/sandbox/simulate-webhook" => "sandbox-simulate-webhook", Store, sandbox::simulate_webhook;
+    CURRENCIES_LIST: "GET" "/v1/currencies" => "currencies-list", Public, crate::handlers::prices::currencies;
+    PRICES_LIST: "GET" "/v1/prices" => "prices-list", Public, crate::handlers::prices::list;
+    RATES_LIST: "GET" "/v1/rates" => "rates-list", Public, crate::handlers::prices::rates;
+    CONVERT: "GET" "/v1/convert" => "convert", Public, crate::handlers::prices::convert;
+    QUOTES_CREATE: "POST" "/v1/quotes" => "quotes-create", Store, crate::handlers::prices::create_quote;
+    WEBHOOK_ENDPOINTS_CREATE: "POST" "/v1/webhook-endpoints" => "webhook-endpoints-create", Store, crate::handlers::webhooks::create;
+    WEBHOOK_ENDPOINTS_LIST: "GET" "/v1/webhook-endpoints" => "webhook-endpoints-list", Store, crate::handlers::webhooks::list;
+    WEBHOOK_ENDPOINTS_GET: "GET" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-get", Store, crate::handlers::webhooks::get;
+    WEBHOOK_ENDPOINTS_UPDATE: "PATCH" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-update", Store, crate::handlers::webhooks::update;
+    WEBHOOK_ENDPOINTS_DELETE: "DELETE" "/v1/webhook-endpoints/{id}" => "webhook-endpoints-delete", Store, crate::handlers::webhooks::delete;
+    WEBHOOK_ENDPOINTS_ROTATE_SECRET: "POST" "/v1/webhook-endpoints/{id}/rotate-secret" => "webhook-endpoints-rotate-secret", Store, crate::handlers::webhooks::rotate_secret;
+    WEBHOOK_ENDPOINTS_TEST: "POST" "/v1/webhook-endpoints/{id}/test" => "webhook-endpoints-test", Store, crate::handlers::webhooks::test;
+    WEBHOOK_DELIVERIES_LIST: "GET" "/v1/webhook-endpoints/{id}/deliveries" => "webhook-deliveries-list", Store, crate::handlers::webhooks::list_deliveries;
+    WEBHOOK_DELIVERIES_GET: "GET" "/v1/webhook-deliveries/{id}" => "webhook-deliveries-get", Store, crate::handlers::webhooks::get_delivery;
+    WEBHOOK_DELIVERIES_REDELIVER: "POST" "/v1/webhook-deliveries/{id}/redeliver" => "webhook-deliveries-redeliver", Store, crate::handlers::webhooks::redeliver;
+    USERS_CREATE: "POST" "/v1/users" => "users-create", Account, crate::handlers::users::create;
+    USERS_LIST: "GET" "/v1/users" => "users-list", Account, crate::handlers::users::list;
+    USERS_DELETE: "DELETE" "/v1/users/{id}" => "users-delete", Account, crate::handlers::users::delete;
+    AUTH_LOGIN: "POST" "/v1/auth/login" => "auth-login", Public, crate::handlers::users::login;
+    AUTH_LOGOUT: "POST" "/v1/auth/logout" => "auth-logout", Account, crate::handlers::users::logout;
+    ANYPAY_PRICES: "GET" "/prices" => "anypay-prices", Public, crate::handlers::prices::anypay_prices;
+    ANYPAY_REQUEST_CREATE: "POST" "/r" => "anypay-request-create", Store, crate::faces::anypay::create_request;
+    OPENAPI: "GET" "/v1/openapi.json" => "openapi", Public, crate::handlers::openapi::get;
+    PANEL_STORES_LIST: "GET" "/api/v1/stores" => "panel-stores-list", Any, crate::faces::panel::stores;
+    PANEL_INVOICES_CREATE: "POST" "/api/v1/stores/{store_id}/invoices" => "panel-invoices-create", Any, crate::faces::panel::create_invoice;
+    PANEL_INVOICES_GET: "GET" "/api/v1/invoices/{id}" => "panel-invoices-get", Any, crate::faces::panel::get_invoice;
+    PANEL_SUMMARY: "GET" "/api/v1/balance-or-summary" => "panel-summary", Any, crate::faces::panel::summary;
+    PANEL_WEBHOOK_TEST: "POST" "/api/v1/stores/{store_id}/webhook-test" => "panel-webhook-test", Any, crate::faces::panel::webhook_test;
+    CRYPTOPAY_LOGIN: "POST" "/api/auth/login" => "cryptopay-login", Public, crate::faces::cryptopay::login;
+    CRYPTOPAY_ORDERS_CREATE: "POST" "/api/payment-orders" => "cryptopay-orders-create", Any, crate::faces::cryptopay::create_order;
+    CRYPTOPAY_ORDERS_LIST: "GET" "/api/payment-orders" => "cryptopay-orders-list", Any, crate::faces::cryptopay::list_orders;
+    CRYPTOPAY_ORDERS_GET: "GET" "/api/payment-orders/{id}" => "cryptopay-orders-get", Any, crate::faces::cryptopay::get_order;
+    CRYPTOPAY_TRANSACTIONS_LIST: "GET" "/api/transactions" => "cryptopay-transactions-list", Any, crate::faces::cryptopay::list_transactions;
+    CRYPTOPAY_TRANSACTIONS_GET: "GET" "/api/transactions/{hash}" => "cryptopay-transactions-get", Any, crate::faces::cryptopay::get_transaction;
+    CRYPTOPAY_WALLETS_LIST: "GET" "/api/merchant-wallets" => "cryptopay-wallets-list", Any, crate::faces::cryptopay::list_wallets;
+    CRYPTOPAY_WALLETS_CREATE: "POST" "/api/merchant-wallets" => "cryptopay-wallets-create", Account, crate::faces::cryptopay::create_wallet;
+    CRYPTOPAY_WALLETS_UPDATE: "PUT" "/api/merchant-wallets/{id}" => "cryptopay-wallets-update", Account, crate::faces::cryptopay::update_wallet;
+    CRYPTOPAY_WEBHOOKS_LIST: "GET" "/api/webhook-endpoints" => "cryptopay-webhooks-list", Any, crate::faces::cryptopay::list_webhooks;
+    CRYPTOPAY_WEBHOOKS_CREATE: "POST" "/api/webhook-endpoints" => "cryptopay-webhooks-create", Any, crate::faces::cryptopay::create_webhook;
+    CRYPTOPAY_WEBHOOKS_UPDATE: "PUT" "/api/webhook-endpoints/{id}" => "cryptopay-webhooks-update", Any, crate::faces::cryptopay::update_webhook;
+    POS_GET_RATE: "GET" "/v2/GetRate" => "pos-get-rate", Store, crate::faces::pos::get_rate;
+    POS_START_PAYMENT: "GET" "/v2/StartPayment" => "pos-start-payment", Store, crate::faces::pos::start_payment;
+    POS_CHECK_PAYMENT: "GET" "/v2/CheckPayment" => "pos-check-payment", Store, crate::faces::pos::check_payment;
+    POS_CANCEL_PAYMENT: "GET" "/v2/CancelPayment" => "pos-cancel-payment", Store, crate::faces::pos::cancel_payment;
+    POS_ACCEPT_PAYMENT: "GET" "/v2/AcceptPayment" => "pos-accept-payment", Store, crate::faces::pos::accept_payment;
+    POS_REFUND_PAYMENT: "GET" "/v2/RefundPayment" => "pos-refund-payment", Store, crate::faces::pos::refund_payment;
+    POS_CURRENCY_LIST: "GET" "/v2/GetCurrencyList" => "pos-currency-list", Public, crate::faces::pos::currency_list;
+    POS_TRANSACTIONS: "GET" "/v2/GetTransactions" => "pos-transactions", Store, crate::faces::pos::get_transactions;
 }
 
 /// Every route as (method, path, function), to compare with what other

@@ -1,6 +1,3 @@
 //! Lambda: the `anypay-prices` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("anypay-prices").await
-}
+satsgate_functions::route_function!(ANYPAY_PRICES);

@@ -1,6 +1,3 @@
 //! Lambda: the `anypay-request-create` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("anypay-request-create").await
-}
+satsgate_functions::route_function!(ANYPAY_REQUEST_CREATE);

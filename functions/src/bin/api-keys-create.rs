@@ -1,6 +1,3 @@
 //! Lambda: the `api-keys-create` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("api-keys-create").await
-}
+satsgate_functions::route_function!(API_KEYS_CREATE);

@@ -1,6 +1,3 @@
 //! Lambda: the `api-keys-delete` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("api-keys-delete").await
-}
+satsgate_functions::route_function!(API_KEYS_DELETE);

@@ -1,6 +1,3 @@
 //! Lambda: the `api-keys-list` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("api-keys-list").await
-}
+satsgate_functions::route_function!(API_KEYS_LIST);

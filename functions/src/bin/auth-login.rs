@@ -1,6 +1,3 @@
 //! Lambda: the `auth-login` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("auth-login").await
-}
+satsgate_functions::route_function!(AUTH_LOGIN);

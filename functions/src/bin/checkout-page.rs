@@ -1,6 +1,3 @@
 //! Lambda: the `checkout-page` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("checkout-page").await
-}
+satsgate_functions::route_function!(CHECKOUT_PAGE);

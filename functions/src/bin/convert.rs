@@ -1,6 +1,3 @@
 //! Lambda: the `convert` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("convert").await
-}
+satsgate_functions::route_function!(CONVERT);

@@ -1,6 +1,3 @@
 //! Lambda: the `cryptopay-orders-create` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("cryptopay-orders-create").await
-}
+satsgate_functions::route_function!(CRYPTOPAY_ORDERS_CREATE);

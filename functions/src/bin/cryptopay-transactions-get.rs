@@ -1,6 +1,3 @@
 //! Lambda: the `cryptopay-transactions-get` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("cryptopay-transactions-get").await
-}
+satsgate_functions::route_function!(CRYPTOPAY_TRANSACTIONS_GET);

@@ -1,6 +1,3 @@
 //! Lambda: the `cryptopay-webhooks-list` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("cryptopay-webhooks-list").await
-}
+satsgate_functions::route_function!(CRYPTOPAY_WEBHOOKS_LIST);

@@ -1,6 +1,3 @@
 //! Lambda: the `health` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("health").await
-}
+satsgate_functions::route_function!(HEALTH);

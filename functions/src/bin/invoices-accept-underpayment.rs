@@ -1,6 +1,3 @@
 //! Lambda: the `invoices-accept-underpayment` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("invoices-accept-underpayment").await
-}
+satsgate_functions::route_function!(INVOICES_ACCEPT_UNDERPAYMENT);

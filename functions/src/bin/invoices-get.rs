@@ -1,6 +1,3 @@
 //! Lambda: the `invoices-get` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("invoices-get").await
-}
+satsgate_functions::route_function!(INVOICES_GET);

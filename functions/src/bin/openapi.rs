@@ -1,6 +1,3 @@
 //! Lambda: the `openapi` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("openapi").await
-}
+satsgate_functions::route_function!(OPENAPI);

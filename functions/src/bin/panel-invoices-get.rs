@@ -1,6 +1,3 @@
 //! Lambda: the `panel-invoices-get` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("panel-invoices-get").await
-}
+satsgate_functions::route_function!(PANEL_INVOICES_GET);

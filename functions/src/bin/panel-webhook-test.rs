@@ -1,6 +1,3 @@
 //! Lambda: the `panel-webhook-test` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("panel-webhook-test").await
-}
+satsgate_functions::route_function!(PANEL_WEBHOOK_TEST);

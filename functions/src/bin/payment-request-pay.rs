@@ -1,6 +1,3 @@
 //! Lambda: the `payment-request-pay` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("payment-request-pay").await
-}
+satsgate_functions::route_function!(PAYMENT_REQUEST_PAY);

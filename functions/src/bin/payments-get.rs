@@ -1,6 +1,3 @@
 //! Lambda: the `payments-get` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("payments-get").await
-}
+satsgate_functions::route_function!(PAYMENTS_GET);

@@ -1,6 +1,3 @@
 //! Lambda: the `pos-accept-payment` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("pos-accept-payment").await
-}
+satsgate_functions::route_function!(POS_ACCEPT_PAYMENT);

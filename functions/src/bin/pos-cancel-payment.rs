@@ -1,6 +1,3 @@
 //! Lambda: the `pos-cancel-payment` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("pos-cancel-payment").await
-}
+satsgate_functions::route_function!(POS_CANCEL_PAYMENT);

@@ -1,6 +1,3 @@
 //! Lambda: the `pos-check-payment` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("pos-check-payment").await
-}
+satsgate_functions::route_function!(POS_CHECK_PAYMENT);

@@ -1,6 +1,3 @@
 //! Lambda: the `pos-currency-list` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("pos-currency-list").await
-}
+satsgate_functions::route_function!(POS_CURRENCY_LIST);

@@ -1,6 +1,3 @@
 //! Lambda: the `pos-refund-payment` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("pos-refund-payment").await
-}
+satsgate_functions::route_function!(POS_REFUND_PAYMENT);

@@ -22,7 +22,8 @@ fn price_poller(app: &App, _event: Value) -> BoxFuture<'_, Result<Value, String>
     })
 }
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_scheduled("price-poller", price_poller).await
-}
+satsgate_functions::job_function!("price-poller", |app| satsgate_functions::serve_scheduled(
+    "price-poller",
+    price_poller,
+    app
+));

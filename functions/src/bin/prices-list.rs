@@ -1,6 +1,3 @@
 //! Lambda: the `prices-list` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("prices-list").await
-}
+satsgate_functions::route_function!(PRICES_LIST);

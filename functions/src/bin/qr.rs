@@ -1,6 +1,3 @@
 //! Lambda: the `qr` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("qr").await
-}
+satsgate_functions::route_function!(QR);

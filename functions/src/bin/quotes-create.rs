@@ -1,6 +1,3 @@
 //! Lambda: the `quotes-create` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("quotes-create").await
-}
+satsgate_functions::route_function!(QUOTES_CREATE);

@@ -1,6 +1,3 @@
 //! Lambda: the `refunds-create` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("refunds-create").await
-}
+satsgate_functions::route_function!(REFUNDS_CREATE);

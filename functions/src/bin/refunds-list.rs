@@ -1,6 +1,3 @@
 //! Lambda: the `refunds-list` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("refunds-list").await
-}
+satsgate_functions::route_function!(REFUNDS_LIST);

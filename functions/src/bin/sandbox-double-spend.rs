@@ -1,6 +1,3 @@
 //! Lambda: the `sandbox-double-spend` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("sandbox-double-spend").await
-}
+satsgate_functions::route_function!(SANDBOX_DOUBLE_SPEND);

@@ -1,6 +1,3 @@
 //! Lambda: the `stores-create` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("stores-create").await
-}
+satsgate_functions::route_function!(STORES_CREATE);

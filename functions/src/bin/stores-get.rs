@@ -1,6 +1,3 @@
 //! Lambda: the `stores-get` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("stores-get").await
-}
+satsgate_functions::route_function!(STORES_GET);

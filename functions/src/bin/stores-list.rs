@@ -1,6 +1,3 @@
 //! Lambda: the `stores-list` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("stores-list").await
-}
+satsgate_functions::route_function!(STORES_LIST);

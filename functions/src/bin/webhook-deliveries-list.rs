@@ -1,6 +1,3 @@
 //! Lambda: the `webhook-deliveries-list` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("webhook-deliveries-list").await
-}
+satsgate_functions::route_function!(WEBHOOK_DELIVERIES_LIST);

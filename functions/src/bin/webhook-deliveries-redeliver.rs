@@ -1,6 +1,3 @@
 //! Lambda: the `webhook-deliveries-redeliver` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("webhook-deliveries-redeliver").await
-}
+satsgate_functions::route_function!(WEBHOOK_DELIVERIES_REDELIVER);

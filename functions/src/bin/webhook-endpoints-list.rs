@@ -1,6 +1,3 @@
 //! Lambda: the `webhook-endpoints-list` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("webhook-endpoints-list").await
-}
+satsgate_functions::route_function!(WEBHOOK_ENDPOINTS_LIST);

@@ -1,6 +1,3 @@
 //! Lambda: the `webhook-endpoints-rotate-secret` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("webhook-endpoints-rotate-secret").await
-}
+satsgate_functions::route_function!(WEBHOOK_ENDPOINTS_ROTATE_SECRET);

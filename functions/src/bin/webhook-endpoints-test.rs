@@ -1,6 +1,3 @@
 //! Lambda: the `webhook-endpoints-test` row of the route table.
 
-#[tokio::main]
-async fn main() -> Result<(), satsgate_functions::Error> {
-    satsgate_functions::serve_http("webhook-endpoints-test").await
-}
+satsgate_functions::route_function!(WEBHOOK_ENDPOINTS_TEST);

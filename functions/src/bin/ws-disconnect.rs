@@ -3,14 +3,14 @@
 //! (`ApiGatewayWebsocketProxyRequest`); see shared/src/ws/aws.rs.
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use satsgate::app::App;
 use serde_json::Value;
+use std::sync::Arc;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    let app = satsgate_functions::init("ws-disconnect").await?;
+satsgate_functions::job_function!("ws-disconnect", |app: Arc<App>| async move {
     run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();
         async move { Ok::<Value, Error>(satsgate::ws::aws::on_disconnect(&app, &event.payload).await) }
     }))
     .await
-}
+});

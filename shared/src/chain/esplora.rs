@@ -56,7 +56,7 @@ impl Esplora {
     }
 
     /// An Esplora whose HTTP client comes from `client` on the first call
-    /// (e.g. `app::outbound_client`): building it costs nothing until then.
+    /// (e.g. `sdk::outbound_client`): building it costs nothing until then.
     pub fn lazy(client: fn() -> &'static reqwest::Client, base_url: impl Into<String>) -> Self {
         Esplora::with_client(Client::Lazy(client), base_url.into())
     }

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 /// `GET /v1/currencies`: BTC (with the networks served) and the fiats priced.
 pub async fn currencies(cx: Ctx<'_>) -> Result<Response, ApiError> {
     QueryInput::new(&cx.req.query).finish()?;
-    let networks: Vec<&str> = cx.app.chains.keys().map(|n| n.as_str()).collect();
+    let networks: Vec<&str> = cx.app.networks().map(|n| n.as_str()).collect();
     let fiat: Vec<Value> = cx
         .app
         .config

@@ -64,8 +64,8 @@ impl SqsQueue {
     /// The queue `WEBHOOK_QUEUE_URL` for a function that only sends to it
     /// (no dead-letter queue to find).
     pub async fn sender_from_env() -> Result<SqsQueue, String> {
-        let url = crate::app::required_env("WEBHOOK_QUEUE_URL")?;
-        let conf = crate::app::aws_sdk_config().await;
+        let url = crate::sdk::required_env("WEBHOOK_QUEUE_URL")?;
+        let conf = crate::sdk::aws_sdk_config().await;
         Ok(SqsQueue::new(Client::new(conf), url))
     }
 

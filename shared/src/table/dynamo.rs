@@ -87,8 +87,8 @@ impl DynamoTable {
     /// The table named by `TABLE_NAME`; endpoint (`AWS_ENDPOINT_URL`), region
     /// and credentials come from the usual AWS environment.
     pub async fn from_env() -> Result<DynamoTable, String> {
-        let table = crate::app::required_env("TABLE_NAME")?;
-        let conf = crate::app::aws_sdk_config().await;
+        let table = crate::sdk::required_env("TABLE_NAME")?;
+        let conf = crate::sdk::aws_sdk_config().await;
         let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
             .ok()
             .or_else(|| conf.endpoint_url().map(str::to_string))

@@ -320,7 +320,7 @@ impl ApiGatewayPush {
         let url = std::env::var("WEBSOCKET_CALLBACK_URL")
             .ok()
             .filter(|u| !u.trim().is_empty())?;
-        let conf = crate::app::aws_sdk_config().await;
+        let conf = crate::sdk::aws_sdk_config().await;
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(conf)
             .endpoint_url(url.trim_end_matches('/'))
             .build();
