@@ -30,6 +30,13 @@ pub struct Config {
     pub fiats: Vec<Fiat>,
     /// Webhook retry schedule and timeout (`WEBHOOK_BACKOFF=fast` for tests).
     pub webhooks: crate::webhooks::Settings,
+    /// Exchanges asked for prices when live (`PRICE_SOURCES`).
+    pub price_sources: String,
+    /// Esplora server of each live network (`ESPLORA_URL_<NETWORK>`).
+    pub esplora_urls: BTreeMap<Network, String>,
+    /// Serve regtest from the sandbox chain kept in the table on Lambda
+    /// (`SANDBOX_CHAIN=1`).
+    pub sandbox_chain: bool,
 }
 
 impl Default for Config {
@@ -43,6 +50,16 @@ impl Default for Config {
             price_min_sources: 1,
             fiats: Fiat::defaults(),
             webhooks: crate::webhooks::Settings::default(),
+            price_sources: "coinbase,kraken,bitstamp,coingecko".into(),
+            esplora_urls: BTreeMap::from([
+                (Network::Mainnet, "https://blockstream.info/api".into()),
+                (
+                    Network::Testnet,
+                    "https://blockstream.info/testnet/api".into(),
+                ),
+                (Network::Signet, "https://mempool.space/signet/api".into()),
+            ]),
+            sandbox_chain: false,
         }
     }
 }
@@ -82,6 +99,16 @@ impl Config {
                 .collect::<Result<_, _>>()?;
         }
         c.webhooks = crate::webhooks::Settings::from_env()?;
+        if let Ok(v) = std::env::var("PRICE_SOURCES") {
+            c.price_sources = v;
+        }
+        for (network, url) in c.esplora_urls.iter_mut() {
+            let var = format!("ESPLORA_URL_{}", network.as_str().to_uppercase());
+            if let Ok(v) = std::env::var(&var) {
+                *url = v;
+            }
+        }
+        c.sandbox_chain = std::env::var("SANDBOX_CHAIN").is_ok_and(|v| v == "1");
         Ok(c)
     }
 }

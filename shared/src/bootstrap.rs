@@ -63,26 +63,19 @@ impl App {
         self.with_live_prices()?.with_live_chains()
     }
 
-    /// The exchanges of `PRICE_SOURCES` (default all four) as price feeds.
+    /// The exchanges of `config.price_sources` as price feeds.
     pub fn with_live_prices(mut self) -> Result<App, String> {
-        let names = std::env::var("PRICE_SOURCES")
-            .unwrap_or_else(|_| "coinbase,kraken,bitstamp,coingecko".into());
-        self.price_feeds =
-            crate::prices::feeds_from_names(&names, crate::sdk::outbound_client().clone())?;
+        self.price_feeds = crate::prices::feeds_from_names(
+            &self.config.price_sources,
+            crate::sdk::outbound_client().clone(),
+        )?;
         Ok(self)
     }
 
-    /// Esplora for mainnet, testnet and signet (`ESPLORA_URL_<NETWORK>`,
-    /// default public instances). The HTTP client is built on the first
-    /// call, so a function that only lists the networks builds none.
+    /// Esplora for the networks of `config.esplora_urls` (mainnet, testnet
+    /// and signet). The HTTP client is built on the first call.
     pub fn with_live_chains(mut self) -> Result<App, String> {
-        for (network, default) in [
-            (Network::Mainnet, "https://blockstream.info/api"),
-            (Network::Testnet, "https://blockstream.info/testnet/api"),
-            (Network::Signet, "https://mempool.space/signet/api"),
-        ] {
-            let var = format!("ESPLORA_URL_{}", network.as_str().to_uppercase());
-            let url = std::env::var(&var).unwrap_or_else(|_| default.into());
+        for (network, url) in self.config.esplora_urls.clone() {
             self = self.with_chain(
                 network,
                 Arc::new(crate::chain::esplora::Esplora::lazy(
@@ -110,7 +103,7 @@ impl App {
         app.chainless = !needs.chain;
         if needs.chain {
             app = app.with_live_chains()?;
-            if std::env::var("SANDBOX_CHAIN").is_ok_and(|v| v == "1") {
+            if app.config.sandbox_chain {
                 // One chain in the table for every function instance.
                 let sim = SimChain::load(app.table.clone(), Network::Regtest)
                     .await

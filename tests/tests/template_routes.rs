@@ -19,9 +19,13 @@ fn template_routes_equal_the_route_table() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        let binary = res["Metadata"]["BuildProperties"]["Binary"]
+        // `cargo lambda build --lambda-dir target/lambda` puts each
+        // binary's `bootstrap` in target/lambda/<binary>/.
+        let binary = res["Properties"]["CodeUri"]
             .as_str()
-            .expect("every function names its binary")
+            .and_then(|uri| uri.strip_prefix("target/lambda/"))
+            .expect("every function's CodeUri is target/lambda/<binary>/")
+            .trim_end_matches('/')
             .to_string();
         let bin_file = format!(
             "{}/../functions/src/bin/{binary}.rs",

@@ -713,8 +713,8 @@ fn template_declares_the_websocket_api() {
             .unwrap()
             .starts_with('$'));
         assert_eq!(
-            res[function]["Metadata"]["BuildProperties"]["Binary"].as_str(),
-            Some(binary)
+            res[function]["Properties"]["CodeUri"].as_str(),
+            Some(format!("target/lambda/{binary}/").as_str())
         );
         assert!(
             std::path::Path::new(&format!("{root}/functions/src/bin/{binary}.rs")).exists(),

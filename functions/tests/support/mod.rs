@@ -48,10 +48,11 @@ pub fn template_functions(t: &Yaml) -> Vec<TemplateFunction> {
         .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
         .map(|(k, r)| TemplateFunction {
             logical_id: k.as_str().unwrap().to_string(),
-            binary: r["Metadata"]["BuildProperties"]["Binary"]
+            binary: r["Properties"]["CodeUri"]
                 .as_str()
-                .unwrap_or_else(|| panic!("{k:?} names no binary"))
-                .to_string(),
+                .and_then(|uri| uri.strip_prefix("target/lambda/"))
+                .map(|dir| dir.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| panic!("{k:?}: CodeUri is not target/lambda/<binary>/")),
             properties: r["Properties"].clone(),
         })
         .collect()
