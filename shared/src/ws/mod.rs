@@ -26,9 +26,7 @@ use crate::app::App;
 use crate::auth::{hash_key, key_from_headers, KeyKind};
 use crate::error::ApiError;
 use crate::events::Event;
-use crate::handlers::ctx::{Ctx, Principal};
-use crate::http::Request;
-use crate::ids::{new_id, IdKind};
+use crate::handlers::ctx::Principal;
 use crate::invoice::Invoice;
 use crate::records::from_item;
 use crate::routes::Auth;
@@ -360,7 +358,7 @@ async fn create_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
     Ok(success(json!({"invoice": seed::invoice(&inv)})))
 }
 
-/// `cancel_invoice {uid}`: the handler of `POST /v1/invoices/{uid}/cancel`
+/// `cancel_invoice {uid}`: the use case of `POST /v1/invoices/{uid}/cancel`
 /// for the connection's store (through the same caller checks) -> `data: {invoice: <seed invoice>}`.
 async fn cancel_invoice(app: &App, session: &Session, m: &Fields) -> Result<Value, String> {
     let uid = text(m, "uid", 64)?;
@@ -368,23 +366,12 @@ async fn cancel_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
         return Err(format!("invoice {uid} not found"));
     }
     let caller = store_caller(app, session, "cancel_invoice").await?;
-    let mut req = Request::new(http::Method::POST, &format!("/v1/invoices/{uid}/cancel"));
-    req.source_ip = session.source_ip;
-    let cx = Ctx {
-        app,
-        req,
-        params: [("id".to_string(), uid.clone())].into(),
-        principal: Some(caller),
-        request_id: new_id(IdKind::Request),
-        idempotency: None,
-    };
-    let answer = crate::handlers::invoices::cancel(cx)
+    let store = caller.store.ok_or_else(|| needs_key("cancel_invoice"))?;
+    let cancel = crate::invoice::lifecycle::Input::Cancel { comment: None };
+    let inv = crate::invoice::repo::apply_input(app, &store.id, &uid, cancel)
         .await
         .map_err(|e| error_text(&e))?;
-    let inv = match answer.body {
-        crate::http::Body::Json(v) => v,
-        _ => return Err("the request failed".into()),
-    };
+    let inv = inv.to_json(&app.config.public_url);
     Ok(success(json!({"invoice": seed::invoice(&inv)})))
 }
 
