@@ -420,7 +420,7 @@ pub fn allowlist(
 pub fn no_body(bytes: &[u8]) -> Result<(), ApiError> {
     let b: NoFields = body(bytes)?;
     let mut e = FieldErrors::default();
-    b.unknown.refuse(&mut e, "unknown field");
+    b.unknown.refuse(&mut e, UNKNOWN_FIELD);
     e.finish()
 }
 
@@ -456,6 +456,9 @@ pub fn no_query(pairs: &[(String, String)]) -> Result<(), ApiError> {
     q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
     e.finish()
 }
+
+/// The error recorded on a body field nobody asked for.
+pub const UNKNOWN_FIELD: &str = "unknown field";
 
 /// The error recorded on a query parameter nobody asked for.
 pub const UNKNOWN_PARAMETER: &str = "unknown query parameter";
@@ -589,7 +592,7 @@ mod tests {
             Some(Dec(Decimal::new(15, 1)))
         );
         assert_eq!(b.speed.require("speed", &mut errors), None);
-        b.unknown.refuse(&mut errors, "unknown field");
+        b.unknown.refuse(&mut errors, UNKNOWN_FIELD);
         let e = errors.finish().unwrap_err();
         assert_eq!(
             e.details.keys().collect::<Vec<_>>(),

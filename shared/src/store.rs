@@ -240,7 +240,7 @@ impl StoreRequest {
             payment_tolerance_percent,
             api_allowed_ips: request::allowlist(self.api_allowed_ips, "api_allowed_ips", &mut e),
         };
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish()?;
         Ok(settings)
     }

@@ -194,7 +194,7 @@ impl TryFrom<LoginBody> for Credentials {
         let mut e = FieldErrors::default();
         let username = b.username.take("username", &mut e).map(|u| u.0);
         let password = b.password.take("password", &mut e).map(|p| p.0);
-        b.unknown.refuse(&mut e, "unknown field");
+        b.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish()?;
         Ok(Credentials {
             username: username.unwrap_or_default(),

@@ -173,7 +173,7 @@ impl PaymentRequest {
             }
             None => None,
         };
-        t.unknown.refuse(&mut te, "unknown field");
+        t.unknown.refuse(&mut te, crate::request::UNKNOWN_FIELD);
         add_under(&mut errors, &at(""), te.finish());
         let output_path = at("to[0]");
         let parsed = match output {
@@ -192,7 +192,7 @@ impl PaymentRequest {
                     .currency
                     .take("currency", &mut oe)
                     .map_or_else(|| BTC.to_string(), |c| c.0.to_ascii_uppercase());
-                o.unknown.refuse(&mut oe, "unknown field");
+                o.unknown.refuse(&mut oe, crate::request::UNKNOWN_FIELD);
                 add_under(&mut errors, &format!("{output_path}."), oe.finish());
                 address
                     .zip(amount)

@@ -390,7 +390,7 @@ impl OrderBody {
             .take("merchant_wallet", &mut e)
             .map(|w| w.0);
         let memo = self.description.take("description", &mut e).map(|d| d.0);
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish().map_err(Err)?;
         let nonce_text = nonce.as_ref().map(|n| match n {
             Value::String(s) => s.clone(),
@@ -588,7 +588,7 @@ impl WalletBody {
         if network.is_none() && blockchain.is_none() {
             e.add("blockchain", "is required (`bitcoin`)");
         }
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish().map_err(Err)?;
         let creating = network.is_none();
         let mut v1 = StoreRequest {

@@ -141,7 +141,7 @@ impl TryFrom<CreateInvoiceRequest> for NewInvoice {
             metadata: r.metadata.take("metadata", &mut e).map(|m| m.0),
             fixed_address: None,
         };
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         if e.is_empty() {
             Ok(new)
         } else {
@@ -523,7 +523,7 @@ impl ImportInvoiceRequest {
             }
             _ => 0,
         };
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let value = match (order_id, amount, currency, created) {
             (Some(order_id), Some(amount), Some(currency), Some(created)) => {
                 let rate = (currency != Currency::Btc && sats > 0).then(|| {
@@ -643,7 +643,7 @@ impl TryFrom<MarkRequest> for Change {
             MarkStatus::Invalid => Status::Invalid,
         });
         let comment = r.comment.take("comment", &mut e).map(|t| t.0);
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         request::finish(e, status.map(|status| Change::Mark { status, comment }))
     }
 }
@@ -670,7 +670,7 @@ impl TryFrom<CancelRequest> for Change {
         let mut e = FieldErrors::default();
         let reason = r.reason.take("reason", &mut e).map(|t| t.0);
         let comment = r.comment.take("comment", &mut e).map(|t| t.0);
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let comment = match (reason, comment) {
             (Some(r), Some(c)) => Some(format!("{r}: {c}")),
             (r, c) => r.or(c),
@@ -704,7 +704,7 @@ impl TryFrom<AcceptUnderpaymentRequest> for Change {
         let sats = r
             .accepted_amount_sats
             .require("accepted_amount_sats", &mut e);
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         request::finish(
             e,
             sats.map(|s| Change::AcceptUnderpayment { sats: s.unsigned() }),
@@ -744,7 +744,7 @@ impl RefundRequest {
             .require("address", &mut e)
             .and_then(|a| e.check("address", check_refund_address(store, &a.0).map(|()| a.0)));
         let sats = self.amount_sats.require("amount_sats", &mut e);
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let value = match (address, sats) {
             (Some(address), Some(sats)) => Some(NewRefund {
                 address,
@@ -834,16 +834,39 @@ pub struct ListPaymentsQuery {
     pub unknown: Unknown,
 }
 
+/// A checked payment listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentFilter {
+    pub invoice_id: Option<String>,
+    pub status: Option<PaymentStatus>,
+    pub paging: Paging,
+}
+
+impl TryFrom<ListPaymentsQuery> for PaymentFilter {
+    type Error = ApiError;
+
+    fn try_from(q: ListPaymentsQuery) -> Result<PaymentFilter, ApiError> {
+        let mut e = FieldErrors::default();
+        let filter = PaymentFilter {
+            invoice_id: q.invoice_id.take("invoice_id", &mut e),
+            status: q.status.take("status", &mut e).map(|w| w.0),
+            paging: q.page.take(&mut e),
+        };
+        q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
+        e.finish()?;
+        Ok(filter)
+    }
+}
+
 /// `GET /v1/payments?invoice_id=&status=&limit=&cursor=`.
 pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let q: ListPaymentsQuery = request::query(&cx.req.query)?;
-    let mut e = FieldErrors::default();
-    let invoice_id = q.invoice_id.take("invoice_id", &mut e);
-    let status = q.status.take("status", &mut e).map(|w| json!(w.0));
-    let paging = q.page.take(&mut e);
-    q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-    e.finish()?;
+    let PaymentFilter {
+        invoice_id,
+        status,
+        paging,
+    } = PaymentFilter::try_from(request::query::<ListPaymentsQuery>(&cx.req.query)?)?;
+    let status = status.map(|s| json!(s));
     let keep = |p: &Value| status.as_ref().is_none_or(|s| &p["status"] == s);
     if let Some(id) = invoice_id {
         let inv = load_for_store(cx.app, &store.id, &id).await?;
@@ -984,15 +1007,32 @@ pub struct SummaryQuery {
     pub unknown: Unknown,
 }
 
+/// A checked summary period: (from, to) as RFC 3339, each optional.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl TryFrom<SummaryQuery> for Period {
+    type Error = ApiError;
+
+    fn try_from(q: SummaryQuery) -> Result<Period, ApiError> {
+        let mut e = FieldErrors::default();
+        let period = Period {
+            from: q.from.take("from", &mut e).map(|t| t.0),
+            to: q.to.take("to", &mut e).map(|t| t.0),
+        };
+        q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
+        e.finish()?;
+        Ok(period)
+    }
+}
+
 /// `GET /v1/summary?from=&to=`: counts by status and totals received.
 pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let q: SummaryQuery = request::query(&cx.req.query)?;
-    let mut e = FieldErrors::default();
-    let from = q.from.take("from", &mut e).map(|t| t.0);
-    let to = q.to.take("to", &mut e).map(|t| t.0);
-    q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-    e.finish()?;
+    let Period { from, to } = Period::try_from(request::query::<SummaryQuery>(&cx.req.query)?)?;
     let s = summarize(cx.app, &store.id, from.as_deref(), to.as_deref()).await?;
     Ok(Response::ok(json!({
         "object": "summary",
@@ -1021,25 +1061,48 @@ pub struct ListEventsQuery {
     pub unknown: Unknown,
 }
 
+/// A checked event listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventFilter {
+    pub kind: Option<String>,
+    pub invoice_id: Option<String>,
+    pub paging: Paging,
+}
+
+impl TryFrom<ListEventsQuery> for EventFilter {
+    type Error = ApiError;
+
+    fn try_from(q: ListEventsQuery) -> Result<EventFilter, ApiError> {
+        let mut e = FieldErrors::default();
+        let kind = q.kind.take("type", &mut e).filter(|k| {
+            let known = crate::events::EVENT_TYPES.contains(&k.as_str());
+            if !known {
+                e.add(
+                    "type",
+                    format!("must be one of: {}", crate::events::EVENT_TYPES.join(", ")),
+                );
+            }
+            known
+        });
+        let filter = EventFilter {
+            kind,
+            invoice_id: q.invoice_id.take("invoice_id", &mut e),
+            paging: q.page.take(&mut e),
+        };
+        q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
+        e.finish()?;
+        Ok(filter)
+    }
+}
+
 /// `GET /v1/events?type=&invoice_id=&limit=&cursor=` (newest first, 30 days).
 pub async fn list_events(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let q: ListEventsQuery = request::query(&cx.req.query)?;
-    let mut e = FieldErrors::default();
-    let kind = q.kind.take("type", &mut e).filter(|k| {
-        let known = crate::events::EVENT_TYPES.contains(&k.as_str());
-        if !known {
-            e.add(
-                "type",
-                format!("must be one of: {}", crate::events::EVENT_TYPES.join(", ")),
-            );
-        }
-        known
-    });
-    let invoice_id = q.invoice_id.take("invoice_id", &mut e);
-    let paging = q.page.take(&mut e);
-    q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-    e.finish()?;
+    let EventFilter {
+        kind,
+        invoice_id,
+        paging,
+    } = EventFilter::try_from(request::query::<ListEventsQuery>(&cx.req.query)?)?;
     let (query, index) = match &invoice_id {
         Some(id) => {
             load_for_store(cx.app, &store.id, id).await?;

@@ -147,7 +147,7 @@ impl TryFrom<CreateKeyRequest> for NewKey {
         let mut e = FieldErrors::default();
         let label = r.label.take("label", &mut e).map(|t| t.0);
         let allowed_ips = request::allowlist(r.allowed_ips, "allowed_ips", &mut e);
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish()?;
         Ok(NewKey {
             label,

@@ -34,7 +34,7 @@ impl TryFrom<CredentialsRequest> for Credentials {
         let mut e = FieldErrors::default();
         let username = r.username.require("username", &mut e).map(|u| u.0);
         let password = r.password.require("password", &mut e).map(|p| p.0);
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let value = username
             .zip(password)
             .map(|(username, password)| Credentials { username, password });

@@ -85,7 +85,7 @@ impl TryFrom<CreateEndpointRequest> for NewEndpoint {
             .take("description", &mut e)
             .map(|d| d.0)
             .filter(|d| !d.is_empty());
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let value = url.zip(events).map(|(url, events)| NewEndpoint {
             url,
             events,
@@ -129,7 +129,7 @@ impl TryFrom<UpdateEndpointRequest> for EndpointChange {
                 .take("description", &mut e)
                 .map(|d| d.map(|t| t.0).filter(|t| !t.is_empty())),
         };
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish()?;
         Ok(change)
     }
@@ -152,7 +152,7 @@ impl RotateSecretRequest {
             .previous_secret_expires_in_hours
             .take("previous_secret_expires_in_hours", &mut e)
             .map_or(DEFAULT_PREVIOUS_SECRET_HOURS, |h| h.0);
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish()?;
         Ok(hours)
     }

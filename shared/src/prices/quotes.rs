@@ -136,7 +136,7 @@ impl QuoteBody {
             .accept_zero_conf
             .take("accept_zero_conf", &mut e)
             .is_some_and(|f| f.0);
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let value = amount.zip(currency).map(|(amount, currency)| QuoteRequest {
             amount,
             currency,

@@ -318,7 +318,7 @@ impl PaymentRequestBody {
     fn check(self) -> Result<(), ApiError> {
         let mut e = FieldErrors::default();
         chain_and_currency(self.chain, self.currency, &mut e);
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish()
     }
 }
@@ -334,7 +334,7 @@ impl TryFrom<PayBody> for Vec<Transaction> {
             .transactions
             .require("transactions", &mut e)
             .and_then(|raw| decode_transactions(raw, &mut e));
-        b.unknown.refuse(&mut e, "unknown field");
+        b.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         e.finish()?;
         Ok(txs.unwrap_or_default())
     }
