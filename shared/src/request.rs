@@ -123,6 +123,12 @@ impl Unknown {
             errors.add(name, what);
         }
     }
+
+    /// Refuse these as unknown query parameters, then [`finish`].
+    pub fn finish_query<T>(self, mut errors: FieldErrors, value: Option<T>) -> Result<T, ApiError> {
+        self.refuse(&mut errors, UNKNOWN_PARAMETER);
+        finish(errors, value)
+    }
 }
 
 /// Every bad field at once, or the conversion's result.
@@ -452,9 +458,7 @@ pub fn query<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, ApiEr
 /// Refuse every query parameter (an endpoint that takes none).
 pub fn no_query(pairs: &[(String, String)]) -> Result<(), ApiError> {
     let q: NoFields = query(pairs)?;
-    let mut e = FieldErrors::default();
-    q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-    e.finish()
+    q.unknown.finish_query(FieldErrors::default(), Some(()))
 }
 
 /// The error recorded on a body field nobody asked for.
@@ -539,9 +543,7 @@ impl<P: DeserializeOwned + Default> ListQuery<P> {
         let q: ListQuery<P> = query(pairs)?;
         let mut e = FieldErrors::default();
         let paging = take(q.page, &mut e);
-        q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-        e.finish()?;
-        Ok(paging)
+        q.unknown.finish_query(e, Some(paging))
     }
 }
 

@@ -20,9 +20,7 @@ use crate::http::Response;
 use crate::invoice::{Invoice, InvoiceError, Status};
 use crate::prices::rates::Currency;
 use crate::records::from_item;
-use crate::request::{
-    self, json_type, Dec, Field, NonEmpty, Patch, Text, Unknown, UNKNOWN_PARAMETER,
-};
+use crate::request::{self, json_type, Dec, Field, NonEmpty, Patch, Text, Unknown};
 use crate::schema;
 use crate::store::{Store, StoreRequest, StoreSettings};
 use crate::table::{Index, Query};
@@ -475,8 +473,7 @@ pub async fn list_orders(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let mut e = FieldErrors::default();
     let p = q.page.take(&mut e);
     let status = q.status.take("status", &mut e);
-    q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-    e.finish()?;
+    q.unknown.finish_query(e, Some(()))?;
     let public = &cx.app.config.public_url;
     let items = caller_orders(&cx)
         .await?
@@ -717,8 +714,7 @@ pub async fn create_webhook(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let q: WalletQuery = request::query(&cx.req.query)?;
     let mut e = FieldErrors::default();
     let wanted = q.merchant_wallet.take("merchant_wallet", &mut e);
-    q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-    e.finish()?;
+    q.unknown.finish_query(e, Some(()))?;
     let store = target_store(&cx, wanted.as_deref()).await?;
     let e = create_endpoint(cx.app, &store.id, &cx.req.body).await?;
     Ok(envelope(

@@ -28,7 +28,7 @@ use crate::prices::quotes::{self, QuoteBody, QuoteRecord};
 use crate::prices::rates::{fiat_name, parse_currency, Currency};
 use crate::prices::Fiat;
 use crate::records::from_item;
-use crate::request::{self, Field, Flag, Limit, Unknown, DEFAULT_LIMIT, UNKNOWN_PARAMETER};
+use crate::request::{self, Field, Flag, Limit, Unknown, DEFAULT_LIMIT};
 use crate::schema;
 use crate::store::{SpeedPolicy, Store};
 use crate::table::{Index, Query};
@@ -251,13 +251,6 @@ pub struct GetRateQuery {
     pub unknown: Unknown,
 }
 
-/// Every bad parameter at once, or the checked value.
-fn finish<T>(mut e: FieldErrors, unknown: Unknown, value: T) -> Result<T, ApiError> {
-    unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-    e.finish()?;
-    Ok(value)
-}
-
 /// `GET /v2/GetRate/?pos_id=&invoice_currency=&invoice_amount=&currency=BTC
 /// &accept_zero_confirmations=`: a quote held 5 minutes; `payment_id` is its id.
 pub async fn get_rate(cx: Ctx<'_>) -> Result<Response, ApiError> {
@@ -265,7 +258,7 @@ pub async fn get_rate(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let q: GetRateQuery = request::query(&pairs(&cx))?;
     let mut e = FieldErrors::default();
     let rate = q.rate.take(q.pos, &mut e);
-    let rate = finish(e, q.unknown, rate)?;
+    let rate = q.unknown.finish_query(e, Some(rate))?;
     let zero_conf = rate.zero_conf.unwrap_or(false);
     let req = QuoteBody {
         amount: rate.amount.read(),
@@ -321,7 +314,7 @@ pub async fn start_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let mut e = FieldErrors::default();
     let rate = q.rate.take(q.pos, &mut e);
     let payment_id = q.payment_id.take("payment_id", &mut e);
-    let rate = finish(e, q.unknown, rate)?;
+    let rate = q.unknown.finish_query(e, Some(rate))?;
     let v1 = CreateInvoiceRequest {
         amount: rate.amount.read(),
         currency: rate.currency.read(),
@@ -507,7 +500,7 @@ pub async fn check_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let q: CheckPaymentQuery = request::query(&pairs(&cx))?;
     let mut e = FieldErrors::default();
     let inv = payment(&cx, &store, q.payment, &mut e).await?;
-    let inv = finish(e, q.unknown, inv)?.ok_or_else(incomplete)?;
+    let inv = q.unknown.finish_query(e, inv)?;
     let (state, _, status) = words(&inv);
     let counting: Vec<_> = inv.payments.iter().filter(|p| p.counts()).collect();
     let confirmations = counting.iter().map(|p| p.confirmations).min().unwrap_or(0);
@@ -552,7 +545,7 @@ pub async fn cancel_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let inv = payment(&cx, &store, q.payment, &mut e).await?;
     let reason = q.reason.take("reason", &mut e);
     let comment = q.comment.take("comment", &mut e);
-    let inv = finish(e, q.unknown, inv)?.ok_or_else(incomplete)?;
+    let inv = q.unknown.finish_query(e, inv)?;
     let comment = match (reason, comment) {
         (Some(r), Some(c)) => Some(format!("{r}: {c}")),
         (r, c) => r.or(c),
@@ -588,7 +581,7 @@ pub async fn accept_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .map(|s| s.0);
     q.accepted_invoice_amount
         .take("accepted_invoice_amount", &mut e);
-    let (inv, sats) = finish(e, q.unknown, inv.zip(sats))?.ok_or_else(incomplete)?;
+    let (inv, sats) = q.unknown.finish_query(e, inv.zip(sats))?;
     apply_input(
         cx.app,
         &store.id,
@@ -652,8 +645,7 @@ pub async fn refund_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
             );
         }
     }
-    let (inv, (address, sats)) =
-        finish(e, q.unknown, inv.zip(address.zip(sats)))?.ok_or_else(incomplete)?;
+    let (inv, (address, sats)) = q.unknown.finish_query(e, inv.zip(address.zip(sats)))?;
     let (inv, id) = request_refund(cx.app, &store, &inv.id, address, sats).await?;
     let r = inv
         .refunds
@@ -753,7 +745,7 @@ pub async fn get_transactions(cx: Ctx<'_>) -> Result<Response, ApiError> {
     };
     let limit = q.limit.take("limit", &mut e).map_or(DEFAULT_LIMIT, |l| l.0);
     let filters = q.pos.take(&mut e);
-    finish(e, q.unknown, ())?;
+    q.unknown.finish_query(e, Some(()))?;
     let query = Query::index(Index::Gsi1, schema::invoices_of(&store.id)).backward();
     let mut rows = Vec::new();
     let mut skipped = 0;
@@ -772,11 +764,6 @@ pub async fn get_transactions(cx: Ctx<'_>) -> Result<Response, ApiError> {
         }
     }
     Ok(Response::ok(json!(rows)))
-}
-
-/// A request whose checks passed but left a value out (cannot happen).
-fn incomplete() -> ApiError {
-    ApiError::bad_request("the request is incomplete")
 }
 
 /// Errors: `{"err": "..."}` (with `details` for bad parameters).

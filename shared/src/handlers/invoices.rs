@@ -16,7 +16,7 @@ use crate::money::{btc_to_amount, check_amount, fiat_decimals, sats_to_fiat};
 use crate::prices::rates::{allowed_currency, Currency};
 use crate::records::{from_item, to_item};
 use crate::request::{self, Dec, Field, Int, NonEmpty, Object, Text, Unknown, Word};
-use crate::request::{PageQuery, Paging, Time, UNKNOWN_PARAMETER};
+use crate::request::{PageQuery, Paging, Time};
 use crate::schema;
 use crate::store::{SpeedPolicy, Store};
 use crate::table::{
@@ -334,9 +334,7 @@ impl TryFrom<ListInvoicesQuery> for InvoiceFilter {
                 .is_some_and(|w| w.0 == SortOrder::Asc),
             paging: q.page.take(&mut e),
         };
-        q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-        e.finish()?;
-        Ok(filter)
+        q.unknown.finish_query(e, Some(filter))
     }
 }
 
@@ -852,9 +850,7 @@ impl TryFrom<ListPaymentsQuery> for PaymentFilter {
             status: q.status.take("status", &mut e).map(|w| w.0),
             paging: q.page.take(&mut e),
         };
-        q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-        e.finish()?;
-        Ok(filter)
+        q.unknown.finish_query(e, Some(filter))
     }
 }
 
@@ -1023,9 +1019,7 @@ impl TryFrom<SummaryQuery> for Period {
             from: q.from.take("from", &mut e).map(|t| t.0),
             to: q.to.take("to", &mut e).map(|t| t.0),
         };
-        q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-        e.finish()?;
-        Ok(period)
+        q.unknown.finish_query(e, Some(period))
     }
 }
 
@@ -1089,9 +1083,7 @@ impl TryFrom<ListEventsQuery> for EventFilter {
             invoice_id: q.invoice_id.take("invoice_id", &mut e),
             paging: q.page.take(&mut e),
         };
-        q.unknown.refuse(&mut e, UNKNOWN_PARAMETER);
-        e.finish()?;
-        Ok(filter)
+        q.unknown.finish_query(e, Some(filter))
     }
 }
 

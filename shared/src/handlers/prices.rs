@@ -100,8 +100,8 @@ impl ConvertQuery {
             .amount
             .require("amount", &mut e)
             .and_then(|a| e.check("amount", parse_decimal(a.trim())));
-        self.unknown.refuse(&mut e, request::UNKNOWN_PARAMETER);
-        request::finish(e, from.zip(to).zip(amount).map(|((f, t), a)| (f, t, a)))
+        self.unknown
+            .finish_query(e, from.zip(to).zip(amount).map(|((f, t), a)| (f, t, a)))
     }
 }
 

@@ -115,13 +115,12 @@ impl TryFrom<QrQuery> for QrRequest {
                     None
                 }
             });
-        q.unknown.refuse(&mut e, request::UNKNOWN_PARAMETER);
         let value = data.map(|data| QrRequest {
             data,
             format: format.unwrap_or_default(),
             size,
         });
-        request::finish(e, value)
+        q.unknown.finish_query(e, value)
     }
 }
 
