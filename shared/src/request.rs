@@ -3,7 +3,9 @@
 //! field, so the conversion into domain types (`TryFrom`) reports every bad
 //! field at once in the `validation_error` details, unknown fields included.
 //! The wire types here ([`Text`], [`NonEmpty`], [`Int`], [`Dec`], [`Flag`],
-//! [`Object`]) carry the checks and messages every endpoint shares.
+//! [`Object`], [`Strings`], [`Time`], ...) carry the checks and messages
+//! every endpoint shares. Query strings use the same types ([`query`]):
+//! `?limit=&cursor=` is [`PageQuery`], checked into [`Paging`] in one place.
 
 use crate::error::{ApiError, FieldErrors};
 use rust_decimal::Decimal;
