@@ -51,7 +51,6 @@ where
 pub fn start_jobs(app: Arc<App>, schedule: &Schedule) -> Vec<tokio::task::JoinHandle<()>> {
     let mut jobs = Vec::new();
     let _ = (&app, schedule);
-    // -- prices jobs --
     {
         let app = app.clone();
         jobs.push(spawn_every(
@@ -67,8 +66,6 @@ pub fn start_jobs(app: Arc<App>, schedule: &Schedule) -> Vec<tokio::task::JoinHa
             },
         ));
     }
-    // -- end prices jobs --
-    // -- chain jobs --
     {
         let app = app.clone();
         jobs.push(spawn_every(
@@ -84,8 +81,6 @@ pub fn start_jobs(app: Arc<App>, schedule: &Schedule) -> Vec<tokio::task::JoinHa
             },
         ));
     }
-    // -- end chain jobs --
-    // -- webhook jobs --
     // The stream + events-fanout and SQS + webhook-dispatcher of AWS: the
     // outbox is swept at start and every `webhook_poll`, the change feed
     // fans out new events at once; the dispatcher long-polls `app.queue`.
@@ -97,7 +92,6 @@ pub fn start_jobs(app: Arc<App>, schedule: &Schedule) -> Vec<tokio::task::JoinHa
         app.clone(),
         schedule.webhook_poll,
     )));
-    // -- end webhook jobs --
     jobs.shrink_to_fit();
     jobs
 }

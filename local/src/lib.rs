@@ -12,15 +12,11 @@ use std::sync::Arc;
 
 pub mod demo;
 pub mod jobs;
-// -- limits (local/src/limits.rs, local/src/serve.rs) --
 pub mod limits;
 mod serve;
 pub use limits::{Limits, WsLimits};
-// -- end limits --
 pub mod lock;
-// -- websocket (local/src/ws.rs) --
 pub mod ws;
-// -- end websocket --
 
 /// The HTTP router: every row of the route table and the dashboard
 /// (`satsgate::router::local`), with the URI length limit.
@@ -121,12 +117,11 @@ pub async fn start_limited(
 ) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    // -- websocket: the hub is the app's push adapter; `/ws` and `/` upgrade --
+    // The WebSocket hub is the app's push adapter; `/ws` and `/` upgrade.
     let (app, hub) = ws::install(app, limits.ws.clone());
     let service = ws::attach(router(app.clone()), app.clone(), hub.clone())
         .layer(satsgate::edge::layers().layer(satsgate::edge::catch_panic()))
         .layer(axum::Extension(BodyTimeout(limits.body_timeout)));
-    // -- end websocket --
     let task = tokio::spawn(serve::serve(listener, service, limits, rx));
     Ok(Running {
         addr,

@@ -3,15 +3,43 @@
 //! field, so the conversion into domain types (`TryFrom`) reports every bad
 //! field at once in the `validation_error` details, unknown fields included.
 //! The wire types here ([`Text`], [`NonEmpty`], [`Int`], [`Dec`], [`Flag`],
-//! [`Object`]) carry the checks and messages every endpoint shares.
+//! [`Object`], [`Strings`], [`Time`], ...) carry the checks and messages
+//! every endpoint shares. Query strings use the same types ([`query`]):
+//! `?limit=&cursor=` is [`PageQuery`], checked into [`Paging`] in one place.
 
 use crate::error::{ApiError, FieldErrors};
-use crate::http::{json_object, json_type};
 use rust_decimal::Decimal;
 use serde::de::{DeserializeOwned, Deserializer, Error as _, IgnoredAny};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+/// Parse a request body as a JSON object (an empty body is `{}`).
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(ApiError::bad_request(format!(
+            "request body must be a JSON object, got {}",
+            json_type(&other)
+        ))),
+        Err(e) => Err(ApiError::bad_request(format!("malformed JSON: {e}"))),
+    }
+}
+
+/// What kind of JSON value `v` is, for error messages ("a string").
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
 
 /// Parse a JSON object body (an empty body is `{}`) into its request type.
 pub fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -70,6 +98,21 @@ impl<T> Field<T> {
     }
 }
 
+impl Field<String> {
+    /// The text read as another wire type (a query value standing for a
+    /// body field, e.g. a face's parameter handed to a v1 request type).
+    pub fn read<T: DeserializeOwned>(self) -> Field<T> {
+        match self {
+            Field::Absent => Field::Absent,
+            Field::Bad(why) => Field::Bad(why),
+            Field::Given(s) => match T::deserialize(Value::String(s)) {
+                Ok(v) => Field::Given(v),
+                Err(e) => Field::Bad(e.to_string()),
+            },
+        }
+    }
+}
+
 /// Fields nobody asked for, collected so they are refused together with
 /// every other bad field (`#[serde(flatten)]` it into a request type).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -81,6 +124,12 @@ impl Unknown {
         for name in self.0.into_keys() {
             errors.add(name, what);
         }
+    }
+
+    /// Refuse these as unknown query parameters, then [`finish`].
+    pub fn finish_query<T>(self, mut errors: FieldErrors, value: Option<T>) -> Result<T, ApiError> {
+        self.refuse(&mut errors, UNKNOWN_PARAMETER);
+        finish(errors, value)
     }
 }
 
@@ -111,6 +160,34 @@ impl<'de, const MAX: usize> Deserialize<'de> for Text<MAX> {
                     Ok(Text(s))
                 }
             }
+            other => Err(expected("a string", &other)),
+        }
+    }
+}
+
+/// A string exactly as sent (not trimmed, any length: e.g. a password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verbatim(pub String);
+
+impl<'de> Deserialize<'de> for Verbatim {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Verbatim(s)),
+            other => Err(expected("a string", &other)),
+        }
+    }
+}
+
+/// A point in time in any form `clock::parse_flexible` reads, as RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Time(pub String);
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => crate::clock::parse_flexible(&s)
+                .map(|t| Time(crate::clock::rfc3339(t)))
+                .map_err(D::Error::custom),
             other => Err(expected("a string", &other)),
         }
     }
@@ -243,8 +320,238 @@ impl Words for crate::store::SpeedPolicy {
     const WORDS: &'static [&'static str] = &crate::store::SpeedPolicy::NAMES;
 }
 
+impl Words for crate::invoice::PaymentStatus {
+    const WORDS: &'static [&'static str] = &["mempool", "confirmed", "replaced", "reorged"];
+}
+
 impl Words for crate::invoice::Status {
     const WORDS: &'static [&'static str] = &crate::invoice::Status::NAMES;
+}
+
+impl Words for crate::network::Network {
+    const WORDS: &'static [&'static str] = &["mainnet", "testnet", "signet", "regtest"];
+}
+
+/// A list of at most `ITEMS` strings of at most `LEN` bytes each (not trimmed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Strings<const ITEMS: usize, const LEN: usize>(pub Vec<String>);
+
+impl<'de, const ITEMS: usize, const LEN: usize> Deserialize<'de> for Strings<ITEMS, LEN> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = match Value::deserialize(d)? {
+            Value::Array(items) => items,
+            other => return Err(expected("an array of strings", &other)),
+        };
+        if items.len() > ITEMS {
+            return Err(D::Error::custom(format!("at most {ITEMS} entries")));
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Value::String(s) if s.len() <= LEN => out.push(s),
+                Value::String(_) => {
+                    return Err(D::Error::custom(format!(
+                        "entries must be at most {LEN} characters"
+                    )))
+                }
+                other => {
+                    return Err(D::Error::custom(format!(
+                        "entries must be strings, got {}",
+                        json_type(&other)
+                    )))
+                }
+            }
+        }
+        Ok(Strings(out))
+    }
+}
+
+/// One field of a partial update (`PATCH`): left out (keep), `null` (clear),
+/// a well-formed value, or the reason it is not one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+    Bad(String),
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        if value.is_null() {
+            return Ok(Patch::Clear);
+        }
+        Ok(match T::deserialize(value) {
+            Ok(v) => Patch::Set(v),
+            Err(e) => Patch::Bad(e.to_string()),
+        })
+    }
+}
+
+impl<T> Patch<T> {
+    /// `Some(None)` to clear, `Some(Some(v))` to set, `None` to keep (a bad
+    /// value is recorded on `name` and keeps).
+    pub fn take(self, name: &str, errors: &mut FieldErrors) -> Option<Option<T>> {
+        match self {
+            Patch::Keep => None,
+            Patch::Clear => Some(None),
+            Patch::Set(v) => Some(Some(v)),
+            Patch::Bad(why) => {
+                errors.add(name, why);
+                None
+            }
+        }
+    }
+}
+
+/// An IP allowlist as sent (IPs and CIDR ranges), normalized; each bad
+/// entry is recorded on `name`.
+pub fn allowlist(
+    list: Field<Strings<100, 64>>,
+    name: &str,
+    errors: &mut FieldErrors,
+) -> Option<Vec<String>> {
+    let Strings(ips) = list.take(name, errors)?;
+    match crate::auth::IpAllowlist::parse(&ips) {
+        Ok(l) => Some(l.to_strings()),
+        Err(bad) => {
+            bad.into_iter().for_each(|why| errors.add(name, why));
+            None
+        }
+    }
+}
+
+/// Refuse every field of a body (an endpoint that takes none; an empty body
+/// or `{}` is fine).
+pub fn no_body(bytes: &[u8]) -> Result<(), ApiError> {
+    let b: NoFields = body(bytes)?;
+    let mut e = FieldErrors::default();
+    b.unknown.refuse(&mut e, UNKNOWN_FIELD);
+    e.finish()
+}
+
+#[derive(Deserialize)]
+struct NoFields {
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
+/// Parse the query parameters into their query type: the first of a
+/// repeated parameter counts and an empty value counts as left out, so
+/// query types use the same [`Field`]s as bodies (values are strings).
+pub fn query<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, ApiError> {
+    let mut map = Map::new();
+    for (k, v) in pairs {
+        if !map.contains_key(k) {
+            let v = if v.is_empty() {
+                Value::Null
+            } else {
+                Value::String(v.clone())
+            };
+            map.insert(k.clone(), v);
+        }
+    }
+    serde_json::from_value(Value::Object(map))
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))
+}
+
+/// Refuse every query parameter (an endpoint that takes none).
+pub fn no_query(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let q: NoFields = query(pairs)?;
+    q.unknown.finish_query(FieldErrors::default(), Some(()))
+}
+
+/// The error recorded on a body field nobody asked for.
+pub const UNKNOWN_FIELD: &str = "unknown field";
+
+/// The error recorded on a query parameter nobody asked for.
+pub const UNKNOWN_PARAMETER: &str = "unknown query parameter";
+
+/// A page size: a whole number from 1 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub usize);
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let n = match &v {
+            Value::String(s) => s.parse::<usize>().ok(),
+            Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+            _ => None,
+        };
+        match n {
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(Limit(n)),
+            _ => Err(D::Error::custom(format!(
+                "must be a whole number from 1 to {MAX_LIMIT}"
+            ))),
+        }
+    }
+}
+
+/// The largest `limit` of a list.
+pub const MAX_LIMIT: usize = 100;
+/// The `limit` of a list when none is sent.
+pub const DEFAULT_LIMIT: usize = 20;
+
+/// `?limit=&cursor=` of a v1 list: `#[serde(flatten)]` it into the list's
+/// query type (before its [`Unknown`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    pub limit: Field<Limit>,
+    pub cursor: Field<String>,
+}
+
+/// A checked page request: how many items and where to go on from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paging {
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page asked for (`limit` 20 when left out); bad values are recorded.
+    pub fn take(self, errors: &mut FieldErrors) -> Paging {
+        Paging {
+            limit: self
+                .limit
+                .take("limit", errors)
+                .map_or(DEFAULT_LIMIT, |l| l.0),
+            cursor: self.cursor.take("cursor", errors),
+        }
+    }
+}
+
+/// A query type with nothing but paging (`P`: v1's `?limit=&cursor=`, or
+/// a face's own paging parameters).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery<P = PageQuery> {
+    #[serde(flatten)]
+    pub page: P,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl<P: DeserializeOwned + Default> ListQuery<P> {
+    /// Parse the query and check its paging with `take`; any other
+    /// parameter is refused.
+    pub fn parse<T>(
+        pairs: &[(String, String)],
+        take: impl FnOnce(P, &mut FieldErrors) -> T,
+    ) -> Result<T, ApiError> {
+        let q: ListQuery<P> = query(pairs)?;
+        let mut e = FieldErrors::default();
+        let paging = take(q.page, &mut e);
+        q.unknown.finish_query(e, Some(paging))
+    }
+}
+
+/// The `?limit=&cursor=` of a list that takes nothing else.
+pub fn paging(pairs: &[(String, String)]) -> Result<Paging, ApiError> {
+    ListQuery::<PageQuery>::parse(pairs, PageQuery::take)
 }
 
 #[cfg(test)]
@@ -269,6 +576,16 @@ mod tests {
     }
 
     #[test]
+    fn body_errors_are_clear() {
+        assert!(json_object(b"").unwrap().is_empty());
+        let e = json_object(b"{\"a\":").unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.message.starts_with("malformed JSON"));
+        let e = json_object(b"[1]").unwrap_err();
+        assert!(e.message.contains("JSON object"));
+    }
+
+    #[test]
     fn every_bad_field_is_reported_at_once() {
         let b = parse(json!({"name": 5, "n": "11", "amount": 1.5, "extra": 1, "other": null}));
         let mut errors = FieldErrors::default();
@@ -279,7 +596,7 @@ mod tests {
             Some(Dec(Decimal::new(15, 1)))
         );
         assert_eq!(b.speed.require("speed", &mut errors), None);
-        b.unknown.refuse(&mut errors, "unknown field");
+        b.unknown.refuse(&mut errors, UNKNOWN_FIELD);
         let e = errors.finish().unwrap_err();
         assert_eq!(
             e.details.keys().collect::<Vec<_>>(),
@@ -319,5 +636,55 @@ mod tests {
     fn bodies_must_be_objects() {
         assert!(body::<Body>(b"[1]").is_err());
         assert!(body::<Body>(b"").is_ok());
+    }
+
+    #[test]
+    fn queries_are_typed_with_paging_in_one_place() {
+        let pairs = |q: &str| crate::http::parse_query(q);
+        assert_eq!(
+            paging(&pairs("limit=5&cursor=abc")).unwrap(),
+            Paging {
+                limit: 5,
+                cursor: Some("abc".into())
+            }
+        );
+        assert_eq!(
+            paging(&pairs("limit=&cursor=")).unwrap().limit,
+            DEFAULT_LIMIT
+        );
+        let e = paging(&pairs("limit=0&x=1&limit=7")).unwrap_err();
+        assert_eq!(e.details.keys().collect::<Vec<_>>(), vec!["limit", "x"]);
+        assert_eq!(
+            e.details["limit"],
+            vec!["must be a whole number from 1 to 100"]
+        );
+        assert_eq!(e.details["x"], vec![UNKNOWN_PARAMETER]);
+        assert!(no_query(&pairs("")).is_ok());
+        assert_eq!(
+            no_query(&pairs("a=")).unwrap_err().details["a"],
+            vec![UNKNOWN_PARAMETER]
+        );
+    }
+
+    #[test]
+    fn patches_and_lists() {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Upd {
+            d: Patch<Text<3>>,
+            l: Field<Strings<2, 3>>,
+        }
+        let u: Upd = body(br#"{"d": null, "l": ["a", "bb"]}"#).unwrap();
+        assert_eq!(u.d, Patch::Clear);
+        assert_eq!(u.l, Field::Given(Strings(vec!["a".into(), "bb".into()])));
+        let u: Upd = body(br#"{"d": "long", "l": ["a", 1]}"#).unwrap();
+        assert_eq!(u.d, Patch::Bad("must be at most 3 characters".into()));
+        assert_eq!(
+            u.l,
+            Field::Bad("entries must be strings, got a number".into())
+        );
+        let u: Upd = body(br#"{"l": ["a", "b", "c"]}"#).unwrap();
+        assert_eq!(u.d, Patch::Keep);
+        assert_eq!(u.l, Field::Bad("at most 2 entries".into()));
     }
 }

@@ -41,7 +41,7 @@ pub fn rate_window(key_id: &str, minute: i64) -> Key {
     Key::new(format!("RL#{key_id}"), format!("W#{minute}"))
 }
 
-// -- prices --
+// Prices.
 // | latest BTC price  | `PRICE#<FIAT>`              | `LATEST`          |                                     |
 // | price history     | `PRICEHIST#<FIAT>`          | `<rfc3339 time>`  | (ttl 7 days)                        |
 // | quote             | `QUOTE#<quo id>`            | `QUOTE`           | (ttl: expires_at + 1 day)           |
@@ -64,9 +64,8 @@ pub fn price_history_of(fiat: &str) -> String {
 pub fn quote(id: &str) -> Key {
     Key::new(format!("QUOTE#{id}"), "QUOTE")
 }
-// -- end prices --
 
-// -- invoices --
+// Invoices.
 // | invoice           | `INV#<inv>`                 | `INV`        | `STORE#<store>#INV` / `<created_at>#<inv>`; gsi2 `WATCH` / `<next check>#<inv>` (sparse: watched only) |
 // | order id claim    | `ORDER#<store>#<order_id>`  | `ORDER`      |                                     |
 // | address claim     | `ADDR#<network>#<address>`  | `ADDR`       |                                     |
@@ -116,7 +115,7 @@ pub fn events_of_store(store_id: &str) -> String {
     format!("EVT#{store_id}")
 }
 
-// -- webhooks and the local queue --
+// Webhooks and the local queue.
 //
 // | entity                 | pk                | sk                          | gsi1pk / gsi1sk                       | gsi2pk / gsi2sk                      |
 // |------------------------|-------------------|-----------------------------|---------------------------------------|--------------------------------------|
@@ -168,7 +167,7 @@ pub fn queue_visible_sk(visible_ms: i64, message_id: &str) -> String {
     format!("{:015}#{message_id}", visible_ms.max(0))
 }
 
-// -- websocket (API Gateway WebSocket API; see shared/src/ws) --
+// WebSocket (API Gateway WebSocket API; see shared/src/ws).
 // | ws connection   | `WSCONN#<connection id>` | `WSCONN`          | (ttl 2 h: API Gateway's connection limit)   |
 // | ws subscription | `WSSUB#<topic>`          | `<connection id>` | (ttl 2 h); topic = `invoice#<id>`, ...       |
 
@@ -186,7 +185,6 @@ pub fn ws_subscribers(topic: &str) -> String {
 pub fn ws_subscription(topic: &str, connection_id: &str) -> Key {
     Key::new(ws_subscribers(topic), connection_id)
 }
-// -- end websocket --
 
 /// The partition holding the sandbox chain of `network`.
 pub fn sim_partition(network: crate::network::Network) -> String {

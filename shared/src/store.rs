@@ -1,10 +1,10 @@
 //! Stores: the merchant's shop, its wallet and its payment settings.
 
 use crate::app::App;
-use crate::error::ApiError;
-use crate::http::Input;
+use crate::error::{ApiError, FieldErrors};
 use crate::network::Network;
 use crate::prices::rates::{allowed_currency, parse_currency, Currency};
+use crate::request::{self, Dec, Field, Int, NonEmpty, Patch, Strings, Text, Unknown, Word};
 use crate::wallet::{ScriptType, Wallet};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -137,80 +137,124 @@ pub fn fallback_currency(app: &App) -> Currency {
         .map_or(Currency::Btc, |f| Currency::Fiat(f.clone()))
 }
 
+/// The body of `POST /v1/stores` and of `PATCH /v1/stores/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StoreRequest {
+    pub name: Field<NonEmpty<100>>,
+    /// A word on create; sent at all (even `null`) on update, refused.
+    pub network: Patch<Value>,
+    pub wallet: Field<NonEmpty<1000>>,
+    pub default_currency: Field<Text<8>>,
+    pub speed_policy: Field<Word<SpeedPolicy>>,
+    pub expiration_minutes: Field<Int<1, { 7 * 24 * 60 }>>,
+    pub monitoring_minutes: Field<Int<0, { 30 * 24 * 60 }>>,
+    pub payment_tolerance_percent: Field<Dec>,
+    pub api_allowed_ips: Field<Strings<100, 64>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl StoreRequest {
+    /// The settings, every bad field reported at once. `existing_network`
+    /// is `None` on create (the body names the network) or the store's
+    /// fixed network on update (needed to check a new wallet). The default
+    /// currency must be one the gateway accepts (`allowed_currency`); on
+    /// create it is [`fallback_currency`] when left out.
+    pub fn into_settings(
+        self,
+        app: &App,
+        existing_network: Option<Network>,
+    ) -> Result<StoreSettings, ApiError> {
+        let mut e = FieldErrors::default();
+        let creating = existing_network.is_none();
+        let name = if creating {
+            self.name.require("name", &mut e)
+        } else {
+            self.name.take("name", &mut e)
+        };
+        let network = match (existing_network, self.network) {
+            (Some(n), Patch::Keep) => Some(n),
+            (Some(n), _) => {
+                e.add(
+                    "network",
+                    "cannot be changed; create a new store for another network",
+                );
+                Some(n)
+            }
+            (None, Patch::Set(v)) => e
+                .check(
+                    "network",
+                    Word::<Network>::deserialize(v).map_err(|x| x.to_string()),
+                )
+                .map(|w| w.0),
+            (None, Patch::Bad(why)) => {
+                e.add("network", why);
+                None
+            }
+            (None, Patch::Keep | Patch::Clear) => {
+                e.add("network", "is required");
+                None
+            }
+        };
+        let wallet_text = if creating {
+            self.wallet.require("wallet", &mut e)
+        } else {
+            self.wallet.take("wallet", &mut e)
+        };
+        let wallet = match (wallet_text, network) {
+            (Some(NonEmpty(text)), Some(network)) => e.check(
+                "wallet",
+                Wallet::parse(&text, network).map_err(|x| x.to_string()),
+            ),
+            _ => None,
+        };
+        let default_currency = match self.default_currency.take("default_currency", &mut e) {
+            Some(Text(c)) => e.check("default_currency", parse_currency(app, &c)),
+            None if creating => Some(fallback_currency(app)),
+            None => None,
+        };
+        let payment_tolerance_percent = self
+            .payment_tolerance_percent
+            .take("payment_tolerance_percent", &mut e)
+            .and_then(|d| {
+                e.check(
+                    "payment_tolerance_percent",
+                    d.within(Decimal::ZERO, Decimal::from(50)),
+                )
+            });
+        let settings = StoreSettings {
+            name: name.map(|n| n.0),
+            network,
+            wallet,
+            default_currency,
+            speed_policy: self.speed_policy.take("speed_policy", &mut e).map(|w| w.0),
+            expiration_minutes: self
+                .expiration_minutes
+                .take("expiration_minutes", &mut e)
+                .map(|n| n.0),
+            monitoring_minutes: self
+                .monitoring_minutes
+                .take("monitoring_minutes", &mut e)
+                .map(|n| n.0),
+            payment_tolerance_percent,
+            api_allowed_ips: request::allowlist(self.api_allowed_ips, "api_allowed_ips", &mut e),
+        };
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish()?;
+        Ok(settings)
+    }
+}
+
 impl StoreSettings {
-    /// Parse a body. `network` comes from the body on create, or is the
-    /// store's fixed network on update (needed to check a new wallet). The
-    /// default currency must be one the gateway accepts (`allowed_currency`);
-    /// on create it is [`fallback_currency`] when left out.
+    /// Parse a create (`existing_network` `None`) or update body
+    /// ([`StoreRequest::into_settings`]).
     pub fn parse(
         app: &App,
         body: &[u8],
         existing_network: Option<Network>,
     ) -> Result<StoreSettings, ApiError> {
-        let mut input = Input::from_body(body)?;
-        let creating = existing_network.is_none();
-        let mut s = StoreSettings {
-            name: input.nonempty("name", 100),
-            ..Default::default()
-        };
-        if creating {
-            s.name = input.required("name", s.name);
-        }
-        let network = if creating {
-            let n = input.one_of("network", &["mainnet", "testnet", "signet", "regtest"]);
-            let n = input.required("network", n);
-            n.and_then(|n| n.parse::<Network>().ok())
-        } else {
-            if input.has("network") {
-                input.raw("network");
-                input.error(
-                    "network",
-                    "cannot be changed; create a new store for another network",
-                );
-            }
-            existing_network
-        };
-        s.network = network;
-        let wallet_text = input.nonempty("wallet", 1000);
-        let wallet_text = if creating {
-            input.required("wallet", wallet_text)
-        } else {
-            wallet_text
-        };
-        if let (Some(text), Some(network)) = (wallet_text, network) {
-            match Wallet::parse(&text, network) {
-                Ok(w) => s.wallet = Some(w),
-                Err(e) => input.error("wallet", e.to_string()),
-            }
-        }
-        if let Some(c) = input.string("default_currency", 8) {
-            match parse_currency(app, &c) {
-                Ok(c) => s.default_currency = Some(c),
-                Err(e) => input.error("default_currency", e),
-            }
-        } else if creating {
-            s.default_currency = Some(fallback_currency(app));
-        }
-        s.speed_policy = input
-            .one_of("speed_policy", &SpeedPolicy::NAMES)
-            .and_then(|p| SpeedPolicy::parse(&p));
-        s.expiration_minutes = input.int("expiration_minutes", 1, 7 * 24 * 60);
-        s.monitoring_minutes = input.int("monitoring_minutes", 0, 30 * 24 * 60);
-        s.payment_tolerance_percent = input.decimal(
-            "payment_tolerance_percent",
-            Decimal::ZERO,
-            Decimal::from(50),
-        );
-        if let Some(ips) = input.strings("api_allowed_ips", 100, 64) {
-            match crate::auth::IpAllowlist::parse(&ips) {
-                Ok(list) => s.api_allowed_ips = Some(list.to_strings()),
-                Err(errors) => errors
-                    .into_iter()
-                    .for_each(|e| input.error("api_allowed_ips", e)),
-            }
-        }
-        input.finish()?;
-        Ok(s)
+        request::body::<StoreRequest>(body)?.into_settings(app, existing_network)
     }
 
     /// A new store from create settings (all required fields present).

@@ -19,11 +19,14 @@
 use crate::app::App;
 use crate::auth::hash_key;
 use crate::dispatch::ACT_ON_STORE_HEADER;
-use crate::error::{ApiError, ErrorCode};
-use crate::http::{Input, Request, Response};
+use crate::error::{ApiError, ErrorCode, FieldErrors};
+use crate::handlers::users::Credentials;
+use crate::http::{Request, Response};
 use crate::records::from_item;
+use crate::request::{self, Field, NonEmpty, Unknown};
 use crate::schema;
 use http::{HeaderMap, HeaderValue, Method};
+use serde::Deserialize;
 use serde_json::json;
 
 /// Where the dashboard lives.
@@ -174,13 +177,36 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// The body of the dashboard's login (a missing field fails as a wrong login).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginBody {
+    pub username: Field<NonEmpty<64>>,
+    pub password: Field<NonEmpty<{ crate::users::MAX_PASSWORD_CHARS * 4 }>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl TryFrom<LoginBody> for Credentials {
+    type Error = ApiError;
+
+    fn try_from(b: LoginBody) -> Result<Credentials, ApiError> {
+        let mut e = FieldErrors::default();
+        let username = b.username.take("username", &mut e).map(|u| u.0);
+        let password = b.password.take("password", &mut e).map(|p| p.0);
+        b.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish()?;
+        Ok(Credentials {
+            username: username.unwrap_or_default(),
+            password: password.unwrap_or_default(),
+        })
+    }
+}
+
 async fn login(app: &App, req: &Request) -> Result<Response, ApiError> {
     check_origin(req)?;
-    let mut input = Input::from_body(&req.body)?;
-    let username = input.nonempty("username", 64);
-    let password = input.nonempty("password", crate::users::MAX_PASSWORD_CHARS * 4);
-    input.finish()?;
-    let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
+    let Credentials { username, password } =
+        Credentials::try_from(request::body::<LoginBody>(&req.body)?)?;
     let (session, token) =
         crate::users::login(&*app.table, &username, &password, req.source_ip, app.now()).await?;
     let max_age = crate::users::SESSION_HOURS * 3600;

@@ -8,9 +8,11 @@ use crate::error::{ApiError, FieldErrors};
 use crate::handlers::checkout::seed_request;
 use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::{create_invoice, NewInvoice};
-use crate::http::{json_type, Input, Response};
+use crate::http::Response;
 use crate::network::Network;
+use crate::request::{json_type, Dec, Field, NonEmpty, Text, Unknown};
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The only chain and currency a template may name.
@@ -37,6 +39,37 @@ pub async fn create_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
         Response::ok(seed_request(&inv, cx.now(), &cx.app.config.public_url))
             .with_header("Cache-Control", "no-store"),
     )
+}
+
+/// One payment template of a `POST /r` body, as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Template {
+    pub currency: Field<Text<16>>,
+    pub chain: Field<Text<16>>,
+    /// `[{address, amount, currency?}]`, read as [`Output`]s.
+    pub to: Field<Value>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// One output of a payment template, as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Output {
+    pub address: Field<NonEmpty<200>>,
+    pub amount: Field<Dec>,
+    pub currency: Field<NonEmpty<8>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// Read a JSON object as `T` (whose fields never fail to deserialize).
+fn typed<T: serde::de::DeserializeOwned>(
+    map: serde_json::Map<String, Value>,
+) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(map))
+        .map_err(|e| ApiError::bad_request(format!("malformed request body: {e}")))
 }
 
 /// A `POST /r` body, parsed: the one output it asks to be paid.
@@ -101,25 +134,24 @@ impl PaymentRequest {
             );
             return Err(errors.into_error());
         };
-        let mut t = Input::new(template.clone());
-        for field in ["currency", "chain"] {
-            if let Some(v) = t.string(field, 16) {
+        let t: Template = typed(template.clone())?;
+        let mut te = FieldErrors::default();
+        let currency = t.currency.require("currency", &mut te);
+        let chain = t.chain.take("chain", &mut te);
+        for (field, v) in [("currency", currency), ("chain", chain)] {
+            if let Some(Text(v)) = v {
                 if !v.eq_ignore_ascii_case(BTC) {
-                    t.error(
+                    te.add(
                         field,
                         format!("must be BTC: satsgate takes Bitcoin only, got `{v}`"),
                     );
                 }
             }
         }
-        let currency = t.raw("currency");
-        t.required("currency", currency);
-        let to = t.raw("to");
-        let to = t.required("to", to);
-        let output = match to {
+        let output = match t.to.require("to", &mut te) {
             Some(Value::Array(outputs)) if outputs.len() == 1 => outputs.into_iter().next(),
             Some(Value::Array(outputs)) => {
-                t.error(
+                te.add(
                     "to",
                     format!(
                         "must hold exactly one output {{address, amount, currency}}: a request pays \
@@ -130,7 +162,7 @@ impl PaymentRequest {
                 None
             }
             Some(other) => {
-                t.error(
+                te.add(
                     "to",
                     format!(
                         "must be an array of outputs {{address, amount, currency}}, got {}",
@@ -141,27 +173,27 @@ impl PaymentRequest {
             }
             None => None,
         };
-        add_under(&mut errors, &at(""), t.finish());
+        t.unknown.refuse(&mut te, crate::request::UNKNOWN_FIELD);
+        add_under(&mut errors, &at(""), te.finish());
         let output_path = at("to[0]");
         let parsed = match output {
             Some(Value::Object(map)) => {
-                let mut o = Input::new(map);
-                let address = o.nonempty("address", 200);
-                let address = address.and_then(|a| match check_address(&a, network) {
-                    Ok(a) => Some(a),
-                    Err(e) => {
-                        o.error("address", e);
-                        None
-                    }
-                });
-                let amount = o.decimal("amount", Decimal::ZERO, Decimal::MAX);
-                let amount = o.required("amount", amount);
+                let o: Output = typed(map)?;
+                let mut oe = FieldErrors::default();
+                let address = o
+                    .address
+                    .require("address", &mut oe)
+                    .and_then(|NonEmpty(a)| oe.check("address", check_address(&a, network)));
+                let amount = o
+                    .amount
+                    .require("amount", &mut oe)
+                    .and_then(|a| oe.check("amount", a.within(Decimal::ZERO, Decimal::MAX)));
                 let currency = o
-                    .nonempty("currency", 8)
-                    .map(|c| c.to_ascii_uppercase())
-                    .unwrap_or_else(|| BTC.to_string());
-                let address = o.required("address", address);
-                add_under(&mut errors, &format!("{output_path}."), o.finish());
+                    .currency
+                    .take("currency", &mut oe)
+                    .map_or_else(|| BTC.to_string(), |c| c.0.to_ascii_uppercase());
+                o.unknown.refuse(&mut oe, crate::request::UNKNOWN_FIELD);
+                add_under(&mut errors, &format!("{output_path}."), oe.finish());
                 address
                     .zip(amount)
                     .map(|(address, amount)| (address, amount, currency))

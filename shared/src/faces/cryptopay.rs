@@ -10,20 +10,22 @@
 //! when the account has several. Only `blockchain: "bitcoin"` with BTC or a
 //! fiat currency exists: other chains and tokens are `UNSUPPORTED`.
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldErrors};
 use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::{payment_json, NewInvoice, MAX_SORT_WINDOW};
 use crate::handlers::read_all;
 use crate::handlers::stores::{caller_stores, create_store, update_store};
 use crate::handlers::webhooks::{create_endpoint, endpoints_page, update_endpoint};
-use crate::http::{json_type, Input, QueryInput, Response};
+use crate::http::Response;
 use crate::invoice::{Invoice, InvoiceError, Status};
 use crate::prices::rates::Currency;
 use crate::records::from_item;
+use crate::request::{self, json_type, Dec, Field, NonEmpty, Patch, Text, Unknown};
 use crate::schema;
-use crate::store::{Store, StoreSettings};
+use crate::store::{Store, StoreRequest, StoreSettings};
 use crate::table::{Index, Query};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -98,26 +100,56 @@ struct Paging {
     sent_size: bool,
 }
 
-fn paging(q: &mut QueryInput<'_>) -> Paging {
-    let mut num = |name: &'static str, max: usize, default: usize| match q.get(name) {
-        None => default,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => {
-                q.errors
-                    .add(name, format!("must be a whole number from 1 to {max}"));
+/// The `?page=&page_size=` of a list endpoint, as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    pub page: Field<String>,
+    pub page_size: Field<String>,
+}
+
+impl PageQuery {
+    /// The page asked for; bad values are recorded.
+    fn take(self, e: &mut FieldErrors) -> Paging {
+        let sent_size = self.page_size.is_sent();
+        let mut num = |f: Field<String>, name: &str, max: usize, default: usize| match f
+            .take(name, e)
+            .map(|v| v.parse::<usize>())
+        {
+            None => default,
+            Some(Ok(n)) if (1..=max).contains(&n) => n,
+            Some(_) => {
+                e.add(name, format!("must be a whole number from 1 to {max}"));
                 default
             }
-        },
-    };
-    let page = num("page", usize::MAX, 1);
-    let size = num("page_size", MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);
-    let sent_size = q.get("page_size").is_some();
-    Paging {
-        page,
-        size,
-        sent_size,
+        };
+        Paging {
+            page: num(self.page, "page", usize::MAX, 1),
+            size: num(
+                self.page_size,
+                "page_size",
+                MAX_PAGE_SIZE,
+                DEFAULT_PAGE_SIZE,
+            ),
+            sent_size,
+        }
     }
+}
+
+/// The query of `GET /api/payment-orders/`: paging and a status word.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OrdersQuery {
+    pub status: Field<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// The paging of a list that takes nothing else.
+fn paging(cx: &Ctx<'_>) -> Result<Paging, ApiError> {
+    request::ListQuery::<PageQuery>::parse(&cx.req.query, PageQuery::take)
 }
 
 /// `{count, next, previous, results}` of one page of `items`.
@@ -250,26 +282,137 @@ pub async fn login(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(envelope(200, data, "Login successful", cx.now()))
 }
 
-/// A `string or number` field as text (`nonce`, `order_info` keeps JSON).
-fn text_or_number(input: &mut Input, field: &str) -> Option<Value> {
-    match input.raw(field) {
-        None => None,
-        Some(v @ Value::String(_))
-            if v.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 64) =>
-        {
-            Some(v)
+/// A `string or number` of at most 64 characters (`nonce`), kept as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nonce(pub Value);
+
+impl<'de> Deserialize<'de> for Nonce {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            v @ Value::String(_) if v.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 64) => {
+                Ok(Nonce(v))
+            }
+            v @ Value::Number(_) if v.to_string().len() <= 64 => Ok(Nonce(v)),
+            other => Err(serde::de::Error::custom(format!(
+                "must be a string or number of at most 64 characters, got {}",
+                json_type(&other)
+            ))),
         }
-        Some(v @ Value::Number(_)) if v.to_string().len() <= 64 => Some(v),
-        Some(other) => {
-            input.error(
-                field,
-                format!(
-                    "must be a string or number of at most 64 characters, got {}",
-                    json_type(&other)
-                ),
-            );
-            None
+    }
+}
+
+/// A string or an object of at most 4000 bytes (`order_info`), kept as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderInfo(pub Value);
+
+impl<'de> Deserialize<'de> for OrderInfo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            v @ (Value::String(_) | Value::Object(_)) if v.to_string().len() <= 4000 => {
+                Ok(OrderInfo(v))
+            }
+            _ => Err(serde::de::Error::custom(
+                "must be a string or an object of at most 4000 bytes",
+            )),
         }
+    }
+}
+
+/// `UNSUPPORTED` for any blockchain but bitcoin.
+fn unsupported_chain(blockchain: Option<&str>, now: OffsetDateTime) -> Option<Response> {
+    let b = blockchain.filter(|b| *b != BLOCKCHAIN)?;
+    Some(unsupported(
+        "blockchain",
+        format!("blockchain `{b}` is not supported yet: only `bitcoin` (EVM chains are planned)"),
+        now,
+    ))
+}
+
+/// The body of `POST /api/payment-orders/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OrderBody {
+    pub amount: Field<Dec>,
+    pub currency: Field<NonEmpty<10>>,
+    pub blockchain: Field<NonEmpty<32>>,
+    pub order_info: Field<OrderInfo>,
+    pub nonce: Field<Nonce>,
+    pub merchant_wallet: Field<NonEmpty<64>>,
+    pub description: Field<Text<1000>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked payment order: the v1 invoice, its nonce (as text) and the
+/// merchant wallet named.
+struct NewOrder {
+    invoice: NewInvoice,
+    nonce: Option<String>,
+    wallet: Option<String>,
+}
+
+impl OrderBody {
+    /// The order, or the answer refusing it (`UNSUPPORTED` is a response
+    /// of its own, before any other error).
+    fn into_order(self, now: OffsetDateTime) -> Result<NewOrder, Result<Response, ApiError>> {
+        let mut e = FieldErrors::default();
+        let blockchain = self
+            .blockchain
+            .take("blockchain", &mut e)
+            .map(|b| b.0.to_ascii_lowercase());
+        let currency = self
+            .currency
+            .require("currency", &mut e)
+            .map(|c| c.0.to_ascii_uppercase());
+        if let Some(r) = unsupported_chain(blockchain.as_deref(), now) {
+            return Err(Ok(r));
+        }
+        if let Some(c) = currency.as_deref().filter(|c| OTHER_TOKENS.contains(c)) {
+            return Err(Ok(unsupported(
+                "currency",
+                format!("currency `{c}` is not supported yet: use BTC, or a fiat code priced in BTC (tokens need EVM support, which is planned)"),
+                now,
+            )));
+        }
+        let amount = self.amount.require("amount", &mut e).and_then(|a| {
+            e.check(
+                "amount",
+                a.within(Decimal::ZERO, Decimal::from(1_000_000_000_000i64)),
+            )
+        });
+        let currency = currency.and_then(|c| e.check("currency", c.parse::<Currency>()));
+        let order_info = self.order_info.take("order_info", &mut e).map(|o| o.0);
+        let nonce = self.nonce.take("nonce", &mut e).map(|n| n.0);
+        let wallet = self
+            .merchant_wallet
+            .take("merchant_wallet", &mut e)
+            .map(|w| w.0);
+        let memo = self.description.take("description", &mut e).map(|d| d.0);
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish().map_err(Err)?;
+        let nonce_text = nonce.as_ref().map(|n| match n {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        let mut metadata = Map::new();
+        if let Some(o) = order_info {
+            metadata.insert("order_info".into(), o);
+        }
+        if let Some(n) = nonce {
+            metadata.insert("nonce".into(), n);
+        }
+        Ok(NewOrder {
+            invoice: NewInvoice {
+                amount,
+                currency,
+                memo,
+                order_id: nonce_text.as_ref().map(|n| format!("nonce:{n}")),
+                metadata: (!metadata.is_empty()).then_some(metadata),
+                ..NewInvoice::default()
+            },
+            nonce: nonce_text,
+            wallet,
+        })
     }
 }
 
@@ -278,74 +421,12 @@ fn text_or_number(input: &mut Input, field: &str) -> Option<Value> {
 /// single-use per merchant wallet: a repeat is refused (409 `DUPLICATE_NONCE`).
 pub async fn create_order(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let now = cx.now();
-    let mut input = Input::from_body(&cx.req.body)?;
-    let blockchain = input
-        .nonempty("blockchain", 32)
-        .map(|b| b.to_ascii_lowercase());
-    let currency = input
-        .nonempty("currency", 10)
-        .map(|c| c.to_ascii_uppercase());
-    if let Some(b) = blockchain.as_deref().filter(|b| *b != BLOCKCHAIN) {
-        return Ok(unsupported(
-            "blockchain",
-            format!(
-                "blockchain `{b}` is not supported yet: only `bitcoin` (EVM chains are planned)"
-            ),
-            now,
-        ));
-    }
-    if let Some(c) = currency.as_deref().filter(|c| OTHER_TOKENS.contains(c)) {
-        return Ok(unsupported(
-            "currency",
-            format!("currency `{c}` is not supported yet: use BTC, or a fiat code priced in BTC (tokens need EVM support, which is planned)"),
-            now,
-        ));
-    }
-    let amount = input.decimal("amount", Decimal::ZERO, Decimal::from(1_000_000_000_000i64));
-    let amount = input.required("amount", amount);
-    let currency = input.required("currency", currency);
-    let currency = currency.and_then(|c| match c.parse::<Currency>() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            input.error("currency", e);
-            None
-        }
-    });
-    let order_info = match input.raw("order_info") {
-        None => None,
-        Some(v @ (Value::String(_) | Value::Object(_))) if v.to_string().len() <= 4000 => Some(v),
-        Some(_) => {
-            input.error(
-                "order_info",
-                "must be a string or an object of at most 4000 bytes",
-            );
-            None
-        }
+    let order = match request::body::<OrderBody>(&cx.req.body)?.into_order(now) {
+        Ok(o) => o,
+        Err(r) => return r,
     };
-    let nonce = text_or_number(&mut input, "nonce");
-    let wallet = input.nonempty("merchant_wallet", 64);
-    let memo = input.string("description", 1000);
-    input.finish()?;
-    let store = target_store(&cx, wallet.as_deref()).await?;
-    let nonce_text = nonce.as_ref().map(|n| match n {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    let mut metadata = Map::new();
-    if let Some(o) = order_info {
-        metadata.insert("order_info".into(), o);
-    }
-    if let Some(n) = &nonce {
-        metadata.insert("nonce".into(), n.clone());
-    }
-    let new = NewInvoice {
-        amount,
-        currency,
-        memo,
-        order_id: nonce_text.as_ref().map(|n| format!("nonce:{n}")),
-        metadata: (!metadata.is_empty()).then_some(metadata),
-        ..NewInvoice::default()
-    };
+    let store = target_store(&cx, order.wallet.as_deref()).await?;
+    let (new, nonce_text) = (order.invoice, order.nonce);
     match crate::invoice::create(cx.app, &store, new, None).await {
         Ok(inv) => Ok(envelope(
             201,
@@ -388,10 +469,11 @@ async fn caller_orders(cx: &Ctx<'_>) -> Result<Vec<Invoice>, ApiError> {
 
 /// `GET /api/payment-orders/?page=&page_size=&status=`.
 pub async fn list_orders(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut q = QueryInput::new(&cx.req.query);
-    let p = paging(&mut q);
-    let status = q.get("status").map(str::to_string);
-    q.finish()?;
+    let q: OrdersQuery = request::query(&cx.req.query)?;
+    let mut e = FieldErrors::default();
+    let p = q.page.take(&mut e);
+    let status = q.status.take("status", &mut e);
+    q.unknown.finish_query(e, Some(()))?;
     let public = &cx.app.config.public_url;
     let items = caller_orders(&cx)
         .await?
@@ -441,9 +523,7 @@ async fn caller_transactions(cx: &Ctx<'_>) -> Result<Vec<Value>, ApiError> {
 
 /// `GET /api/transactions/?page=&page_size=`.
 pub async fn list_transactions(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut q = QueryInput::new(&cx.req.query);
-    let p = paging(&mut q);
-    q.finish()?;
+    let p = paging(&cx)?;
     let items = caller_transactions(&cx).await?;
     Ok(envelope(
         200,
@@ -471,63 +551,86 @@ pub async fn get_transaction(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(envelope(200, data, "Success", cx.now()))
 }
 
-/// The v1 store body from a merchant wallet body `{blockchain, address,
-/// network?, label?, default_currency?}`; errors on `wallet`/`name` are
-/// reported under the seed's names.
+/// The body of `POST /api/merchant-wallets/` and `PUT
+/// /api/merchant-wallets/{id}/`: a v1 store body under the seed's names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WalletBody {
+    pub blockchain: Field<NonEmpty<32>>,
+    pub address: Field<NonEmpty<1000>>,
+    pub label: Field<NonEmpty<100>>,
+    pub network: Patch<Value>,
+    pub default_currency: Field<Text<8>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl WalletBody {
+    /// The store settings (create when `network` is `None`, else update of a
+    /// store on that network); errors on `wallet`/`name` are reported
+    /// under the seed's names, `UNSUPPORTED` is a response of its own.
+    fn into_settings(
+        self,
+        cx: &Ctx<'_>,
+        network: Option<crate::network::Network>,
+    ) -> Result<StoreSettings, Result<Response, ApiError>> {
+        let mut e = FieldErrors::default();
+        let blockchain = self
+            .blockchain
+            .take("blockchain", &mut e)
+            .map(|b| b.0.to_ascii_lowercase());
+        if let Some(r) = unsupported_chain(blockchain.as_deref(), cx.now()) {
+            return Err(Ok(r));
+        }
+        if network.is_none() && blockchain.is_none() {
+            e.add("blockchain", "is required (`bitcoin`)");
+        }
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish().map_err(Err)?;
+        let creating = network.is_none();
+        let mut v1 = StoreRequest {
+            name: self.label,
+            wallet: self.address,
+            network: match self.network {
+                Patch::Clear => Patch::Keep,
+                other => other,
+            },
+            default_currency: self.default_currency,
+            ..StoreRequest::default()
+        };
+        if creating {
+            if !v1.name.is_sent() {
+                v1.name = Field::Given(NonEmpty("Bitcoin wallet".into()));
+            }
+            if matches!(v1.network, Patch::Keep) {
+                v1.network = Patch::Set(json!("mainnet"));
+            }
+        }
+        v1.into_settings(cx.app, network).map_err(|mut e| {
+            for (from, to) in [("wallet", "address"), ("name", "label")] {
+                if let Some(m) = e.details.remove(from) {
+                    e.details.insert(to.into(), m);
+                    e.message = e.message.replace(&format!("`{from}`"), &format!("`{to}`"));
+                }
+            }
+            Err(e)
+        })
+    }
+}
+
+/// The store settings of a merchant wallet body.
 fn wallet_settings(
     cx: &Ctx<'_>,
     network: Option<crate::network::Network>,
 ) -> Result<StoreSettings, Result<Response, ApiError>> {
-    let now = cx.now();
-    let mut input = Input::from_body(&cx.req.body).map_err(Err)?;
-    let blockchain = input
-        .nonempty("blockchain", 32)
-        .map(|b| b.to_ascii_lowercase());
-    if let Some(b) = blockchain.as_deref().filter(|b| *b != BLOCKCHAIN) {
-        return Err(Ok(unsupported(
-            "blockchain",
-            format!(
-                "blockchain `{b}` is not supported yet: only `bitcoin` (EVM chains are planned)"
-            ),
-            now,
-        )));
-    }
-    if network.is_none() && blockchain.is_none() {
-        input.error("blockchain", "is required (`bitcoin`)");
-    }
-    let mut v1 = Map::new();
-    for (from, to) in [
-        ("address", "wallet"),
-        ("label", "name"),
-        ("network", "network"),
-        ("default_currency", "default_currency"),
-    ] {
-        if let Some(v) = input.raw(from) {
-            v1.insert(to.into(), v);
-        }
-    }
-    input.finish().map_err(Err)?;
-    if network.is_none() {
-        v1.entry("name").or_insert(json!("Bitcoin wallet"));
-        v1.entry("network").or_insert(json!("mainnet"));
-    }
-    let body = Value::Object(v1).to_string();
-    StoreSettings::parse(cx.app, body.as_bytes(), network).map_err(|mut e| {
-        for (from, to) in [("wallet", "address"), ("name", "label")] {
-            if let Some(m) = e.details.remove(from) {
-                e.details.insert(to.into(), m);
-                e.message = e.message.replace(&format!("`{from}`"), &format!("`{to}`"));
-            }
-        }
-        Err(e)
-    })
+    request::body::<WalletBody>(&cx.req.body)
+        .map_err(Err)?
+        .into_settings(cx, network)
 }
 
 /// `GET /api/merchant-wallets/`.
 pub async fn list_wallets(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut q = QueryInput::new(&cx.req.query);
-    let p = paging(&mut q);
-    q.finish()?;
+    let p = paging(&cx)?;
     let items = caller_stores(&cx).await?.iter().map(wallet_json).collect();
     Ok(envelope(
         200,
@@ -570,12 +673,18 @@ pub async fn update_wallet(cx: Ctx<'_>) -> Result<Response, ApiError> {
 
 /// `GET /api/webhook-endpoints/`: the endpoints of the caller's stores.
 pub async fn list_webhooks(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut q = QueryInput::new(&cx.req.query);
-    let p = paging(&mut q);
-    q.finish()?;
+    let p = paging(&cx)?;
     let mut items = Vec::new();
     for s in caller_stores(&cx).await? {
-        let (endpoints, _) = endpoints_page(cx.app, &s.id, 100, None).await?;
+        let (endpoints, _) = endpoints_page(
+            cx.app,
+            &s.id,
+            crate::request::Paging {
+                limit: 100,
+                cursor: None,
+            },
+        )
+        .await?;
         items.extend(endpoints.iter().map(|e| {
             let mut v = e.to_json();
             v["merchant_wallet"] = json!(s.id);
@@ -590,12 +699,22 @@ pub async fn list_webhooks(cx: Ctx<'_>) -> Result<Response, ApiError> {
     ))
 }
 
+/// The query of `POST /api/webhook-endpoints/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WalletQuery {
+    pub merchant_wallet: Field<String>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `POST /api/webhook-endpoints/?merchant_wallet= {url, events?,
 /// description?}` -> 201 with the signing secret (shown once).
 pub async fn create_webhook(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut q = QueryInput::new(&cx.req.query);
-    let wanted = q.get("merchant_wallet").map(str::to_string);
-    q.finish()?;
+    let q: WalletQuery = request::query(&cx.req.query)?;
+    let mut e = FieldErrors::default();
+    let wanted = q.merchant_wallet.take("merchant_wallet", &mut e);
+    q.unknown.finish_query(e, Some(()))?;
     let store = target_store(&cx, wanted.as_deref()).await?;
     let e = create_endpoint(cx.app, &store.id, &cx.req.body).await?;
     Ok(envelope(

@@ -17,7 +17,7 @@ use crate::handlers::invoices::{
 };
 use crate::handlers::stores::caller_stores;
 use crate::handlers::webhooks::{endpoints_page, send_test};
-use crate::http::{QueryInput, Response};
+use crate::http::Response;
 use crate::invoice::{Invoice, Status};
 use crate::records::from_item;
 use crate::schema;
@@ -63,7 +63,7 @@ pub fn invoice_json(inv: &Invoice, public_url: &str) -> Value {
 
 /// `GET /api/v1/stores`: the caller's stores.
 pub async fn stores(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    QueryInput::new(&cx.req.query).finish()?;
+    crate::request::no_query(&cx.req.query)?;
     let stores = caller_stores(&cx).await?;
     let data: Vec<Value> = stores
         .iter()
@@ -119,7 +119,7 @@ pub async fn get_invoice(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// `GET /api/v1/balance-or-summary`: counts and totals across the caller's
 /// stores (the v1 summary of each, added up).
 pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    QueryInput::new(&cx.req.query).finish()?;
+    crate::request::no_query(&cx.req.query)?;
     let stores = caller_stores(&cx).await?;
     let mut total = Summary::default();
     for s in &stores {
@@ -156,7 +156,15 @@ pub async fn webhook_test(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .visible_store(cx.param("store_id"))
         .await
         .map_err(|_| ApiError::forbidden("This action is unauthorized."))?;
-    let (endpoints, _) = endpoints_page(cx.app, &store.id, 100, None).await?;
+    let (endpoints, _) = endpoints_page(
+        cx.app,
+        &store.id,
+        crate::request::Paging {
+            limit: 100,
+            cursor: None,
+        },
+    )
+    .await?;
     if endpoints.is_empty() {
         return Ok(Response::json(
             422,

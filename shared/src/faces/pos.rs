@@ -11,38 +11,31 @@
 //! entity `&curren;` rendered by its HTML); it is read as `&currency=`, so
 //! the examples work as printed.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
 use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::{
-    check_refund_address, create_invoice, parse_new_invoice, request_refund, MAX_SORT_WINDOW,
+    check_refund_address, create_invoice, request_refund, CreateInvoiceRequest, NewInvoice,
+    MAX_SORT_WINDOW,
 };
 use crate::handlers::read_all;
-use crate::http::{QueryInput, Response};
+use crate::http::Response;
 use crate::ids::{is_id, IdKind};
 use crate::invoice::lifecycle::Input as Change;
 use crate::invoice::repo::{apply_input, load_for_store};
 use crate::invoice::{Invoice, PaymentStatus, Status};
 use crate::money::{amount_to_btc_string, btc_to_amount, check_amount, parse_decimal};
-use crate::prices::quotes::{self, QuoteRecord, QuoteRequest};
+use crate::prices::quotes::{self, QuoteBody, QuoteRecord};
 use crate::prices::rates::{fiat_name, parse_currency, Currency};
 use crate::prices::Fiat;
 use crate::records::from_item;
+use crate::request::{self, Field, Flag, Limit, Unknown, DEFAULT_LIMIT};
 use crate::schema;
 use crate::store::{SpeedPolicy, Store};
 use crate::table::{Index, Query};
 use bitcoin::Amount;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Map, Value};
-
-/// What the POS fields are called (query parameters and metadata keys).
-pub const POS_FIELDS: [&str; 6] = [
-    "pos_id",
-    "reference_no",
-    "payer_ip_address",
-    "payer_user_agent",
-    "locale",
-    "user",
-];
 
 /// The query pairs, with the seed's `¤cy=` read as `&currency=`.
 fn pairs(cx: &Ctx<'_>) -> Vec<(String, String)> {
@@ -67,73 +60,136 @@ fn btc(sats: u64) -> String {
     amount_to_btc_string(Amount::from_sat(sats))
 }
 
-/// An amount of BTC (up to 8 decimals) in satoshis.
-fn btc_param(q: &mut QueryInput<'_>, name: &'static str) -> Option<u64> {
-    let v = q.get(name)?;
-    let sats = parse_decimal(v)
-        .and_then(|d| check_amount(d, "BTC"))
-        .and_then(btc_to_amount)
-        .map(|a| a.to_sat());
-    match sats {
-        Ok(s) => Some(s),
-        Err(e) => {
-            q.errors.add(name, e);
-            None
+/// An amount of BTC (up to 8 decimals), in satoshis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BtcSats(pub u64);
+
+impl<'de> Deserialize<'de> for BtcSats {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = String::deserialize(d)?;
+        parse_decimal(&v)
+            .and_then(|d| check_amount(d, "BTC"))
+            .and_then(btc_to_amount)
+            .map(|a| BtcSats(a.to_sat()))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `true`/`1` or `false`/`0` (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PosFlag(pub bool);
+
+impl<'de> Deserialize<'de> for PosFlag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match String::deserialize(d)?.to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(PosFlag(true)),
+            "false" | "0" => Ok(PosFlag(false)),
+            _ => Err(serde::de::Error::custom("must be true or false")),
         }
     }
 }
 
-fn flag(q: &mut QueryInput<'_>, name: &'static str) -> Option<bool> {
-    match q.get(name)?.to_ascii_lowercase().as_str() {
-        "true" | "1" => Some(true),
-        "false" | "0" => Some(false),
-        _ => {
-            q.errors.add(name, "must be true or false");
-            None
-        }
-    }
+/// The POS fields of a query (kept in the invoice's metadata, and filters
+/// of GetTransactions).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PosFields {
+    pub pos_id: Field<String>,
+    pub reference_no: Field<String>,
+    pub payer_ip_address: Field<String>,
+    pub payer_user_agent: Field<String>,
+    pub locale: Field<String>,
+    pub user: Field<String>,
 }
 
-fn required<'a>(q: &mut QueryInput<'a>, name: &'a str) -> Option<&'a str> {
-    let v = q.get(name);
-    if v.is_none() {
-        q.errors.add(name, "is required");
+impl PosFields {
+    /// The fields sent, by name (each at most 500 characters).
+    fn take(self, e: &mut FieldErrors) -> Map<String, Value> {
+        let mut m = Map::new();
+        for (name, f) in [
+            ("pos_id", self.pos_id),
+            ("reference_no", self.reference_no),
+            ("payer_ip_address", self.payer_ip_address),
+            ("payer_user_agent", self.payer_user_agent),
+            ("locale", self.locale),
+            ("user", self.user),
+        ] {
+            if let Some(v) = f.take(name, e) {
+                if v.len() > 500 {
+                    e.add(name, "must be at most 500 characters");
+                }
+                m.insert(name.to_string(), json!(v));
+            }
+        }
+        m
     }
-    v
 }
 
 /// `currency` must be BTC (the only cryptocurrency served).
-fn crypto(q: &mut QueryInput<'_>) {
-    if let Some(c) = q.get("currency") {
+fn crypto(currency: Field<String>, e: &mut FieldErrors) {
+    if let Some(c) = currency.take("currency", e) {
         if !c.eq_ignore_ascii_case("BTC") {
-            q.errors
-                .add("currency", format!("`{c}` is not supported: only BTC"));
+            e.add("currency", format!("`{c}` is not supported: only BTC"));
         }
     }
 }
 
-/// There is no KYT provider: `require_kyt_for_confirmation=true` is refused.
-fn no_kyt(q: &mut QueryInput<'_>) {
-    if flag(q, "require_kyt_for_confirmation") == Some(true) {
-        q.errors.add(
-            "require_kyt_for_confirmation",
-            "is not supported: satsgate has no KYT (transaction screening) provider; send false or leave it out",
-        );
-    }
+/// The parameters GetRate and StartPayment share (next to the POS fields).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RateParams {
+    pub currency: Field<String>,
+    pub invoice_amount: Field<String>,
+    pub invoice_currency: Field<String>,
+    pub accept_zero_confirmations: Field<PosFlag>,
+    pub require_kyt_for_confirmation: Field<PosFlag>,
 }
 
-/// The POS fields sent, for the invoice's metadata.
-fn pos_metadata(q: &mut QueryInput<'_>) -> Map<String, Value> {
-    let mut m = Map::new();
-    for name in POS_FIELDS {
-        if let Some(v) = q.get(name) {
-            if v.len() > 500 {
-                q.errors.add(name, "must be at most 500 characters");
+/// A checked rate request: the v1 amount and currency (still as sent),
+/// `accept_zero_confirmations` and the POS fields.
+struct Rate {
+    amount: Field<String>,
+    currency: Field<String>,
+    zero_conf: Option<bool>,
+    metadata: Map<String, Value>,
+}
+
+impl RateParams {
+    /// Check the POS side (`pos_id` required, BTC only, no KYT).
+    fn take(self, pos: PosFields, e: &mut FieldErrors) -> Rate {
+        if !pos.pos_id.is_sent() {
+            e.add("pos_id", "is required");
+        }
+        crypto(self.currency, e);
+        if self
+            .require_kyt_for_confirmation
+            .take("require_kyt_for_confirmation", e)
+            == Some(PosFlag(true))
+        {
+            e.add(
+                "require_kyt_for_confirmation",
+                "is not supported: satsgate has no KYT (transaction screening) provider; send false or leave it out",
+            );
+        }
+        let zero_conf = self
+            .accept_zero_confirmations
+            .take("accept_zero_confirmations", e)
+            .map(|f| f.0);
+        for (name, f) in [
+            ("invoice_amount", &self.invoice_amount),
+            ("invoice_currency", &self.invoice_currency),
+        ] {
+            if !f.is_sent() {
+                e.add(name, "is required");
             }
-            m.insert(name.to_string(), json!(v));
+        }
+        Rate {
+            amount: self.invoice_amount,
+            currency: self.invoice_currency,
+            zero_conf,
+            metadata: pos.take(e),
         }
     }
-    m
 }
 
 /// Expected wait for the confirmation the payment needs.
@@ -183,27 +239,35 @@ fn policy_for(store: &Store, zero_conf: bool) -> SpeedPolicy {
     }
 }
 
-/// The parameters GetRate and StartPayment share: (accept_zero_confirmations,
-/// POS fields).
-fn rate_params(q: &mut QueryInput<'_>) -> (Option<bool>, Map<String, Value>) {
-    required(q, "pos_id");
-    crypto(q);
-    no_kyt(q);
-    (flag(q, "accept_zero_confirmations"), pos_metadata(q))
+/// The query of `GET /v2/GetRate/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GetRateQuery {
+    #[serde(flatten)]
+    pub rate: RateParams,
+    #[serde(flatten)]
+    pub pos: PosFields,
+    #[serde(flatten)]
+    pub unknown: Unknown,
 }
 
 /// `GET /v2/GetRate/?pos_id=&invoice_currency=&invoice_amount=&currency=BTC
 /// &accept_zero_confirmations=`: a quote held 5 minutes; `payment_id` is its id.
 pub async fn get_rate(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let pairs = pairs(&cx);
-    let mut q = QueryInput::new(&pairs);
-    let (zero_conf, _) = rate_params(&mut q);
-    let zero_conf = zero_conf.unwrap_or(false);
-    let mut body = quote_body(&mut q);
-    body["accept_zero_conf"] = json!(zero_conf);
-    q.finish()?;
-    let req = QuoteRequest::parse(cx.app, body.to_string().as_bytes()).map_err(renamed)?;
+    let q: GetRateQuery = request::query(&pairs(&cx))?;
+    let mut e = FieldErrors::default();
+    let rate = q.rate.take(q.pos, &mut e);
+    let rate = q.unknown.finish_query(e, Some(rate))?;
+    let zero_conf = rate.zero_conf.unwrap_or(false);
+    let req = QuoteBody {
+        amount: rate.amount.read(),
+        currency: rate.currency.read(),
+        accept_zero_conf: Field::Given(Flag(zero_conf)),
+        ..QuoteBody::default()
+    }
+    .into_quote(cx.app)
+    .map_err(renamed)?;
     let quote = quotes::create_quote(cx.app, &store, req)
         .await
         .map_err(renamed)?;
@@ -211,13 +275,6 @@ pub async fn get_rate(cx: Ctx<'_>) -> Result<Response, ApiError> {
         &quote,
         policy_for(&store, zero_conf),
     ))))
-}
-
-/// The v1 quote body from `invoice_amount` and `invoice_currency`.
-fn quote_body(q: &mut QueryInput<'_>) -> Value {
-    let amount = required(q, "invoice_amount").unwrap_or("");
-    let currency = required(q, "invoice_currency").unwrap_or("");
-    json!({"amount": amount, "currency": currency})
 }
 
 /// v1 field names in errors -> the seed's parameter names.
@@ -234,23 +291,38 @@ fn renamed(mut e: ApiError) -> ApiError {
     e
 }
 
+/// The query of `GET /v2/StartPayment/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StartPaymentQuery {
+    pub payment_id: Field<String>,
+    #[serde(flatten)]
+    pub rate: RateParams,
+    #[serde(flatten)]
+    pub pos: PosFields,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `GET /v2/StartPayment/?pos_id=&payment_id=&invoice_currency=&invoice_amount=
 /// &currency=BTC&reference_no=&accept_zero_confirmations=&payer_ip_address=
 /// &payer_user_agent=`: the payment (an invoice) at the quote's rate, with
 /// its address and QR codes. Without `payment_id`, priced now.
 pub async fn start_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let pairs = pairs(&cx);
-    let mut q = QueryInput::new(&pairs);
-    let (zero_conf, metadata) = rate_params(&mut q);
-    let payment_id = q.get("payment_id").map(str::to_string);
-    let body = quote_body(&mut q);
-    q.finish()?;
-    let mut new = parse_new_invoice(body.to_string().as_bytes(), false)
-        .await
-        .map_err(renamed)?;
-    new.metadata = Some(metadata);
-    new.speed = zero_conf.map(|z| policy_for(&store, z));
+    let q: StartPaymentQuery = request::query(&pairs(&cx))?;
+    let mut e = FieldErrors::default();
+    let rate = q.rate.take(q.pos, &mut e);
+    let payment_id = q.payment_id.take("payment_id", &mut e);
+    let rate = q.unknown.finish_query(e, Some(rate))?;
+    let v1 = CreateInvoiceRequest {
+        amount: rate.amount.read(),
+        currency: rate.currency.read(),
+        ..CreateInvoiceRequest::default()
+    };
+    let mut new = NewInvoice::try_from(v1).map_err(|e| renamed(e.into()))?;
+    new.metadata = Some(rate.metadata);
+    new.speed = rate.zero_conf.map(|z| policy_for(&store, z));
     let quote = match &payment_id {
         Some(id) => Some(quotes::load_quote(cx.app, &store.id, id).await?),
         None => None,
@@ -320,17 +392,30 @@ pub async fn start_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(Value::Object(out)))
 }
 
+/// The parameters naming a payment (CheckPayment, CancelPayment,
+/// AcceptPayment, RefundPayment).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PaymentParams {
+    pub payment_id: Field<String>,
+    pub address: Field<String>,
+    pub pos_id: Field<String>,
+    pub currency: Field<String>,
+}
+
 /// The invoice of a payment id: a GetRate quote's (once started) or an
-/// invoice id; `address`, when sent, must be the payment's.
+/// invoice id; `address`, when sent, must be the payment's. Bad parameters
+/// are recorded in `e`.
 async fn payment(
     cx: &Ctx<'_>,
     store: &Store,
-    q: &mut QueryInput<'_>,
+    p: PaymentParams,
+    e: &mut FieldErrors,
 ) -> Result<Option<Invoice>, ApiError> {
-    let id = required(q, "payment_id").map(str::to_string);
-    let address = q.get("address").map(str::to_string);
-    q.get("pos_id");
-    crypto(q);
+    let id = p.payment_id.require("payment_id", e);
+    let address = p.address.take("address", e);
+    p.pos_id.take("pos_id", e);
+    crypto(p.currency, e);
     let Some(id) = id else { return Ok(None) };
     let inv_id = if is_id(IdKind::Invoice, &id) {
         id.clone()
@@ -350,8 +435,7 @@ async fn payment(
         .await
         .map_err(|_| ApiError::not_found("payment"))?;
     if address.is_some() && address != inv.address {
-        q.errors
-            .add("address", "is not the address of this payment");
+        e.add("address", "is not the address of this payment");
     }
     Ok(Some(inv))
 }
@@ -400,13 +484,23 @@ fn meta(inv: &Invoice, key: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The query of `GET /v2/CheckPayment/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CheckPaymentQuery {
+    #[serde(flatten)]
+    pub payment: PaymentParams,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `GET /v2/CheckPayment/?pos_id=&currency=BTC&payment_id=&address=`.
 pub async fn check_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let pairs = pairs(&cx);
-    let mut q = QueryInput::new(&pairs);
-    let inv = payment(&cx, &store, &mut q).await?;
-    let inv = q.finish_with(inv)?;
+    let q: CheckPaymentQuery = request::query(&pairs(&cx))?;
+    let mut e = FieldErrors::default();
+    let inv = payment(&cx, &store, q.payment, &mut e).await?;
+    let inv = q.unknown.finish_query(e, inv)?;
     let (state, _, status) = words(&inv);
     let counting: Vec<_> = inv.payments.iter().filter(|p| p.counts()).collect();
     let confirmations = counting.iter().map(|p| p.confirmations).min().unwrap_or(0);
@@ -431,21 +525,46 @@ pub async fn check_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })))
 }
 
+/// The query of `GET /v2/CancelPayment/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CancelPaymentQuery {
+    #[serde(flatten)]
+    pub payment: PaymentParams,
+    pub reason: Field<String>,
+    pub comment: Field<String>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `GET /v2/CancelPayment/?pos_id=&currency=&payment_id=&address=&reason=&comment=`.
 pub async fn cancel_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let pairs = pairs(&cx);
-    let mut q = QueryInput::new(&pairs);
-    let inv = payment(&cx, &store, &mut q).await?;
-    let reason = q.get("reason");
-    let comment = q.get("comment");
-    let inv = q.finish_with(inv)?;
+    let q: CancelPaymentQuery = request::query(&pairs(&cx))?;
+    let mut e = FieldErrors::default();
+    let inv = payment(&cx, &store, q.payment, &mut e).await?;
+    let reason = q.reason.take("reason", &mut e);
+    let comment = q.comment.take("comment", &mut e);
+    let inv = q.unknown.finish_query(e, inv)?;
     let comment = match (reason, comment) {
         (Some(r), Some(c)) => Some(format!("{r}: {c}")),
-        (r, c) => r.or(c).map(str::to_string),
+        (r, c) => r.or(c),
     };
     apply_input(cx.app, &store.id, &inv.id, Change::Cancel { comment }).await?;
     Ok(Response::ok(json!({ "cancelled": true })))
+}
+
+/// The query of `GET /v2/AcceptPayment/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AcceptPaymentQuery {
+    #[serde(flatten)]
+    pub payment: PaymentParams,
+    pub accepted_amount: Field<BtcSats>,
+    /// Informational: the BTC amount decides.
+    pub accepted_invoice_amount: Field<String>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
 }
 
 /// `GET /v2/AcceptPayment/?pos_id=&currency=&payment_id=&address=
@@ -453,16 +572,16 @@ pub async fn cancel_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// `accepted_amount` must be what was paid (CheckPayment's `payment`).
 pub async fn accept_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let pairs = pairs(&cx);
-    let mut q = QueryInput::new(&pairs);
-    let inv = payment(&cx, &store, &mut q).await?;
-    let sats = btc_param(&mut q, "accepted_amount");
-    if sats.is_none() && q.get("accepted_amount").is_none() {
-        q.errors.add("accepted_amount", "is required");
-    }
-    // The fiat amount is informational: the BTC amount decides.
-    q.get("accepted_invoice_amount");
-    let (inv, sats) = q.finish_with(inv.zip(sats))?;
+    let q: AcceptPaymentQuery = request::query(&pairs(&cx))?;
+    let mut e = FieldErrors::default();
+    let inv = payment(&cx, &store, q.payment, &mut e).await?;
+    let sats = q
+        .accepted_amount
+        .require("accepted_amount", &mut e)
+        .map(|s| s.0);
+    q.accepted_invoice_amount
+        .take("accepted_invoice_amount", &mut e);
+    let (inv, sats) = q.unknown.finish_query(e, inv.zip(sats))?;
     apply_input(
         cx.app,
         &store.id,
@@ -481,27 +600,39 @@ fn rename_field(mut e: ApiError, from: &str, to: &str) -> ApiError {
     e
 }
 
+/// The query of `GET /v2/RefundPayment/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RefundPaymentQuery {
+    #[serde(flatten)]
+    pub payment: PaymentParams,
+    pub address_out: Field<String>,
+    pub refund_amount: Field<BtcSats>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `GET /v2/RefundPayment/?pos_id=&payment_id=&currency=&address_out=
 /// &refund_amount=`: a non-custodial refund request of exactly
 /// CheckPayment's `refund_amount_opened`; the merchant sends it from their
 /// own wallet and the chain poller marks it sent.
 pub async fn refund_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let pairs = pairs(&cx);
-    let mut q = QueryInput::new(&pairs);
-    let inv = payment(&cx, &store, &mut q).await?;
-    let address = required(&mut q, "address_out").map(str::to_string);
-    if let Some(Err(e)) = address.as_ref().map(|a| check_refund_address(&store, a)) {
-        q.errors.add("address_out", e);
-    }
-    let sats = btc_param(&mut q, "refund_amount");
-    if q.get("refund_amount").is_none() {
-        q.errors.add("refund_amount", "is required");
-    }
+    let q: RefundPaymentQuery = request::query(&pairs(&cx))?;
+    let mut e = FieldErrors::default();
+    let inv = payment(&cx, &store, q.payment, &mut e).await?;
+    let address = q
+        .address_out
+        .require("address_out", &mut e)
+        .and_then(|a| e.check("address_out", check_refund_address(&store, &a).map(|_| a)));
+    let sats = q
+        .refund_amount
+        .require("refund_amount", &mut e)
+        .map(|s| s.0);
     if let (Some(inv), Some(s)) = (&inv, sats) {
         let open = refund_open_sats(inv);
         if s != open {
-            q.errors.add(
+            e.add(
                 "refund_amount",
                 format!(
                     "must equal refund_amount_opened from CheckPayment ({})",
@@ -514,7 +645,7 @@ pub async fn refund_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
             );
         }
     }
-    let (inv, (address, sats)) = q.finish_with(inv.zip(address.zip(sats)))?;
+    let (inv, (address, sats)) = q.unknown.finish_query(e, inv.zip(address.zip(sats)))?;
     let (inv, id) = request_refund(cx.app, &store, &inv.id, address, sats).await?;
     let r = inv
         .refunds
@@ -532,7 +663,7 @@ pub async fn refund_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
 
 /// `GET /v2/GetCurrencyList/`: `[{currency, name, type, decimals}]`.
 pub async fn currency_list(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    QueryInput::new(&pairs(&cx)).finish()?;
+    request::no_query(&pairs(&cx))?;
     let mut out =
         vec![json!({"currency": "BTC", "name": "Bitcoin", "type": "crypto", "decimals": 8})];
     for f in &cx.app.config.fiats {
@@ -586,35 +717,41 @@ fn row(inv: &Invoice) -> Value {
     })
 }
 
+/// The query of `GET /v2/GetTransactions/`: paging and POS field filters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TransactionsQuery {
+    pub offset: Field<String>,
+    pub limit: Field<Limit>,
+    #[serde(flatten)]
+    pub pos: PosFields,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
 /// `GET /v2/GetTransactions/?offset=&limit=` (and any POS field as a
 /// filter): the store's payments, newest first.
 pub async fn get_transactions(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let pairs = pairs(&cx);
-    let mut q = QueryInput::new(&pairs);
-    let offset = match q.get("offset").map(str::parse::<usize>) {
+    let q: TransactionsQuery = request::query(&pairs(&cx))?;
+    let mut e = FieldErrors::default();
+    let offset = match q.offset.take("offset", &mut e).map(|o| o.parse::<usize>()) {
         None => 0,
         Some(Ok(n)) => n,
         Some(Err(_)) => {
-            q.errors.add("offset", "must be a whole number");
+            e.add("offset", "must be a whole number");
             0
         }
     };
-    let limit = q.limit();
-    let filters: Vec<(&str, String)> = POS_FIELDS
-        .iter()
-        .filter_map(|f| q.get(f).map(|v| (*f, v.to_string())))
-        .collect();
-    q.finish()?;
+    let limit = q.limit.take("limit", &mut e).map_or(DEFAULT_LIMIT, |l| l.0);
+    let filters = q.pos.take(&mut e);
+    q.unknown.finish_query(e, Some(()))?;
     let query = Query::index(Index::Gsi1, schema::invoices_of(&store.id)).backward();
     let mut rows = Vec::new();
     let mut skipped = 0;
     for item in read_all(cx.app, query, MAX_SORT_WINDOW).await? {
         let inv: Invoice = from_item(item)?;
-        if !filters
-            .iter()
-            .all(|(k, v)| meta(&inv, k).as_str() == Some(v))
-        {
+        if !filters.iter().all(|(k, v)| &meta(&inv, k) == v) {
             continue;
         }
         if skipped < offset {

@@ -5,15 +5,18 @@ use crate::clock::{parse_flexible, rfc3339};
 use crate::error::{ApiError, FieldErrors};
 use crate::events::Event;
 use crate::handlers::ctx::Ctx;
-use crate::http::{QueryInput, Response};
+use crate::http::Response;
 use crate::ids::{new_id, IdKind};
 use crate::invoice::lifecycle::Input as Change;
 use crate::invoice::repo::{self, apply_input, load_for_store};
-use crate::invoice::{Invoice, InvoiceError, Payment, Price, Refund, RefundStatus, Status};
+use crate::invoice::{
+    Invoice, InvoiceError, Payment, PaymentStatus, Price, Refund, RefundStatus, Status,
+};
 use crate::money::{btc_to_amount, check_amount, fiat_decimals, sats_to_fiat};
 use crate::prices::rates::{allowed_currency, Currency};
 use crate::records::{from_item, to_item};
 use crate::request::{self, Dec, Field, Int, NonEmpty, Object, Text, Unknown, Word};
+use crate::request::{PageQuery, Paging, Time};
 use crate::schema;
 use crate::store::{SpeedPolicy, Store};
 use crate::table::{
@@ -138,7 +141,7 @@ impl TryFrom<CreateInvoiceRequest> for NewInvoice {
             metadata: r.metadata.take("metadata", &mut e).map(|m| m.0),
             fixed_address: None,
         };
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         if e.is_empty() {
             Ok(new)
         } else {
@@ -194,17 +197,6 @@ pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(inv.to_json(&cx.app.config.public_url)))
 }
 
-fn time_param(q: &mut QueryInput<'_>, name: &'static str) -> Option<String> {
-    let v = q.get(name)?;
-    match parse_flexible(v) {
-        Ok(t) => Some(rfc3339(t)),
-        Err(e) => {
-            q.errors.add(name, e);
-            None
-        }
-    }
-}
-
 /// One page of a filtered listing: reads index pages (at least 50 items at a
 /// time) until `limit` items pass `pick`, and returns them with a cursor
 /// just after the last one returned (None when nothing follows).
@@ -212,10 +204,10 @@ async fn filtered_page(
     app: &crate::app::App,
     query: Query,
     index: Option<Index>,
-    limit: usize,
-    mut cursor: Option<String>,
+    paging: Paging,
     pick: impl Fn(&Item) -> Result<Option<Value>, ApiError>,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let Paging { limit, mut cursor } = paging;
     let mut out = Vec::new();
     loop {
         let page = app
@@ -248,37 +240,117 @@ async fn filtered_page(
 /// Sorting by anything but creation time sorts at most this many invoices.
 pub const MAX_SORT_WINDOW: usize = 5000;
 
+/// How `GET /v1/invoices` sorts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortBy {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    Amount,
+}
+
+impl request::Words for SortBy {
+    const WORDS: &'static [&'static str] = &["created_at", "updated_at", "amount"];
+}
+
+/// Ascending or descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+impl request::Words for SortOrder {
+    const WORDS: &'static [&'static str] = &["asc", "desc"];
+}
+
+/// The query of `GET /v1/invoices`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListInvoicesQuery {
+    /// Comma-separated statuses.
+    pub status: Field<String>,
+    pub currency: Field<String>,
+    pub order_id: Field<String>,
+    pub created_after: Field<Time>,
+    pub created_before: Field<Time>,
+    pub sort_by: Field<Word<SortBy>>,
+    pub sort_order: Field<Word<SortOrder>>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked invoice listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceFilter {
+    pub statuses: Option<Vec<Status>>,
+    pub currency: Option<String>,
+    pub order_id: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub sort_by: SortBy,
+    pub asc: bool,
+    pub paging: Paging,
+}
+
+impl TryFrom<ListInvoicesQuery> for InvoiceFilter {
+    type Error = ApiError;
+
+    fn try_from(q: ListInvoicesQuery) -> Result<InvoiceFilter, ApiError> {
+        let mut e = FieldErrors::default();
+        let statuses = q.status.take("status", &mut e).map(|s| {
+            let words: Vec<&str> = s.split(',').collect();
+            if words.iter().any(|x| Status::parse(x).is_none()) {
+                e.add(
+                    "status",
+                    format!(
+                        "must be one or more (comma-separated) of: {}",
+                        Status::NAMES.join(", ")
+                    ),
+                );
+            }
+            words.into_iter().filter_map(Status::parse).collect()
+        });
+        let filter = InvoiceFilter {
+            statuses,
+            currency: q
+                .currency
+                .take("currency", &mut e)
+                .map(|c| c.to_ascii_uppercase()),
+            order_id: q.order_id.take("order_id", &mut e),
+            after: q.created_after.take("created_after", &mut e).map(|t| t.0),
+            before: q.created_before.take("created_before", &mut e).map(|t| t.0),
+            sort_by: q
+                .sort_by
+                .take("sort_by", &mut e)
+                .map_or(SortBy::CreatedAt, |w| w.0),
+            asc: q
+                .sort_order
+                .take("sort_order", &mut e)
+                .is_some_and(|w| w.0 == SortOrder::Asc),
+            paging: q.page.take(&mut e),
+        };
+        q.unknown.finish_query(e, Some(filter))
+    }
+}
+
 /// `GET /v1/invoices?status=&currency=&order_id=&created_after=&created_before=&sort_by=&sort_order=&limit=&cursor=`
 pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let mut q = QueryInput::new(&cx.req.query);
-    let statuses: Option<Vec<Status>> = q
-        .get("status")
-        .map(|s| s.split(',').filter_map(Status::parse).collect());
-    if q.get("status")
-        .is_some_and(|s| s.split(',').any(|x| Status::parse(x).is_none()))
-    {
-        q.errors.add(
-            "status",
-            format!(
-                "must be one or more (comma-separated) of: {}",
-                Status::NAMES.join(", ")
-            ),
-        );
-    }
-    let currency = q.get("currency").map(str::to_ascii_uppercase);
-    let order_id = q.get("order_id").map(str::to_string);
-    let after = time_param(&mut q, "created_after");
-    let before = time_param(&mut q, "created_before");
-    let sort_by = q
-        .one_of("sort_by", &["created_at", "updated_at", "amount"])
-        .unwrap_or_else(|| "created_at".into());
-    let asc = q
-        .one_of("sort_order", &["asc", "desc"])
-        .is_some_and(|o| o == "asc");
-    let limit = q.limit();
-    let cursor = q.get("cursor").map(str::to_string);
-    q.finish()?;
+    let InvoiceFilter {
+        statuses,
+        currency,
+        order_id,
+        after,
+        before,
+        sort_by,
+        asc,
+        paging,
+    } = InvoiceFilter::try_from(request::query::<ListInvoicesQuery>(&cx.req.query)?)?;
     let public = cx.app.config.public_url.clone();
     let keep = |inv: &Invoice| {
         statuses.as_ref().is_none_or(|s| s.contains(&inv.status))
@@ -312,13 +384,12 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     };
     let base = Query::index(Index::Gsi1, schema::invoices_of(&store.id)).sk(range);
 
-    if sort_by == "created_at" {
+    if sort_by == SortBy::CreatedAt {
         let (items, next) = filtered_page(
             cx.app,
             base.forward(asc),
             Some(Index::Gsi1),
-            limit,
-            cursor,
+            paging,
             |item| {
                 let inv: Invoice = from_item(item.clone())?;
                 Ok(keep(&inv).then(|| inv.to_json(&public)))
@@ -329,6 +400,7 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     }
 
     // updated_at / amount: sort a bounded window in memory; cursor = offset.
+    let Paging { limit, cursor } = paging;
     let offset = match &cursor {
         None => 0,
         Some(c) => c
@@ -355,7 +427,7 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
             break;
         }
     }
-    if sort_by == "updated_at" {
+    if sort_by == SortBy::UpdatedAt {
         all.sort_by(|a, b| (&a.updated_at, &a.id).cmp(&(&b.updated_at, &b.id)));
     } else {
         all.sort_by(|a, b| (a.amount, &a.id).cmp(&(b.amount, &b.id)));
@@ -449,7 +521,7 @@ impl ImportInvoiceRequest {
             }
             _ => 0,
         };
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let value = match (order_id, amount, currency, created) {
             (Some(order_id), Some(amount), Some(currency), Some(created)) => {
                 let rate = (currency != Currency::Btc && sats > 0).then(|| {
@@ -569,7 +641,7 @@ impl TryFrom<MarkRequest> for Change {
             MarkStatus::Invalid => Status::Invalid,
         });
         let comment = r.comment.take("comment", &mut e).map(|t| t.0);
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         request::finish(e, status.map(|status| Change::Mark { status, comment }))
     }
 }
@@ -596,7 +668,7 @@ impl TryFrom<CancelRequest> for Change {
         let mut e = FieldErrors::default();
         let reason = r.reason.take("reason", &mut e).map(|t| t.0);
         let comment = r.comment.take("comment", &mut e).map(|t| t.0);
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let comment = match (reason, comment) {
             (Some(r), Some(c)) => Some(format!("{r}: {c}")),
             (r, c) => r.or(c),
@@ -630,7 +702,7 @@ impl TryFrom<AcceptUnderpaymentRequest> for Change {
         let sats = r
             .accepted_amount_sats
             .require("accepted_amount_sats", &mut e);
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         request::finish(
             e,
             sats.map(|s| Change::AcceptUnderpayment { sats: s.unsigned() }),
@@ -670,7 +742,7 @@ impl RefundRequest {
             .require("address", &mut e)
             .and_then(|a| e.check("address", check_refund_address(store, &a.0).map(|()| a.0)));
         let sats = self.amount_sats.require("amount_sats", &mut e);
-        self.unknown.refuse(&mut e, "unknown field");
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let value = match (address, sats) {
             (Some(address), Some(sats)) => Some(NewRefund {
                 address,
@@ -748,20 +820,50 @@ pub async fn list_refunds(cx: Ctx<'_>) -> Result<Response, ApiError> {
     )))
 }
 
+/// The query of `GET /v1/payments`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListPaymentsQuery {
+    pub invoice_id: Field<String>,
+    pub status: Field<Word<PaymentStatus>>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked payment listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentFilter {
+    pub invoice_id: Option<String>,
+    pub status: Option<PaymentStatus>,
+    pub paging: Paging,
+}
+
+impl TryFrom<ListPaymentsQuery> for PaymentFilter {
+    type Error = ApiError;
+
+    fn try_from(q: ListPaymentsQuery) -> Result<PaymentFilter, ApiError> {
+        let mut e = FieldErrors::default();
+        let filter = PaymentFilter {
+            invoice_id: q.invoice_id.take("invoice_id", &mut e),
+            status: q.status.take("status", &mut e).map(|w| w.0),
+            paging: q.page.take(&mut e),
+        };
+        q.unknown.finish_query(e, Some(filter))
+    }
+}
+
 /// `GET /v1/payments?invoice_id=&status=&limit=&cursor=`.
 pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let mut q = QueryInput::new(&cx.req.query);
-    let invoice_id = q.get("invoice_id").map(str::to_string);
-    let status = q.one_of("status", &["mempool", "confirmed", "replaced", "reorged"]);
-    let limit = q.limit();
-    let cursor = q.get("cursor").map(str::to_string);
-    q.finish()?;
-    let keep = |p: &Value| {
-        status
-            .as_ref()
-            .is_none_or(|s| p["status"].as_str() == Some(s.as_str()))
-    };
+    let PaymentFilter {
+        invoice_id,
+        status,
+        paging,
+    } = PaymentFilter::try_from(request::query::<ListPaymentsQuery>(&cx.req.query)?)?;
+    let status = status.map(|s| json!(s));
+    let keep = |p: &Value| status.as_ref().is_none_or(|s| &p["status"] == s);
     if let Some(id) = invoice_id {
         let inv = load_for_store(cx.app, &store.id, &id).await?;
         let items: Vec<Value> = inv
@@ -773,7 +875,7 @@ pub async fn list_payments(cx: Ctx<'_>) -> Result<Response, ApiError> {
         return Ok(Response::ok(list_body(items, None)));
     }
     let query = Query::index(Index::Gsi1, schema::payments_of(&store.id)).backward();
-    let (out, next) = filtered_page(cx.app, query, Some(Index::Gsi1), limit, cursor, |item| {
+    let (out, next) = filtered_page(cx.app, query, Some(Index::Gsi1), paging, |item| {
         let v = payment_json(item);
         Ok(keep(&v).then_some(v))
     })
@@ -891,13 +993,40 @@ pub async fn summarize(
     Ok(s)
 }
 
+/// The query of `GET /v1/summary`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SummaryQuery {
+    pub from: Field<Time>,
+    pub to: Field<Time>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked summary period: (from, to) as RFC 3339, each optional.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl TryFrom<SummaryQuery> for Period {
+    type Error = ApiError;
+
+    fn try_from(q: SummaryQuery) -> Result<Period, ApiError> {
+        let mut e = FieldErrors::default();
+        let period = Period {
+            from: q.from.take("from", &mut e).map(|t| t.0),
+            to: q.to.take("to", &mut e).map(|t| t.0),
+        };
+        q.unknown.finish_query(e, Some(period))
+    }
+}
+
 /// `GET /v1/summary?from=&to=`: counts by status and totals received.
 pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let mut q = QueryInput::new(&cx.req.query);
-    let from = time_param(&mut q, "from");
-    let to = time_param(&mut q, "to");
-    q.finish()?;
+    let Period { from, to } = Period::try_from(request::query::<SummaryQuery>(&cx.req.query)?)?;
     let s = summarize(cx.app, &store.id, from.as_deref(), to.as_deref()).await?;
     Ok(Response::ok(json!({
         "object": "summary",
@@ -913,24 +1042,59 @@ pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })))
 }
 
+/// The query of `GET /v1/events`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListEventsQuery {
+    #[serde(rename = "type")]
+    pub kind: Field<String>,
+    pub invoice_id: Field<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked event listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventFilter {
+    pub kind: Option<String>,
+    pub invoice_id: Option<String>,
+    pub paging: Paging,
+}
+
+impl TryFrom<ListEventsQuery> for EventFilter {
+    type Error = ApiError;
+
+    fn try_from(q: ListEventsQuery) -> Result<EventFilter, ApiError> {
+        let mut e = FieldErrors::default();
+        let kind = q.kind.take("type", &mut e).filter(|k| {
+            let known = crate::events::EVENT_TYPES.contains(&k.as_str());
+            if !known {
+                e.add(
+                    "type",
+                    format!("must be one of: {}", crate::events::EVENT_TYPES.join(", ")),
+                );
+            }
+            known
+        });
+        let filter = EventFilter {
+            kind,
+            invoice_id: q.invoice_id.take("invoice_id", &mut e),
+            paging: q.page.take(&mut e),
+        };
+        q.unknown.finish_query(e, Some(filter))
+    }
+}
+
 /// `GET /v1/events?type=&invoice_id=&limit=&cursor=` (newest first, 30 days).
 pub async fn list_events(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
-    let mut q = QueryInput::new(&cx.req.query);
-    let kind = q.get("type").map(str::to_string);
-    if kind
-        .as_ref()
-        .is_some_and(|k| !crate::events::EVENT_TYPES.contains(&k.as_str()))
-    {
-        q.errors.add(
-            "type",
-            format!("must be one of: {}", crate::events::EVENT_TYPES.join(", ")),
-        );
-    }
-    let invoice_id = q.get("invoice_id").map(str::to_string);
-    let limit = q.limit();
-    let cursor = q.get("cursor").map(str::to_string);
-    q.finish()?;
+    let EventFilter {
+        kind,
+        invoice_id,
+        paging,
+    } = EventFilter::try_from(request::query::<ListEventsQuery>(&cx.req.query)?)?;
     let (query, index) = match &invoice_id {
         Some(id) => {
             load_for_store(cx.app, &store.id, id).await?;
@@ -941,7 +1105,7 @@ pub async fn list_events(cx: Ctx<'_>) -> Result<Response, ApiError> {
         }
         None => (Query::table(schema::events_of_store(&store.id)), None),
     };
-    let (out, next) = filtered_page(cx.app, query.backward(), index, limit, cursor, |item| {
+    let (out, next) = filtered_page(cx.app, query.backward(), index, paging, |item| {
         let ev: Event = from_item(item.clone())?;
         Ok(kind
             .as_ref()

@@ -12,7 +12,6 @@ pub mod users;
 pub mod webhooks;
 
 use crate::error::ApiError;
-use crate::table::Page;
 use serde_json::{json, Value};
 
 /// The list envelope `{"items": [...], "next_cursor": ...}`.
@@ -20,15 +19,22 @@ pub fn list_body(items: Vec<Value>, next_cursor: Option<String>) -> Value {
     json!({ "object": "list", "items": items, "next_cursor": next_cursor })
 }
 
-/// Map each item of a page through `f`.
-pub fn page_items<T>(
-    page: Page,
-    f: impl Fn(crate::table::Item) -> Result<T, ApiError>,
+/// One page of `query` read as `T`s: the one place a v1 list turns its
+/// checked `?limit=&cursor=` into a table read.
+pub async fn page_of<T: serde::de::DeserializeOwned>(
+    app: &crate::app::App,
+    query: crate::table::Query,
+    paging: crate::request::Paging,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let page = app
+        .table
+        .query(query.limit(paging.limit).cursor(paging.cursor))
+        .await
+        .map_err(cursor_error)?;
     let items = page
         .items
         .into_iter()
-        .map(f)
+        .map(crate::records::from_item::<T>)
         .collect::<Result<Vec<_>, _>>()?;
     Ok((items, page.next_cursor))
 }

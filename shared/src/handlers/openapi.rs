@@ -2,11 +2,11 @@
 
 use crate::error::ApiError;
 use crate::handlers::ctx::Ctx;
-use crate::http::{QueryInput, Response};
+use crate::http::Response;
 
 /// The document (`crate::openapi`), no key needed.
 pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    QueryInput::new(&cx.req.query).finish()?;
+    crate::request::no_query(&cx.req.query)?;
     let doc = serde_json::to_value(crate::openapi::document())
         .map_err(|e| ApiError::internal(format!("OpenAPI document: {e}")))?;
     Ok(Response::ok(doc))

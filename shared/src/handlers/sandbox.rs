@@ -129,7 +129,7 @@ impl TryFrom<PayRequest> for Payment {
                 None
             }
         };
-        r.unknown.refuse(&mut e, "unknown field");
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         let value = match (to, sats) {
             (Some(to), Some(sats)) => Some(Payment {
                 to,
@@ -196,7 +196,7 @@ pub async fn mine(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let req: MineRequest = request::body(&cx.req.body)?;
     let mut e = FieldErrors::default();
     let count = req.count.take("count", &mut e).map_or(1, |n| n.0 as u32);
-    req.unknown.refuse(&mut e, "unknown field");
+    req.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
     e.finish()?;
     let hashes = sim.mine(count);
     durable(&sim).await?;
@@ -223,7 +223,7 @@ pub async fn reorg(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let req: ReorgRequest = request::body(&cx.req.body)?;
     let mut e = FieldErrors::default();
     let depth = req.depth.require("depth", &mut e).map(|n| n.0 as u32);
-    req.unknown.refuse(&mut e, "unknown field");
+    req.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
     let depth = request::finish(e, depth)?;
     let store = cx.store()?;
     sim.reorg_for(Some(&store.id), depth).map_err(sim_error)?;
@@ -262,7 +262,7 @@ pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let req: DoubleSpendRequest = request::body(&cx.req.body)?;
     let mut e = FieldErrors::default();
     let txid = req.txid.require("txid", &mut e).map(|t| t.0);
-    req.unknown.refuse(&mut e, "unknown field");
+    req.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
     let txid = request::finish(e, txid)?;
     let store = cx.store()?;
     let replacement = sim
@@ -296,7 +296,7 @@ pub async fn simulate_webhook(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let mut e = FieldErrors::default();
     let invoice_id = req.invoice_id.require("invoice_id", &mut e);
     let status = req.status.require("status", &mut e);
-    req.unknown.refuse(&mut e, "unknown field");
+    req.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
     let (invoice_id, status) = request::finish(e, invoice_id.zip(status))?;
     let status = status.0;
     let inv = load_for_store(cx.app, &store.id, &invoice_id.0).await?;

@@ -1,17 +1,18 @@
 //! Stores and their API keys (API.md "Accounts, stores, keys").
 
-use super::{cursor_error, list_body, page_items};
+use super::{list_body, page_of};
 use crate::account::ApiKeyRecord;
-use crate::auth::IpAllowlist;
 use crate::clock::rfc3339;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
 use crate::handlers::ctx::Ctx;
-use crate::http::{Input, QueryInput, Response};
+use crate::http::Response;
 use crate::ids::{new_id, IdKind};
 use crate::records::{from_item, to_item};
+use crate::request::{self, Field, Strings, Text, Unknown};
 use crate::schema;
 use crate::store::{Store, StoreSettings};
 use crate::table::{Cond, Index, Query, SortKey, TxOp};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// `POST /v1/stores` -> 201 `{store, api_key}`.
@@ -91,10 +92,7 @@ pub fn store_item(store: &Store) -> crate::table::Item {
 
 /// `GET /v1/stores`: an account key lists its stores; a store key sees its own.
 pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut q = QueryInput::new(&cx.req.query);
-    let limit = q.limit();
-    let cursor = q.get("cursor").map(str::to_string);
-    q.finish()?;
+    let paging = request::paging(&cx.req.query)?;
     let p = cx.principal()?;
     if let Some(own) = &p.store {
         return Ok(Response::ok(list_body(
@@ -102,17 +100,8 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
             None,
         )));
     }
-    let page = cx
-        .app
-        .table
-        .query(
-            Query::index(Index::Gsi1, schema::stores_of(&p.key.account_id))
-                .limit(limit)
-                .cursor(cursor),
-        )
-        .await
-        .map_err(cursor_error)?;
-    let (stores, next) = page_items(page, from_item::<Store>)?;
+    let query = Query::index(Index::Gsi1, schema::stores_of(&p.key.account_id));
+    let (stores, next) = page_of::<Store>(cx.app, query, paging).await?;
     let mut items = Vec::with_capacity(stores.len());
     for s in &stores {
         items.push(store_json(&cx, s).await?);
@@ -134,24 +123,50 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(store_json(&cx, &store).await?))
 }
 
+/// The body of `POST /v1/stores/{id}/api-keys`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateKeyRequest {
+    pub label: Field<Text<100>>,
+    pub allowed_ips: Field<Strings<100, 64>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked key request: its label and normalized IP allowlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewKey {
+    pub label: Option<String>,
+    pub allowed_ips: Vec<String>,
+}
+
+impl TryFrom<CreateKeyRequest> for NewKey {
+    type Error = ApiError;
+
+    fn try_from(r: CreateKeyRequest) -> Result<NewKey, ApiError> {
+        let mut e = FieldErrors::default();
+        let label = r.label.take("label", &mut e).map(|t| t.0);
+        let allowed_ips = request::allowlist(r.allowed_ips, "allowed_ips", &mut e);
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish()?;
+        Ok(NewKey {
+            label,
+            allowed_ips: allowed_ips.unwrap_or_default(),
+        })
+    }
+}
+
 /// `POST /v1/stores/{id}/api-keys {label?, allowed_ips?}` -> 201 with the key, shown once.
 pub async fn create_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.managed_store(cx.param("id")).await?;
-    let mut input = Input::from_body(&cx.req.body)?;
-    let label = input.string("label", 100);
-    let ips = input.strings("allowed_ips", 100, 64).unwrap_or_default();
-    let allowed = match IpAllowlist::parse(&ips) {
-        Ok(l) => l.to_strings(),
-        Err(errors) => {
-            errors
-                .into_iter()
-                .for_each(|e| input.error("allowed_ips", e));
-            vec![]
-        }
-    };
-    input.finish()?;
-    let (key, secret) =
-        ApiKeyRecord::new(&store.account_id, Some(&store), label, allowed, cx.now());
+    let new = NewKey::try_from(request::body::<CreateKeyRequest>(&cx.req.body)?)?;
+    let (key, secret) = ApiKeyRecord::new(
+        &store.account_id,
+        Some(&store),
+        new.label,
+        new.allowed_ips,
+        cx.now(),
+    );
     cx.app
         .table
         .transact(vec![
@@ -169,21 +184,9 @@ pub async fn create_key(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// `GET /v1/stores/{id}/api-keys`: no secrets.
 pub async fn list_keys(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.managed_store(cx.param("id")).await?;
-    let mut q = QueryInput::new(&cx.req.query);
-    let limit = q.limit();
-    let cursor = q.get("cursor").map(str::to_string);
-    q.finish()?;
-    let page = cx
-        .app
-        .table
-        .query(
-            Query::index(Index::Gsi1, schema::keys_of(&store.id))
-                .limit(limit)
-                .cursor(cursor),
-        )
-        .await
-        .map_err(cursor_error)?;
-    let (keys, next) = page_items(page, from_item::<ApiKeyRecord>)?;
+    let paging = request::paging(&cx.req.query)?;
+    let query = Query::index(Index::Gsi1, schema::keys_of(&store.id));
+    let (keys, next) = page_of::<ApiKeyRecord>(cx.app, query, paging).await?;
     Ok(Response::ok(list_body(
         keys.iter().map(ApiKeyRecord::to_json).collect(),
         next,

@@ -1,44 +1,64 @@
 //! Users and login (API.md "Users and login"): parse, call `crate::users`, render.
 
 use super::list_body;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
 use crate::handlers::ctx::Ctx;
-use crate::http::{json_type, Input, Response};
+use crate::http::Response;
+use crate::request::{self, Field, NonEmpty, Unknown, Verbatim};
 use crate::users::{self, User};
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::json;
 
-/// `{username, password}` from the body; the password exactly as sent (not trimmed).
-fn credentials(cx: &Ctx<'_>) -> Result<(String, String), ApiError> {
-    let mut input = Input::from_body(&cx.req.body)?;
-    let username = input.nonempty("username", 64);
-    let username = input.required("username", username);
-    let password = match input.raw("password") {
-        Some(Value::String(s)) => Some(s),
-        Some(other) => {
-            input.error(
-                "password",
-                format!("must be a string, got {}", json_type(&other)),
-            );
-            None
-        }
-        None => {
-            input.error("password", "is required");
-            None
-        }
-    };
-    input.finish()?;
-    match (username, password) {
-        (Some(u), Some(p)) => Ok((u, p)),
-        _ => Err(ApiError::bad_request("username and password are required")),
+/// The body of `POST /v1/users` and of the logins: `{username, password}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CredentialsRequest {
+    pub username: Field<NonEmpty<64>>,
+    /// Exactly as sent (not trimmed).
+    pub password: Field<Verbatim>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked user name and password.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl TryFrom<CredentialsRequest> for Credentials {
+    type Error = ApiError;
+
+    fn try_from(r: CredentialsRequest) -> Result<Credentials, ApiError> {
+        let mut e = FieldErrors::default();
+        let username = r.username.require("username", &mut e).map(|u| u.0);
+        let password = r.password.require("password", &mut e).map(|p| p.0);
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        let value = username
+            .zip(password)
+            .map(|(username, password)| Credentials { username, password });
+        request::finish(e, value)
     }
+}
+
+/// The `{username, password}` of the request body.
+fn credentials(cx: &Ctx<'_>) -> Result<Credentials, ApiError> {
+    Credentials::try_from(request::body::<CredentialsRequest>(&cx.req.body)?)
 }
 
 /// `POST /v1/users {username, password}` (account key) -> 201 the user.
 pub async fn create(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let account_id = cx.account_id()?.to_string();
-    let (username, password) = credentials(&cx)?;
-    let user =
-        users::create_user(&*cx.app.table, &account_id, &username, &password, cx.now()).await?;
+    let c = credentials(&cx)?;
+    let user = users::create_user(
+        &*cx.app.table,
+        &account_id,
+        &c.username,
+        &c.password,
+        cx.now(),
+    )
+    .await?;
     Ok(Response::created(user.to_json()))
 }
 
@@ -85,11 +105,11 @@ pub async fn logout(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// Log in with the `{username, password}` of the request body: (session
 /// record, token). Shared by `POST /v1/auth/login` and the faces' logins.
 pub async fn log_in(cx: &Ctx<'_>) -> Result<(crate::account::ApiKeyRecord, String), ApiError> {
-    let (username, password) = credentials(cx)?;
+    let c = credentials(cx)?;
     let session = users::login(
         &*cx.app.table,
-        &username,
-        &password,
+        &c.username,
+        &c.password,
         cx.req.source_ip,
         cx.now(),
     )

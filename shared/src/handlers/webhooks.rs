@@ -6,14 +6,15 @@
 //! that signs those deliveries (created on first use, shown only by that
 //! call), `GET /v1/webhook-endpoints/invoice_url/deliveries` lists them.
 
-use super::{cursor_error, list_body, page_items};
+use super::{list_body, page_of};
 use crate::clock::rfc3339;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
 use crate::events::Event;
 use crate::handlers::ctx::Ctx;
-use crate::http::{Input, QueryInput, Response};
+use crate::http::Response;
 use crate::ids::{new_id, IdKind};
 use crate::records::from_item;
+use crate::request::{self, Field, Int, NonEmpty, Paging, Patch, Strings, Text, Unknown};
 use crate::schema;
 use crate::table::{Cond, Query, SortKey, Update};
 use crate::webhooks::fanout::{ensure_enqueued, ensure_invoice_endpoint};
@@ -23,10 +24,12 @@ use crate::webhooks::{
     parse_event_filters, Delivery, Endpoint, DEFAULT_PREVIOUS_SECRET_HOURS, FAILED,
     INVOICE_URL_DESCRIPTION, INVOICE_URL_ENDPOINT, MAX_ENDPOINTS, SUCCEEDED, TEST_EVENT_TYPE,
 };
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 const MAX_EVENTS: usize = 50;
 const MAX_DESCRIPTION: usize = 500;
+const MAX_URL: usize = crate::webhooks::url::MAX_URL_LEN;
 
 fn builtin_refusal(what: &str) -> ApiError {
     ApiError::bad_request(format!(
@@ -41,14 +44,117 @@ async fn checked_url(app: &crate::app::App, url: String) -> Result<String, ApiEr
         .map_err(|e| ApiError::field("url", e))
 }
 
-fn parse_events(input: &mut Input) -> Option<Vec<String>> {
-    let events = input.strings("events", MAX_EVENTS, 64)?;
-    match parse_event_filters(&events) {
-        Ok(e) => Some(e),
-        Err(e) => {
-            input.error("events", e);
-            None
-        }
+/// The event filters of `events`, checked (`parse_event_filters`).
+fn take_events(events: Field<Strings<MAX_EVENTS, 64>>, e: &mut FieldErrors) -> Option<Vec<String>> {
+    let Strings(events) = events.take("events", e)?;
+    e.check("events", parse_event_filters(&events))
+}
+
+/// The body of `POST /v1/webhook-endpoints`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateEndpointRequest {
+    pub url: Field<NonEmpty<MAX_URL>>,
+    pub events: Field<Strings<MAX_EVENTS, 64>>,
+    pub description: Field<Text<MAX_DESCRIPTION>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked new endpoint (its URL not yet resolved).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEndpoint {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+}
+
+impl TryFrom<CreateEndpointRequest> for NewEndpoint {
+    type Error = ApiError;
+
+    fn try_from(r: CreateEndpointRequest) -> Result<NewEndpoint, ApiError> {
+        let mut e = FieldErrors::default();
+        let url = r.url.require("url", &mut e).map(|u| u.0);
+        let events = if r.events.is_sent() {
+            take_events(r.events, &mut e)
+        } else {
+            Some(vec!["*".to_string()])
+        };
+        let description = r
+            .description
+            .take("description", &mut e)
+            .map(|d| d.0)
+            .filter(|d| !d.is_empty());
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        let value = url.zip(events).map(|(url, events)| NewEndpoint {
+            url,
+            events,
+            description,
+        });
+        request::finish(e, value)
+    }
+}
+
+/// The body of `PATCH /v1/webhook-endpoints/{id}`: only the fields sent change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateEndpointRequest {
+    pub url: Field<NonEmpty<MAX_URL>>,
+    pub events: Field<Strings<MAX_EVENTS, 64>>,
+    /// `null` or `""` clears it.
+    pub description: Patch<Text<MAX_DESCRIPTION>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// A checked endpoint change: `None` keeps a field; a `description` of
+/// `Some(None)` clears it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EndpointChange {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub description: Option<Option<String>>,
+}
+
+impl TryFrom<UpdateEndpointRequest> for EndpointChange {
+    type Error = ApiError;
+
+    fn try_from(r: UpdateEndpointRequest) -> Result<EndpointChange, ApiError> {
+        let mut e = FieldErrors::default();
+        let change = EndpointChange {
+            url: r.url.take("url", &mut e).map(|u| u.0),
+            events: take_events(r.events, &mut e),
+            description: r
+                .description
+                .take("description", &mut e)
+                .map(|d| d.map(|t| t.0).filter(|t| !t.is_empty())),
+        };
+        r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish()?;
+        Ok(change)
+    }
+}
+
+/// The body of `POST /v1/webhook-endpoints/{id}/rotate-secret`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RotateSecretRequest {
+    pub previous_secret_expires_in_hours: Field<Int<0, 168>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+impl RotateSecretRequest {
+    /// How many hours the previous secret still signs (24 when left out).
+    fn hours(self) -> Result<i64, ApiError> {
+        let mut e = FieldErrors::default();
+        let hours = self
+            .previous_secret_expires_in_hours
+            .take("previous_secret_expires_in_hours", &mut e)
+            .map_or(DEFAULT_PREVIOUS_SECRET_HOURS, |h| h.0);
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish()?;
+        Ok(hours)
     }
 }
 
@@ -104,21 +210,12 @@ pub async fn create_endpoint(
     store_id: &str,
     body: &[u8],
 ) -> Result<Endpoint, ApiError> {
-    let mut input = Input::from_body(body)?;
-    let url = input.nonempty("url", crate::webhooks::url::MAX_URL_LEN);
-    let url = input.required("url", url);
-    let events = if input.has("events") {
-        parse_events(&mut input)
-    } else {
-        Some(vec!["*".to_string()])
-    };
-    let description = input
-        .string("description", MAX_DESCRIPTION)
-        .filter(|d| !d.is_empty());
-    input.finish()?;
-    let (Some(url), Some(events)) = (url, events) else {
-        return Err(ApiError::bad_request("invalid request"));
-    };
+    let new = NewEndpoint::try_from(request::body::<CreateEndpointRequest>(body)?)?;
+    let NewEndpoint {
+        url,
+        events,
+        description,
+    } = new;
     let url = checked_url(app, url).await?;
     let existing = app
         .table
@@ -141,11 +238,8 @@ pub async fn create_endpoint(
 /// `GET /v1/webhook-endpoints` (no secrets; without the built-in one).
 pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store_id = cx.store()?.id.clone();
-    let mut q = QueryInput::new(&cx.req.query);
-    let limit = q.limit();
-    let cursor = q.get("cursor").map(str::to_string);
-    q.finish()?;
-    let (endpoints, next) = endpoints_page(cx.app, &store_id, limit, cursor).await?;
+    let paging = request::paging(&cx.req.query)?;
+    let (endpoints, next) = endpoints_page(cx.app, &store_id, paging).await?;
     Ok(Response::ok(list_body(
         endpoints.iter().map(Endpoint::to_json).collect(),
         next,
@@ -181,17 +275,8 @@ pub async fn update_endpoint(
     if id == INVOICE_URL_ENDPOINT {
         return Err(builtin_refusal("changed"));
     }
-    let mut input = Input::from_body(body)?;
-    let url = input.nonempty("url", crate::webhooks::url::MAX_URL_LEN);
-    let events = if input.has("events") {
-        parse_events(&mut input)
-    } else {
-        None
-    };
-    let clear_description = input.has("description") && input.raw("description").is_none();
-    let description = input.string("description", MAX_DESCRIPTION);
-    input.finish()?;
-    let url = match url {
+    let change = EndpointChange::try_from(request::body::<UpdateEndpointRequest>(body)?)?;
+    let url = match change.url {
         Some(u) => Some(checked_url(app, u).await?),
         None => None,
     };
@@ -199,13 +284,12 @@ pub async fn update_endpoint(
     if let Some(u) = url {
         update = update.set("url", u);
     }
-    if let Some(e) = events {
+    if let Some(e) = change.events {
         update = update.set("events", json!(e));
     }
-    match description {
-        Some(d) if !d.is_empty() => update = update.set("description", d),
-        Some(_) => update = update.set("description", Value::Null),
-        None if clear_description => update = update.set("description", Value::Null),
+    match change.description {
+        Some(Some(d)) => update = update.set("description", d),
+        Some(None) => update = update.set("description", Value::Null),
         None => {}
     }
     if !id.starts_with("whk_") {
@@ -252,11 +336,7 @@ pub async fn delete(cx: Ctx<'_>) -> Result<Response, ApiError> {
 pub async fn rotate_secret(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store_id = cx.store()?.id.clone();
     let id = cx.param("id").to_string();
-    let mut input = Input::from_body(&cx.req.body)?;
-    let hours = input
-        .int("previous_secret_expires_in_hours", 0, 168)
-        .unwrap_or(DEFAULT_PREVIOUS_SECRET_HOURS);
-    input.finish()?;
+    let hours = request::body::<RotateSecretRequest>(&cx.req.body)?.hours()?;
     let mut e = endpoint(&cx, &id).await?;
     let now = cx.now();
     let old_secret = std::mem::replace(&mut e.secret, crate::webhooks::generate_secret());
@@ -307,8 +387,7 @@ pub async fn rotate_secret(cx: Ctx<'_>) -> Result<Response, ApiError> {
 pub async fn test(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store_id = cx.store()?.id.clone();
     let id = cx.param("id").to_string();
-    let input = Input::from_body(&cx.req.body)?;
-    input.finish()?;
+    request::no_body(&cx.req.body)?;
     if id == INVOICE_URL_ENDPOINT {
         return Err(ApiError::bad_request(
             "the built-in endpoint `invoice_url` has no URL of its own; create an invoice with a webhook_url to see its deliveries",
@@ -380,48 +459,27 @@ pub async fn send_test(
 pub async fn endpoints_page(
     app: &crate::app::App,
     store_id: &str,
-    limit: usize,
-    cursor: Option<String>,
+    paging: Paging,
 ) -> Result<(Vec<Endpoint>, Option<String>), ApiError> {
-    let page = app
-        .table
-        .query(
-            Query::table(schema::webhook_endpoints_of(store_id))
-                .sk(SortKey::BeginsWith("whk_".into()))
-                .limit(limit)
-                .cursor(cursor),
-        )
-        .await
-        .map_err(cursor_error)?;
-    page_items(page, from_item::<Endpoint>)
+    let query =
+        Query::table(schema::webhook_endpoints_of(store_id)).sk(SortKey::BeginsWith("whk_".into()));
+    page_of(app, query, paging).await
 }
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries`: newest first.
 pub async fn list_deliveries(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store_id = cx.store()?.id.clone();
     let id = cx.param("id").to_string();
-    let mut q = QueryInput::new(&cx.req.query);
-    let limit = q.limit();
-    let cursor = q.get("cursor").map(str::to_string);
-    q.finish()?;
+    let paging = request::paging(&cx.req.query)?;
     if id != INVOICE_URL_ENDPOINT && load_endpoint(&cx, &store_id, &id).await?.is_none() {
         return Err(ApiError::not_found("webhook endpoint"));
     }
-    let page = cx
-        .app
-        .table
-        .query(
-            Query::index(
-                crate::table::Index::Gsi1,
-                schema::deliveries_of(&store_id, &id),
-            )
-            .backward()
-            .limit(limit)
-            .cursor(cursor),
-        )
-        .await
-        .map_err(cursor_error)?;
-    let (ds, next) = page_items(page, from_item::<Delivery>)?;
+    let query = Query::index(
+        crate::table::Index::Gsi1,
+        schema::deliveries_of(&store_id, &id),
+    )
+    .backward();
+    let (ds, next) = page_of::<Delivery>(cx.app, query, paging).await?;
     Ok(Response::ok(list_body(
         ds.iter().map(Delivery::to_json).collect(),
         next,
@@ -455,8 +513,7 @@ pub async fn get_delivery(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// the same event (same body and event id) to the same endpoint, queued
 /// now, with `redelivery_of` naming the original.
 pub async fn redeliver(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let input = Input::from_body(&cx.req.body)?;
-    input.finish()?;
+    request::no_body(&cx.req.body)?;
     let old = load_delivery(&cx).await?;
     let url = if old.endpoint_id == INVOICE_URL_ENDPOINT {
         old.url.clone()

@@ -11,12 +11,12 @@ use super::rates::{
 use super::Fiat;
 use crate::app::App;
 use crate::clock::{parse_rfc3339, rfc3339};
-use crate::error::ApiError;
-use crate::http::Input;
+use crate::error::{ApiError, FieldErrors};
 use crate::ids::{is_id, new_id, IdKind};
 use crate::money::{self, fiat_to_sats};
 use crate::network::Network;
 use crate::records::{from_item, to_item};
+use crate::request::{self, Dec, Field, Flag, NonEmpty, Text, Unknown};
 use crate::schema;
 use crate::store::Store;
 use crate::table::{Cond, Item, TxOp, Update};
@@ -88,54 +88,61 @@ pub struct QuoteRequest {
     pub accept_zero_conf: bool,
 }
 
-impl QuoteRequest {
-    /// `{amount, currency, crypto_currency?: "BTC", accept_zero_conf?}`;
-    /// every bad field is reported at once.
-    pub fn parse(app: &App, body: &[u8]) -> Result<QuoteRequest, ApiError> {
-        let mut input = Input::from_body(body)?;
-        let currency = input.nonempty("currency", 16).and_then(|code| match parse_currency(app, &code) {
-            Ok(Currency::Fiat(f)) => Some(f),
-            Ok(Currency::Btc) => {
-                input.error("currency", "a quote prices a fiat amount in BTC; for a BTC amount create the invoice directly");
-                None
-            }
-            Err(e) => {
-                input.error("currency", e);
-                None
-            }
-        });
-        let currency = input.required("currency", currency);
-        let amount = input.decimal("amount", Decimal::ZERO, MAX_FIAT_AMOUNT);
-        let amount = input
-            .required("amount", amount)
-            .and_then(|a| check_amount(&mut input, a, currency.as_ref()));
-        if let Some(crypto) = input.string("crypto_currency", 16) {
-            if !crypto.eq_ignore_ascii_case("BTC") {
-                input.error("crypto_currency", "only BTC is supported");
-            }
-        }
-        let accept_zero_conf = input.bool("accept_zero_conf").unwrap_or(false);
-        input.finish()?;
-        match (amount, currency) {
-            (Some(amount), Some(currency)) => Ok(QuoteRequest {
-                amount,
-                currency,
-                accept_zero_conf,
-            }),
-            _ => Err(ApiError::bad_request("invalid quote request")),
-        }
-    }
+/// The body of `POST /v1/quotes`: `{amount, currency, crypto_currency?:
+/// "BTC", accept_zero_conf?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QuoteBody {
+    pub amount: Field<Dec>,
+    pub currency: Field<NonEmpty<16>>,
+    pub crypto_currency: Field<Text<16>>,
+    pub accept_zero_conf: Field<Flag>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
 }
 
-/// Positive, with no more decimals than the currency has
-/// (`money::check_amount`).
-fn check_amount(input: &mut Input, amount: Decimal, currency: Option<&Fiat>) -> Option<Decimal> {
-    match money::check_amount(amount, currency.map_or("USD", Fiat::as_str)) {
-        Ok(a) => Some(a),
-        Err(e) => {
-            input.error("amount", e);
-            None
+impl QuoteBody {
+    /// The checked quote request; every bad field is reported at once.
+    pub fn into_quote(self, app: &App) -> Result<QuoteRequest, ApiError> {
+        let mut e = FieldErrors::default();
+        let currency = self
+            .currency
+            .require("currency", &mut e)
+            .and_then(|NonEmpty(code)| match parse_currency(app, &code) {
+                Ok(Currency::Fiat(f)) => Some(f),
+                Ok(Currency::Btc) => {
+                    e.add("currency", "a quote prices a fiat amount in BTC; for a BTC amount create the invoice directly");
+                    None
+                }
+                Err(why) => {
+                    e.add("currency", why);
+                    None
+                }
+            });
+        let amount = self
+            .amount
+            .require("amount", &mut e)
+            .and_then(|a| e.check("amount", a.within(Decimal::ZERO, MAX_FIAT_AMOUNT)))
+            .and_then(|a| {
+                let code = currency.as_ref().map_or("USD", Fiat::as_str);
+                e.check("amount", money::check_amount(a, code))
+            });
+        if let Some(Text(crypto)) = self.crypto_currency.take("crypto_currency", &mut e) {
+            if !crypto.eq_ignore_ascii_case("BTC") {
+                e.add("crypto_currency", "only BTC is supported");
+            }
         }
+        let accept_zero_conf = self
+            .accept_zero_conf
+            .take("accept_zero_conf", &mut e)
+            .is_some_and(|f| f.0);
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        let value = amount.zip(currency).map(|(amount, currency)| QuoteRequest {
+            amount,
+            currency,
+            accept_zero_conf,
+        });
+        request::finish(e, value)
     }
 }
 
@@ -409,7 +416,7 @@ mod tests {
     }
 
     fn request(app: &App, body: Value) -> Result<QuoteRequest, ApiError> {
-        QuoteRequest::parse(app, body.to_string().as_bytes())
+        request::body::<QuoteBody>(body.to_string().as_bytes())?.into_quote(app)
     }
 
     #[test]

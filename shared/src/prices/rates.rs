@@ -259,7 +259,7 @@ impl<'de> Deserialize<'de> for Currency {
             Value::String(s) => s.parse().map_err(serde::de::Error::custom),
             other => Err(serde::de::Error::custom(format!(
                 "must be a currency code string, got {}",
-                crate::http::json_type(&other)
+                crate::request::json_type(&other)
             ))),
         }
     }

@@ -208,7 +208,7 @@ fn text(m: &Fields, name: &str, max: usize) -> Result<String, String> {
         other => {
             return Err(format!(
                 "`{name}` must be a string, not {}",
-                crate::http::json_type(other)
+                crate::request::json_type(other)
             ))
         }
     };

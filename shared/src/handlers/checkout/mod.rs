@@ -12,13 +12,15 @@ use crate::chain::ChainError;
 use crate::clock::parse_rfc3339;
 use crate::error::{ApiError, ErrorCode, FieldErrors};
 use crate::handlers::ctx::Ctx;
-use crate::http::{Input, QueryInput, Response};
+use crate::http::Response;
 use crate::ids::{is_id, IdKind};
 use crate::invoice::{Invoice, Status};
 use crate::money::amount_to_btc_string;
 use crate::records::from_item;
+use crate::request::{self, Field, Unknown, Word};
 use crate::schema;
 use bitcoin::{Amount, Transaction, Txid};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -55,41 +57,86 @@ const PUBLIC_FIELDS: [&str; 20] = [
     "expires_at",
 ];
 
+/// The query of `GET /v1/qr`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QrQuery {
+    pub data: Field<String>,
+    pub format: Field<Word<QrFormat>>,
+    pub size: Field<String>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// The image format of a QR code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QrFormat {
+    #[default]
+    Svg,
+    Png,
+}
+
+impl request::Words for QrFormat {
+    const WORDS: &'static [&'static str] = &["svg", "png"];
+}
+
+/// A checked QR request: the data, format and size in pixels (if chosen).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QrRequest {
+    pub data: String,
+    pub format: QrFormat,
+    pub size: Option<u32>,
+}
+
+impl TryFrom<QrQuery> for QrRequest {
+    type Error = ApiError;
+
+    fn try_from(q: QrQuery) -> Result<QrRequest, ApiError> {
+        let mut e = FieldErrors::default();
+        let data = q.data.require("data", &mut e).filter(|d| {
+            let fits = d.chars().count() <= MAX_QR_DATA;
+            if !fits {
+                e.add("data", format!("must be at most {MAX_QR_DATA} characters"));
+            }
+            fits
+        });
+        let format = q.format.take("format", &mut e).map(|w| w.0);
+        let size = q
+            .size
+            .take("size", &mut e)
+            .and_then(|v| match v.parse::<u32>() {
+                Ok(n) if (1..=qr::MAX_SIZE).contains(&n) => Some(n),
+                _ => {
+                    e.add(
+                        "size",
+                        format!("must be a whole number of pixels up to {}", qr::MAX_SIZE),
+                    );
+                    None
+                }
+            });
+        let value = data.map(|data| QrRequest {
+            data,
+            format: format.unwrap_or_default(),
+            size,
+        });
+        q.unknown.finish_query(e, value)
+    }
+}
+
 /// `GET /v1/qr?data=...&format=svg|png[&size=]` -> the QR image of `data`.
 pub async fn qr(cx: Ctx<'_>) -> Result<Response, ApiError> {
-    let mut q = QueryInput::new(&cx.req.query);
-    let data = q.get("data");
-    match data {
-        None => q.errors.add("data", "is required"),
-        Some(d) if d.chars().count() > MAX_QR_DATA => q
-            .errors
-            .add("data", format!("must be at most {MAX_QR_DATA} characters")),
-        Some(_) => {}
-    }
-    let format = q.one_of("format", &["svg", "png"]);
-    let size = match q.get("size") {
-        None => None,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if (1..=qr::MAX_SIZE).contains(&n) => Some(n),
-            _ => {
-                q.errors.add(
-                    "size",
-                    format!("must be a whole number of pixels up to {}", qr::MAX_SIZE),
-                );
-                None
-            }
-        },
-    };
-    q.finish()?;
-    let data = data.unwrap_or_default();
+    let req = QrRequest::try_from(request::query::<QrQuery>(&cx.req.query)?)?;
+    let data = req.data.as_str();
+    let size = req.size;
     let modules = qr::encode(data).map_err(|e| ApiError::field("data", e))?;
     let size = size.unwrap_or(qr::DEFAULT_SIZE.max(modules.min_size()));
     let layout = modules
         .layout(size)
         .map_err(|e| ApiError::field("size", e))?;
-    let response = match format.as_deref() {
-        Some("png") => Response::raw(200, "image/png", qr::png(&modules, layout)),
-        _ => Response::raw(200, "image/svg+xml", qr::svg_document(&modules, layout)),
+    let response = match req.format {
+        QrFormat::Png => Response::raw(200, "image/png", qr::png(&modules, layout)),
+        QrFormat::Svg => Response::raw(200, "image/svg+xml", qr::svg_document(&modules, layout)),
     };
     Ok(response
         .with_header("Cache-Control", "public, max-age=86400")
@@ -226,11 +273,69 @@ fn is_payment(cx: &Ctx<'_>) -> bool {
             .is_some_and(|b| b.get("transactions").is_some())
 }
 
-/// `chain` and `currency` of a protocol request: both `BTC`.
-fn chain_and_currency(input: &mut Input) {
-    for field in ["chain", "currency"] {
-        let v = input.one_of(field, &[CHAIN]);
-        input.required(field, v);
+/// The one chain and currency offered, as a request word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Btc {
+    #[serde(rename = "BTC")]
+    Btc,
+}
+
+impl request::Words for Btc {
+    const WORDS: &'static [&'static str] = &[CHAIN];
+}
+
+/// The body of `POST /r/{id}` asking for the payment request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PaymentRequestBody {
+    pub chain: Field<Word<Btc>>,
+    pub currency: Field<Word<Btc>>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// The body of `POST /r/{id}/pay` (and of `POST /r/{id}` with a payment).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PayBody {
+    pub chain: Field<Word<Btc>>,
+    pub currency: Field<Word<Btc>>,
+    /// `[{"tx": "<signed raw transaction hex>"}]`, decoded in the conversion.
+    pub transactions: Field<Value>,
+    #[serde(flatten)]
+    pub unknown: Unknown,
+}
+
+/// `chain` and `currency` of a protocol request: both `BTC`, both required.
+fn chain_and_currency(chain: Field<Word<Btc>>, currency: Field<Word<Btc>>, e: &mut FieldErrors) {
+    chain.require("chain", e);
+    currency.require("currency", e);
+}
+
+impl PaymentRequestBody {
+    /// Check the body (there is nothing to keep).
+    fn check(self) -> Result<(), ApiError> {
+        let mut e = FieldErrors::default();
+        chain_and_currency(self.chain, self.currency, &mut e);
+        self.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish()
+    }
+}
+
+impl TryFrom<PayBody> for Vec<Transaction> {
+    type Error = ApiError;
+
+    /// The signed transactions, decoded; every bad entry is reported.
+    fn try_from(b: PayBody) -> Result<Vec<Transaction>, ApiError> {
+        let mut e = FieldErrors::default();
+        chain_and_currency(b.chain, b.currency, &mut e);
+        let txs = b
+            .transactions
+            .require("transactions", &mut e)
+            .and_then(|raw| decode_transactions(raw, &mut e));
+        b.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
+        e.finish()?;
+        Ok(txs.unwrap_or_default())
     }
 }
 
@@ -243,9 +348,7 @@ pub async fn payment_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
         return pay(cx).await;
     }
     let inv = load_public(cx.app, cx.param("id")).await?;
-    let mut input = Input::from_body(&cx.req.body)?;
-    chain_and_currency(&mut input);
-    input.finish()?;
+    request::body::<PaymentRequestBody>(&cx.req.body)?.check()?;
     payable(&inv, cx.now())?;
     let due = inv.due_sats();
     let memo = inv
@@ -272,18 +375,16 @@ pub async fn payment_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
 
 /// The signed transactions of a `pay` body, decoded, with every bad entry
 /// reported under `transactions[i].tx`.
-fn decode_transactions(input: &mut Input) -> Option<Vec<Transaction>> {
-    let raw = input.raw("transactions");
-    let raw = input.required("transactions", raw)?;
+fn decode_transactions(raw: Value, errors: &mut FieldErrors) -> Option<Vec<Transaction>> {
     let Value::Array(entries) = raw else {
-        input.error(
+        errors.add(
             "transactions",
             "must be an array of {\"tx\": \"<signed raw transaction hex>\"}",
         );
         return None;
     };
     if entries.is_empty() || entries.len() > MAX_TRANSACTIONS {
-        input.error(
+        errors.add(
             "transactions",
             format!("must hold 1 to {MAX_TRANSACTIONS} transactions"),
         );
@@ -297,17 +398,17 @@ fn decode_transactions(input: &mut Input) -> Option<Vec<Transaction>> {
             Value::Object(m) => match (m.get("tx"), m.len()) {
                 (Some(Value::String(s)), 1) => s.trim(),
                 (Some(Value::String(_)), _) => {
-                    input.error(&format!("transactions[{i}]"), "must hold only `tx`");
+                    errors.add(format!("transactions[{i}]"), "must hold only `tx`");
                     continue;
                 }
                 _ => {
-                    input.error(&field, "is required: the signed raw transaction as hex");
+                    errors.add(&field, "is required: the signed raw transaction as hex");
                     continue;
                 }
             },
             _ => {
-                input.error(
-                    &format!("transactions[{i}]"),
+                errors.add(
+                    format!("transactions[{i}]"),
                     "must be an object {\"tx\": \"<hex>\"}",
                 );
                 continue;
@@ -316,7 +417,7 @@ fn decode_transactions(input: &mut Input) -> Option<Vec<Transaction>> {
         let bytes = match hex::decode(hex) {
             Ok(b) if !b.is_empty() => b,
             _ => {
-                input.error(
+                errors.add(
                     &field,
                     "is not hex: send the signed raw transaction as a hex string",
                 );
@@ -325,16 +426,16 @@ fn decode_transactions(input: &mut Input) -> Option<Vec<Transaction>> {
         };
         match bitcoin::consensus::deserialize::<Transaction>(&bytes) {
             Ok(tx) if tx.input.is_empty() || tx.output.is_empty() => {
-                input.error(&field, "is not a payment: it has no inputs or no outputs")
+                errors.add(&field, "is not a payment: it has no inputs or no outputs")
             }
             Ok(tx) => {
                 if !seen.insert(tx.compute_txid()) {
-                    input.error(&field, format!("repeats transaction {}", tx.compute_txid()));
+                    errors.add(&field, format!("repeats transaction {}", tx.compute_txid()));
                 } else {
                     txs.push(tx);
                 }
             }
-            Err(e) => input.error(&field, format!("is not a valid Bitcoin transaction: {e}")),
+            Err(e) => errors.add(&field, format!("is not a valid Bitcoin transaction: {e}")),
         }
     }
     Some(txs)
@@ -409,11 +510,7 @@ fn verify_payment(inv: &Invoice, txs: &[Transaction]) -> Result<(), ApiError> {
 pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let app = cx.app;
     let inv = load_public(app, cx.param("id")).await?;
-    let mut input = Input::from_body(&cx.req.body)?;
-    chain_and_currency(&mut input);
-    let txs = decode_transactions(&mut input);
-    input.finish()?;
-    let txs = txs.unwrap_or_default();
+    let txs = Vec::<Transaction>::try_from(request::body::<PayBody>(&cx.req.body)?)?;
     payable(&inv, cx.now())?;
     verify_payment(&inv, &txs)?;
     let chain = app.chain(inv.network).ok_or_else(|| {
