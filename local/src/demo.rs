@@ -21,7 +21,7 @@ pub struct Demo {
 }
 
 fn marker() -> Key {
-    Key::new("META#demo", "META")
+    satsgate::schema::demo_marker()
 }
 
 /// Create the demo account and a regtest store, once per data dir.

@@ -82,8 +82,11 @@ impl ApiKeyRecord {
             self,
             &schema::api_key(&self.hash),
             &[
-                ("gsi1pk", Value::String(schema::keys_of(self.owner()))),
-                ("gsi1sk", Value::String(self.id.clone())),
+                (
+                    schema::GSI1_PK,
+                    Value::String(schema::keys_of(self.owner())),
+                ),
+                (schema::GSI1_SK, Value::String(self.id.clone())),
             ],
         )
     }

@@ -318,7 +318,7 @@ pub fn lease_update(fingerprint: &str, token: &str, now: i64) -> Update {
         .set("fingerprint", fingerprint)
         .set("token", token)
         .set("lease_until", now + IDEMPOTENCY_LEASE_SECS)
-        .set("ttl", now + IDEMPOTENCY_KEEP_SECS)
+        .set(schema::TTL, now + IDEMPOTENCY_KEEP_SECS)
 }
 
 /// Take the key's lease (a fresh key, or one whose holder's lease ended), or

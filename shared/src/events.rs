@@ -10,6 +10,7 @@
 use crate::clock::rfc3339;
 use crate::ids::{new_id, IdKind};
 use crate::records::to_item;
+use crate::schema;
 use crate::table::{Cond, Item, Key, TxOp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -31,7 +32,7 @@ pub const EVENT_TYPES: &[&str] = &[
 
 /// Events are kept 30 days.
 pub const EVENT_TTL_SECONDS: i64 = 30 * 24 * 3600;
-pub const OUTBOX: &str = "OUTBOX";
+pub use crate::schema::OUTBOX;
 
 /// An event as stored and as delivered: `{id, type, created_at, data}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,19 +67,19 @@ impl Event {
     }
 
     pub fn key(store_id: &str, event_id: &str) -> Key {
-        Key::new(format!("EVT#{store_id}"), event_id)
+        schema::event(store_id, event_id)
     }
 
     /// The event item, in the outbox.
     pub fn to_item(&self, now: time::OffsetDateTime) -> Item {
         let mut extra = vec![
-            ("ttl", json!(now.unix_timestamp() + EVENT_TTL_SECONDS)),
-            ("gsi2pk", json!(OUTBOX)),
-            ("gsi2sk", json!(self.id)),
+            (schema::TTL, json!(now.unix_timestamp() + EVENT_TTL_SECONDS)),
+            (schema::GSI2_PK, json!(OUTBOX)),
+            (schema::GSI2_SK, json!(self.id)),
         ];
         if let Some(inv) = &self.invoice_id {
-            extra.push(("gsi1pk", json!(format!("EVTINV#{inv}"))));
-            extra.push(("gsi1sk", json!(self.id)));
+            extra.push((schema::GSI1_PK, json!(schema::events_of_invoice(inv))));
+            extra.push((schema::GSI1_SK, json!(self.id)));
         }
         to_item(self, &Event::key(&self.store_id, &self.id), &extra)
     }
@@ -104,8 +105,8 @@ impl Event {
 
     /// Whether an item is an event item.
     pub fn is_event_item(item: &Item) -> bool {
-        item.get("pk")
+        item.get(schema::PK)
             .and_then(Value::as_str)
-            .is_some_and(|pk| pk.starts_with("EVT#"))
+            .is_some_and(schema::is_event_pk)
     }
 }

@@ -42,7 +42,7 @@ impl RateCounter for TableCounter {
                 &schema::rate_window(key_id, minute),
                 Update::new()
                     .add("count", 1)
-                    .set("ttl", (minute + 1) * 60 + 120),
+                    .set(schema::TTL, (minute + 1) * 60 + 120),
                 None,
             )
             .await?;
@@ -150,7 +150,11 @@ mod tests {
         let app = crate::app::App::in_memory();
         assert_eq!(app.rate_counter.hit("k", 5).await.unwrap(), 1);
         assert_eq!(app.rate_counter.hit("k", 5).await.unwrap(), 2);
-        let page = app.table.query(Query::table("RL#k")).await.unwrap();
+        let page = app
+            .table
+            .query(Query::table(schema::rate_window("k", 0).pk))
+            .await
+            .unwrap();
         assert!(page.items.is_empty(), "no table write per request");
     }
 }

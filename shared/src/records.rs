@@ -2,7 +2,8 @@
 //! key attributes added; reading ignores the key attributes.
 
 use crate::error::ApiError;
-use crate::table::{Item, Key, PK, SK};
+use crate::schema::{PK, SK};
+use crate::table::{Item, Key};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;

@@ -9,7 +9,32 @@
 //! | idempotency       | `IDEM#<key hash>#<idem key>`| `IDEM`       |                                     |
 //! | rate-limit window | `RL#<key_id>`               | `W#<minute>` |                                     |
 
-use crate::table::Key;
+use crate::table::{Index, Key};
+
+/// Partition key attribute of every item.
+pub const PK: &str = crate::table::PK;
+/// Sort key attribute of every item.
+pub const SK: &str = crate::table::SK;
+/// Partition key attribute of index gsi1 (lists: a store's invoices, keys...).
+pub const GSI1_PK: &str = Index::Gsi1.pk_attr();
+/// Sort key attribute of index gsi1.
+pub const GSI1_SK: &str = Index::Gsi1.sk_attr();
+/// Partition key attribute of index gsi2 (work queues: watch, outbox, queue).
+pub const GSI2_PK: &str = Index::Gsi2.pk_attr();
+/// Sort key attribute of index gsi2.
+pub const GSI2_SK: &str = Index::Gsi2.sk_attr();
+/// Expiry attribute (epoch seconds): the table deletes the item after it.
+pub const TTL: &str = crate::table::TTL;
+
+/// The item `GET /healthz` reads to check the table answers.
+pub fn health() -> Key {
+    Key::new("HEALTH", "HEALTH")
+}
+
+/// The marker satsgate-local writes once it has created the demo account.
+pub fn demo_marker() -> Key {
+    Key::new("META#demo", "META")
+}
 
 pub fn account(id: &str) -> Key {
     Key::new(format!("ACCT#{id}"), "ACCT")
@@ -81,8 +106,18 @@ pub fn invoices_of(store_id: &str) -> String {
     format!("STORE#{store_id}#INV")
 }
 
+/// gsi1 sort key of an invoice in its store's list: creation time, then id.
+pub fn invoice_list_sk(created_at: &str, invoice_id: &str) -> String {
+    format!("{created_at}#{invoice_id}")
+}
+
 /// gsi2 partition of invoices the chain poller watches.
 pub const WATCH: &str = "WATCH";
+
+/// gsi2 sort key of a watched invoice: next check time (RFC 3339), then id.
+pub fn watch_sk(next_check: &str, invoice_id: &str) -> String {
+    format!("{next_check}#{invoice_id}")
+}
 
 pub fn order(store_id: &str, order_id: &str) -> Key {
     Key::new(format!("ORDER#{store_id}#{order_id}"), "ORDER")
@@ -105,15 +140,38 @@ pub fn payments_of(store_id: &str) -> String {
     format!("STORE#{store_id}#PAY")
 }
 
+/// gsi1 sort key of a payment in its store's list: first seen, then id.
+pub fn payment_list_sk(seen_at: &str, payment_id: &str) -> String {
+    format!("{seen_at}#{payment_id}")
+}
+
+// Events.
+// | event | `EVT#<store>` | `<evt id>` | gsi1 `EVTINV#<inv>` / `<evt id>`; gsi2 `OUTBOX` / `<evt id>` (sparse: not yet fanned out) |
+
 /// gsi1 partition listing an invoice's events.
 pub fn events_of_invoice(invoice_id: &str) -> String {
     format!("EVTINV#{invoice_id}")
 }
 
+const EVENTS_PREFIX: &str = "EVT#";
+
 /// Partition of a store's events (sk = event id).
 pub fn events_of_store(store_id: &str) -> String {
-    format!("EVT#{store_id}")
+    format!("{EVENTS_PREFIX}{store_id}")
 }
+
+/// An event of a store.
+pub fn event(store_id: &str, event_id: &str) -> Key {
+    Key::new(events_of_store(store_id), event_id)
+}
+
+/// Whether a partition key is an event's.
+pub fn is_event_pk(pk: &str) -> bool {
+    pk.starts_with(EVENTS_PREFIX)
+}
+
+/// gsi2 partition of events not yet handed to fan-out.
+pub const OUTBOX: &str = "OUTBOX";
 
 // Webhooks and the local queue.
 //
@@ -225,4 +283,47 @@ pub fn sessions_of(user_id: &str) -> String {
 /// Failed-login counter of `subject` (a user name or an IP) in a window.
 pub fn login_failures(subject: &str, window: i64) -> Key {
     Key::new(format!("LOGINFAIL#{subject}"), format!("W#{window}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Network;
+
+    /// The stored format is a contract with existing data: these spellings
+    /// must never change, whatever the code that builds them looks like.
+    #[test]
+    fn attribute_names_and_keys_keep_their_stored_spelling() {
+        let names = [PK, SK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, TTL];
+        assert_eq!(
+            names,
+            ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl"]
+        );
+        let k = |k: Key| format!("{}|{}", k.pk, k.sk);
+        assert_eq!(k(invoice("inv_1")), "INV#inv_1|INV");
+        assert_eq!(k(payment("pay_1")), "PAY#pay_1|PAY");
+        assert_eq!(k(event("sto_1", "evt_1")), "EVT#sto_1|evt_1");
+        assert_eq!(k(order("sto_1", "o-7")), "ORDER#sto_1#o-7|ORDER");
+        assert_eq!(
+            k(address(Network::Regtest, "bcrt1q")),
+            "ADDR#regtest#bcrt1q|ADDR"
+        );
+        assert_eq!(k(health()), "HEALTH|HEALTH");
+        assert_eq!(k(demo_marker()), "META#demo|META");
+        assert_eq!(invoices_of("sto_1"), "STORE#sto_1#INV");
+        assert_eq!(
+            invoice_list_sk("2026-01-01T00:00:00Z", "inv_1"),
+            "2026-01-01T00:00:00Z#inv_1"
+        );
+        assert_eq!(
+            watch_sk("2026-01-01T00:00:05Z", "inv_1"),
+            "2026-01-01T00:00:05Z#inv_1"
+        );
+        assert_eq!(payment_list_sk("t", "pay_1"), "t#pay_1");
+        assert_eq!(events_of_invoice("inv_1"), "EVTINV#inv_1");
+        assert_eq!((WATCH, OUTBOX), ("WATCH", "OUTBOX"));
+        assert!(is_event_pk(&events_of_store("sto_1")));
+        assert!(!is_event_pk(&invoice("inv_1").pk));
+        assert!(!is_event_pk(&events_of_invoice("inv_1")));
+    }
 }

@@ -175,8 +175,8 @@ pub async fn create_user(
         &user,
         &schema::user(&username),
         &[
-            ("gsi1pk", json!(schema::users_of(account_id))),
-            ("gsi1sk", json!(user.id)),
+            (schema::GSI1_PK, json!(schema::users_of(account_id))),
+            (schema::GSI1_SK, json!(user.id)),
         ],
     );
     match table.put(item, Some(Cond::NotExists)).await {
@@ -294,7 +294,7 @@ pub async fn login(
                     &key,
                     Update::new()
                         .add("count", 1)
-                        .set("ttl", (window + 1) * LOGIN_WINDOW_SECS + 60),
+                        .set(schema::TTL, (window + 1) * LOGIN_WINDOW_SECS + 60),
                     None,
                 )
                 .await?;
@@ -320,9 +320,9 @@ pub async fn login(
         &record,
         &schema::api_key(&record.hash),
         &[
-            ("gsi1pk", json!(schema::sessions_of(&user.id))),
-            ("gsi1sk", json!(record.id)),
-            ("ttl", json!(expires.unix_timestamp())),
+            (schema::GSI1_PK, json!(schema::sessions_of(&user.id))),
+            (schema::GSI1_SK, json!(record.id)),
+            (schema::TTL, json!(expires.unix_timestamp())),
         ],
     );
     table.put(item, Some(Cond::NotExists)).await?;

@@ -57,7 +57,7 @@ use serde::Deserialize;
 use super::{Chain, ChainError, ChainTx, TxStatus};
 use crate::network::Network;
 use crate::schema;
-use crate::table::{Cond, Item, Query, Table, SK};
+use crate::table::{Cond, Item, Query, Table};
 use serde_json::json;
 
 /// Snapshot format version (1: before the faucet; still read).
@@ -1455,7 +1455,7 @@ async fn read_state(table: &dyn Table, network: Network) -> Result<Option<State>
             .await
             .map_err(storage)?;
         for item in page.items {
-            if let Some(sk) = item.get(SK).and_then(|v| v.as_str()) {
+            if let Some(sk) = item.get(schema::SK).and_then(|v| v.as_str()) {
                 items.insert(sk.to_string(), item.clone());
             }
         }
@@ -1545,8 +1545,8 @@ fn keyed(item: serde_json::Value, key: crate::table::Key) -> Item {
         serde_json::Value::Object(m) => m,
         _ => unreachable!("items are objects"),
     };
-    item.insert("pk".into(), json!(key.pk));
-    item.insert(SK.into(), json!(key.sk));
+    item.insert(schema::PK.into(), json!(key.pk));
+    item.insert(schema::SK.into(), json!(key.sk));
     item
 }
 

@@ -6,12 +6,7 @@ use serde_json::json;
 /// `GET /v1/health`: the process is up and its table answers.
 pub async fn health(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
-    let table_ok = cx
-        .app
-        .table
-        .get(&crate::table::Key::new("HEALTH", "HEALTH"))
-        .await
-        .is_ok();
+    let table_ok = cx.app.table.get(&crate::schema::health()).await.is_ok();
     let body = json!({
         "status": if table_ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),

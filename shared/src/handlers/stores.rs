@@ -82,10 +82,10 @@ pub fn store_item(store: &Store) -> crate::table::Item {
         &schema::store(&store.id),
         &[
             (
-                "gsi1pk",
+                schema::GSI1_PK,
                 Value::String(schema::stores_of(&store.account_id)),
             ),
-            ("gsi1sk", Value::String(store.id.clone())),
+            (schema::GSI1_SK, Value::String(store.id.clone())),
         ],
     )
 }

@@ -73,7 +73,7 @@ async fn check_page(
     let mut by_network: BTreeMap<Network, Vec<(Invoice, Option<String>)>> = BTreeMap::new();
     for item in items {
         // Only the watch key is needed of the item once it is parsed.
-        let watch = s(&item, "gsi2sk").map(str::to_string);
+        let watch = s(&item, schema::GSI2_SK).map(str::to_string);
         match from_item::<Invoice>(item) {
             Ok(inv) => by_network
                 .entry(inv.network)
@@ -142,7 +142,7 @@ pub async fn check_now(app: &App, invoice_id: &str) -> Result<bool, String> {
     else {
         return Ok(false);
     };
-    let watch = s(&item, "gsi2sk").map(str::to_string);
+    let watch = s(&item, schema::GSI2_SK).map(str::to_string);
     let inv: Invoice = from_item(item).map_err(|e| e.to_string())?;
     let chain = app.chain(inv.network).cloned();
     let tip = match &chain {
@@ -291,7 +291,7 @@ async fn reschedule(
         return Ok(()); // stays due; no write needed
     }
     let fresh = invoice_item(inv, now);
-    if s(&fresh, "gsi2sk") == watch {
+    if s(&fresh, schema::GSI2_SK) == watch {
         return Ok(());
     }
     app.table

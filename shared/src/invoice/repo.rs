@@ -30,12 +30,18 @@ pub fn wallet_id(descriptor: &str) -> String {
 /// The invoice item, with its list key and (when watched) its watch key.
 pub fn invoice_item(inv: &Invoice, now: OffsetDateTime) -> Item {
     let mut extra = vec![
-        ("gsi1pk", json!(schema::invoices_of(&inv.store_id))),
-        ("gsi1sk", json!(format!("{}#{}", inv.created_at, inv.id))),
+        (schema::GSI1_PK, json!(schema::invoices_of(&inv.store_id))),
+        (
+            schema::GSI1_SK,
+            json!(schema::invoice_list_sk(&inv.created_at, &inv.id)),
+        ),
     ];
     if let Some(at) = next_check(inv, now) {
-        extra.push(("gsi2pk", json!(schema::WATCH)));
-        extra.push(("gsi2sk", json!(format!("{}#{}", rfc3339(at), inv.id))));
+        extra.push((schema::GSI2_PK, json!(schema::WATCH)));
+        extra.push((
+            schema::GSI2_SK,
+            json!(schema::watch_sk(&rfc3339(at), &inv.id)),
+        ));
     }
     to_item(inv, &schema::invoice(&inv.id), &extra)
 }
@@ -51,10 +57,16 @@ fn payment_item(inv: &Invoice, p: &Payment) -> Item {
         serde_json::to_value(p).expect("payment serializes"),
     );
     let key = schema::payment(&p.id);
-    item.insert("pk".into(), json!(key.pk));
-    item.insert("sk".into(), json!(key.sk));
-    item.insert("gsi1pk".into(), json!(schema::payments_of(&inv.store_id)));
-    item.insert("gsi1sk".into(), json!(format!("{}#{}", p.seen_at, p.id)));
+    item.insert(schema::PK.into(), json!(key.pk));
+    item.insert(schema::SK.into(), json!(key.sk));
+    item.insert(
+        schema::GSI1_PK.into(),
+        json!(schema::payments_of(&inv.store_id)),
+    );
+    item.insert(
+        schema::GSI1_SK.into(),
+        json!(schema::payment_list_sk(&p.seen_at, &p.id)),
+    );
     item
 }
 

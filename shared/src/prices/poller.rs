@@ -367,13 +367,13 @@ mod tests {
 
         let events = app
             .table
-            .query(Query::table(format!("EVT#{PRICE_EVENTS_STORE}")))
+            .query(Query::table(schema::events_of_store(PRICE_EVENTS_STORE)))
             .await
             .expect("events");
         assert_eq!(events.items.len(), 2, "one event per poll");
         let ev = &events.items[1];
         assert_eq!(ev["type"], PRICE_UPDATED);
-        assert_eq!(ev["gsi2pk"], "OUTBOX");
+        assert_eq!(ev[schema::GSI2_PK], "OUTBOX");
         let prices = ev["data"]["prices"].as_array().expect("prices");
         assert_eq!(prices.len(), 7);
         assert_eq!(
@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(all_rates(&app).await.expect("rates").len(), 15);
         let events = app
             .table
-            .query(Query::table(format!("EVT#{PRICE_EVENTS_STORE}")))
+            .query(Query::table(schema::events_of_store(PRICE_EVENTS_STORE)))
             .await
             .expect("events");
         assert_eq!(events.items.len(), 2, "12 fiats, then 3");

@@ -264,7 +264,7 @@ impl QuoteRecord {
         to_item(
             self,
             &schema::quote(&self.id),
-            &[("ttl", json!(expires + QUOTE_KEEP_SECS))],
+            &[(schema::TTL, json!(expires + QUOTE_KEEP_SECS))],
         )
     }
 

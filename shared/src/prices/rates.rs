@@ -108,7 +108,7 @@ impl Rate {
         to_item(
             &self.record(),
             &schema::price_history(self.fiat.as_str(), &at),
-            &[("ttl", json!(ttl))],
+            &[(schema::TTL, json!(ttl))],
         )
     }
 

@@ -72,17 +72,20 @@ impl TableQueue {
     ) -> Item {
         let key = schema::queue_message(queue, id);
         let mut item = Item::new();
-        item.insert("pk".into(), json!(key.pk));
-        item.insert("sk".into(), json!(key.sk));
+        item.insert(schema::PK.into(), json!(key.pk));
+        item.insert(schema::SK.into(), json!(key.sk));
         item.insert("body".into(), json!(body));
         item.insert("receive_count".into(), json!(receive_count));
         item.insert("sent_at_ms".into(), json!(now_ms));
-        item.insert("gsi2pk".into(), json!(schema::queue_visibility(queue)));
         item.insert(
-            "gsi2sk".into(),
+            schema::GSI2_PK.into(),
+            json!(schema::queue_visibility(queue)),
+        );
+        item.insert(
+            schema::GSI2_SK.into(),
             json!(schema::queue_visible_sk(visible_ms, id)),
         );
-        item.insert("ttl".into(), json!(now_ms / 1000 + RETENTION_SECS));
+        item.insert(schema::TTL.into(), json!(now_ms / 1000 + RETENTION_SECS));
         item
     }
 
@@ -97,7 +100,7 @@ impl TableQueue {
 
     fn to_message(item: &Item) -> Option<Message> {
         Some(Message {
-            id: s(item, "sk")?.to_string(),
+            id: s(item, schema::SK)?.to_string(),
             receipt: s(item, "receipt").unwrap_or_default().to_string(),
             body: s(item, "body")?.to_string(),
             receive_count: item
@@ -128,16 +131,17 @@ impl TableQueue {
             if out.len() >= max {
                 break;
             }
-            let (Some(key), Some(old_vis)) =
-                (Key::of(&item), s(&item, "gsi2sk").map(str::to_string))
-            else {
+            let (Some(key), Some(old_vis)) = (
+                Key::of(&item),
+                s(&item, schema::GSI2_SK).map(str::to_string),
+            ) else {
                 continue;
             };
             let count = item
                 .get("receive_count")
                 .and_then(Value::as_u64)
                 .unwrap_or(0) as u32;
-            let still_here = Cond::eq("gsi2sk", old_vis.clone());
+            let still_here = Cond::eq(schema::GSI2_SK, old_vis.clone());
             if count >= self.max_receives {
                 // Redrive: received too often, to the dead-letter queue.
                 let Some(m) = Self::to_message(&item) else {
@@ -169,7 +173,7 @@ impl TableQueue {
             let receipt = format!("{}.{}", key.sk, uuid::Uuid::new_v4().simple());
             let visible = now + visibility.as_millis() as i64;
             let update = Update::new()
-                .set("gsi2sk", schema::queue_visible_sk(visible, &key.sk))
+                .set(schema::GSI2_SK, schema::queue_visible_sk(visible, &key.sk))
                 .set("receipt", receipt.clone())
                 .add("receive_count", 1);
             match self
@@ -204,7 +208,7 @@ impl TableQueue {
         Ok(page
             .items
             .first()
-            .and_then(|i| s(i, "gsi2sk"))
+            .and_then(|i| s(i, schema::GSI2_SK))
             .and_then(|sk| sk.split('#').next())
             .and_then(|ms| ms.parse().ok()))
     }
@@ -323,7 +327,7 @@ impl Queue for TableQueue {
         }
         let key = self.receipt_key(receipt)?;
         let visible = self.now_ms() + timeout.as_millis() as i64;
-        let update = Update::new().set("gsi2sk", schema::queue_visible_sk(visible, &key.sk));
+        let update = Update::new().set(schema::GSI2_SK, schema::queue_visible_sk(visible, &key.sk));
         match self
             .table
             .update(&key, update, Some(Cond::eq("receipt", receipt)))

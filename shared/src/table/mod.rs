@@ -61,19 +61,19 @@ pub enum Index {
 impl Index {
     pub const ALL: [Index; 2] = [Index::Gsi1, Index::Gsi2];
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Index::Gsi1 => "gsi1",
             Index::Gsi2 => "gsi2",
         }
     }
-    pub fn pk_attr(self) -> &'static str {
+    pub const fn pk_attr(self) -> &'static str {
         match self {
             Index::Gsi1 => "gsi1pk",
             Index::Gsi2 => "gsi2pk",
         }
     }
-    pub fn sk_attr(self) -> &'static str {
+    pub const fn sk_attr(self) -> &'static str {
         match self {
             Index::Gsi1 => "gsi1sk",
             Index::Gsi2 => "gsi2sk",

@@ -24,7 +24,7 @@ use std::time::Duration;
 /// Items that are not events, or no longer in the outbox, are skipped.
 /// Returns the number of deliveries enqueued.
 pub async fn fan_out_item(app: &App, item: &Item) -> Result<usize, ApiError> {
-    if !Event::is_event_item(item) || s(item, "gsi2pk") != Some(OUTBOX) {
+    if !Event::is_event_item(item) || s(item, schema::GSI2_PK) != Some(OUTBOX) {
         return Ok(0);
     }
     let event: Event = from_item(item.clone())?;
@@ -34,7 +34,9 @@ pub async fn fan_out_item(app: &App, item: &Item) -> Result<usize, ApiError> {
     } else {
         enqueue_event(app, &event).await?
     };
-    let cleared = Update::new().remove("gsi2pk").remove("gsi2sk");
+    let cleared = Update::new()
+        .remove(schema::GSI2_PK)
+        .remove(schema::GSI2_SK);
     match app
         .table
         .update(
@@ -210,7 +212,7 @@ pub async fn sweep_outbox(app: &App, min_age: Option<Duration>) -> Result<usize,
             match fan_out_item(app, item).await {
                 Ok(_) => done += 1,
                 Err(e) => {
-                    tracing::warn!(error = %e, event = s(item, "sk").unwrap_or("?"), "fan-out failed; retried on the next sweep")
+                    tracing::warn!(error = %e, event = s(item, schema::SK).unwrap_or("?"), "fan-out failed; retried on the next sweep")
                 }
             }
         }

@@ -411,11 +411,14 @@ impl Delivery {
             &schema::webhook_delivery(&self.store_id, &self.id),
             &[
                 (
-                    "gsi1pk",
+                    schema::GSI1_PK,
                     json!(schema::deliveries_of(&self.store_id, &self.endpoint_id)),
                 ),
-                ("gsi1sk", json!(self.id)),
-                ("ttl", json!(now.unix_timestamp() + DELIVERY_TTL_SECONDS)),
+                (schema::GSI1_SK, json!(self.id)),
+                (
+                    schema::TTL,
+                    json!(now.unix_timestamp() + DELIVERY_TTL_SECONDS),
+                ),
             ],
         )
     }

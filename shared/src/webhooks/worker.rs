@@ -17,6 +17,7 @@ use super::fanout::{fan_out_item, sweep_outbox};
 use crate::app::App;
 use crate::events::{Event, OUTBOX};
 use crate::queue::{Message, MAX_BATCH};
+use crate::schema;
 use crate::table::s;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,10 +51,10 @@ pub async fn run_fanout(app: Arc<App>, sweep_every: Duration) {
         tokio::select! {
             got = next => match got {
                 Some(Ok(item)) => {
-                    if !Event::is_event_item(&item) || s(&item, "gsi2pk") != Some(OUTBOX) {
+                    if !Event::is_event_item(&item) || s(&item, schema::GSI2_PK) != Some(OUTBOX) {
                         continue;
                     }
-                    let id = s(&item, "sk").unwrap_or_default().to_string();
+                    let id = s(&item, schema::SK).unwrap_or_default().to_string();
                     if recent.contains(&id) {
                         continue;
                     }

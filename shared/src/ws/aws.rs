@@ -44,8 +44,8 @@ pub async fn save_connection(
     let now = app.now();
     let key = schema::ws_connection(connection_id);
     let mut item = crate::table::Item::new();
-    item.insert("pk".into(), json!(key.pk));
-    item.insert("sk".into(), json!(key.sk));
+    item.insert(schema::PK.into(), json!(key.pk));
+    item.insert(schema::SK.into(), json!(key.sk));
     item.insert("connection_id".into(), json!(connection_id));
     item.insert(
         "key_hash".into(),
@@ -57,7 +57,7 @@ pub async fn save_connection(
     );
     item.insert("topics".into(), json!([]));
     item.insert("connected_at".into(), json!(crate::clock::rfc3339(now)));
-    item.insert("ttl".into(), json!(ttl(now)));
+    item.insert(schema::TTL.into(), json!(ttl(now)));
     app.table.put(item, None).await?;
     Ok(())
 }
@@ -102,11 +102,11 @@ pub async fn add_subscription(
     }
     let key = schema::ws_subscription(&t, connection_id);
     let mut item = crate::table::Item::new();
-    item.insert("pk".into(), json!(key.pk));
-    item.insert("sk".into(), json!(key.sk));
+    item.insert(schema::PK.into(), json!(key.pk));
+    item.insert(schema::SK.into(), json!(key.sk));
     item.insert("topic".into(), json!(t));
     item.insert("connection_id".into(), json!(connection_id));
-    item.insert("ttl".into(), json!(ttl(now)));
+    item.insert(schema::TTL.into(), json!(ttl(now)));
     app.table.put(item, None).await?;
     set_topics(app, connection_id, |topics| {
         if !topics.contains(&t) {
@@ -192,11 +192,11 @@ pub async fn subscribers(table: &dyn Table, topic: &Topic) -> Result<Vec<String>
                     .cursor(cursor),
             )
             .await?;
-        out.extend(
-            page.items
-                .iter()
-                .filter_map(|i| i.get("sk").and_then(Value::as_str).map(str::to_string)),
-        );
+        out.extend(page.items.iter().filter_map(|i| {
+            i.get(schema::SK)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => return Ok(out),
