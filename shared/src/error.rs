@@ -6,6 +6,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::wire::wire_words;
+
 /// Stable error codes (API.md "Conventions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -21,21 +23,17 @@ pub enum ErrorCode {
     Internal,
 }
 
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::ValidationError => "validation_error",
-            ErrorCode::Unauthenticated => "unauthenticated",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::Conflict => "conflict",
-            ErrorCode::IdempotencyConflict => "idempotency_conflict",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::RateUnavailable => "rate_unavailable",
-            ErrorCode::Internal => "internal",
-        }
-    }
-}
+wire_words!(ErrorCode {
+    ValidationError => "validation_error",
+    Unauthenticated => "unauthenticated",
+    Forbidden => "forbidden",
+    NotFound => "not_found",
+    Conflict => "conflict",
+    IdempotencyConflict => "idempotency_conflict",
+    RateLimited => "rate_limited",
+    RateUnavailable => "rate_unavailable",
+    Internal => "internal",
+});
 
 /// An error as the API returns it.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,23 +12,42 @@ use crate::ids::{new_id, IdKind};
 use crate::records::to_item;
 use crate::schema;
 use crate::table::{Cond, Item, Key, TxOp};
+use crate::wire::wire_words;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// Event types (API.md "Webhooks").
-pub const EVENT_TYPES: &[&str] = &[
-    "invoice.created",
-    "invoice.updated",
-    "invoice.paid",
-    "invoice.completed",
-    "invoice.expired",
-    "invoice.cancelled",
-    "invoice.underpaid",
-    "invoice.invalid",
-    "payment.received",
-    "payment.confirmed",
-    "payment.refunded",
-];
+/// The kind of a merchant event (API.md "Webhooks"), `type` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    InvoiceCreated,
+    InvoiceUpdated,
+    InvoicePaid,
+    InvoiceCompleted,
+    InvoiceExpired,
+    InvoiceCancelled,
+    InvoiceUnderpaid,
+    InvoiceInvalid,
+    PaymentReceived,
+    PaymentConfirmed,
+    PaymentRefunded,
+}
+
+wire_words!(EventKind {
+    InvoiceCreated => "invoice.created",
+    InvoiceUpdated => "invoice.updated",
+    InvoicePaid => "invoice.paid",
+    InvoiceCompleted => "invoice.completed",
+    InvoiceExpired => "invoice.expired",
+    InvoiceCancelled => "invoice.cancelled",
+    InvoiceUnderpaid => "invoice.underpaid",
+    InvoiceInvalid => "invoice.invalid",
+    PaymentReceived => "payment.received",
+    PaymentConfirmed => "payment.confirmed",
+    PaymentRefunded => "payment.refunded",
+});
+
+/// Event types (API.md "Webhooks"): the words of [`EventKind`].
+pub const EVENT_TYPES: &[&str] = &EventKind::NAMES;
 
 /// Events are kept 30 days.
 pub const EVENT_TTL_SECONDS: i64 = 30 * 24 * 3600;

@@ -36,6 +36,7 @@ pub mod telemetry;
 pub mod users;
 pub mod wallet;
 pub mod webhooks;
+pub mod wire;
 pub mod ws;
 
 pub use app::App;

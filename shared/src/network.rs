@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::wire::wire_words;
+
 /// A store's network. `mainnet|testnet|signet|regtest` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -14,23 +16,14 @@ pub enum Network {
     Regtest,
 }
 
+wire_words!(Network {
+    Mainnet => "mainnet",
+    Testnet => "testnet",
+    Signet => "signet",
+    Regtest => "regtest",
+});
+
 impl Network {
-    pub const ALL: [Network; 4] = [
-        Network::Mainnet,
-        Network::Testnet,
-        Network::Signet,
-        Network::Regtest,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Network::Mainnet => "mainnet",
-            Network::Testnet => "testnet",
-            Network::Signet => "signet",
-            Network::Regtest => "regtest",
-        }
-    }
-
     /// The `bitcoin` crate's network value.
     pub fn to_bitcoin(self) -> bitcoin::Network {
         match self {
@@ -56,11 +49,8 @@ impl fmt::Display for Network {
 impl FromStr for Network {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Network::ALL
-            .into_iter()
-            .find(|n| n.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown network `{s}`: expected mainnet, testnet, signet or regtest")
-            })
+        Network::parse(s).ok_or_else(|| {
+            format!("unknown network `{s}`: expected mainnet, testnet, signet or regtest")
+        })
     }
 }

@@ -316,22 +316,6 @@ pub trait Words {
     const WORDS: &'static [&'static str];
 }
 
-impl Words for crate::store::SpeedPolicy {
-    const WORDS: &'static [&'static str] = &crate::store::SpeedPolicy::NAMES;
-}
-
-impl Words for crate::invoice::PaymentStatus {
-    const WORDS: &'static [&'static str] = &["mempool", "confirmed", "replaced", "reorged"];
-}
-
-impl Words for crate::invoice::Status {
-    const WORDS: &'static [&'static str] = &crate::invoice::Status::NAMES;
-}
-
-impl Words for crate::network::Network {
-    const WORDS: &'static [&'static str] = &["mainnet", "testnet", "signet", "regtest"];
-}
-
 /// A list of at most `ITEMS` strings of at most `LEN` bytes each (not trimmed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Strings<const ITEMS: usize, const LEN: usize>(pub Vec<String>);

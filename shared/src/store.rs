@@ -6,6 +6,7 @@ use crate::network::Network;
 use crate::prices::rates::{allowed_currency, parse_currency, Currency};
 use crate::request::{self, Dec, Field, Int, NonEmpty, Patch, Strings, Text, Unknown, Word};
 use crate::wallet::{ScriptType, Wallet};
+use crate::wire::wire_words;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -21,19 +22,14 @@ pub enum SpeedPolicy {
     SixConf,
 }
 
+wire_words!(SpeedPolicy {
+    ZeroConf => "zero_conf",
+    OneConf => "one_conf",
+    TwoConf => "two_conf",
+    SixConf => "six_conf",
+});
+
 impl SpeedPolicy {
-    pub const NAMES: [&'static str; 4] = ["zero_conf", "one_conf", "two_conf", "six_conf"];
-
-    pub fn parse(s: &str) -> Option<SpeedPolicy> {
-        Some(match s {
-            "zero_conf" => SpeedPolicy::ZeroConf,
-            "one_conf" => SpeedPolicy::OneConf,
-            "two_conf" => SpeedPolicy::TwoConf,
-            "six_conf" => SpeedPolicy::SixConf,
-            _ => return None,
-        })
-    }
-
     pub fn confirmations(self) -> u32 {
         match self {
             SpeedPolicy::ZeroConf => 0,

@@ -22,6 +22,7 @@ use crate::store::{SpeedPolicy, Store};
 use crate::table::{
     encode_cursor, Cond, Index, Item, NamedTx, Query, SortKey, TableError, TxFailed, TxOp,
 };
+use crate::wire::wire_words;
 use bitcoin::Amount;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -250,9 +251,11 @@ pub enum SortBy {
     Amount,
 }
 
-impl request::Words for SortBy {
-    const WORDS: &'static [&'static str] = &["created_at", "updated_at", "amount"];
-}
+wire_words!(SortBy {
+    CreatedAt => "created_at",
+    UpdatedAt => "updated_at",
+    Amount => "amount",
+});
 
 /// Ascending or descending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -262,9 +265,10 @@ pub enum SortOrder {
     Desc,
 }
 
-impl request::Words for SortOrder {
-    const WORDS: &'static [&'static str] = &["asc", "desc"];
-}
+wire_words!(SortOrder {
+    Asc => "asc",
+    Desc => "desc",
+});
 
 /// The query of `GET /v1/invoices`.
 #[derive(Debug, Default, Deserialize)]
@@ -628,9 +632,10 @@ pub enum MarkStatus {
     Invalid,
 }
 
-impl request::Words for MarkStatus {
-    const WORDS: &'static [&'static str] = &["completed", "invalid"];
-}
+wire_words!(MarkStatus {
+    Completed => "completed",
+    Invalid => "invalid",
+});
 
 impl TryFrom<MarkRequest> for Change {
     type Error = ApiError;

@@ -4,6 +4,7 @@
 
 use crate::chain::sim::SimChain;
 use crate::error::{ApiError, FieldErrors};
+use crate::events::EventKind;
 use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::Sats;
 use crate::http::Response;
@@ -303,9 +304,10 @@ pub async fn simulate_webhook(cx: Ctx<'_>) -> Result<Response, ApiError> {
     // The event that status sends, from the lifecycle's one table; a new
     // invoice announces itself, a refund is a payment event.
     let kind = match status {
-        Status::New => "invoice.created",
-        Status::Refunded => "payment.refunded",
-        other => crate::invoice::lifecycle::status_event(other).unwrap_or("invoice.updated"),
+        Status::New => EventKind::InvoiceCreated.as_str(),
+        Status::Refunded => EventKind::PaymentRefunded.as_str(),
+        other => crate::invoice::lifecycle::status_event(other)
+            .unwrap_or(EventKind::InvoiceUpdated.as_str()),
     };
     let mut invoice = inv.to_json(&cx.app.config.public_url);
     invoice["status"] = json!(status);

@@ -5,6 +5,7 @@
 
 use super::{Flag, Invoice, Payment, PaymentStatus, Refund, RefundStatus, Status};
 use crate::clock::{parse_rfc3339, rfc3339};
+use crate::events::EventKind;
 use crate::store::SpeedPolicy;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -403,25 +404,25 @@ fn diff(old: &Invoice, new: &Invoice) -> Vec<EventSpec> {
     for p in &new.payments {
         let before = old.payments.iter().find(|q| q.id == p.id);
         if before.is_none() && p.counts() {
-            events.push(ev("payment.received", Some(p), None));
+            events.push(ev(EventKind::PaymentReceived.as_str(), Some(p), None));
         }
         if new.confirmed_payments.contains(&p.id) && !old.confirmed_payments.contains(&p.id) {
-            events.push(ev("payment.confirmed", Some(p), None));
+            events.push(ev(EventKind::PaymentConfirmed.as_str(), Some(p), None));
         }
     }
     for r in &new.refunds {
         let before = old.refunds.iter().find(|q| q.id == r.id);
         if r.status == RefundStatus::Sent && before.is_none_or(|b| b.status != RefundStatus::Sent) {
-            events.push(ev("payment.refunded", None, Some(r)));
+            events.push(ev(EventKind::PaymentRefunded.as_str(), None, Some(r)));
         }
     }
     if new.status != old.status {
-        events.push(ev("invoice.updated", None, None));
+        events.push(ev(EventKind::InvoiceUpdated.as_str(), None, None));
         if let Some(kind) = status_event(new.status) {
             events.push(ev(kind, None, None));
         }
     } else if new.flags != old.flags {
-        events.push(ev("invoice.updated", None, None));
+        events.push(ev(EventKind::InvoiceUpdated.as_str(), None, None));
     }
     events
 }
@@ -449,15 +450,16 @@ pub fn next_check(inv: &Invoice, now: OffsetDateTime) -> Option<OffsetDateTime> 
 /// The specific event a change *to* `status` sends besides `invoice.updated`
 /// (the one table of status -> event type; `None`: only `invoice.updated`).
 pub fn status_event(status: Status) -> Option<&'static str> {
-    match status {
-        Status::Pending => Some("invoice.paid"),
-        Status::Completed => Some("invoice.completed"),
-        Status::Expired => Some("invoice.expired"),
-        Status::Cancelled => Some("invoice.cancelled"),
-        Status::PaidPartial => Some("invoice.underpaid"),
-        Status::Invalid => Some("invoice.invalid"),
-        Status::New | Status::Refunded | Status::Archived => None,
-    }
+    let kind = match status {
+        Status::Pending => EventKind::InvoicePaid,
+        Status::Completed => EventKind::InvoiceCompleted,
+        Status::Expired => EventKind::InvoiceExpired,
+        Status::Cancelled => EventKind::InvoiceCancelled,
+        Status::PaidPartial => EventKind::InvoiceUnderpaid,
+        Status::Invalid => EventKind::InvoiceInvalid,
+        Status::New | Status::Refunded | Status::Archived => return None,
+    };
+    Some(kind.as_str())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub use creation::{create, InvoiceError, NewInvoice};
 use crate::money::{amount_to_btc_string, fiat_decimals};
 use crate::network::Network;
 use crate::store::SpeedPolicy;
+use crate::wire::wire_words;
 use bitcoin::Amount;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -31,49 +32,19 @@ pub enum Status {
     Refunded,
 }
 
+wire_words!(Status {
+    New => "new",
+    PaidPartial => "paid_partial",
+    Pending => "pending",
+    Completed => "completed",
+    Expired => "expired",
+    Cancelled => "cancelled",
+    Invalid => "invalid",
+    Archived => "archived",
+    Refunded => "refunded",
+});
+
 impl Status {
-    pub const NAMES: [&'static str; 9] = [
-        "new",
-        "paid_partial",
-        "pending",
-        "completed",
-        "expired",
-        "cancelled",
-        "invalid",
-        "archived",
-        "refunded",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::New => "new",
-            Status::PaidPartial => "paid_partial",
-            Status::Pending => "pending",
-            Status::Completed => "completed",
-            Status::Expired => "expired",
-            Status::Cancelled => "cancelled",
-            Status::Invalid => "invalid",
-            Status::Archived => "archived",
-            Status::Refunded => "refunded",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::NAMES.iter().position(|n| *n == s).map(|i| {
-            [
-                Status::New,
-                Status::PaidPartial,
-                Status::Pending,
-                Status::Completed,
-                Status::Expired,
-                Status::Cancelled,
-                Status::Invalid,
-                Status::Archived,
-                Status::Refunded,
-            ][i]
-        })
-    }
-
     /// Seed 000's words (WebSocket messages).
     pub fn seed_word(self) -> &'static str {
         match self {
@@ -112,6 +83,13 @@ pub enum PaymentStatus {
     /// Its block left the best chain; back in the mempool.
     Reorged,
 }
+
+wire_words!(PaymentStatus {
+    Mempool => "mempool",
+    Confirmed => "confirmed",
+    Replaced => "replaced",
+    Reorged => "reorged",
+});
 
 /// An on-chain payment to the invoice's address (one output).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use super::{Invoice, InvoiceError, Payment};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::error::ApiError;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::handlers::ctx::IdempotencyLease;
 use crate::http::Response;
 use crate::records::{from_item, to_item};
@@ -92,7 +92,7 @@ pub fn event_ops(app: &App, inv: &Invoice, change: &Change, now: OffsetDateTime)
 /// The `invoice.created` event of a new invoice.
 pub fn created_event(app: &App, inv: &Invoice, now: OffsetDateTime) -> Event {
     Event::new(
-        "invoice.created",
+        EventKind::InvoiceCreated.as_str(),
         &inv.store_id,
         Some(&inv.id),
         json!({ "invoice": inv.to_json(&app.config.public_url) }),
@@ -170,7 +170,7 @@ pub async fn save_change(
             let detected = change
                 .events
                 .iter()
-                .filter(|e| e.kind == "payment.received")
+                .filter(|e| e.kind == EventKind::PaymentReceived.as_str())
                 .count();
             if detected > 0 {
                 crate::metrics::count(&[(crate::metrics::PAYMENTS_DETECTED, detected as u64)]);

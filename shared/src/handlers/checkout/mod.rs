@@ -19,6 +19,7 @@ use crate::money::amount_to_btc_string;
 use crate::records::from_item;
 use crate::request::{self, Field, Unknown, Word};
 use crate::schema;
+use crate::wire::wire_words;
 use bitcoin::{Amount, Transaction, Txid};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -77,9 +78,10 @@ pub enum QrFormat {
     Png,
 }
 
-impl request::Words for QrFormat {
-    const WORDS: &'static [&'static str] = &["svg", "png"];
-}
+wire_words!(QrFormat {
+    Svg => "svg",
+    Png => "png",
+});
 
 /// A checked QR request: the data, format and size in pixels (if chosen).
 #[derive(Debug, Clone, PartialEq)]

@@ -476,16 +476,13 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime, websocket_url: Option<&str>)
     ));
 
     let mut messages = Map::new();
-    for k in [
-        "pending",
-        "completed",
-        "expired",
-        "cancelled",
-        "invalid",
-        "refunded",
-        "archived",
-        "unknown",
-    ] {
+    // A panel for every status that takes no payment, and for one the page
+    // does not know.
+    let closed = Status::ALL
+        .iter()
+        .filter(|s| !matches!(s, Status::New | Status::PaidPartial))
+        .map(|s| s.as_str());
+    for k in closed.chain(["unknown"]) {
         let (title, text, tone) = message(k, store);
         messages.insert(
             k.into(),
