@@ -1,7 +1,7 @@
 //! The `Table` port: one item-level key-value table with a partition key
 //! (`pk`), a sort key (`sk`), two sparse global secondary indexes
 //! (`gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`) and a TTL attribute (`ttl`, epoch
-//! seconds). Key design lives above this port (see `crate::keys`); the two
+//! seconds). Key design lives above this port (see `crate::schema`); the two
 //! engines below it (DynamoDB, and SQLite as the embedded engine) have the
 //! same semantics, checked by one contract suite (`contract`).
 
