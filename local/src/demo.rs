@@ -5,6 +5,7 @@ use satsgate::app::App;
 use satsgate::clock::rfc3339;
 use satsgate::handlers::stores::store_item;
 use satsgate::ids::{new_id, IdKind};
+use satsgate::schema;
 use satsgate::store::StoreSettings;
 use satsgate::table::{Cond, Key, TxOp};
 use serde_json::json;
@@ -21,7 +22,7 @@ pub struct Demo {
 }
 
 fn marker() -> Key {
-    satsgate::schema::demo_marker()
+    schema::demo_marker()
 }
 
 /// Create the demo account and a regtest store, once per data dir.
@@ -47,8 +48,8 @@ pub async fn ensure_demo(app: &App) -> Result<Option<Demo>, String> {
     let (key, store_key) =
         ApiKeyRecord::new(&account.id, Some(&store), Some("demo".into()), vec![], now);
     let mut marker_item = satsgate::table::Item::new();
-    marker_item.insert("pk".into(), json!(marker().pk));
-    marker_item.insert("sk".into(), json!(marker().sk));
+    marker_item.insert(schema::PK.into(), json!(marker().pk));
+    marker_item.insert(schema::SK.into(), json!(marker().sk));
     marker_item.insert("account_id".into(), json!(account.id));
     marker_item.insert("store_id".into(), json!(store.id));
     app.table
