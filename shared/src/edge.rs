@@ -270,8 +270,14 @@ mod tests {
             }
         }
         let listed = route_methods();
-        assert!(table.iter().all(|m| listed.contains(m)), "{table:?} vs {listed:?}");
-        assert!(listed.iter().all(|m| table.contains(m)), "{table:?} vs {listed:?}");
+        assert!(
+            table.iter().all(|m| listed.contains(m)),
+            "{table:?} vs {listed:?}"
+        );
+        assert!(
+            listed.iter().all(|m| table.contains(m)),
+            "{table:?} vs {listed:?}"
+        );
     }
 
     #[test]

@@ -406,6 +406,15 @@ pub trait Table: Send + Sync {
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Item>> {
         None
     }
+    /// The same feed filtered (like a stream's filter criteria) to items
+    /// that are, when the feed reads them, in partition `pk` of `index`;
+    /// the engine need not read or parse the other changes. Subscribers
+    /// still check what they get: an engine may deliver more (the default
+    /// is the unfiltered feed).
+    fn changes_in(&self, index: Index, pk: &str) -> Option<tokio::sync::broadcast::Receiver<Item>> {
+        let _ = (index, pk);
+        self.changes()
+    }
 }
 
 /// Checks every engine applies before a transaction.

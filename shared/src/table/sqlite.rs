@@ -15,26 +15,32 @@
 //!   same transaction. `changes()` tails that table (woken at once by this
 //!   process's commits, and every 100 ms for other processes'), so the feed
 //!   comes from what was committed, not from one process's memory.
+//!   `changes_in(index, pk)` tails it for one index partition (the outbox):
+//!   other changes are skipped in SQL, their items neither read nor parsed.
 //! - Expired items (`ttl` in the past) are hidden from every read and
 //!   condition, as on DynamoDB, and swept from the file about once a minute.
 //! - A data directory still holding the old engine's `table.log` is imported
 //!   on open, in one transaction, and the log is renamed `table.log.imported`.
 //!
 //! rusqlite is synchronous: writes (which may wait for the file's write lock
-//! or an fsync) run on tokio's blocking pool; reads run inline on a free
-//! connection of a small reader pool (WAL readers never wait for writers)
-//! and fall back to the blocking pool when every reader is busy.
+//! or an fsync) go through a channel to one writer thread per table, which
+//! owns the write connection and commits the writes queued at that moment
+//! in one transaction, each in its own savepoint (see `write_loop`); reads
+//! run inline on a free connection of a small reader pool (WAL readers
+//! never wait for writers) and fall back to the blocking pool when every
+//! reader is busy.
 
 use super::*;
 use crate::clock::{Clock, SystemClock};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering as Atomic};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot, watch};
 
 /// The database file in a data directory.
 pub const DB_FILE: &str = "satsgate.db";
@@ -55,6 +61,8 @@ const FEED_BATCH: i64 = 500;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Seconds between sweeps of expired items.
 const SWEEP_EVERY: i64 = 60;
+/// Most queued writes the writer thread commits in one transaction.
+const WRITE_BATCH: usize = 32;
 /// Prepared statements kept per connection (queries build a few dozen
 /// shapes; rusqlite's default of 16 would evict and re-parse them).
 const STATEMENT_CACHE: usize = 64;
@@ -108,16 +116,28 @@ pub struct SqliteTable {
     inner: Arc<Inner>,
 }
 
+/// A feed's filter: None for every change, else the index partition its
+/// items must be in.
+type FeedFilter = Option<(Index, String)>;
+
 struct Inner {
-    writer: Mutex<Connection>,
-    /// Empty in memory: the writer serves reads too.
+    writer: Arc<Writer>,
+    /// Writes for the writer thread; it stops when this is dropped.
+    jobs: mpsc::Sender<Box<dyn WriteJob>>,
+    /// Empty in memory: the writer connection serves reads too.
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     clock: Arc<dyn Clock>,
     path: Option<PathBuf>,
-    /// Woken by each commit of this process (the feed tailer waits on it).
-    committed: tokio::sync::Notify,
-    feed: Mutex<Option<broadcast::Sender<Item>>>,
+    feeds: Mutex<HashMap<FeedFilter, broadcast::Sender<Item>>>,
+}
+
+/// The write connection, shared by the writer thread (the only one that
+/// writes through it) and, in memory, the readers.
+struct Writer {
+    conn: Mutex<Connection>,
+    /// Counts this process's commits (the feed tailers wait on it).
+    committed: watch::Sender<u64>,
     next_sweep: AtomicI64,
 }
 
@@ -189,16 +209,26 @@ impl SqliteTable {
         readers: Vec<Mutex<Connection>>,
         path: Option<PathBuf>,
     ) -> Self {
+        let writer = Arc::new(Writer {
+            conn: Mutex::new(writer),
+            committed: watch::channel(0).0,
+            next_sweep: AtomicI64::new(0),
+        });
+        let (jobs, queue) = mpsc::channel();
+        let thread_writer = writer.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(&thread_writer, queue))
+            .expect("a thread for SQLite writes");
         SqliteTable {
             inner: Arc::new(Inner {
-                writer: Mutex::new(writer),
+                writer,
+                jobs,
                 readers,
                 next_reader: AtomicUsize::new(0),
                 clock: Arc::new(SystemClock),
                 path,
-                committed: tokio::sync::Notify::new(),
-                feed: Mutex::new(None),
-                next_sweep: AtomicI64::new(0),
+                feeds: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -216,43 +246,76 @@ impl SqliteTable {
         self.inner.path.as_deref()
     }
 
-    /// Run `f` on a reader connection: inline on a free one, else on the
-    /// blocking pool.
     async fn read<T, F>(&self, f: F) -> Result<T, TableError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, i64) -> Result<T, TableError> + Send + 'static,
     {
-        let now = self.inner.now();
-        let pool = self.inner.pool();
-        let start = self.inner.next_reader.fetch_add(1, Atomic::Relaxed);
-        for i in 0..pool.len() {
-            if let Some(c) = try_lock(&pool[(start + i) % pool.len()]) {
-                return f(&c, now);
-            }
-        }
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let pool = inner.pool();
-            let c = lock(&pool[start % pool.len()]);
-            f(&c, now)
-        })
-        .await
-        .map_err(|e| TableError::Backend(format!("sqlite reader: {e}")))?
+        read(&self.inner, f).await
     }
 
-    /// Run `f` in one `BEGIN IMMEDIATE` transaction on the blocking pool;
-    /// it commits when `f` returns Ok and rolls back otherwise.
+    /// Run `f` in a write transaction on the writer thread; it commits when
+    /// `f` returns Ok and rolls back otherwise (see `write_loop`).
     async fn write<T, F>(&self, f: F) -> Result<T, TableError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, i64) -> Result<T, TableError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.write_now(f))
-            .await
-            .map_err(|e| TableError::Backend(format!("sqlite writer: {e}")))?
+        let (reply, answer) = oneshot::channel();
+        let job = Pending {
+            f: Some(f),
+            now: self.inner.now(),
+            out: None,
+            reply,
+        };
+        let stopped = || TableError::Backend("sqlite writer thread stopped".into());
+        self.inner.jobs.send(Box::new(job)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
+
+    fn feed(&self, filter: FeedFilter) -> Option<broadcast::Receiver<Item>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let mut feeds = lock(&self.inner.feeds);
+        if let Some(tx) = feeds.get(&filter) {
+            return Some(tx.subscribe());
+        }
+        let after = match self.inner.last_change() {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "no change feed");
+                return None;
+            }
+        };
+        let (tx, rx) = broadcast::channel(4096);
+        feeds.insert(filter.clone(), tx.clone());
+        runtime.spawn(tail(self.inner.clone(), filter, tx, after));
+        Some(rx)
+    }
+}
+
+/// Run `f` on a reader connection: inline on a free one, else on the
+/// blocking pool.
+async fn read<T, F>(inner: &Arc<Inner>, f: F) -> Result<T, TableError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection, i64) -> Result<T, TableError> + Send + 'static,
+{
+    let now = inner.now();
+    let pool = inner.pool();
+    let start = inner.next_reader.fetch_add(1, Atomic::Relaxed);
+    for i in 0..pool.len() {
+        if let Some(c) = try_lock(&pool[(start + i) % pool.len()]) {
+            return f(&c, now);
+        }
+    }
+    let inner = inner.clone();
+    tokio::task::spawn_blocking(move || {
+        let pool = inner.pool();
+        let c = lock(&pool[start % pool.len()]);
+        f(&c, now)
+    })
+    .await
+    .map_err(|e| TableError::Backend(format!("sqlite reader: {e}")))?
 }
 
 impl Inner {
@@ -262,66 +325,10 @@ impl Inner {
 
     fn pool(&self) -> &[Mutex<Connection>] {
         if self.readers.is_empty() {
-            std::slice::from_ref(&self.writer)
+            std::slice::from_ref(&self.writer.conn)
         } else {
             &self.readers
         }
-    }
-
-    fn write_now<T>(
-        &self,
-        f: impl FnOnce(&Connection, i64) -> Result<T, TableError>,
-    ) -> Result<T, TableError> {
-        let now = self.now();
-        let c = lock(&self.writer);
-        // Cached statements: rusqlite's `Transaction` would parse `BEGIN
-        // IMMEDIATE` and `COMMIT` again for every write.
-        if !c.is_autocommit() {
-            // A write that panicked mid-transaction left it open.
-            c.prepare_cached("ROLLBACK")?.execute([])?;
-        }
-        c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        let committed = f(&c, now).and_then(|out| {
-            c.prepare_cached("COMMIT")?.execute([])?;
-            Ok(out)
-        });
-        let out = match committed {
-            Ok(out) => out,
-            Err(e) => {
-                if !c.is_autocommit() {
-                    if let Err(r) = c.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([])) {
-                        tracing::error!(error = %r, "rolling back a failed write");
-                    }
-                }
-                return Err(e);
-            }
-        };
-        self.committed.notify_one();
-        if now >= self.next_sweep.load(Atomic::Relaxed) {
-            self.next_sweep.store(now + SWEEP_EVERY, Atomic::Relaxed);
-            sweep_expired(&c, now);
-        }
-        Ok(out)
-    }
-
-    /// Committed changes after `seq`: (seq, the item as it is now; None if
-    /// it was deleted or expired since).
-    fn changes_after(&self, seq: i64, now: i64) -> Result<Vec<(i64, Option<Item>)>, TableError> {
-        let c = lock(&self.pool()[0]);
-        let mut stmt = c.prepare_cached(
-            "SELECT c.seq, i.item FROM changes c
-             LEFT JOIN items i ON i.pk = c.pk AND i.sk = c.sk AND (i.ttl IS NULL OR i.ttl > ?2)
-             WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![seq, now, FEED_BATCH], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, text) = row?;
-            out.push((seq, text.as_deref().map(parse_item).transpose()?));
-        }
-        Ok(out)
     }
 
     fn last_change(&self) -> Result<i64, TableError> {
@@ -331,6 +338,191 @@ impl Inner {
                 r.get(0)
             })?,
         )
+    }
+}
+
+/// A write waiting for the writer thread, with its caller's answer.
+trait WriteJob: Send {
+    /// The caller's clock reading (expiry is judged at it).
+    fn now(&self) -> i64;
+    /// Run the write inside the open transaction; true if it succeeded
+    /// (its writes are to be kept). The outcome waits for `finish`.
+    fn run(&mut self, c: &Connection) -> bool;
+    /// Answer the caller, once the transaction's fate is known.
+    fn finish(self: Box<Self>, committed: Result<(), TableError>);
+}
+
+struct Pending<T, F> {
+    f: Option<F>,
+    now: i64,
+    out: Option<Result<T, TableError>>,
+    reply: oneshot::Sender<Result<T, TableError>>,
+}
+
+impl<T, F> WriteJob for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection, i64) -> Result<T, TableError> + Send,
+{
+    fn now(&self) -> i64 {
+        self.now
+    }
+
+    fn run(&mut self, c: &Connection) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        let now = self.now;
+        // A panicking write fails alone (its writes are rolled back) and
+        // the thread goes on serving the others.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c, now)))
+            .unwrap_or_else(|_| Err(TableError::Backend("sqlite write panicked".into())));
+        let ok = out.is_ok();
+        self.out = Some(out);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), TableError>) {
+        let out = match (self.out, committed) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (_, Err(e)) => Err(e),
+            (None, Ok(())) => Err(TableError::Backend("sqlite write was not run".into())),
+        };
+        let _ = self.reply.send(out);
+    }
+}
+
+fn exec(c: &Connection, sql: &str) -> Result<(), TableError> {
+    // Cached statements: rusqlite's `Transaction` would parse `BEGIN
+    // IMMEDIATE` and `COMMIT` again for every write.
+    c.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// The writer thread: takes the queued writes (up to `WRITE_BATCH`) and
+/// runs them in one `BEGIN IMMEDIATE` transaction, each inside its own
+/// savepoint, so a write whose condition fails (or that fails otherwise) is
+/// rolled back alone and the others keep theirs; one `COMMIT` (one WAL
+/// append, one fsync with `SATSGATE_FSYNC=1`) then makes them durable
+/// together, and only after it is each caller answered. If the database
+/// itself fails the transaction (the commit, or an I/O error that rolls it
+/// all back), every write of the batch fails and none is applied, as if
+/// each caller's own commit had failed. Ends when the table is dropped.
+fn write_loop(w: &Writer, queue: mpsc::Receiver<Box<dyn WriteJob>>) {
+    let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(WRITE_BATCH);
+    while let Ok(first) = queue.recv() {
+        batch.push(first);
+        while batch.len() < WRITE_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let c = lock(&w.conn);
+        let (committed, wrote) = match write_batch(&c, &mut batch) {
+            Ok(wrote) => (Ok(()), wrote),
+            Err(e) => {
+                if !c.is_autocommit() {
+                    if let Err(r) = exec(&c, "ROLLBACK") {
+                        tracing::error!(error = %r, "rolling back a failed write");
+                    }
+                }
+                (Err(e), false)
+            }
+        };
+        let now = batch.iter().map(|j| j.now()).max().unwrap_or(0);
+        if wrote {
+            w.committed.send_modify(|n| *n += 1);
+        }
+        for job in batch.drain(..) {
+            job.finish(committed.clone());
+        }
+        if wrote && now >= w.next_sweep.load(Atomic::Relaxed) {
+            w.next_sweep.store(now + SWEEP_EVERY, Atomic::Relaxed);
+            sweep_expired(&c, now);
+        }
+    }
+}
+
+/// Run `batch` in one transaction (see `write_loop`); whether anything was
+/// committed.
+fn write_batch(c: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<bool, TableError> {
+    if !c.is_autocommit() {
+        // A transaction left open by an earlier failure.
+        exec(c, "ROLLBACK")?;
+    }
+    exec(c, "BEGIN IMMEDIATE")?;
+    // One write needs no savepoint: its failure rolls back the transaction.
+    let savepoints = batch.len() > 1;
+    let mut kept = 0;
+    for job in batch.iter_mut() {
+        if savepoints {
+            exec(c, "SAVEPOINT w")?;
+        }
+        let ok = job.run(c);
+        if c.is_autocommit() {
+            return Err(TableError::Backend(
+                "sqlite rolled back the write transaction".into(),
+            ));
+        }
+        if savepoints {
+            if !ok {
+                exec(c, "ROLLBACK TO w")?;
+            }
+            exec(c, "RELEASE w")?;
+        }
+        kept += usize::from(ok);
+    }
+    if kept == 0 {
+        exec(c, "ROLLBACK")?;
+        return Ok(false);
+    }
+    exec(c, "COMMIT")?;
+    Ok(true)
+}
+
+/// Committed changes after `seq`: (seq, the item as it is now; None if it
+/// was deleted or expired since, or is not in the filter's partition).
+fn changes_after(
+    c: &Connection,
+    seq: i64,
+    now: i64,
+    filter: &FeedFilter,
+) -> Result<Vec<(i64, Option<Item>)>, TableError> {
+    let rows = |stmt: &mut rusqlite::CachedStatement<'_>, args: &[&dyn rusqlite::ToSql]| {
+        let mut out = Vec::new();
+        let rows = stmt.query_map(args, |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        for row in rows {
+            let (seq, text) = row?;
+            out.push((seq, text.as_deref().map(parse_item).transpose()?));
+        }
+        Ok::<_, TableError>(out)
+    };
+    match filter {
+        None => rows(
+            &mut c.prepare_cached(
+                "SELECT c.seq, i.item FROM changes c
+                 LEFT JOIN items i ON i.pk = c.pk AND i.sk = c.sk AND (i.ttl IS NULL OR i.ttl > ?2)
+                 WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?3",
+            )?,
+            params![seq, now, FEED_BATCH],
+        ),
+        // Rows outside the partition come back without their item, so they
+        // are neither read nor parsed, and the feed still moves past them.
+        Some((ix, pk)) => rows(
+            &mut c.prepare_cached(&format!(
+                "SELECT c.seq, i.item FROM changes c
+                 LEFT JOIN items i ON i.pk = c.pk AND i.sk = c.sk AND (i.ttl IS NULL OR i.ttl > ?2)
+                     AND +i.{ipk} = ?4 AND +i.{isk} IS NOT NULL
+                 WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?3",
+                ipk = ix.pk_attr(),
+                isk = ix.sk_attr()
+            ))?,
+            params![seq, now, FEED_BATCH, pk],
+        ),
     }
 }
 
@@ -346,23 +538,23 @@ fn sweep_expired(c: &Connection, now: i64) {
     }
 }
 
-/// The feed: tail `changes` and broadcast each changed item until nobody
-/// listens any more.
-async fn tail(inner: Arc<Inner>, tx: broadcast::Sender<Item>, mut after: i64) {
+/// A feed: tail `changes` and broadcast each changed item (that passes
+/// `filter`) until nobody listens any more.
+async fn tail(inner: Arc<Inner>, filter: FeedFilter, tx: broadcast::Sender<Item>, mut after: i64) {
+    let mut commits = inner.writer.committed.subscribe();
     loop {
         if tx.receiver_count() == 0 {
-            let mut feed = lock(&inner.feed);
+            let mut feeds = lock(&inner.feeds);
             if tx.receiver_count() == 0 {
-                *feed = None;
+                feeds.remove(&filter);
                 return;
             }
         }
-        let reader = inner.clone();
-        let now = inner.now();
-        let got = tokio::task::spawn_blocking(move || reader.changes_after(after, now)).await;
+        let wanted = filter.clone();
+        let got = read(&inner, move |c, now| changes_after(c, after, now, &wanted)).await;
         let mut full = false;
         match got {
-            Ok(Ok(rows)) => {
+            Ok(rows) => {
                 full = rows.len() as i64 == FEED_BATCH;
                 for (seq, item) in rows {
                     after = seq;
@@ -371,12 +563,11 @@ async fn tail(inner: Arc<Inner>, tx: broadcast::Sender<Item>, mut after: i64) {
                     }
                 }
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "reading the change feed"),
-            Err(e) => tracing::warn!(error = %e, "change feed reader stopped"),
+            Err(e) => tracing::warn!(error = %e, "reading the change feed"),
         }
         if !full {
             tokio::select! {
-                _ = inner.committed.notified() => {}
+                _ = commits.changed() => {}
                 _ = tokio::time::sleep(FEED_POLL) => {}
             }
         }
@@ -695,22 +886,13 @@ impl Table for SqliteTable {
     /// read back from the `changes` table; each is the item's image when
     /// the feed reads it. Starts after the newest change at subscription.
     fn changes(&self) -> Option<broadcast::Receiver<Item>> {
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let mut feed = lock(&self.inner.feed);
-        if let Some(tx) = feed.as_ref() {
-            return Some(tx.subscribe());
-        }
-        let after = match self.inner.last_change() {
-            Ok(seq) => seq,
-            Err(e) => {
-                tracing::warn!(error = %e, "no change feed");
-                return None;
-            }
-        };
-        let (tx, rx) = broadcast::channel(4096);
-        *feed = Some(tx.clone());
-        runtime.spawn(tail(self.inner.clone(), tx, after));
-        Some(rx)
+        self.feed(None)
+    }
+
+    /// The feed of the items in `index` partition `pk` only: the others'
+    /// changes are skipped in SQL, neither read nor parsed.
+    fn changes_in(&self, index: Index, pk: &str) -> Option<broadcast::Receiver<Item>> {
+        self.feed(Some((index, pk.to_string())))
     }
 }
 
@@ -812,7 +994,7 @@ mod tests {
         let got = t.get(&Key::new("disk#occ", "doc")).await.unwrap().unwrap();
         assert_eq!(got["count"].as_i64(), Some(10), "state survives a reopen");
         assert!(t.get(&Key::new("disk#tx", "m0")).await.unwrap().is_none());
-        let mode: String = lock(&t.inner.writer)
+        let mode: String = lock(&t.inner.writer.conn)
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
@@ -823,7 +1005,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn index_queries_use_the_partial_indexes() {
         let t = SqliteTable::in_memory();
-        let c = lock(&t.inner.writer);
+        let c = lock(&t.inner.writer.conn);
         let q = Query::index(Index::Gsi2, "WATCH").sk(SortKey::Lt("2030".into()));
         let mut args = vec![SqlValue::Text("WATCH".into()), SqlValue::Integer(0)];
         let mut sql = "EXPLAIN QUERY PLAN SELECT item FROM items WHERE gsi2pk = ?1 \
@@ -879,6 +1061,143 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// Writes queued behind a busy writer are committed together, and each
+    /// stays atomic on its own: a failed condition (a put's, or one
+    /// operation of a transaction) rolls back that write only.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn queued_writes_share_a_commit_and_fail_alone() {
+        let dir = temp_dir("sqlite-batch");
+        let t = Arc::new(SqliteTable::open(&dir).unwrap());
+        t.put(item(json!({"pk": "b", "sk": "taken"})), None)
+            .await
+            .unwrap();
+        let commits_before = *t.inner.writer.committed.borrow();
+        // Hold the write connection: the writes below queue up behind it.
+        let held = lock(&t.inner.writer.conn);
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..24 {
+            let t = t.clone();
+            writes.spawn(async move {
+                let got = match i % 3 {
+                    0 => {
+                        t.put(
+                            item(json!({"pk": "b", "sk": "taken", "n": i})),
+                            Some(Cond::NotExists),
+                        )
+                        .await
+                    }
+                    1 => {
+                        t.transact(vec![
+                            TxOp::Put {
+                                item: item(json!({"pk": "b", "sk": format!("tx{i}")})),
+                                cond: None,
+                            },
+                            TxOp::Check {
+                                key: Key::new("b", "missing"),
+                                cond: Cond::Exists,
+                            },
+                        ])
+                        .await
+                    }
+                    _ => {
+                        t.put(
+                            item(json!({"pk": "b", "sk": format!("ok{i}")})),
+                            Some(Cond::NotExists),
+                        )
+                        .await
+                    }
+                };
+                (i, got)
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(held);
+        while let Some(done) = writes.join_next().await {
+            let (i, got) = done.unwrap();
+            match i % 3 {
+                0 => assert_eq!(got, Err(TableError::ConditionFailed { op: None })),
+                1 => assert_eq!(got, Err(TableError::ConditionFailed { op: Some(1) })),
+                _ => assert_eq!(got, Ok(()), "write {i}"),
+            }
+        }
+        let page = t.query(Query::table("b")).await.unwrap();
+        let mut sks: Vec<&str> = page.items.iter().map(|i| s(i, SK).unwrap()).collect();
+        sks.sort();
+        let mut want: Vec<String> = (0..24)
+            .filter(|i| i % 3 == 2)
+            .map(|i| format!("ok{i}"))
+            .collect();
+        want.push("taken".into());
+        want.sort();
+        assert_eq!(
+            sks, want,
+            "the failed writes left nothing, the others all landed"
+        );
+        let taken = t.get(&Key::new("b", "taken")).await.unwrap().unwrap();
+        assert!(
+            !taken.contains_key("n"),
+            "the failed puts did not overwrite"
+        );
+        let commits = *t.inner.writer.committed.borrow() - commits_before;
+        assert!(
+            (1..8).contains(&commits),
+            "8 successful writes queued together took {commits} commits"
+        );
+        // What was committed together is durable for another connection.
+        let other = SqliteTable::open(&dir).unwrap();
+        assert_eq!(other.query(Query::table("b")).await.unwrap().items.len(), 9);
+        drop((t, other));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A feed of one index partition delivers the items in it, from this
+    /// handle and from another on the same file, and skips the rest
+    /// (items outside it, and an item once it has left it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_partition_feed_delivers_only_items_in_the_partition() {
+        let dir = temp_dir("sqlite-feed-in");
+        let a = SqliteTable::open(&dir).unwrap();
+        let b = SqliteTable::open(&dir).unwrap();
+        let mut feed = a.changes_in(Index::Gsi2, "BOX").expect("a change feed");
+        let mut all = a.changes().expect("the unfiltered feed too");
+        let boxed =
+            |sk: &str, part: &str| item(json!({"pk": "f", "sk": sk, "gsi2pk": part, "gsi2sk": sk}));
+        a.put(boxed("1", "BOX"), None).await.unwrap();
+        b.put(boxed("2", "OTHER"), None).await.unwrap();
+        a.put(item(json!({"pk": "f", "sk": "3"})), None)
+            .await
+            .unwrap();
+        b.put(boxed("4", "BOX"), None).await.unwrap();
+        // Leaves the partition: its change is not delivered.
+        a.update(
+            &Key::new("f", "1"),
+            Update::new().remove("gsi2pk").remove("gsi2sk"),
+            None,
+        )
+        .await
+        .unwrap();
+        a.put(boxed("5", "BOX"), None).await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            let next = tokio::time::timeout(Duration::from_secs(5), all.recv()).await;
+            let item = next.expect("the unfiltered feed has every change").unwrap();
+            got.push(s(&item, SK).unwrap().to_string());
+        }
+        assert_eq!(got, ["1", "2", "3", "4", "1", "5"]);
+        let mut got = Vec::new();
+        while got.last().map(String::as_str) != Some("5") {
+            let next = tokio::time::timeout(Duration::from_secs(5), feed.recv()).await;
+            let item = next.expect("the partition feed goes on").unwrap();
+            assert_eq!(s(&item, "gsi2pk"), Some("BOX"), "{item:?}");
+            got.push(s(&item, SK).unwrap().to_string());
+        }
+        // Item 1 had left the partition by the time the feed read it, or not.
+        got.retain(|sk| sk != "1");
+        assert_eq!(got, ["4", "5"]);
+        drop((a, b, feed, all));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn expired_items_are_swept_from_the_file() {
         let t = SqliteTable::in_memory();
@@ -886,14 +1205,14 @@ mod tests {
         t.put(item(json!({"pk": "t", "sk": "old", "ttl": now - 5})), None)
             .await
             .unwrap();
-        t.inner.next_sweep.store(0, Atomic::Relaxed);
+        t.inner.writer.next_sweep.store(0, Atomic::Relaxed);
         t.put(
             item(json!({"pk": "t", "sk": "new", "ttl": now + 3600})),
             None,
         )
         .await
         .unwrap();
-        let rows: i64 = lock(&t.inner.writer)
+        let rows: i64 = lock(&t.inner.writer.conn)
             .query_row("SELECT COUNT(*) FROM items WHERE pk = 't'", [], |r| {
                 r.get(0)
             })

@@ -4,8 +4,11 @@
 //!
 //! - `run_fanout`: sweeps the OUTBOX index at start (events written before a
 //!   crash or stop), then fans out each event item from the table's change
-//!   feed as it is committed, and sweeps again every `sweep_every` (a
-//!   lagging feed, or an engine without one, e.g. DynamoDB). One task, so
+//!   feed as it is committed (this process's commits and other processes'
+//!   on the same file alike), and sweeps again every `sweep_every`: with a
+//!   feed, only events older than `FEED_GRACE` (ones the feed missed: a
+//!   failed fan-out, a lagging feed), so the sweep does not repeat the
+//!   feed's work; without one (e.g. DynamoDB), every event. One task, so
 //!   events are fanned out one at a time in commit order.
 //! - `run_dispatcher`: receives batches from `app.queue` and hands each
 //!   message to the worker of its target (endpoint or invoice URL): one
@@ -18,7 +21,7 @@ use crate::app::App;
 use crate::events::{Event, OUTBOX};
 use crate::queue::{Message, MAX_BATCH};
 use crate::schema;
-use crate::table::s;
+use crate::table::{s, Index};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,10 +33,15 @@ use tokio::sync::broadcast::error::RecvError;
 pub const LOCAL_VISIBILITY: Duration = Duration::from_secs(60);
 /// Most messages held by local workers at once.
 const MAX_IN_FLIGHT: usize = 200;
+/// With a change feed, the periodic sweep leaves events younger than this
+/// to the feed (which delivers within its 100 ms poll of other processes'
+/// commits, and at once for this process's).
+pub const FEED_GRACE: Duration = Duration::from_secs(5);
 
 /// The local fan-out loop (never returns; abort the task to stop it).
 pub async fn run_fanout(app: Arc<App>, sweep_every: Duration) {
-    let mut feed = app.table.changes();
+    // Only items in the outbox: the engine need not read the others.
+    let mut feed = app.table.changes_in(Index::Gsi2, OUTBOX);
     let mut recent = Recent::new(4096);
     if let Err(e) = sweep_outbox(&app, None).await {
         tracing::warn!(error = %e, "outbox sweep at start failed");
@@ -72,7 +80,8 @@ pub async fn run_fanout(app: Arc<App>, sweep_every: Duration) {
                 Some(Err(RecvError::Closed)) | None => feed = None,
             },
             _ = tick.tick() => {
-                if let Err(e) = sweep_outbox(&app, None).await {
+                let min_age = feed.is_some().then_some(FEED_GRACE);
+                if let Err(e) = sweep_outbox(&app, min_age).await {
                     tracing::warn!(error = %e, "outbox sweep failed");
                 }
             }
