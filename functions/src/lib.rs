@@ -76,7 +76,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// Serve the route `row`, with the adapters of `W`.
 pub async fn serve_route<W: Wiring>(row: &'static Route) -> Result<(), Error> {
-    let app = init::<W>().await?;
+    serve_row(init::<W>().await?, row).await
+}
+
+/// Serve `row` with `app` until the runtime stops. Not generic, so it is
+/// compiled once in this crate: a release build does not share generic
+/// code between crates, and each of the 87 binaries would otherwise
+/// compile and optimise its own copy of the Lambda runtime's loop.
+pub async fn serve_row(app: Arc<App>, row: &'static Route) -> Result<(), Error> {
     lambda_http::run(service(satsgate::router::row(app, row))).await
 }
 

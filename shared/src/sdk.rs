@@ -13,7 +13,7 @@ pub fn outbound_client() -> &'static reqwest::Client {
     })
 }
 
-/// A variable the Lambda environment must set (template.yaml).
+/// A variable the Lambda environment must set (see template.yaml).
 pub fn required_env(name: &str) -> Result<String, String> {
     std::env::var(name)
         .ok()
