@@ -92,16 +92,18 @@ impl App {
     /// function's binary links only the adapters it builds. With the
     /// `chain` need, `SANDBOX_CHAIN=1` serves regtest from the sandbox
     /// chain kept in the table, one chain shared by every function instance.
+    /// Each condition reads `W::NEEDS` itself, never a local copy: a local
+    /// would live in the async state machine, where the optimiser no longer
+    /// sees a constant, and every adapter would be linked (measured).
     pub async fn for_lambda<W: Wiring>() -> Result<App, String> {
-        let needs = W::NEEDS;
         let mut config = Config::from_env()?;
         if std::env::var("PRICE_MIN_SOURCES").is_err() {
             config.price_min_sources = 2;
         }
         let table: Arc<dyn Table> = Arc::new(DynamoTable::from_env().await?);
         let mut app = App::without_sandbox(table, Arc::new(SystemClock), config);
-        app.chainless = !needs.chain;
-        if needs.chain {
+        app.chainless = !W::NEEDS.chain;
+        if W::NEEDS.chain {
             app = app.with_live_chains()?;
             if app.config.sandbox_chain {
                 // One chain in the table for every function instance.
@@ -111,22 +113,22 @@ impl App {
                 app = app.with_sim(Arc::new(sim));
             }
         }
-        if needs.exchanges {
+        if W::NEEDS.exchanges {
             app = app.with_live_prices()?;
         }
         // Webhook deliveries go to SQS; a function that does not need the
         // queue gets none and must not enqueue (nothing would read a
         // table-backed queue on AWS).
         use crate::queue::sqs::SqsQueue;
-        app = if needs.queue_consumer {
+        app = if W::NEEDS.queue_consumer {
             app.with_queue(Arc::new(SqsQueue::from_env().await?))
-        } else if needs.queue {
+        } else if W::NEEDS.queue {
             app.with_queue(Arc::new(SqsQueue::sender_from_env().await?))
         } else {
             app.with_queue(Arc::new(crate::queue::Unconfigured))
         };
         // Live WebSocket pushes (WEBSOCKET_CALLBACK_URL; events-fanout).
-        if needs.push {
+        if W::NEEDS.push {
             let push = crate::ws::aws::ApiGatewayPush::from_env(app.table.clone())
                 .await
                 .ok_or("WEBSOCKET_CALLBACK_URL is not set")?;
