@@ -64,6 +64,129 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     )
 }
 
+/// A point in time as records hold it: UTC at millisecond precision (what
+/// storage keeps, so a record read back equals the one written), written
+/// and read as [`rfc3339`]. A record cannot hold an unreadable time: an
+/// item whose time does not parse fails to read as its record.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp(OffsetDateTime);
+
+impl Stamp {
+    /// `t` in UTC, cut to the millisecond.
+    pub fn new(t: OffsetDateTime) -> Stamp {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        let ms = t.unix_timestamp_nanos() / 1_000_000;
+        Stamp(OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).expect("time in range"))
+    }
+
+    /// The time itself.
+    pub fn time(self) -> OffsetDateTime {
+        self.0
+    }
+
+    /// Parse RFC 3339 (any offset, any fraction; cut to the millisecond).
+    pub fn parse(s: &str) -> Result<Stamp, String> {
+        parse_rfc3339(s).map(Stamp::new)
+    }
+}
+
+impl From<OffsetDateTime> for Stamp {
+    fn from(t: OffsetDateTime) -> Stamp {
+        Stamp::new(t)
+    }
+}
+
+impl std::ops::Deref for Stamp {
+    type Target = OffsetDateTime;
+    fn deref(&self) -> &OffsetDateTime {
+        &self.0
+    }
+}
+
+impl std::ops::Add<time::Duration> for Stamp {
+    type Output = Stamp;
+    fn add(self, d: time::Duration) -> Stamp {
+        Stamp::new(self.0 + d)
+    }
+}
+
+impl std::ops::Sub<time::Duration> for Stamp {
+    type Output = Stamp;
+    fn sub(self, d: time::Duration) -> Stamp {
+        Stamp::new(self.0 - d)
+    }
+}
+
+impl std::ops::Sub<OffsetDateTime> for Stamp {
+    type Output = time::Duration;
+    fn sub(self, t: OffsetDateTime) -> time::Duration {
+        self.0 - t
+    }
+}
+
+impl std::ops::Sub<Stamp> for Stamp {
+    type Output = time::Duration;
+    fn sub(self, t: Stamp) -> time::Duration {
+        self.0 - t.0
+    }
+}
+
+impl PartialEq<OffsetDateTime> for Stamp {
+    fn eq(&self, other: &OffsetDateTime) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialOrd<OffsetDateTime> for Stamp {
+    fn partial_cmp(&self, other: &OffsetDateTime) -> Option<std::cmp::Ordering> {
+        self.0.partial_cmp(other)
+    }
+}
+
+impl PartialEq<Stamp> for OffsetDateTime {
+    fn eq(&self, other: &Stamp) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialOrd<Stamp> for OffsetDateTime {
+    fn partial_cmp(&self, other: &Stamp) -> Option<std::cmp::Ordering> {
+        self.partial_cmp(&other.0)
+    }
+}
+
+impl From<Stamp> for serde_json::Value {
+    /// As stored: the [`rfc3339`] string (for updates and conditions).
+    fn from(s: Stamp) -> serde_json::Value {
+        serde_json::Value::String(rfc3339(s.0))
+    }
+}
+
+impl std::fmt::Display for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&rfc3339(self.0))
+    }
+}
+
+impl std::fmt::Debug for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&rfc3339(self.0))
+    }
+}
+
+impl serde::Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Stamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Stamp, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Stamp::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Parse RFC 3339 (any offset, any fraction).
 pub fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
@@ -126,6 +249,19 @@ mod tests {
         let t2 = parse_rfc3339("2026-11-22T03:02:03+02:00").unwrap();
         assert_eq!(rfc3339(t2), "2026-11-22T01:02:03.000Z");
         assert!(parse_rfc3339("2026-11-22").is_err());
+    }
+
+    #[test]
+    fn a_stamp_reads_back_equal_and_refuses_what_is_not_a_time() {
+        let t = parse_rfc3339("2026-11-22T03:02:03.456789+02:00").unwrap();
+        let s = Stamp::new(t);
+        let json = serde_json::to_value(s).unwrap();
+        assert_eq!(json, serde_json::json!("2026-11-22T01:02:03.456Z"));
+        let back: Stamp = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+        assert!(s < t && s + time::Duration::milliseconds(1) > t);
+        assert!(serde_json::from_value::<Stamp>(serde_json::json!("soon")).is_err());
+        assert!(serde_json::from_value::<Stamp>(serde_json::json!(17)).is_err());
     }
 
     #[test]

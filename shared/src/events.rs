@@ -7,12 +7,12 @@
 //! gsi2 `OUTBOX` / `<evt id>` marks events not yet handed to fan-out (the
 //! fan-out removes `gsi2pk` once every delivery is enqueued).
 
-use crate::clock::rfc3339;
+use crate::clock::Stamp;
 use crate::ids::{new_id, IdKind};
 use crate::records::to_item;
 use crate::schema;
 use crate::table::{Cond, Item, Key, TxOp};
-use crate::wire::wire_words;
+use crate::wire::{wire_serde, wire_words};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -30,6 +30,12 @@ pub enum EventKind {
     PaymentReceived,
     PaymentConfirmed,
     PaymentRefunded,
+    /// New prices, pushed to WebSocket subscribers only (store `_prices`);
+    /// not an event merchants subscribe to (not in [`EVENT_TYPES`]).
+    PriceUpdated,
+    /// The signed test event of `POST /v1/webhook-endpoints/{id}/test`;
+    /// not in [`EVENT_TYPES`] either.
+    WebhookTest,
 }
 
 wire_words!(EventKind {
@@ -44,10 +50,14 @@ wire_words!(EventKind {
     PaymentReceived => "payment.received",
     PaymentConfirmed => "payment.confirmed",
     PaymentRefunded => "payment.refunded",
+    PriceUpdated => "price.updated",
+    WebhookTest => "webhook.test",
 });
+wire_serde!(EventKind);
 
-/// Event types (API.md "Webhooks"): the words of [`EventKind`].
-pub const EVENT_TYPES: &[&str] = &EventKind::NAMES;
+/// Event types merchants subscribe to (API.md "Webhooks"): the words of
+/// [`EventKind`] but the last two, `price.updated` and `webhook.test`.
+pub const EVENT_TYPES: &[&str] = EventKind::NAMES.split_at(EventKind::NAMES.len() - 2).0;
 
 /// Events are kept 30 days.
 pub const EVENT_TTL_SECONDS: i64 = 30 * 24 * 3600;
@@ -58,8 +68,8 @@ pub use crate::schema::OUTBOX;
 pub struct Event {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: String,
-    pub created_at: String,
+    pub kind: EventKind,
+    pub created_at: Stamp,
     pub store_id: String,
     #[serde(default)]
     pub invoice_id: Option<String>,
@@ -69,7 +79,7 @@ pub struct Event {
 
 impl Event {
     pub fn new(
-        kind: &str,
+        kind: EventKind,
         store_id: &str,
         invoice_id: Option<&str>,
         data: Value,
@@ -77,8 +87,8 @@ impl Event {
     ) -> Event {
         Event {
             id: new_id(IdKind::Event),
-            kind: kind.to_string(),
-            created_at: rfc3339(now),
+            kind,
+            created_at: Stamp::new(now),
             store_id: store_id.to_string(),
             invoice_id: invoice_id.map(str::to_string),
             data,
@@ -127,5 +137,21 @@ impl Event {
         item.get(schema::PK)
             .and_then(Value::as_str)
             .is_some_and(schema::is_event_pk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merchants_subscribe_to_every_kind_but_prices_and_the_test_event() {
+        let others: Vec<&str> = EventKind::ALL
+            .iter()
+            .filter(|k| !matches!(k, EventKind::PriceUpdated | EventKind::WebhookTest))
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(EVENT_TYPES, others.as_slice());
+        assert_eq!(EVENT_TYPES.len(), 11);
     }
 }

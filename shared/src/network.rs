@@ -1,7 +1,6 @@
 //! The Bitcoin network a store runs on.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::str::FromStr;
 
 use crate::wire::wire_words;
@@ -37,12 +36,6 @@ impl Network {
     /// Whether extended keys for this network use test version bytes (tpub/upub/vpub).
     pub fn is_test(self) -> bool {
         !matches!(self, Network::Mainnet)
-    }
-}
-
-impl fmt::Display for Network {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

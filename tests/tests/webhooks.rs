@@ -744,7 +744,7 @@ async fn enqueue_event_fans_out_one_event_and_is_idempotent() {
     let now = time::OffsetDateTime::now_utc();
     let inv = json!({"invoice": {"id": "inv_0193a1b2c3d4e5f6a7b8c9d0e1f2a3b9", "webhook_url": rx.url("/inv")}});
     let event = satsgate::events::Event::new(
-        "invoice.paid",
+        satsgate::events::EventKind::InvoicePaid,
         &shop.store_id,
         Some("inv_0193a1b2c3d4e5f6a7b8c9d0e1f2a3b9"),
         inv,
@@ -773,7 +773,7 @@ async fn enqueue_event_fans_out_one_event_and_is_idempotent() {
         "enqueueing the same event twice delivers once per target"
     );
     let other = satsgate::events::Event::new(
-        "invoice.created",
+        satsgate::events::EventKind::InvoiceCreated,
         &shop.store_id,
         None,
         json!({"invoice": {"id": "inv_x", "webhook_url": null}}),

@@ -610,7 +610,7 @@ async fn lambda_handlers_keep_connections_and_subscriptions_in_the_table() {
         .await
         .unwrap();
     let ev = Event::new(
-        "invoice.updated",
+        satsgate::events::EventKind::InvoiceUpdated,
         "st_1",
         Some("inv_x"),
         json!({"invoice": {"id": "inv_x", "status": "pending", "updated_at": "2024-01-01T00:00:00Z", "address": "bcrt1qx"}}),
@@ -633,7 +633,7 @@ async fn lambda_handlers_keep_connections_and_subscriptions_in_the_table() {
         "the gone connection's subscription is deleted"
     );
     push.push(&Event::new(
-        "invoice.paid",
+        satsgate::events::EventKind::InvoicePaid,
         "st_1",
         Some("inv_x"),
         ev.data.clone(),

@@ -173,11 +173,12 @@ pub async fn webhook_test(cx: Ctx<'_>) -> Result<Response, ApiError> {
     }
     let mut deliveries = Vec::with_capacity(endpoints.len());
     for e in &endpoints {
-        deliveries.push(send_test(cx.app, &store.id, e).await?.to_json());
+        deliveries.push(send_test(cx.app, &store.id, e).await?);
     }
     let all_ok = deliveries
         .iter()
-        .all(|d| d["status"] == crate::webhooks::SUCCEEDED);
+        .all(|d| d.status == crate::webhooks::DeliveryStatus::Succeeded);
+    let deliveries: Vec<Value> = deliveries.iter().map(|d| d.to_json()).collect();
     Ok(Response::json(
         200,
         json!({

@@ -1063,7 +1063,7 @@ pub struct ListEventsQuery {
 /// A checked event listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventFilter {
-    pub kind: Option<String>,
+    pub kind: Option<crate::events::EventKind>,
     pub invoice_id: Option<String>,
     pub paging: Paging,
 }
@@ -1073,9 +1073,12 @@ impl TryFrom<ListEventsQuery> for EventFilter {
 
     fn try_from(q: ListEventsQuery) -> Result<EventFilter, ApiError> {
         let mut e = FieldErrors::default();
-        let kind = q.kind.take("type", &mut e).filter(|k| {
-            let known = crate::events::EVENT_TYPES.contains(&k.as_str());
-            if !known {
+        let kind = q.kind.take("type", &mut e).and_then(|k| {
+            let known = crate::events::EVENT_TYPES
+                .contains(&k.as_str())
+                .then(|| crate::events::EventKind::parse(&k))
+                .flatten();
+            if known.is_none() {
                 e.add(
                     "type",
                     format!("must be one of: {}", crate::events::EVENT_TYPES.join(", ")),
@@ -1114,7 +1117,7 @@ pub async fn list_events(cx: Ctx<'_>) -> Result<Response, ApiError> {
         let ev: Event = from_item(item.clone())?;
         Ok(kind
             .as_ref()
-            .is_none_or(|k| &ev.kind == k)
+            .is_none_or(|k| ev.kind == *k)
             .then(|| ev.to_json()))
     })
     .await?;

@@ -4,7 +4,6 @@
 
 use crate::chain::sim::SimChain;
 use crate::error::{ApiError, FieldErrors};
-use crate::events::EventKind;
 use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::Sats;
 use crate::http::Response;
@@ -301,14 +300,8 @@ pub async fn simulate_webhook(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let (invoice_id, status) = request::finish(e, invoice_id.zip(status))?;
     let status = status.0;
     let inv = load_for_store(cx.app, &store.id, &invoice_id.0).await?;
-    // The event that status sends, from the lifecycle's one table; a new
-    // invoice announces itself, a refund is a payment event.
-    let kind = match status {
-        Status::New => EventKind::InvoiceCreated.as_str(),
-        Status::Refunded => EventKind::PaymentRefunded.as_str(),
-        other => crate::invoice::lifecycle::status_event(other)
-            .unwrap_or(EventKind::InvoiceUpdated.as_str()),
-    };
+    // The event that announces that status, from the lifecycle's one table.
+    let kind = crate::invoice::lifecycle::announcement(status).kind();
     let mut invoice = inv.to_json(&cx.app.config.public_url);
     invoice["status"] = json!(status);
     let event = crate::events::Event::new(

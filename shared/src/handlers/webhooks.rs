@@ -7,7 +7,7 @@
 //! call), `GET /v1/webhook-endpoints/invoice_url/deliveries` lists them.
 
 use super::{list_body, page_of};
-use crate::clock::rfc3339;
+use crate::clock::{rfc3339, Stamp};
 use crate::error::{ApiError, FieldErrors};
 use crate::events::Event;
 use crate::handlers::ctx::Ctx;
@@ -21,8 +21,8 @@ use crate::webhooks::fanout::{ensure_enqueued, ensure_invoice_endpoint};
 use crate::webhooks::send::{post, Outgoing};
 use crate::webhooks::url::check_url;
 use crate::webhooks::{
-    parse_event_filters, Delivery, Endpoint, DEFAULT_PREVIOUS_SECRET_HOURS, FAILED,
-    INVOICE_URL_DESCRIPTION, INVOICE_URL_ENDPOINT, MAX_ENDPOINTS, SUCCEEDED, TEST_EVENT_TYPE,
+    parse_event_filters, Delivery, DeliveryStatus, Endpoint, Target, DEFAULT_PREVIOUS_SECRET_HOURS,
+    INVOICE_URL_DESCRIPTION, INVOICE_URL_ENDPOINT, MAX_ENDPOINTS, TEST_EVENT_TYPE,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -344,10 +344,10 @@ pub async fn rotate_secret(cx: Ctx<'_>) -> Result<Response, ApiError> {
         .set("secret", e.secret.clone())
         .set("updated_at", rfc3339(now));
     if hours > 0 {
-        let exp = rfc3339(now + time::Duration::hours(hours));
+        let exp = Stamp::new(now + time::Duration::hours(hours));
         update = update
             .set("previous_secret", old_secret.clone())
-            .set("previous_secret_expires_at", exp.clone());
+            .set("previous_secret_expires_at", exp);
         e.previous_secret = Some(old_secret.clone());
         e.previous_secret_expires_at = Some(exp);
     } else {
@@ -373,7 +373,7 @@ pub async fn rotate_secret(cx: Ctx<'_>) -> Result<Response, ApiError> {
                 err.into()
             }
         })?;
-    e.updated_at = rfc3339(now);
+    e.updated_at = Stamp::new(now);
     let mut body = e.to_json_with_secret();
     if e.is_builtin() {
         body["description"] = json!(INVOICE_URL_DESCRIPTION);
@@ -424,7 +424,7 @@ pub async fn send_test(
         TEST_EVENT_TYPE,
         &url,
         payload,
-        e.id.clone(),
+        Target::Endpoint(e.id.clone()),
         now,
     );
     let attempt = post(
@@ -432,7 +432,7 @@ pub async fn send_test(
             url: &url,
             body: &d.payload,
             event_id: &d.event_id,
-            event_type: TEST_EVENT_TYPE,
+            event_type: TEST_EVENT_TYPE.as_str(),
             delivery_id: &d.id,
             secrets: e.signing_secrets(now),
         },
@@ -442,15 +442,14 @@ pub async fn send_test(
     )
     .await;
     d.status = if attempt.succeeded() {
-        SUCCEEDED
+        DeliveryStatus::Succeeded
     } else {
-        FAILED
-    }
-    .to_string();
+        DeliveryStatus::Failed
+    };
     d.attempts.push(attempt);
     d.attempt_count = 1;
     d.next_attempt_at = None;
-    d.updated_at = rfc3339(app.now());
+    d.updated_at = Stamp::new(app.now());
     app.table.put(d.to_item(now), Some(Cond::NotExists)).await?;
     Ok(d)
 }
@@ -532,7 +531,7 @@ pub async fn redeliver(cx: Ctx<'_>) -> Result<Response, ApiError> {
         &old.store_id,
         &old.endpoint_id,
         &old.event_id,
-        &old.event_type,
+        old.event_type,
         &url,
         old.payload.clone(),
         old.target.clone(),

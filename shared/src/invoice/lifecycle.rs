@@ -61,7 +61,7 @@ pub enum Input {
 /// An event to record: its type, and the payment or refund it is about.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSpec {
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub payment: Option<Payment>,
     pub refund: Option<Refund>,
 }
@@ -404,25 +404,25 @@ fn diff(old: &Invoice, new: &Invoice) -> Vec<EventSpec> {
     for p in &new.payments {
         let before = old.payments.iter().find(|q| q.id == p.id);
         if before.is_none() && p.counts() {
-            events.push(ev(EventKind::PaymentReceived.as_str(), Some(p), None));
+            events.push(ev(EventKind::PaymentReceived, Some(p), None));
         }
         if new.confirmed_payments.contains(&p.id) && !old.confirmed_payments.contains(&p.id) {
-            events.push(ev(EventKind::PaymentConfirmed.as_str(), Some(p), None));
+            events.push(ev(EventKind::PaymentConfirmed, Some(p), None));
         }
     }
     for r in &new.refunds {
         let before = old.refunds.iter().find(|q| q.id == r.id);
         if r.status == RefundStatus::Sent && before.is_none_or(|b| b.status != RefundStatus::Sent) {
-            events.push(ev(EventKind::PaymentRefunded.as_str(), None, Some(r)));
+            events.push(ev(EventKind::PaymentRefunded, None, Some(r)));
         }
     }
     if new.status != old.status {
-        events.push(ev(EventKind::InvoiceUpdated.as_str(), None, None));
-        if let Some(kind) = status_event(new.status) {
+        events.push(ev(EventKind::InvoiceUpdated, None, None));
+        if let Announced::OnChange(kind) = announcement(new.status) {
             events.push(ev(kind, None, None));
         }
     } else if new.flags != old.flags {
-        events.push(ev(EventKind::InvoiceUpdated.as_str(), None, None));
+        events.push(ev(EventKind::InvoiceUpdated, None, None));
     }
     events
 }
@@ -447,19 +447,44 @@ pub fn next_check(inv: &Invoice, now: OffsetDateTime) -> Option<OffsetDateTime> 
     }
 }
 
-/// The specific event a change *to* `status` sends besides `invoice.updated`
-/// (the one table of status -> event type; `None`: only `invoice.updated`).
-pub fn status_event(status: Status) -> Option<&'static str> {
-    let kind = match status {
-        Status::Pending => EventKind::InvoicePaid,
-        Status::Completed => EventKind::InvoiceCompleted,
-        Status::Expired => EventKind::InvoiceExpired,
-        Status::Cancelled => EventKind::InvoiceCancelled,
-        Status::PaidPartial => EventKind::InvoiceUnderpaid,
-        Status::Invalid => EventKind::InvoiceInvalid,
-        Status::New | Status::Refunded | Status::Archived => return None,
-    };
-    Some(kind.as_str())
+/// How an invoice reaching a status is announced (see [`announcement`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announced {
+    /// A change to the status sends this event besides `invoice.updated`.
+    OnChange(EventKind),
+    /// This event announces the status, sent by another change than the
+    /// status's: `invoice.created` by the creation, `payment.refunded` by
+    /// the refund's own change; a change to the status sends only
+    /// `invoice.updated`.
+    Elsewhere(EventKind),
+    /// Only `invoice.updated`.
+    UpdatedOnly,
+}
+
+/// The one table of status -> event type: what announces `status`.
+pub fn announcement(status: Status) -> Announced {
+    use Announced::*;
+    match status {
+        Status::Pending => OnChange(EventKind::InvoicePaid),
+        Status::Completed => OnChange(EventKind::InvoiceCompleted),
+        Status::Expired => OnChange(EventKind::InvoiceExpired),
+        Status::Cancelled => OnChange(EventKind::InvoiceCancelled),
+        Status::PaidPartial => OnChange(EventKind::InvoiceUnderpaid),
+        Status::Invalid => OnChange(EventKind::InvoiceInvalid),
+        Status::New => Elsewhere(EventKind::InvoiceCreated),
+        Status::Refunded => Elsewhere(EventKind::PaymentRefunded),
+        Status::Archived => UpdatedOnly,
+    }
+}
+
+impl Announced {
+    /// The event that names the status (`invoice.updated` when none does).
+    pub fn kind(self) -> EventKind {
+        match self {
+            Announced::OnChange(k) | Announced::Elsewhere(k) => k,
+            Announced::UpdatedOnly => EventKind::InvoiceUpdated,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -516,7 +541,7 @@ mod tests {
     }
 
     fn kinds(c: &Change) -> Vec<&str> {
-        c.events.iter().map(|e| e.kind).collect()
+        c.events.iter().map(|e| e.kind.as_str()).collect()
     }
 
     const T0: &str = "2026-01-01T00:05:00Z";
@@ -631,7 +656,7 @@ mod tests {
     fn confirmed_ids(c: &Change) -> Vec<String> {
         c.events
             .iter()
-            .filter(|e| e.kind == "payment.confirmed")
+            .filter(|e| e.kind == EventKind::PaymentConfirmed)
             .map(|e| e.payment.as_ref().expect("payment").txid.clone())
             .collect()
     }

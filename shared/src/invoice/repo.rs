@@ -92,7 +92,7 @@ pub fn event_ops(app: &App, inv: &Invoice, change: &Change, now: OffsetDateTime)
 /// The `invoice.created` event of a new invoice.
 pub fn created_event(app: &App, inv: &Invoice, now: OffsetDateTime) -> Event {
     Event::new(
-        EventKind::InvoiceCreated.as_str(),
+        EventKind::InvoiceCreated,
         &inv.store_id,
         Some(&inv.id),
         json!({ "invoice": inv.to_json(&app.config.public_url) }),
@@ -170,7 +170,7 @@ pub async fn save_change(
             let detected = change
                 .events
                 .iter()
-                .filter(|e| e.kind == EventKind::PaymentReceived.as_str())
+                .filter(|e| e.kind == EventKind::PaymentReceived)
                 .count();
             if detected > 0 {
                 crate::metrics::count(&[(crate::metrics::PAYMENTS_DETECTED, detected as u64)]);

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 pub const HISTORY_TTL_SECS: i64 = 7 * 24 * 3600;
 /// The store id of price events (they belong to no store).
 pub const PRICE_EVENTS_STORE: &str = "_prices";
-pub const PRICE_UPDATED: &str = "price.updated";
+pub const PRICE_UPDATED: crate::events::EventKind = crate::events::EventKind::PriceUpdated;
 
 /// Two writes per fiat plus the event fit in one transaction.
 const FIATS_PER_TX: usize = (MAX_TX_OPS - 1) / 2;
@@ -372,7 +372,7 @@ mod tests {
             .expect("events");
         assert_eq!(events.items.len(), 2, "one event per poll");
         let ev = &events.items[1];
-        assert_eq!(ev["type"], PRICE_UPDATED);
+        assert_eq!(ev["type"], PRICE_UPDATED.as_str());
         assert_eq!(ev[schema::GSI2_PK], "OUTBOX");
         let prices = ev["data"]["prices"].as_array().expect("prices");
         assert_eq!(prices.len(), 7);

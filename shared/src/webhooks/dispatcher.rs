@@ -16,11 +16,10 @@
 
 use super::send::{post, Outgoing};
 use super::{
-    Attempt, Delivery, Endpoint, MessageBody, FAILED, INVOICE_URL_ENDPOINT, MAX_STEP, PENDING,
-    SUCCEEDED,
+    Attempt, Delivery, DeliveryStatus, Endpoint, MessageBody, INVOICE_URL_ENDPOINT, MAX_STEP,
 };
 use crate::app::App;
-use crate::clock::{parse_rfc3339, rfc3339};
+use crate::clock::Stamp;
 use crate::error::ApiError;
 use crate::queue::Message;
 use crate::records::from_item;
@@ -157,7 +156,7 @@ async fn process_inner(app: &App, m: &Message) -> Result<Step, ApiError> {
     };
     let mut d: Delivery = from_item(ditem)?;
     let endpoint: Option<Endpoint> = got.next().flatten().map(from_item).transpose()?;
-    if d.status != PENDING {
+    if d.status != DeliveryStatus::Pending {
         tracing::debug!(message = %m.id, delivery = %d.id, status = %d.status, "delivery finished; dropping its message");
         return Ok(Step::Done);
     }
@@ -189,11 +188,7 @@ async fn process_inner(app: &App, m: &Message) -> Result<Step, ApiError> {
         }
     }
     let now = app.now();
-    if let Some(next) = d
-        .next_attempt_at
-        .as_deref()
-        .and_then(|t| parse_rfc3339(t).ok())
-    {
+    if let Some(next) = d.next_attempt_at {
         let early = next - now;
         if early > time::Duration::try_from(EARLY_TOLERANCE).unwrap_or_default() {
             return Ok(Step::RetryIn(early.try_into().unwrap_or(ERROR_RETRY)));
@@ -218,7 +213,7 @@ async fn process_inner(app: &App, m: &Message) -> Result<Step, ApiError> {
             url: &url,
             body: &d.payload,
             event_id: &d.event_id,
-            event_type: &d.event_type,
+            event_type: d.event_type.as_str(),
             delivery_id: &d.id,
             secrets: endpoint.signing_secrets(now),
         },
@@ -246,14 +241,14 @@ async fn record_attempt(
         app.config.webhooks.delay_after(n + 1)
     };
     let status = if ok {
-        SUCCEEDED
+        DeliveryStatus::Succeeded
     } else if next.is_some() {
-        PENDING
+        DeliveryStatus::Pending
     } else {
-        FAILED
+        DeliveryStatus::Failed
     };
     tracing::info!(
-        delivery = %d.id, event = %d.event_id, attempt = n + 1, status, code = attempt.status_code,
+        delivery = %d.id, event = %d.event_id, attempt = n + 1, status = %status, code = attempt.status_code,
         error = attempt.error.as_deref().unwrap_or(""), ms = attempt.duration_ms, "webhook attempt"
     );
     let mut attempts = d.attempts.clone();
@@ -263,23 +258,23 @@ async fn record_attempt(
         .set("attempt_count", n as u64 + 1)
         .set("status", status)
         .set("url", url)
-        .set("updated_at", rfc3339(now));
+        .set("updated_at", Stamp::new(now));
     update = match next {
         Some(wait) => update.set(
             "next_attempt_at",
-            rfc3339(now + time::Duration::try_from(wait).unwrap_or_default()),
+            Stamp::new(now + time::Duration::try_from(wait).unwrap_or_default()),
         ),
         None => update.set("next_attempt_at", serde_json::Value::Null),
     };
     let cond = Cond::And(vec![
         Cond::eq("attempt_count", n as u64),
-        Cond::eq("status", PENDING),
+        Cond::eq("status", DeliveryStatus::Pending),
     ]);
     let key = schema::webhook_delivery(&d.store_id, &d.id);
     match app.table.update(&key, update, Some(cond)).await {
         Ok(_) => Ok(match (status, next) {
-            (PENDING, Some(wait)) => Step::RetryIn(wait),
-            (FAILED, _) => Step::DeadLetter,
+            (DeliveryStatus::Pending, Some(wait)) => Step::RetryIn(wait),
+            (DeliveryStatus::Failed, _) => Step::DeadLetter,
             _ => Step::Done,
         }),
         Err(e) if e.is_condition_failed() => {
@@ -288,18 +283,12 @@ async fn record_attempt(
                 return Ok(Step::Done);
             };
             let now_d: Delivery = from_item(item)?;
-            Ok(
-                match now_d
-                    .next_attempt_at
-                    .as_deref()
-                    .and_then(|t| parse_rfc3339(t).ok())
-                {
-                    Some(t) if now_d.status == PENDING => {
-                        Step::RetryIn((t - now).try_into().unwrap_or(Duration::ZERO))
-                    }
-                    _ => Step::Done,
-                },
-            )
+            Ok(match now_d.next_attempt_at {
+                Some(t) if now_d.status == DeliveryStatus::Pending => {
+                    Step::RetryIn((t - now).try_into().unwrap_or(Duration::ZERO))
+                }
+                _ => Step::Done,
+            })
         }
         Err(e) => Err(e.into()),
     }
@@ -308,13 +297,17 @@ async fn record_attempt(
 async fn finish_without_attempt(app: &App, d: &Delivery, why: &str) -> Result<(), ApiError> {
     let key = schema::webhook_delivery(&d.store_id, &d.id);
     let update = Update::new()
-        .set("status", FAILED)
+        .set("status", DeliveryStatus::Failed)
         .set("error", why)
         .set("next_attempt_at", serde_json::Value::Null)
-        .set("updated_at", rfc3339(app.now()));
+        .set("updated_at", Stamp::new(app.now()));
     match app
         .table
-        .update(&key, update, Some(Cond::eq("status", PENDING)))
+        .update(
+            &key,
+            update,
+            Some(Cond::eq("status", DeliveryStatus::Pending)),
+        )
         .await
     {
         Ok(_) => Ok(()),

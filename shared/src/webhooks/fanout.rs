@@ -8,8 +8,8 @@
 //! nothing.
 
 use super::{
-    delivery_id_for, filters_match, Delivery, Endpoint, INVOICE_URL_ENDPOINT, PENDING,
-    PRICE_EVENTS_STORE,
+    delivery_id_for, filters_match, Delivery, DeliveryStatus, Endpoint, Target,
+    INVOICE_URL_ENDPOINT, PRICE_EVENTS_STORE,
 };
 use crate::app::App;
 use crate::error::ApiError;
@@ -81,10 +81,10 @@ pub async fn enqueue_event(app: &App, event: &Event) -> Result<usize, ApiError> 
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .map(str::to_string);
-    let mut targets: Vec<(String, String, String)> = endpoints
+    let mut targets: Vec<(String, String, Target)> = endpoints
         .iter()
-        .filter(|e| !e.is_builtin() && filters_match(&e.events, &event.kind))
-        .filter_map(|e| Some((e.id.clone(), e.url.clone()?, e.id.clone())))
+        .filter(|e| !e.is_builtin() && filters_match(&e.events, event.kind.as_str()))
+        .filter_map(|e| Some((e.id.clone(), e.url.clone()?, Target::Endpoint(e.id.clone()))))
         .collect();
     if let Some(url) = invoice_url {
         if !endpoints.iter().any(Endpoint::is_builtin) {
@@ -94,7 +94,7 @@ pub async fn enqueue_event(app: &App, event: &Event) -> Result<usize, ApiError> 
         targets.push((
             INVOICE_URL_ENDPOINT.to_string(),
             url,
-            format!("{INVOICE_URL_ENDPOINT}:{inv}"),
+            Target::InvoiceUrl(inv),
         ));
     }
     let payload = event.to_json().to_string();
@@ -104,7 +104,7 @@ pub async fn enqueue_event(app: &App, event: &Event) -> Result<usize, ApiError> 
             &event.store_id,
             endpoint_id,
             &event.id,
-            &event.kind,
+            event.kind,
             url,
             payload.clone(),
             target.clone(),
@@ -153,7 +153,7 @@ pub async fn ensure_enqueued(app: &App, d: Delivery) -> Result<(), ApiError> {
                 return Ok(());
             };
             let existing: Delivery = from_item(item)?;
-            if existing.message_id.is_some() || existing.status != PENDING {
+            if existing.message_id.is_some() || existing.status != DeliveryStatus::Pending {
                 return Ok(());
             }
         }

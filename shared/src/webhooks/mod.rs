@@ -32,12 +32,14 @@ pub mod signature;
 pub mod url;
 pub mod worker;
 
-use crate::clock::{parse_rfc3339, rfc3339};
+use crate::clock::Stamp;
+use crate::events::EventKind;
 use crate::events::EVENT_TYPES;
 use crate::ids::{new_id, IdKind};
 use crate::records::to_item;
 use crate::schema;
 use crate::table::Item;
+use crate::wire::wire_words;
 use base64::Engine as _;
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -51,7 +53,7 @@ pub const INVOICE_URL_ENDPOINT: &str = "invoice_url";
 /// Store id of price events (WebSocket push only, never webhooks).
 pub const PRICE_EVENTS_STORE: &str = "_prices";
 /// Type of the event `POST /v1/webhook-endpoints/{id}/test` sends.
-pub const TEST_EVENT_TYPE: &str = "webhook.test";
+pub const TEST_EVENT_TYPE: EventKind = EventKind::WebhookTest;
 /// Most endpoints one store may have.
 pub const MAX_ENDPOINTS: usize = 20;
 /// Deliveries are kept as long as events (30 days).
@@ -219,9 +221,9 @@ pub struct Endpoint {
     #[serde(default)]
     pub previous_secret: Option<String>,
     #[serde(default)]
-    pub previous_secret_expires_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub previous_secret_expires_at: Option<Stamp>,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
 }
 
 impl Endpoint {
@@ -241,8 +243,8 @@ impl Endpoint {
             secret: generate_secret(),
             previous_secret: None,
             previous_secret_expires_at: None,
-            created_at: rfc3339(now),
-            updated_at: rfc3339(now),
+            created_at: Stamp::new(now),
+            updated_at: Stamp::new(now),
         }
     }
 
@@ -257,8 +259,8 @@ impl Endpoint {
             secret: generate_secret(),
             previous_secret: None,
             previous_secret_expires_at: None,
-            created_at: rfc3339(now),
-            updated_at: rfc3339(now),
+            created_at: Stamp::new(now),
+            updated_at: Stamp::new(now),
         }
     }
 
@@ -302,7 +304,7 @@ impl Endpoint {
     pub fn signing_secrets(&self, now: time::OffsetDateTime) -> Vec<&str> {
         let mut out = vec![self.secret.as_str()];
         if let (Some(prev), Some(exp)) = (&self.previous_secret, &self.previous_secret_expires_at) {
-            if parse_rfc3339(exp).is_ok_and(|e| e > now) {
+            if *exp > now {
                 out.push(prev);
             }
         }
@@ -316,7 +318,7 @@ pub const INVOICE_URL_DESCRIPTION: &str =
 /// One delivery attempt, as logged.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Attempt {
-    pub at: String,
+    pub at: Stamp,
     /// The receiver's HTTP status, if it answered.
     pub status_code: Option<u16>,
     /// Why the attempt failed, if it did (timeout, connection, refused URL,
@@ -334,10 +336,73 @@ impl Attempt {
     }
 }
 
-/// Delivery status values.
-pub const PENDING: &str = "pending";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Attempts are still to come.
+    Pending,
+    /// The receiver answered 2xx.
+    Succeeded,
+    /// No attempt succeeded and none will be made.
+    Failed,
+}
+
+wire_words!(DeliveryStatus {
+    Pending => "pending",
+    Succeeded => "succeeded",
+    Failed => "failed",
+});
+
+/// Where a delivery goes, and the dispatcher's grouping key (one target's
+/// deliveries are sent one at a time): a store's endpoint, or one
+/// invoice's own `webhook_url` through the built-in endpoint. Stored as
+/// the endpoint id, or `invoice_url:<invoice id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The store's endpoint of this id (`whk_...`).
+    Endpoint(String),
+    /// The `webhook_url` of the invoice of this id.
+    InvoiceUrl(String),
+}
+
+impl Target {
+    /// The stored word: the endpoint id, or `invoice_url:<invoice id>`.
+    pub fn word(&self) -> String {
+        match self {
+            Target::Endpoint(id) => id.clone(),
+            Target::InvoiceUrl(inv) => format!("{INVOICE_URL_ENDPOINT}:{inv}"),
+        }
+    }
+
+    /// The target a stored word names.
+    pub fn parse(s: &str) -> Option<Target> {
+        match s.split_once(':') {
+            Some((INVOICE_URL_ENDPOINT, inv)) if !inv.is_empty() => {
+                Some(Target::InvoiceUrl(inv.to_string()))
+            }
+            None if !s.is_empty() && s != INVOICE_URL_ENDPOINT => Some(Target::Endpoint(s.into())),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.word())
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Target, D::Error> {
+        let s = String::deserialize(d)?;
+        Target::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{s}` is not a delivery target (an endpoint id or `{INVOICE_URL_ENDPOINT}:<invoice id>`)"
+            ))
+        })
+    }
+}
 
 /// One event to one endpoint: its payload, status and attempts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -347,18 +412,17 @@ pub struct Delivery {
     /// `whk_...` or `invoice_url`.
     pub endpoint_id: String,
     pub event_id: String,
-    pub event_type: String,
+    pub event_type: EventKind,
     pub url: String,
-    /// pending | succeeded | failed
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: Vec<Attempt>,
     pub attempt_count: u32,
-    pub next_attempt_at: Option<String>,
+    pub next_attempt_at: Option<Stamp>,
     /// Why a delivery failed without (more) attempts, e.g. endpoint deleted.
     #[serde(default)]
     pub error: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
     #[serde(default)]
     pub redelivery_of: Option<String>,
     /// The exact body sent on every attempt (the event JSON).
@@ -367,8 +431,8 @@ pub struct Delivery {
     /// null, until set: conditions test for its absence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
-    /// Grouping key of the dispatcher (endpoint id, or `invoice_url:<inv>`).
-    pub target: String,
+    /// Where it goes; the dispatcher's grouping key.
+    pub target: Target,
 }
 
 impl Delivery {
@@ -378,10 +442,10 @@ impl Delivery {
         store_id: &str,
         endpoint_id: &str,
         event_id: &str,
-        event_type: &str,
+        event_type: EventKind,
         url: &str,
         payload: String,
-        target: String,
+        target: Target,
         now: time::OffsetDateTime,
     ) -> Delivery {
         Delivery {
@@ -389,15 +453,15 @@ impl Delivery {
             store_id: store_id.into(),
             endpoint_id: endpoint_id.into(),
             event_id: event_id.into(),
-            event_type: event_type.into(),
+            event_type,
             url: url.into(),
-            status: PENDING.into(),
+            status: DeliveryStatus::Pending,
             attempts: vec![],
             attempt_count: 0,
-            next_attempt_at: Some(rfc3339(now)),
+            next_attempt_at: Some(Stamp::new(now)),
             error: None,
-            created_at: rfc3339(now),
-            updated_at: rfc3339(now),
+            created_at: Stamp::new(now),
+            updated_at: Stamp::new(now),
             redelivery_of: None,
             payload,
             message_id: None,
@@ -433,7 +497,7 @@ impl Delivery {
             "url": self.url,
             "status": self.status,
             "attempts": self.attempts,
-            "next_attempt_at": if self.status == PENDING { json!(self.next_attempt_at) } else { Value::Null },
+            "next_attempt_at": if self.status == DeliveryStatus::Pending { json!(self.next_attempt_at) } else { Value::Null },
             "error": self.error,
             "redelivery_of": self.redelivery_of,
             "created_at": self.created_at,
@@ -573,7 +637,7 @@ mod tests {
         );
         assert_eq!(e.signing_secrets(now).len(), 1);
         e.previous_secret = Some("whsec_old".into());
-        e.previous_secret_expires_at = Some(rfc3339(now + time::Duration::hours(1)));
+        e.previous_secret_expires_at = Some(Stamp::new(now + time::Duration::hours(1)));
         assert_eq!(e.signing_secrets(now), vec![e.secret.as_str(), "whsec_old"]);
         assert_eq!(e.signing_secrets(now + time::Duration::hours(2)).len(), 1);
     }

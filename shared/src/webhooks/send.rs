@@ -7,7 +7,7 @@
 use super::signature;
 use super::url::{parse_url, GuardedResolver};
 use super::Attempt;
-use crate::clock::rfc3339;
+use crate::clock::Stamp;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -57,7 +57,7 @@ pub async fn post(
     let started = Instant::now();
     let result = post_inner(out, now, timeout, allow_insecure).await;
     let duration_ms = started.elapsed().as_millis() as u64;
-    let at = rfc3339(now);
+    let at = Stamp::new(now);
     match result {
         Ok((status, body)) => {
             let error = match status {

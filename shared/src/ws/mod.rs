@@ -25,7 +25,7 @@ use crate::account::ApiKeyRecord;
 use crate::app::App;
 use crate::auth::{hash_key, key_from_headers, KeyKind};
 use crate::error::ApiError;
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::handlers::ctx::Principal;
 use crate::invoice::Invoice;
 use crate::records::from_item;
@@ -492,16 +492,16 @@ async fn subscription(
 /// pushed (their status effect arrives as `invoice.updated`).
 pub fn event_frame(event: &Event) -> Option<Value> {
     let inv = &event.data["invoice"];
-    let data = match event.kind.as_str() {
-        "invoice.created" => seed::invoice(inv),
-        "invoice.updated" => json!({
+    let data = match event.kind {
+        EventKind::InvoiceCreated => seed::invoice(inv),
+        EventKind::InvoiceUpdated => json!({
             "id": inv["id"],
             "status": seed::status_word(&inv["status"]),
             "state": inv["status"],
             "updated_at": inv["updated_at"],
         }),
-        "payment.received" => seed::payment(&event.data["payment"], inv),
-        "price.updated" => {
+        EventKind::PaymentReceived => seed::payment(&event.data["payment"], inv),
+        EventKind::PriceUpdated => {
             let prices = event.data["prices"].as_array().cloned().unwrap_or_default();
             json!({"prices": prices.iter().map(seed::price).collect::<Vec<_>>()})
         }
@@ -577,12 +577,23 @@ mod tests {
     fn status_changes_push_once() {
         let now = time::OffsetDateTime::now_utc();
         let inv = json!({"invoice": {"id": "inv_1", "status": "pending", "updated_at": "t"}});
-        let e = Event::new("invoice.updated", "st_1", Some("inv_1"), inv.clone(), now);
+        let e = Event::new(
+            EventKind::InvoiceUpdated,
+            "st_1",
+            Some("inv_1"),
+            inv.clone(),
+            now,
+        );
         let f = event_frame(&e).unwrap();
         assert_eq!(f["data"]["status"], "paid");
         assert_eq!(f["data"]["state"], "pending");
-        assert!(
-            event_frame(&Event::new("invoice.paid", "st_1", Some("inv_1"), inv, now)).is_none()
-        );
+        assert!(event_frame(&Event::new(
+            EventKind::InvoicePaid,
+            "st_1",
+            Some("inv_1"),
+            inv,
+            now
+        ))
+        .is_none());
     }
 }

@@ -424,6 +424,7 @@ pub async fn write_event(
         "id": invoice_id, "store_id": store_id, "status": "new", "amount": "19.99", "currency": "USD",
         "webhook_url": webhook_url, "metadata": {"order": "A-1001"},
     }});
+    let kind = satsgate::events::EventKind::parse(kind).expect("an event kind");
     let event = Event::new(kind, store_id, Some(invoice_id), data, now);
     table
         .transact(vec![event.put_op(now)])
