@@ -2,7 +2,6 @@
 
 use satsgate::account::{create_account, ApiKeyRecord};
 use satsgate::app::App;
-use satsgate::clock::rfc3339;
 use satsgate::handlers::stores::store_item;
 use satsgate::ids::{new_id, IdKind};
 use satsgate::schema;
@@ -44,7 +43,7 @@ pub async fn ensure_demo(app: &App) -> Result<Option<Demo>, String> {
     let body =
         json!({"name": "Demo store", "network": "regtest", "wallet": DEMO_WALLET}).to_string();
     let settings = StoreSettings::parse(app, body.as_bytes(), None).map_err(|e| e.to_string())?;
-    let store = settings.into_store(new_id(IdKind::Store), account.id.clone(), rfc3339(now));
+    let store = settings.into_store(new_id(IdKind::Store), account.id.clone(), now.into());
     let (key, store_key) =
         ApiKeyRecord::new(&account.id, Some(&store), Some("demo".into()), vec![], now);
     let mut marker_item = satsgate::table::Item::new();

@@ -1,7 +1,7 @@
 //! Accounts and API keys as stored.
 
 use crate::auth::{generate_key, hash_key, key_hint, KeyKind};
-use crate::clock::rfc3339;
+use crate::clock::Stamp;
 use crate::error::ApiError;
 use crate::ids::{new_id, IdKind};
 use crate::records::to_item;
@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 pub struct Account {
     pub id: String,
     pub name: String,
-    pub created_at: String,
+    pub created_at: Stamp,
 }
 
 /// An API key as stored: never the key itself, only its hash.
@@ -30,13 +30,13 @@ pub struct ApiKeyRecord {
     /// First characters of the key, to recognise it in listings.
     pub hint: String,
     pub hash: String,
-    pub created_at: String,
+    pub created_at: Stamp,
     /// For a session key (`POST /v1/auth/login`): the user it was issued to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     /// For a session key: when it stops working (the item's TTL too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Stamp>,
 }
 
 impl ApiKeyRecord {
@@ -65,7 +65,7 @@ impl ApiKeyRecord {
             allowed_ips,
             hint: key_hint(&secret),
             hash: hash_key(&secret),
-            created_at: rfc3339(now),
+            created_at: Stamp::new(now),
             user_id: None,
             expires_at: None,
         };
@@ -130,7 +130,7 @@ pub async fn create_account(
     let account = Account {
         id: new_id(IdKind::Account),
         name: name.to_string(),
-        created_at: rfc3339(now),
+        created_at: Stamp::new(now),
     };
     let (key, secret) = ApiKeyRecord::new(&account.id, None, Some("bootstrap".into()), vec![], now);
     table

@@ -254,10 +254,6 @@ impl From<crate::invoice::lifecycle::TransitionError> for ApiError {
             | E::NotCancellable { .. }
             | E::NotUnderpaid { .. }
             | E::NothingToRefund { .. } => ApiError::conflict(message),
-            E::BadExpiry { .. } => {
-                tracing::error!(error = %message, "stored invoice is unreadable");
-                ApiError::internal("stored data could not be read")
-            }
         }
     }
 }

@@ -107,7 +107,7 @@ pub fn invoices_of(store_id: &str) -> String {
 }
 
 /// gsi1 sort key of an invoice in its store's list: creation time, then id.
-pub fn invoice_list_sk(created_at: &str, invoice_id: &str) -> String {
+pub fn invoice_list_sk(created_at: crate::clock::Stamp, invoice_id: &str) -> String {
     format!("{created_at}#{invoice_id}")
 }
 
@@ -141,7 +141,7 @@ pub fn payments_of(store_id: &str) -> String {
 }
 
 /// gsi1 sort key of a payment in its store's list: first seen, then id.
-pub fn payment_list_sk(seen_at: &str, payment_id: &str) -> String {
+pub fn payment_list_sk(seen_at: crate::clock::Stamp, payment_id: &str) -> String {
     format!("{seen_at}#{payment_id}")
 }
 
@@ -312,14 +312,23 @@ mod tests {
         assert_eq!(k(demo_marker()), "META#demo|META");
         assert_eq!(invoices_of("sto_1"), "STORE#sto_1#INV");
         assert_eq!(
-            invoice_list_sk("2026-01-01T00:00:00Z", "inv_1"),
-            "2026-01-01T00:00:00Z#inv_1"
+            invoice_list_sk(
+                crate::clock::Stamp::parse("2026-01-01T00:00:00Z").unwrap(),
+                "inv_1"
+            ),
+            "2026-01-01T00:00:00.000Z#inv_1"
         );
         assert_eq!(
             watch_sk("2026-01-01T00:00:05Z", "inv_1"),
             "2026-01-01T00:00:05Z#inv_1"
         );
-        assert_eq!(payment_list_sk("t", "pay_1"), "t#pay_1");
+        assert_eq!(
+            payment_list_sk(
+                crate::clock::Stamp::parse("2026-01-01T00:00:05Z").unwrap(),
+                "pay_1"
+            ),
+            "2026-01-01T00:00:05.000Z#pay_1"
+        );
         assert_eq!(events_of_invoice("inv_1"), "EVTINV#inv_1");
         assert_eq!((WATCH, OUTBOX), ("WATCH", "OUTBOX"));
         assert!(is_event_pk(&events_of_store("sto_1")));

@@ -1,6 +1,7 @@
 //! Stores: the merchant's shop, its wallet and its payment settings.
 
 use crate::app::App;
+use crate::clock::Stamp;
 use crate::error::{ApiError, FieldErrors};
 use crate::network::Network;
 use crate::prices::rates::{allowed_currency, parse_currency, Currency};
@@ -62,8 +63,8 @@ pub struct Store {
     pub monitoring_minutes: i64,
     pub payment_tolerance_percent: Decimal,
     pub api_allowed_ips: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
 }
 
 impl Store {
@@ -254,7 +255,7 @@ impl StoreSettings {
     }
 
     /// A new store from create settings (all required fields present).
-    pub fn into_store(self, id: String, account_id: String, now: String) -> Store {
+    pub fn into_store(self, id: String, account_id: String, now: Stamp) -> Store {
         let wallet = self.wallet.expect("parsed on create");
         Store {
             id,
@@ -275,14 +276,14 @@ impl StoreSettings {
                 .unwrap_or(DEFAULT_MONITORING_MINUTES),
             payment_tolerance_percent: self.payment_tolerance_percent.unwrap_or(Decimal::ZERO),
             api_allowed_ips: self.api_allowed_ips.unwrap_or_default(),
-            created_at: now.clone(),
+            created_at: now,
             updated_at: now,
         }
     }
 
     /// The attribute changes an update makes (only what was sent), so a
     /// concurrent writer of other attributes is never overwritten.
-    pub fn to_update(self, now: String) -> crate::table::Update {
+    pub fn to_update(self, now: Stamp) -> crate::table::Update {
         let mut u = crate::table::Update::new().set("updated_at", now);
         if let Some(v) = self.name {
             u = u.set("name", v);

@@ -8,7 +8,7 @@
 
 use crate::account::ApiKeyRecord;
 use crate::auth::{hash_key, key_hint, KeyKind};
-use crate::clock::rfc3339;
+use crate::clock::Stamp;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{new_id, IdKind};
 use crate::records::{from_item, to_item};
@@ -44,7 +44,7 @@ pub struct User {
     pub username: String,
     /// PHC string of the argon2id hash; never shown.
     pub password_hash: String,
-    pub created_at: String,
+    pub created_at: Stamp,
 }
 
 impl User {
@@ -169,7 +169,7 @@ pub async fn create_user(
         account_id: account_id.to_string(),
         username: username.clone(),
         password_hash: hash_password(password),
-        created_at: rfc3339(now),
+        created_at: Stamp::new(now),
     };
     let item = to_item(
         &user,
@@ -312,9 +312,9 @@ pub async fn login(
         allowed_ips: vec![],
         hint: key_hint(&secret),
         hash: hash_key(&secret),
-        created_at: rfc3339(now),
+        created_at: Stamp::new(now),
         user_id: Some(user.id.clone()),
-        expires_at: Some(rfc3339(expires)),
+        expires_at: Some(Stamp::new(expires)),
     };
     let item = to_item(
         &record,

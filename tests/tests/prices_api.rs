@@ -499,7 +499,7 @@ async fn quotes_hold_the_rate_expire_and_are_used_once() {
         let (record, op) = quote_for_invoice(&app, &store_id, &qid)
             .await
             .expect("usable");
-        assert_eq!(record.sats, 15385);
+        assert_eq!(record.sats.to_sat(), 15385);
         let (_, op2) = quote_for_invoice(&app, &store_id, &qid)
             .await
             .expect("not yet claimed");

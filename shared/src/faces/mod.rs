@@ -83,8 +83,8 @@ pub fn json_number(d: Decimal) -> Value {
 }
 
 /// Satoshis as an exact JSON number of BTC (`0.001`).
-pub fn btc_number(sats: u64) -> Value {
-    json_number(Decimal::new(sats as i64, 8))
+pub fn btc_number(amount: bitcoin::Amount) -> Value {
+    json_number(Decimal::new(amount.to_sat() as i64, 8))
 }
 
 #[cfg(test)]

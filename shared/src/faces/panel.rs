@@ -136,7 +136,7 @@ pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
             "store_count": stores.len(),
             "invoice_count": total.invoice_count,
             "counts": counts,
-            "received_sats": total.received_sats,
+            "received_sats": total.received_sats.to_sat(),
             "received_btc": btc_number(total.received_sats),
             "received_fiat": total
                 .received_fiat

@@ -11,6 +11,7 @@
 //! entity `&curren;` rendered by its HTML); it is read as `&currency=`, so
 //! the examples work as printed.
 
+use crate::clock::Stamp;
 use crate::error::{ApiError, FieldErrors};
 use crate::handlers::ctx::Ctx;
 use crate::handlers::invoices::{
@@ -26,7 +27,6 @@ use crate::invoice::{Invoice, PaymentStatus, Status};
 use crate::money::{amount_to_btc_string, btc_to_amount, check_amount, parse_decimal};
 use crate::prices::quotes::{self, QuoteBody, QuoteRecord};
 use crate::prices::rates::{fiat_name, parse_currency, Currency};
-use crate::prices::Fiat;
 use crate::records::from_item;
 use crate::request::{self, Field, Flag, Limit, Unknown, DEFAULT_LIMIT};
 use crate::schema;
@@ -54,10 +54,6 @@ fn pairs(cx: &Ctx<'_>) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-fn btc(sats: u64) -> String {
-    amount_to_btc_string(Amount::from_sat(sats))
 }
 
 /// An amount of BTC (up to 8 decimals), in satoshis.
@@ -216,9 +212,9 @@ fn rate_json(q: &QuoteRecord, policy: SpeedPolicy) -> Map<String, Value> {
         "invoice_currency": q.currency,
         "currency": "BTC",
         "rate": q.rate.to_string(),
-        "amount_exchange": btc(q.sats),
-        "network_processing_fee": btc(q.network_fee_sats),
-        "amount": btc(q.total_sats),
+        "amount_exchange": amount_to_btc_string(q.sats),
+        "network_processing_fee": amount_to_btc_string(q.network_fee_sats),
+        "amount": amount_to_btc_string(q.total_sats),
         "fast_transaction_fee": fee_per_byte(q.network_fee_rate),
         "fast_transaction_fee_currency": "BTC/Byte",
         "wait_time": wait_time(policy),
@@ -351,21 +347,23 @@ pub async fn start_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
                 store_id: store.id.clone(),
                 network: inv.network,
                 amount: inv.amount,
-                currency: inv
-                    .currency
-                    .parse::<Fiat>()
-                    .map_err(|_| ApiError::field("invoice_currency", "must be a fiat code"))?,
+                currency: match &inv.currency {
+                    Currency::Fiat(f) => f.clone(),
+                    Currency::Btc => {
+                        return Err(ApiError::field("invoice_currency", "must be a fiat code"))
+                    }
+                },
                 rate: inv.rate.unwrap_or_default(),
-                rate_updated_at: inv.created_at.clone(),
+                rate_updated_at: inv.created_at,
                 rate_sources: vec![],
                 sats: inv.crypto_amount_sats,
-                network_fee_sats: 0,
+                network_fee_sats: Amount::ZERO,
                 network_fee_rate: Decimal::ZERO,
                 network_fee_source: "none".into(),
                 total_sats: inv.crypto_amount_sats,
                 accept_zero_conf: inv.speed_policy == SpeedPolicy::ZeroConf,
-                created_at: inv.created_at.clone(),
-                expires_at: inv.expires_at.clone(),
+                created_at: inv.created_at,
+                expires_at: inv.expires_at,
                 used: true,
                 used_at: None,
                 invoice_id: Some(inv.id.clone()),
@@ -465,16 +463,17 @@ fn words(inv: &Invoice) -> (&'static str, &'static str, &'static str) {
 
 /// What is open for refund: everything paid to a payment that did not go
 /// through, or the overpaid part of one that did; less refunds requested.
-pub fn refund_open_sats(inv: &Invoice) -> u64 {
+pub fn refund_open_sats(inv: &Invoice) -> Amount {
     let paid = inv.paid_sats();
     let open = match inv.status {
         Status::Expired | Status::Cancelled | Status::Invalid => paid,
-        Status::Completed | Status::Pending | Status::Refunded => {
-            paid.saturating_sub(inv.crypto_amount_sats)
-        }
-        _ => 0,
+        Status::Completed | Status::Pending | Status::Refunded => paid
+            .checked_sub(inv.crypto_amount_sats)
+            .unwrap_or(Amount::ZERO),
+        _ => Amount::ZERO,
     };
-    open.saturating_sub(inv.refunds.iter().map(|r| r.amount_sats).sum())
+    open.checked_sub(inv.refunds.iter().map(|r| r.amount_sats).sum())
+        .unwrap_or(Amount::ZERO)
 }
 
 fn meta(inv: &Invoice, key: &str) -> Value {
@@ -510,15 +509,15 @@ pub async fn check_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
         "invoice_amount": inv.amount.to_string(),
         "invoice_currency": inv.currency,
         "currency": "BTC",
-        "amount": btc(inv.crypto_amount_sats),
-        "payment": btc(inv.paid_sats()),
+        "amount": amount_to_btc_string(inv.crypto_amount_sats),
+        "payment": amount_to_btc_string(inv.paid_sats()),
         "confirmations": confirmations,
         "min_confirmations": inv.speed_policy.confirmations(),
         "confirmed": inv.status == Status::Completed,
         "state": state,
         "status": status,
         "wait_time": wait_time(inv.speed_policy),
-        "refund_amount_opened": if open > 0 { btc(open) } else { String::new() },
+        "refund_amount_opened": if open > Amount::ZERO { amount_to_btc_string(open) } else { String::new() },
         "address": inv.address,
         "payment_id": inv.quote_id.clone().unwrap_or_else(|| inv.id.clone()),
         "invoice_id": inv.id,
@@ -578,7 +577,7 @@ pub async fn accept_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sats = q
         .accepted_amount
         .require("accepted_amount", &mut e)
-        .map(|s| s.0);
+        .map(|s| Amount::from_sat(s.0));
     q.accepted_invoice_amount
         .take("accepted_invoice_amount", &mut e);
     let (inv, sats) = q.unknown.finish_query(e, inv.zip(sats))?;
@@ -628,7 +627,7 @@ pub async fn refund_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let sats = q
         .refund_amount
         .require("refund_amount", &mut e)
-        .map(|s| s.0);
+        .map(|s| Amount::from_sat(s.0));
     if let (Some(inv), Some(s)) = (&inv, sats) {
         let open = refund_open_sats(inv);
         if s != open {
@@ -636,8 +635,8 @@ pub async fn refund_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
                 "refund_amount",
                 format!(
                     "must equal refund_amount_opened from CheckPayment ({})",
-                    if open > 0 {
-                        btc(open)
+                    if open > Amount::ZERO {
+                        amount_to_btc_string(open)
                     } else {
                         "nothing is open for refund".into()
                     }
@@ -656,7 +655,7 @@ pub async fn refund_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
         "wait_time": "until the merchant sends it",
         "refund_id": r.id,
         "refund_status": r.status,
-        "refund_amount": btc(r.amount_sats),
+        "refund_amount": amount_to_btc_string(r.amount_sats),
         "address_out": r.address,
     })))
 }
@@ -674,9 +673,10 @@ pub async fn currency_list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(json!(out)))
 }
 
-/// "2020-03-27 11:00:00" from an RFC 3339 time.
-fn seed_time(t: &str) -> String {
-    t.get(..19).unwrap_or(t).replace('T', " ")
+/// "2020-03-27 11:00:00" from a time.
+fn seed_time(t: &Stamp) -> String {
+    let t = t.to_string();
+    t.get(..19).unwrap_or(&t).replace('T', " ")
 }
 
 /// A GetTransactions row.
@@ -695,12 +695,12 @@ fn row(inv: &Invoice) -> Value {
         "invoice_currency": inv.currency,
         "invoice_amount": inv.amount.to_string(),
         "currency": "BTC",
-        "amount": btc(inv.crypto_amount_sats),
+        "amount": amount_to_btc_string(inv.crypto_amount_sats),
         "address": inv.address.clone().unwrap_or_default(),
         "type": "Sell",
-        "payment": btc(inv.paid_sats()),
-        "refund": refund.map(|r| btc(r.amount_sats)).unwrap_or_default(),
-        "refund_amount_opened": if open > 0 { btc(open) } else { String::new() },
+        "payment": amount_to_btc_string(inv.paid_sats()),
+        "refund": refund.map(|r| amount_to_btc_string(r.amount_sats)).unwrap_or_default(),
+        "refund_amount_opened": if open > Amount::ZERO { amount_to_btc_string(open) } else { String::new() },
         "refund_status": refund.map(|r| json!(r.status)).unwrap_or(Value::Null),
         "inserted": seed_time(&inv.created_at),
         "confirmed": (inv.status == Status::Completed).then(|| seed_time(&inv.updated_at)),

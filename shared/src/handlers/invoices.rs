@@ -1,7 +1,7 @@
 //! Invoices, payments, refunds, summary and the event log (API.md "Invoices").
 
 use super::{cursor_error, list_body};
-use crate::clock::{parse_flexible, rfc3339};
+use crate::clock::{parse_flexible, Stamp};
 use crate::error::{ApiError, FieldErrors};
 use crate::events::Event;
 use crate::handlers::ctx::Ctx;
@@ -12,7 +12,7 @@ use crate::invoice::repo::{self, apply_input, load_for_store};
 use crate::invoice::{
     Invoice, InvoiceError, Payment, PaymentStatus, Price, Refund, RefundStatus, Status,
 };
-use crate::money::{btc_to_amount, check_amount, fiat_decimals, sats_to_fiat};
+use crate::money::{btc_to_amount, check_amount, sats_to_fiat};
 use crate::prices::rates::{allowed_currency, Currency};
 use crate::records::{from_item, to_item};
 use crate::request::{self, Dec, Field, Int, NonEmpty, Object, Text, Unknown, Word};
@@ -358,7 +358,7 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let public = cx.app.config.public_url.clone();
     let keep = |inv: &Invoice| {
         statuses.as_ref().is_none_or(|s| s.contains(&inv.status))
-            && currency.as_ref().is_none_or(|c| &inv.currency == c)
+            && currency.as_ref().is_none_or(|c| inv.currency.code() == c)
             && order_id
                 .as_ref()
                 .is_none_or(|o| inv.order_id.as_ref() == Some(o))
@@ -710,7 +710,9 @@ impl TryFrom<AcceptUnderpaymentRequest> for Change {
         r.unknown.refuse(&mut e, crate::request::UNKNOWN_FIELD);
         request::finish(
             e,
-            sats.map(|s| Change::AcceptUnderpayment { sats: s.unsigned() }),
+            sats.map(|s| Change::AcceptUnderpayment {
+                sats: Amount::from_sat(s.unsigned()),
+            }),
         )
     }
 }
@@ -769,7 +771,7 @@ pub async fn create_refund(cx: Ctx<'_>) -> Result<Response, ApiError> {
         &store,
         cx.param("id"),
         refund.address,
-        refund.amount.to_sat(),
+        refund.amount,
     )
     .await?;
     let r = inv
@@ -799,7 +801,7 @@ pub async fn request_refund(
     store: &Store,
     invoice_id: &str,
     address: String,
-    amount_sats: u64,
+    amount_sats: Amount,
 ) -> Result<(Invoice, String), ApiError> {
     let refund = Refund {
         id: new_id(IdKind::Refund),
@@ -807,7 +809,7 @@ pub async fn request_refund(
         amount_sats,
         status: RefundStatus::Requested,
         txid: None,
-        created_at: rfc3339(app.now()),
+        created_at: Stamp::new(app.now()),
         sent_at: None,
     };
     let id = refund.id.clone();
@@ -920,7 +922,7 @@ pub const MAX_SUMMARY: usize = 50_000;
 pub struct Summary {
     pub invoice_count: usize,
     pub counts: BTreeMap<&'static str, u64>,
-    pub received_sats: u64,
+    pub received_sats: Amount,
     pub received_fiat: BTreeMap<String, Decimal>,
     pub truncated: bool,
 }
@@ -930,7 +932,7 @@ impl Default for Summary {
         Summary {
             invoice_count: 0,
             counts: Status::NAMES.iter().map(|s| (*s, 0)).collect(),
-            received_sats: 0,
+            received_sats: Amount::ZERO,
             received_fiat: BTreeMap::new(),
             truncated: false,
         }
@@ -985,8 +987,9 @@ pub async fn summarize(
             let paid = inv.paid_sats();
             s.received_sats += paid;
             if let Some(rate) = inv.rate {
-                *s.received_fiat.entry(inv.currency.clone()).or_default() +=
-                    sats_to_fiat(Amount::from_sat(paid), rate, fiat_decimals(&inv.currency));
+                *s.received_fiat
+                    .entry(inv.currency.code().to_string())
+                    .or_default() += sats_to_fiat(paid, rate, inv.currency.decimals());
             }
         }
         cursor = page.next_cursor;
@@ -1040,8 +1043,8 @@ pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
         "to": to,
         "invoice_count": s.invoice_count,
         "counts": s.counts,
-        "received_sats": s.received_sats,
-        "received": crate::money::amount_to_btc_string(Amount::from_sat(s.received_sats)),
+        "received_sats": s.received_sats.to_sat(),
+        "received": crate::money::amount_to_btc_string(s.received_sats),
         "received_fiat": s.received_fiat.into_iter().map(|(k, v)| (k, Value::String(v.to_string()))).collect::<serde_json::Map<_, _>>(),
         "truncated": s.truncated,
     })))

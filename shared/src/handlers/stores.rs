@@ -2,7 +2,7 @@
 
 use super::{list_body, page_of};
 use crate::account::ApiKeyRecord;
-use crate::clock::rfc3339;
+use crate::clock::Stamp;
 use crate::error::{ApiError, FieldErrors};
 use crate::handlers::ctx::Ctx;
 use crate::http::Response;
@@ -35,7 +35,11 @@ pub async fn create_store(
     settings: StoreSettings,
 ) -> Result<(Store, ApiKeyRecord, String), ApiError> {
     let now = app.now();
-    let store = settings.into_store(new_id(IdKind::Store), account_id.to_string(), rfc3339(now));
+    let store = settings.into_store(
+        new_id(IdKind::Store),
+        account_id.to_string(),
+        Stamp::new(now),
+    );
     let (key, secret) = ApiKeyRecord::new(
         account_id,
         Some(&store),
@@ -61,7 +65,7 @@ pub async fn update_store(
     store: &Store,
     settings: StoreSettings,
 ) -> Result<Store, ApiError> {
-    let update = settings.to_update(rfc3339(app.now()));
+    let update = settings.to_update(Stamp::new(app.now()));
     let item = app
         .table
         .update(&schema::store(&store.id), update, Some(Cond::Exists))

@@ -149,7 +149,7 @@ pub async fn create(
             Price {
                 amount: quote.amount,
                 currency: Currency::Fiat(quote.currency.clone()),
-                sats: quote.total_sats,
+                sats: quote.total_sats.to_sat(),
                 rate: Some(quote.rate),
             }
         }
@@ -180,10 +180,8 @@ pub async fn create(
         webhook_url: new.webhook_url,
         speed_policy: speed.unwrap_or(store.speed_policy),
         payment_tolerance_percent: new.tolerance.unwrap_or(store.payment_tolerance_percent),
-        expires_at: crate::clock::rfc3339(expires),
-        monitoring_until: crate::clock::rfc3339(
-            expires + time::Duration::minutes(store.monitoring_minutes),
-        ),
+        expires_at: expires.into(),
+        monitoring_until: (expires + time::Duration::minutes(store.monitoring_minutes)).into(),
         quote_id: new.quote_id,
         ..base
     };

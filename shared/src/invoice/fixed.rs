@@ -129,7 +129,7 @@ pub fn release(inv: &Invoice) -> Option<(Invoice, TxOp)> {
         key: schema::address(inv.network, address),
         update: Update::new()
             .set("open", false)
-            .set("released_at", inv.updated_at.as_str()),
+            .set("released_at", inv.updated_at),
         cond: Some(Cond::eq("invoice_id", inv.id.as_str())),
     };
     Some((released, op))

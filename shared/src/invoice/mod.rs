@@ -9,8 +9,10 @@ pub mod repo;
 
 pub use creation::{create, InvoiceError, NewInvoice};
 
-use crate::money::{amount_to_btc_string, fiat_decimals};
+use crate::clock::Stamp;
+use crate::money::amount_to_btc_string;
 use crate::network::Network;
+use crate::prices::rates::Currency;
 use crate::store::SpeedPolicy;
 use crate::wire::wire_words;
 use bitcoin::Amount;
@@ -98,13 +100,15 @@ pub struct Payment {
     pub txid: String,
     pub vout: u32,
     pub address: String,
-    pub amount_sats: u64,
+    /// Stored in satoshis.
+    #[serde(with = "bitcoin::amount::serde::as_sat")]
+    pub amount_sats: Amount,
     pub confirmations: u32,
     pub block_height: Option<u32>,
     pub block_hash: Option<String>,
     pub status: PaymentStatus,
     pub rbf: bool,
-    pub seen_at: String,
+    pub seen_at: Stamp,
     /// Seen after `expires_at`.
     #[serde(default)]
     pub late: bool,
@@ -131,8 +135,8 @@ impl Payment {
             "txid": self.txid,
             "vout": self.vout,
             "address": self.address,
-            "amount": amount_to_btc_string(Amount::from_sat(self.amount_sats)),
-            "amount_sats": self.amount_sats,
+            "amount": amount_to_btc_string(self.amount_sats),
+            "amount_sats": self.amount_sats.to_sat(),
             "confirmations": self.confirmations,
             "block_height": self.block_height,
             "status": self.status,
@@ -157,11 +161,13 @@ pub enum RefundStatus {
 pub struct Refund {
     pub id: String,
     pub address: String,
-    pub amount_sats: u64,
+    /// Stored in satoshis.
+    #[serde(with = "bitcoin::amount::serde::as_sat")]
+    pub amount_sats: Amount,
     pub status: RefundStatus,
     pub txid: Option<String>,
-    pub created_at: String,
-    pub sent_at: Option<String>,
+    pub created_at: Stamp,
+    pub sent_at: Option<Stamp>,
 }
 
 impl Refund {
@@ -171,8 +177,8 @@ impl Refund {
             "object": "refund",
             "invoice_id": invoice_id,
             "address": self.address,
-            "amount": amount_to_btc_string(Amount::from_sat(self.amount_sats)),
-            "amount_sats": self.amount_sats,
+            "amount": amount_to_btc_string(self.amount_sats),
+            "amount_sats": self.amount_sats.to_sat(),
             "status": self.status,
             "txid": self.txid,
             "created_at": self.created_at,
@@ -189,9 +195,10 @@ pub struct Invoice {
     pub status: Status,
     /// Price in `currency` (fiat code or BTC).
     pub amount: Decimal,
-    pub currency: String,
-    /// What the buyer must pay, in satoshis (fiat rounded up).
-    pub crypto_amount_sats: u64,
+    pub currency: Currency,
+    /// What the buyer must pay (fiat rounded up); stored in satoshis.
+    #[serde(with = "bitcoin::amount::serde::as_sat")]
+    pub crypto_amount_sats: Amount,
     /// Fiat per BTC, locked at creation (None for BTC invoices).
     pub rate: Option<Decimal>,
     pub network: Network,
@@ -209,16 +216,17 @@ pub struct Invoice {
     pub speed_policy: SpeedPolicy,
     pub payment_tolerance_percent: Decimal,
     pub flags: Vec<Flag>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub expires_at: String,
-    pub monitoring_until: String,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+    pub expires_at: Stamp,
+    pub monitoring_until: Stamp,
     #[serde(default)]
     pub payments: Vec<Payment>,
     #[serde(default)]
     pub refunds: Vec<Refund>,
-    /// Set by accept-underpayment.
-    pub accepted_sats: Option<u64>,
+    /// Set by accept-underpayment; stored in satoshis.
+    #[serde(default, with = "bitcoin::amount::serde::as_sat::opt")]
+    pub accepted_sats: Option<Amount>,
     pub quote_id: Option<String>,
     /// Merchant's comment / cancel reason.
     pub comment: Option<String>,
@@ -261,14 +269,13 @@ impl Invoice {
         created: time::OffsetDateTime,
         now: time::OffsetDateTime,
     ) -> Invoice {
-        use crate::clock::rfc3339;
         Invoice {
             id,
             store_id: store.id.clone(),
             status,
             amount: price.amount,
-            currency: price.currency.code().to_string(),
-            crypto_amount_sats: price.sats,
+            currency: price.currency,
+            crypto_amount_sats: Amount::from_sat(price.sats),
             rate: price.rate,
             network: store.network,
             address: None,
@@ -284,10 +291,10 @@ impl Invoice {
             speed_policy: store.speed_policy,
             payment_tolerance_percent: store.payment_tolerance_percent,
             flags: vec![],
-            created_at: rfc3339(created),
-            updated_at: rfc3339(now),
-            expires_at: rfc3339(created),
-            monitoring_until: rfc3339(created),
+            created_at: Stamp::new(created),
+            updated_at: Stamp::new(now),
+            expires_at: Stamp::new(created),
+            monitoring_until: Stamp::new(created),
             payments: vec![],
             refunds: vec![],
             accepted_sats: None,
@@ -311,8 +318,8 @@ impl Invoice {
         }
     }
 
-    /// Satoshis received (payments that still count).
-    pub fn paid_sats(&self) -> u64 {
+    /// What was received (payments that still count).
+    pub fn paid_sats(&self) -> Amount {
         self.payments
             .iter()
             .filter(|p| p.counts())
@@ -320,8 +327,11 @@ impl Invoice {
             .sum()
     }
 
-    pub fn due_sats(&self) -> u64 {
-        self.crypto_amount_sats.saturating_sub(self.paid_sats())
+    /// What is still to pay (nothing once paid in full or over).
+    pub fn due_sats(&self) -> Amount {
+        self.crypto_amount_sats
+            .checked_sub(self.paid_sats())
+            .unwrap_or(Amount::ZERO)
     }
 
     /// BIP21 URI for what is still due (the full amount before any payment).
@@ -330,11 +340,8 @@ impl Invoice {
         let due = self.due_sats();
         let mut uri = format!("bitcoin:{address}");
         let mut params = Vec::new();
-        if due > 0 {
-            params.push(format!(
-                "amount={}",
-                trim_btc(&amount_to_btc_string(Amount::from_sat(due)))
-            ));
+        if due > Amount::ZERO {
+            params.push(format!("amount={}", trim_btc(&amount_to_btc_string(due))));
         }
         let enc = |s: &str| percent_encoding::utf8_percent_encode(s, BIP21_SET).to_string();
         if !self.store_name.is_empty() {
@@ -353,12 +360,10 @@ impl Invoice {
     /// The resource as the API shows it.
     pub fn to_json(&self, public_url: &str) -> Value {
         let paid = self.paid_sats();
-        let fiat_dp = fiat_decimals(&self.currency);
+        let fiat_dp = self.currency.decimals();
         let amount_paid = match self.rate {
-            Some(rate) => {
-                crate::money::sats_to_fiat(Amount::from_sat(paid), rate, fiat_dp).to_string()
-            }
-            None => amount_to_btc_string(Amount::from_sat(paid)),
+            Some(rate) => crate::money::sats_to_fiat(paid, rate, fiat_dp).to_string(),
+            None => amount_to_btc_string(paid),
         };
         json!({
             "id": self.id,
@@ -367,11 +372,11 @@ impl Invoice {
             "status": self.status,
             "amount": self.amount.to_string(),
             "currency": self.currency,
-            "crypto_amount": amount_to_btc_string(Amount::from_sat(self.crypto_amount_sats)),
-            "crypto_amount_sats": self.crypto_amount_sats,
+            "crypto_amount": amount_to_btc_string(self.crypto_amount_sats),
+            "crypto_amount_sats": self.crypto_amount_sats.to_sat(),
             "amount_paid": amount_paid,
-            "amount_paid_sats": paid,
-            "amount_due_sats": self.due_sats(),
+            "amount_paid_sats": paid.to_sat(),
+            "amount_due_sats": self.due_sats().to_sat(),
             "rate": self.rate.map(|r| if r.scale() < fiat_dp { let mut r = r; r.rescale(fiat_dp); r.to_string() } else { r.to_string() }),
             "network": self.network,
             "address": self.address,

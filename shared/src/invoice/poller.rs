@@ -9,7 +9,7 @@ use super::repo::{invoice_item, save_change};
 use super::{Invoice, PaymentStatus, RefundStatus};
 use crate::app::App;
 use crate::chain::{Chain, ChainError};
-use crate::clock::{parse_rfc3339, rfc3339};
+use crate::clock::rfc3339;
 use crate::network::Network;
 use crate::records::from_item;
 use crate::schema;
@@ -210,7 +210,6 @@ async fn observe(chain: &dyn Chain, inv: &Invoice, tip: u32) -> Result<ChainView
             view.gone.insert(p.txid.clone());
         }
     }
-    let created = parse_rfc3339(&inv.created_at).ok();
     for r in inv
         .refunds
         .iter()
@@ -219,9 +218,8 @@ async fn observe(chain: &dyn Chain, inv: &Invoice, tip: u32) -> Result<ChainView
         let refund_txs = chain.address_txs(&r.address).await?;
         let paid = refund_txs.iter().find(|tx| {
             tx.outputs.iter().any(|o| {
-                o.address.as_deref() == Some(r.address.as_str())
-                    && o.value.to_sat() >= r.amount_sats
-            }) && created.is_some()
+                o.address.as_deref() == Some(r.address.as_str()) && o.value >= r.amount_sats
+            })
         });
         if let Some(tx) = paid {
             view.refunds_sent.push((r.id.clone(), tx.txid.to_string()));

@@ -33,7 +33,7 @@ pub fn invoice_item(inv: &Invoice, now: OffsetDateTime) -> Item {
         (schema::GSI1_PK, json!(schema::invoices_of(&inv.store_id))),
         (
             schema::GSI1_SK,
-            json!(schema::invoice_list_sk(&inv.created_at, &inv.id)),
+            json!(schema::invoice_list_sk(inv.created_at, &inv.id)),
         ),
     ];
     if let Some(at) = next_check(inv, now) {
@@ -65,7 +65,7 @@ fn payment_item(inv: &Invoice, p: &Payment) -> Item {
     );
     item.insert(
         schema::GSI1_SK.into(),
-        json!(schema::payment_list_sk(&p.seen_at, &p.id)),
+        json!(schema::payment_list_sk(p.seen_at, &p.id)),
     );
     item
 }

@@ -5,12 +5,10 @@
 //! accepted zero-conf, settles on a non-RBF unconfirmed payment; the quote
 //! can be used once, before it expires.
 
-use super::rates::{
-    btc_string, current_rate, fiat_string, parse_currency, Currency, Rate, MAX_FIAT_AMOUNT,
-};
+use super::rates::{current_rate, fiat_string, parse_currency, Currency, Rate, MAX_FIAT_AMOUNT};
 use super::Fiat;
 use crate::app::App;
-use crate::clock::{parse_rfc3339, rfc3339};
+use crate::clock::Stamp;
 use crate::error::{ApiError, FieldErrors};
 use crate::ids::{is_id, new_id, IdKind};
 use crate::money::{self, fiat_to_sats};
@@ -20,6 +18,7 @@ use crate::request::{self, Dec, Field, Flag, NonEmpty, Text, Unknown};
 use crate::schema;
 use crate::store::Store;
 use crate::table::{Cond, Item, TxOp, Update};
+use bitcoin::Amount;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
@@ -56,25 +55,29 @@ pub struct QuoteRecord {
     /// Price of 1 BTC in `currency`, held until `expires_at`.
     #[serde(with = "rust_decimal::serde::str")]
     pub rate: Decimal,
-    pub rate_updated_at: String,
+    pub rate_updated_at: Stamp,
     pub rate_sources: Vec<String>,
-    /// `amount` in satoshis at `rate`, rounded up.
-    pub sats: u64,
-    /// Estimated network fee of paying it.
-    pub network_fee_sats: u64,
+    /// `amount` at `rate`, rounded up to the satoshi; stored in satoshis.
+    #[serde(with = "bitcoin::amount::serde::as_sat")]
+    pub sats: Amount,
+    /// Estimated network fee of paying it; stored in satoshis.
+    #[serde(with = "bitcoin::amount::serde::as_sat")]
+    pub network_fee_sats: Amount,
     /// sat/vB behind `network_fee_sats`.
     #[serde(with = "rust_decimal::serde::str")]
     pub network_fee_rate: Decimal,
     /// `estimate` (from the chain backend) or `default` (none available).
     pub network_fee_source: String,
-    /// `sats + network_fee_sats`: what the buyer is asked to send.
-    pub total_sats: u64,
+    /// `sats + network_fee_sats`: what the buyer is asked to send; stored
+    /// in satoshis.
+    #[serde(with = "bitcoin::amount::serde::as_sat")]
+    pub total_sats: Amount,
     pub accept_zero_conf: bool,
-    pub created_at: String,
-    pub expires_at: String,
+    pub created_at: Stamp,
+    pub expires_at: Stamp,
     pub used: bool,
     #[serde(default)]
-    pub used_at: Option<String>,
+    pub used_at: Option<Stamp>,
     /// The invoice that used it, when the invoice recorded itself.
     #[serde(default)]
     pub invoice_id: Option<String>,
@@ -225,12 +228,11 @@ fn new_quote(
     fee: &NetworkFee,
     now: OffsetDateTime,
 ) -> Result<QuoteRecord, ApiError> {
-    let sats = fiat_to_sats(req.amount, rate.price)
-        .map_err(|e| ApiError::field("amount", e))?
-        .to_sat();
+    let sats = fiat_to_sats(req.amount, rate.price).map_err(|e| ApiError::field("amount", e))?;
+    let fee_sats = Amount::from_sat(fee.sats);
     let total_sats = sats
-        .checked_add(fee.sats)
-        .filter(|t| *t <= 21_000_000 * 100_000_000)
+        .checked_add(fee_sats)
+        .filter(|t| *t <= Amount::MAX_MONEY)
         .ok_or_else(|| ApiError::field("amount", "is worth more bitcoin than exists"))?;
     Ok(QuoteRecord {
         id: new_id(IdKind::Quote),
@@ -239,16 +241,16 @@ fn new_quote(
         amount: req.amount,
         currency: req.currency.clone(),
         rate: rate.price,
-        rate_updated_at: rfc3339(rate.updated_at),
+        rate_updated_at: Stamp::new(rate.updated_at),
         rate_sources: rate.sources.clone(),
         sats,
-        network_fee_sats: fee.sats,
+        network_fee_sats: fee_sats,
         network_fee_rate: fee.rate,
         network_fee_source: fee.source.to_string(),
         total_sats,
         accept_zero_conf: req.accept_zero_conf,
-        created_at: rfc3339(now),
-        expires_at: rfc3339(now + time::Duration::seconds(QUOTE_VALID_SECS)),
+        created_at: Stamp::new(now),
+        expires_at: Stamp::new(now + time::Duration::seconds(QUOTE_VALID_SECS)),
         used: false,
         used_at: None,
         invoice_id: None,
@@ -258,9 +260,7 @@ fn new_quote(
 impl QuoteRecord {
     /// The stored item (kept a day past expiry, then swept by TTL).
     pub fn item(&self) -> Item {
-        let expires = parse_rfc3339(&self.expires_at)
-            .map(|t| t.unix_timestamp())
-            .unwrap_or(0);
+        let expires = self.expires_at.unix_timestamp();
         to_item(
             self,
             &schema::quote(&self.id),
@@ -280,14 +280,14 @@ impl QuoteRecord {
             "crypto_currency": "BTC",
             "rate": fiat_string(self.rate, &self.currency),
             "rate_updated_at": self.rate_updated_at,
-            "crypto_amount": btc_string(self.sats),
-            "crypto_amount_sats": self.sats,
-            "network_fee": btc_string(self.network_fee_sats),
-            "network_fee_sats": self.network_fee_sats,
+            "crypto_amount": money::amount_to_btc_string(self.sats),
+            "crypto_amount_sats": self.sats.to_sat(),
+            "network_fee": money::amount_to_btc_string(self.network_fee_sats),
+            "network_fee_sats": self.network_fee_sats.to_sat(),
             "network_fee_rate": self.network_fee_rate.normalize().to_string(),
             "network_fee_source": self.network_fee_source,
-            "total_crypto_amount": btc_string(self.total_sats),
-            "total_crypto_amount_sats": self.total_sats,
+            "total_crypto_amount": money::amount_to_btc_string(self.total_sats),
+            "total_crypto_amount_sats": self.total_sats.to_sat(),
             "accept_zero_conf": self.accept_zero_conf,
             "used": self.used,
             "invoice_id": self.invoice_id,
@@ -304,11 +304,12 @@ impl QuoteRecord {
                 None => format!(
                     "quote {} was already used by an invoice (at {})",
                     self.id,
-                    self.used_at.as_deref().unwrap_or("an earlier time")
+                    self.used_at
+                        .map_or("an earlier time".to_string(), |t| t.to_string())
                 ),
             }));
         }
-        if rfc3339(now) >= self.expires_at {
+        if Stamp::new(now) >= self.expires_at {
             return Err(ApiError::conflict(format!(
                 "quote {} expired at {}; request a new quote",
                 self.id, self.expires_at
@@ -321,10 +322,8 @@ impl QuoteRecord {
     /// transaction: it holds only while the quote is unused, unexpired and
     /// this store's, so one quote can never make two invoices.
     pub fn claim_op(&self, invoice_id: Option<&str>, now: OffsetDateTime) -> TxOp {
-        let now_s = rfc3339(now);
-        let mut update = Update::new()
-            .set("used", true)
-            .set("used_at", now_s.clone());
+        let now_s = Stamp::new(now);
+        let mut update = Update::new().set("used", true).set("used_at", now_s);
         if let Some(inv) = invoice_id {
             update = update.set("invoice_id", inv);
         }
@@ -334,7 +333,7 @@ impl QuoteRecord {
             cond: Some(Cond::And(vec![
                 Cond::eq("store_id", self.store_id.as_str()),
                 Cond::eq("used", false),
-                Cond::Gt("expires_at".into(), json!(now_s)),
+                Cond::Gt("expires_at".into(), now_s.into()),
             ])),
         }
     }
@@ -516,7 +515,12 @@ mod tests {
         assert!(is_id(IdKind::Quote, &q.id));
         assert_eq!(
             (q.rate, q.sats, q.network_fee_sats, q.total_sats),
-            (d("65000.00"), 15385, 2820, 18205)
+            (
+                d("65000.00"),
+                Amount::from_sat(15385),
+                Amount::from_sat(2820),
+                Amount::from_sat(18205)
+            )
         );
         let j = q.to_json();
         assert_eq!(j["crypto_amount"], "0.00015385");
@@ -526,7 +530,7 @@ mod tests {
         assert_eq!(j["amount"], "10.00");
         assert_eq!(
             j["expires_at"],
-            rfc3339(clock.now() + time::Duration::minutes(5))
+            crate::clock::rfc3339(clock.now() + time::Duration::minutes(5))
         );
         let stored = load_quote(&app, "store_a", &q.id).await.expect("stored");
         assert_eq!(stored, q);

@@ -11,13 +11,10 @@ use super::Fiat;
 use crate::app::App;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{ApiError, FieldErrors};
-use crate::money::{
-    amount_to_btc_string, btc_to_amount, check_amount, fiat_decimals, fiat_to_sats, SATS_PER_BTC,
-};
+use crate::money::{btc_to_amount, check_amount, fiat_decimals, fiat_to_sats, SATS_PER_BTC};
 use crate::records::{from_item, to_item};
 use crate::schema;
 use crate::table::{Item, Key};
-use bitcoin::Amount;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -448,11 +445,6 @@ pub async fn convert(
     let fiat = check_conversion(&from, &to, amount)?;
     let rate = current_rate(app, &fiat).await?;
     convert_at(rate, from, to, amount)
-}
-
-/// `Amount` as the API's BTC string (8 decimals).
-pub fn btc_string(sats: u64) -> String {
-    amount_to_btc_string(Amount::from_sat(sats))
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ pub mod qr;
 
 use crate::app::App;
 use crate::chain::ChainError;
-use crate::clock::parse_rfc3339;
 use crate::error::{ApiError, ErrorCode, FieldErrors};
 use crate::handlers::ctx::Ctx;
 use crate::http::Response;
@@ -175,7 +174,7 @@ pub fn public_json(inv: &Invoice, public_url: &str) -> Value {
 /// Whether the invoice takes a payment now (`new`/`paid_partial`, before
 /// expiry, something still due); otherwise the 409 saying why not.
 pub fn payable(inv: &Invoice, now: OffsetDateTime) -> Result<(), ApiError> {
-    let expired_at = parse_rfc3339(&inv.expires_at).ok().filter(|e| now >= *e);
+    let expired_at = (now >= inv.expires_at).then_some(inv.expires_at);
     let why = match inv.status {
         Status::New | Status::PaidPartial if expired_at.is_some() => {
             format!(
@@ -183,7 +182,9 @@ pub fn payable(inv: &Invoice, now: OffsetDateTime) -> Result<(), ApiError> {
                 inv.id, inv.expires_at
             )
         }
-        Status::New | Status::PaidPartial if inv.address.is_none() || inv.due_sats() == 0 => {
+        Status::New | Status::PaidPartial
+            if inv.address.is_none() || inv.due_sats() == Amount::ZERO =>
+        {
             format!("invoice {} has nothing left to pay", inv.id)
         }
         Status::New | Status::PaidPartial => return Ok(()),
@@ -203,10 +204,6 @@ pub fn payable(inv: &Invoice, now: OffsetDateTime) -> Result<(), ApiError> {
         ),
     };
     Err(ApiError::conflict(why))
-}
-
-fn btc(sats: u64) -> String {
-    amount_to_btc_string(Amount::from_sat(sats))
 }
 
 /// `GET /r/{id}` -> `{invoice, payment_options: [{chain, currency, network,
@@ -229,8 +226,8 @@ pub fn seed_request(inv: &Invoice, now: OffsetDateTime, public_url: &str) -> Val
             "chain": CHAIN,
             "currency": CHAIN,
             "network": inv.network,
-            "amount": btc(due),
-            "amount_sats": due,
+            "amount": amount_to_btc_string(due),
+            "amount_sats": due.to_sat(),
         })]
     } else {
         Vec::new()
@@ -368,7 +365,7 @@ pub async fn payment_request(cx: Ctx<'_>) -> Result<Response, ApiError> {
         "chain": CHAIN,
         "currency": CHAIN,
         "network": inv.network,
-        "outputs": [{ "address": inv.address, "amount": btc(due), "amount_sats": due }],
+        "outputs": [{ "address": inv.address, "amount": amount_to_btc_string(due), "amount_sats": due.to_sat() }],
         "expires_at": inv.expires_at,
         "memo": memo,
     }))
@@ -465,14 +462,14 @@ fn verify_payment(inv: &Invoice, txs: &[Transaction]) -> Result<(), ApiError> {
         .collect();
     let txids: Vec<Txid> = txs.iter().map(Transaction::compute_txid).collect();
     let mut errors = FieldErrors::default();
-    let mut paid: u64 = 0;
+    let mut paid = Amount::ZERO;
     for (i, tx) in txs.iter().enumerate() {
         let mut pays = false;
         for (vout, out) in tx.output.iter().enumerate() {
             if out.script_pubkey == script {
                 pays = true;
                 if !recorded.contains(&(txids[i].to_string(), vout as u32)) {
-                    paid = paid.saturating_add(out.value.to_sat());
+                    paid = paid.checked_add(out.value).unwrap_or(Amount::MAX);
                 }
             }
         }
@@ -495,10 +492,12 @@ fn verify_payment(inv: &Invoice, txs: &[Transaction]) -> Result<(), ApiError> {
         return Err(ApiError::field(
             "transactions",
             format!(
-                "pay {paid} sats ({} BTC) to the invoice address {address}, but {due} sats ({} BTC) are due; \
+                "pay {} sats ({} BTC) to the invoice address {address}, but {} sats ({} BTC) are due; \
                  nothing was broadcast",
-                btc(paid),
-                btc(due)
+                paid.to_sat(),
+                amount_to_btc_string(paid),
+                due.to_sat(),
+                amount_to_btc_string(due)
             ),
         ));
     }
@@ -658,6 +657,7 @@ mod tests {
         ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([9; 20]))
     }
 
+    use crate::clock::{parse_rfc3339, Stamp};
     use bitcoin::hashes::Hash;
 
     #[test]
@@ -724,16 +724,16 @@ mod tests {
             txid: first.compute_txid().to_string(),
             vout: 0,
             address: ADDRESS.into(),
-            amount_sats: 6_000,
+            amount_sats: Amount::from_sat(6_000),
             confirmations: 0,
             block_height: None,
             block_hash: None,
             status: PaymentStatus::Mempool,
             rbf: false,
-            seen_at: "2026-01-01T00:01:00.000Z".into(),
+            seen_at: Stamp::parse("2026-01-01T00:01:00.000Z").unwrap(),
             late: false,
         });
-        assert_eq!(partly.due_sats(), 4_000);
+        assert_eq!(partly.due_sats(), Amount::from_sat(4_000));
         let e = verify_payment(&partly, std::slice::from_ref(&first)).unwrap_err();
         assert!(
             e.details["transactions"][0].starts_with("pay 0 sats"),

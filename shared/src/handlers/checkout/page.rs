@@ -10,10 +10,11 @@
 //! one), and reconnects with backoff. The favicon is an inline data: URL.
 
 use super::{payable, qr};
-use crate::clock::{parse_rfc3339, rfc3339};
+use crate::clock::{rfc3339, Stamp};
 use crate::http::Response;
 use crate::invoice::{Invoice, Status};
 use crate::money::amount_to_btc_string;
+use crate::prices::rates::Currency;
 use base64::Engine;
 use bitcoin::Amount;
 use serde_json::{json, Map, Value};
@@ -314,10 +315,6 @@ pub fn error(message: &str) -> String {
     )
 }
 
-fn btc(sats: u64) -> String {
-    amount_to_btc_string(Amount::from_sat(sats))
-}
-
 /// Title, text and tone of the panel shown for a status (plain text; the
 /// page escapes it, the script sets it as text).
 fn message(kind: &str, store: &str) -> (&'static str, String, &'static str) {
@@ -350,10 +347,8 @@ fn closed_kind(inv: &Invoice) -> &'static str {
 }
 
 /// Time left as `m:ss` or `h:mm:ss`.
-fn countdown(expires_at: &str, now: OffsetDateTime) -> String {
-    let left = parse_rfc3339(expires_at)
-        .map(|e| (e - now).whole_seconds().max(0))
-        .unwrap_or(0);
+fn countdown(expires_at: Stamp, now: OffsetDateTime) -> String {
+    let left = (expires_at - now).whole_seconds().max(0);
     let (h, m, s) = (left / 3600, (left % 3600) / 60, left % 60);
     if h > 0 {
         format!("{h}:{m:02}:{s:02}")
@@ -396,17 +391,17 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime, websocket_url: Option<&str>)
         body.push_str(&format!("<div class=\"order\">{}</div>", escape_html(what)));
     }
     body.push_str("</header><div class=\"amount\">");
-    if inv.currency == "BTC" {
+    if inv.currency == Currency::Btc {
         body.push_str(&format!(
             "<div class=\"big\">{} BTC</div>",
-            btc(inv.crypto_amount_sats)
+            amount_to_btc_string(inv.crypto_amount_sats)
         ));
     } else {
         body.push_str(&format!(
             "<div class=\"big\">{} {}</div><div class=\"sub\">{} BTC</div>",
             escape_html(&inv.amount.to_string()),
-            escape_html(&inv.currency),
-            btc(inv.crypto_amount_sats)
+            escape_html(inv.currency.code()),
+            amount_to_btc_string(inv.crypto_amount_sats)
         ));
     }
     body.push_str("</div>");
@@ -425,11 +420,11 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime, websocket_url: Option<&str>)
             "<section id=\"pay\"><a class=\"qr\" href=\"{uri}\" title=\"Open in a Bitcoin wallet\" aria-label=\"QR code of the payment request\">{svg}</a>",
             uri = escape_html(&uri)
         ));
-        if inv.paid_sats() > 0 {
+        if inv.paid_sats() > Amount::ZERO {
             body.push_str(&format!(
                 "<p class=\"due\">Received {} BTC so far; {} BTC still due.</p>",
-                btc(inv.paid_sats()),
-                btc(due)
+                amount_to_btc_string(inv.paid_sats()),
+                amount_to_btc_string(due)
             ));
         }
         body.push_str(&format!(
@@ -440,10 +435,10 @@ pub fn checkout(inv: &Invoice, now: OffsetDateTime, websocket_url: Option<&str>)
              <a class=\"wallet\" href=\"{u}\">Open in wallet</a>\
              <div class=\"timer\">Expires in <time id=\"countdown\" datetime=\"{e}\">{c}</time></div></section>",
             a = escape_html(address),
-            d = btc(due),
+            d = amount_to_btc_string(due),
             u = escape_html(&uri),
-            e = escape_html(&inv.expires_at),
-            c = countdown(&inv.expires_at, now),
+            e = escape_html(&inv.expires_at.to_string()),
+            c = countdown(inv.expires_at, now),
         ));
     }
 
@@ -578,9 +573,10 @@ mod tests {
 
     #[test]
     fn countdown_formats() {
-        let now = parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
-        assert_eq!(countdown("2026-01-01T00:15:00.000Z", now), "15:00");
-        assert_eq!(countdown("2026-01-01T01:02:03.000Z", now), "1:02:03");
-        assert_eq!(countdown("2025-12-31T00:00:00.000Z", now), "0:00");
+        let now = crate::clock::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let at = |s: &str| Stamp::parse(s).unwrap();
+        assert_eq!(countdown(at("2026-01-01T00:15:00.000Z"), now), "15:00");
+        assert_eq!(countdown(at("2026-01-01T01:02:03.000Z"), now), "1:02:03");
+        assert_eq!(countdown(at("2025-12-31T00:00:00.000Z"), now), "0:00");
     }
 }
