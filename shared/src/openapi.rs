@@ -16,6 +16,7 @@ use crate::handlers::sandbox::{
 use crate::handlers::webhooks::{
     CreateEndpointRequest, RotateSecretRequest, UpdateEndpointRequest,
 };
+use crate::prices::rates::Currency;
 use crate::request::{ListQuery, NoFields, PageQuery, Time, Word};
 use crate::request_schema::Shape;
 use crate::routes::{row, Auth, Route, ROUTES};
@@ -42,11 +43,13 @@ static BODIES: &[(&str, fn() -> RefOr<Schema>)] = &[
     (row::STORES_CREATE.function, || {
         Shape::of::<crate::store::StoreRequest>()
             .with::<Word<crate::network::Network>>("network")
+            .also::<Currency>("default_currency")
             .require(&["name", "network", "wallet"])
             .body()
     }),
     (row::STORES_UPDATE.function, || {
         Shape::of::<crate::store::StoreRequest>()
+            .also::<Currency>("default_currency")
             .without(&["network"])
             .body()
     }),
@@ -102,6 +105,7 @@ static BODIES: &[(&str, fn() -> RefOr<Schema>)] = &[
     }),
     (row::QUOTES_CREATE.function, || {
         Shape::of::<crate::prices::quotes::QuoteBody>()
+            .also::<Currency>("currency")
             .require(&["amount", "currency"])
             .body()
     }),
