@@ -26,6 +26,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod records;
 pub mod request;
+pub mod request_schema;
 pub mod router;
 pub mod routes;
 pub mod schema;

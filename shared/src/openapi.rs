@@ -5,7 +5,21 @@
 //! from the type every error answer is serialized from.
 
 use crate::error::ErrorEnvelope;
-use crate::routes::{Auth, Route, ROUTES};
+use crate::handlers::invoices::{
+    AcceptUnderpaymentRequest, CancelRequest, CreateInvoiceRequest, ImportInvoiceRequest,
+    ListEventsQuery, ListInvoicesQuery, ListPaymentsQuery, MarkRequest, RefundRequest,
+    SummaryQuery,
+};
+use crate::handlers::sandbox::{
+    DoubleSpendRequest, MineRequest, PayRequest, ReorgRequest, SimulateWebhookRequest,
+};
+use crate::handlers::webhooks::{
+    CreateEndpointRequest, RotateSecretRequest, UpdateEndpointRequest,
+};
+use crate::prices::rates::Currency;
+use crate::request::{ListQuery, NoFields, PageQuery, Time, Word};
+use crate::request_schema::Shape;
+use crate::routes::{row, Auth, Route, ROUTES};
 use std::sync::OnceLock;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
@@ -21,6 +35,151 @@ use utoipa::ToSchema;
 
 /// The security schemes a key may come in (API.md "Auth").
 const SCHEMES: [&str; 3] = ["bearer", "basic", "api_key"];
+
+/// The request body of every v1 route that takes one, by function name:
+/// the shape of the request type the handler parses, with what this route
+/// requires (the handler's `require` calls).
+static BODIES: &[(&str, fn() -> RefOr<Schema>)] = &[
+    (row::STORES_CREATE.function, || {
+        Shape::of::<crate::store::StoreRequest>()
+            .with::<Word<crate::network::Network>>("network")
+            .also::<Currency>("default_currency")
+            .require(&["name", "network", "wallet"])
+            .body()
+    }),
+    (row::STORES_UPDATE.function, || {
+        Shape::of::<crate::store::StoreRequest>()
+            .also::<Currency>("default_currency")
+            .without(&["network"])
+            .body()
+    }),
+    (row::API_KEYS_CREATE.function, || {
+        Shape::of::<crate::handlers::stores::CreateKeyRequest>().body()
+    }),
+    (row::INVOICES_CREATE.function, || {
+        Shape::of::<CreateInvoiceRequest>()
+            .any_of(&["amount", "quote_id"])
+            .body()
+    }),
+    (row::INVOICES_IMPORT.function, || {
+        Shape::of::<ImportInvoiceRequest>()
+            .also::<Time>("created_at")
+            .require(&["order_id", "amount", "currency", "created_at"])
+            .body()
+    }),
+    (row::INVOICES_MARK.function, || {
+        Shape::of::<MarkRequest>().require(&["status"]).body()
+    }),
+    (row::INVOICES_CANCEL.function, || {
+        Shape::of::<CancelRequest>().body()
+    }),
+    (row::INVOICES_ACCEPT_UNDERPAYMENT.function, || {
+        Shape::of::<AcceptUnderpaymentRequest>()
+            .require(&["accepted_amount_sats"])
+            .body()
+    }),
+    (row::REFUNDS_CREATE.function, || {
+        Shape::of::<RefundRequest>()
+            .require(&["address", "amount_sats"])
+            .body()
+    }),
+    (row::SANDBOX_PAYMENTS.function, || {
+        Shape::of::<PayRequest>()
+            .require(&["amount_sats"])
+            .one_of(&["invoice_id", "address"])
+            .body()
+    }),
+    (row::SANDBOX_BLOCKS.function, || {
+        Shape::of::<MineRequest>().body()
+    }),
+    (row::SANDBOX_REORG.function, || {
+        Shape::of::<ReorgRequest>().require(&["depth"]).body()
+    }),
+    (row::SANDBOX_DOUBLE_SPEND.function, || {
+        Shape::of::<DoubleSpendRequest>().require(&["txid"]).body()
+    }),
+    (row::SANDBOX_SIMULATE_WEBHOOK.function, || {
+        Shape::of::<SimulateWebhookRequest>()
+            .require(&["invoice_id", "status"])
+            .body()
+    }),
+    (row::QUOTES_CREATE.function, || {
+        Shape::of::<crate::prices::quotes::QuoteBody>()
+            .also::<Currency>("currency")
+            .require(&["amount", "currency"])
+            .body()
+    }),
+    (row::WEBHOOK_ENDPOINTS_CREATE.function, || {
+        Shape::of::<CreateEndpointRequest>()
+            .require(&["url"])
+            .body()
+    }),
+    (row::WEBHOOK_ENDPOINTS_UPDATE.function, || {
+        Shape::of::<UpdateEndpointRequest>().body()
+    }),
+    (row::WEBHOOK_ENDPOINTS_ROTATE_SECRET.function, || {
+        Shape::of::<RotateSecretRequest>().body()
+    }),
+    (row::WEBHOOK_ENDPOINTS_TEST.function, || {
+        Shape::of::<NoFields>().body()
+    }),
+    (row::WEBHOOK_DELIVERIES_REDELIVER.function, || {
+        Shape::of::<NoFields>().body()
+    }),
+    (row::USERS_CREATE.function, credentials),
+    (row::AUTH_LOGIN.function, credentials),
+    // The session is the key; a body is not read.
+    (row::AUTH_LOGOUT.function, || any_value_schema("not read")),
+];
+
+/// The query parameters of every v1 route that reads some, by function name.
+static QUERIES: &[(&str, fn() -> Shape)] = &[
+    (row::STORES_LIST.function, Shape::of::<ListQuery<PageQuery>>),
+    (
+        row::API_KEYS_LIST.function,
+        Shape::of::<ListQuery<PageQuery>>,
+    ),
+    (row::QR.function, || {
+        Shape::of::<crate::handlers::checkout::QrQuery>().require(&["data"])
+    }),
+    (row::INVOICES_LIST.function, Shape::of::<ListInvoicesQuery>),
+    (row::PAYMENTS_LIST.function, Shape::of::<ListPaymentsQuery>),
+    (row::SUMMARY.function, Shape::of::<SummaryQuery>),
+    (row::EVENTS_LIST.function, Shape::of::<ListEventsQuery>),
+    (row::CONVERT.function, || {
+        Shape::of::<crate::handlers::prices::ConvertQuery>().require(&["from", "to", "amount"])
+    }),
+    (
+        row::WEBHOOK_ENDPOINTS_LIST.function,
+        Shape::of::<ListQuery<PageQuery>>,
+    ),
+    (
+        row::WEBHOOK_DELIVERIES_LIST.function,
+        Shape::of::<ListQuery<PageQuery>>,
+    ),
+];
+
+fn credentials() -> RefOr<Schema> {
+    Shape::of::<crate::handlers::users::CredentialsRequest>()
+        .require(&["username", "password"])
+        .body()
+}
+
+/// The request body schema of a route: its request type's, or any JSON
+/// value (a seed face's request, documented in its seed's README).
+fn request_schema(route: &Route) -> RefOr<Schema> {
+    match BODIES.iter().find(|(f, _)| *f == route.function) {
+        Some((_, schema)) => schema(),
+        None => any_value_schema("in the seed system's shape"),
+    }
+}
+
+fn any_value_schema(description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .description(Some(description))
+        .into()
+}
 
 /// The document, built once.
 pub fn document() -> &'static OpenApi {
@@ -142,10 +301,20 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
             );
         }
     }
+    if let Some((_, query)) = QUERIES.iter().find(|(f, _)| *f == route.function) {
+        for p in query().parameters() {
+            op = op.parameter(p);
+        }
+    }
     if matches!(route.method, "POST" | "PATCH" | "PUT") {
         op = op.request_body(Some(
             RequestBodyBuilder::new()
-                .content("application/json", any_json().build())
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(request_schema(route)))
+                        .build(),
+                )
                 .build(),
         ));
     }
@@ -195,6 +364,7 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
     use std::collections::BTreeSet;
 
     /// Every route of the table is an operation of the document, and the
@@ -220,6 +390,443 @@ mod tests {
             missing.is_empty() && extra.is_empty(),
             "missing in the document: {missing:?}\nonly in the document: {extra:?}"
         );
+    }
+
+    /// Every v1 route that takes a body documents its request type, and
+    /// every table entry names a real route of the right kind.
+    #[test]
+    fn every_v1_body_has_its_request_schema() {
+        use crate::faces::Face;
+        for route in ROUTES {
+            let takes_body = matches!(route.method, "POST" | "PATCH" | "PUT");
+            if takes_body && Face::of(route.path) == Face::V1 {
+                assert!(
+                    BODIES.iter().any(|(f, _)| *f == route.function),
+                    "{} {} has no request schema",
+                    route.method,
+                    route.path
+                );
+            }
+        }
+        for (function, schema) in BODIES {
+            let route = crate::routes::route_of(function).expect("a real route");
+            assert!(
+                matches!(route.method, "POST" | "PATCH" | "PUT"),
+                "{function} takes no body"
+            );
+            assert_eq!(Face::of(route.path), Face::V1, "{function}");
+            schema();
+        }
+        for (function, query) in QUERIES {
+            let route = crate::routes::route_of(function).expect("a real route");
+            assert_eq!(route.method, "GET", "{function}");
+            assert!(!query().props.is_empty(), "{function}");
+        }
+    }
+
+    /// The wrappers state their limits, and a request type's schema is its
+    /// fields under their serde names, refusing any other.
+    #[test]
+    fn schemas_state_the_real_limits() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let body = |path: &str, method: &str| {
+            doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+                .clone()
+        };
+        let mark = body("/v1/invoices/{id}/status", "post");
+        assert_eq!(mark["additionalProperties"], false);
+        assert_eq!(mark["required"], json!(["status"]));
+        assert_eq!(
+            mark["properties"]["status"]["enum"],
+            json!(["completed", "invalid"])
+        );
+        let comment = &mark["properties"]["comment"]["oneOf"];
+        assert_eq!(comment[0]["maxLength"], 1000);
+        assert_eq!(comment[1]["type"], "null");
+        let mine = body("/v1/sandbox/blocks", "post");
+        let count = &mine["properties"]["count"]["oneOf"][0];
+        assert_eq!(
+            (&count["minimum"], &count["maximum"]),
+            (&json!(1), &json!(1000))
+        );
+        let store = body("/v1/stores/{id}", "patch");
+        assert!(store["properties"].get("network").is_none());
+        let store = body("/v1/stores", "post");
+        assert_eq!(store["required"], json!(["name", "network", "wallet"]));
+        let events = &doc["paths"]["/v1/events"]["get"]["parameters"];
+        let names: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["type", "invoice_id", "limit", "cursor"]);
+        assert_eq!(
+            body("/v1/auth/logout", "post")["description"],
+            "not read",
+            "logout reads no body"
+        );
+        assert_eq!(
+            Shape::of::<crate::handlers::users::CredentialsRequest>().names(),
+            ["username", "password"]
+        );
+    }
+
+    /// A JSON Schema validator for what these documents use (formats are
+    /// annotations, as JSON Schema 2020-12 has them by default).
+    fn valid(schema: &Value, v: &Value) -> Result<(), String> {
+        let fail = |why: String| Err(format!("{why}: {v}"));
+        let Some(s) = schema.as_object() else {
+            return Ok(());
+        };
+        if let Some(t) = s.get("type") {
+            let types: Vec<&str> = match t {
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                other => vec![other.as_str().unwrap()],
+            };
+            let is = |t: &str| match t {
+                "string" => v.is_string(),
+                "integer" => v.as_i64().is_some() || v.as_u64().is_some(),
+                "number" => v.is_number(),
+                "boolean" => v.is_boolean(),
+                "object" => v.is_object(),
+                "array" => v.is_array(),
+                "null" => v.is_null(),
+                other => panic!("type {other}"),
+            };
+            if !types.iter().any(|t| is(t)) {
+                return fail(format!("not {types:?}"));
+            }
+        }
+        if let Some(e) = s.get("enum") {
+            if !e.as_array().unwrap().contains(v) {
+                return fail(format!("not one of {e}"));
+            }
+        }
+        if let Value::String(text) = v {
+            let chars = text.chars().count() as u64;
+            if s.get("maxLength")
+                .and_then(Value::as_u64)
+                .is_some_and(|m| chars > m)
+            {
+                return fail("too long".into());
+            }
+            if s.get("minLength")
+                .and_then(Value::as_u64)
+                .is_some_and(|m| chars < m)
+            {
+                return fail("too short".into());
+            }
+            if let Some(p) = s.get("pattern").and_then(Value::as_str) {
+                if !regex_lite::Regex::new(p).unwrap().is_match(text) {
+                    return fail(format!("does not match {p}"));
+                }
+            }
+        }
+        if let Some(n) = v.as_f64() {
+            if s.get("minimum")
+                .and_then(Value::as_f64)
+                .is_some_and(|m| n < m)
+            {
+                return fail("below the minimum".into());
+            }
+            if s.get("maximum")
+                .and_then(Value::as_f64)
+                .is_some_and(|m| n > m)
+            {
+                return fail("above the maximum".into());
+            }
+        }
+        if let Value::Array(items) = v {
+            if s.get("maxItems")
+                .and_then(Value::as_u64)
+                .is_some_and(|m| items.len() as u64 > m)
+            {
+                return fail("too many items".into());
+            }
+            if let Some(item) = s.get("items") {
+                items.iter().try_for_each(|i| valid(item, i))?;
+            }
+        }
+        if let Value::Object(map) = v {
+            let props = s.get("properties").and_then(Value::as_object);
+            for name in s
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if !map.contains_key(name.as_str().unwrap()) {
+                    return fail(format!("{name} is required"));
+                }
+            }
+            for (k, item) in map {
+                match props.and_then(|p| p.get(k)) {
+                    Some(p) => valid(p, item)?,
+                    None if s.get("additionalProperties") == Some(&json!(false)) => {
+                        return fail(format!("{k} is not a property"));
+                    }
+                    None => {}
+                }
+            }
+        }
+        for sub in s
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            valid(sub, v)?;
+        }
+        if let Some(any) = s.get("anyOf").and_then(Value::as_array) {
+            if !any.iter().any(|sub| valid(sub, v).is_ok()) {
+                return fail("matches none of anyOf".into());
+            }
+        }
+        if let Some(one) = s.get("oneOf").and_then(Value::as_array) {
+            let n = one.iter().filter(|sub| valid(sub, v).is_ok()).count();
+            if n != 1 {
+                return fail(format!("matches {n} of oneOf"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A known-good body of each request type (API.md, tests/) validates
+    /// against the route's schema and deserializes with no bad and no
+    /// unknown field; the schema refuses an unknown field and a wrong type.
+    #[test]
+    fn known_good_bodies_validate_and_deserialize() {
+        use crate::request::{body, UNKNOWN_FIELD};
+        let doc = serde_json::to_value(document()).unwrap();
+        macro_rules! example {
+            ($function:expr, $ty:ty, $body:expr) => {{
+                let route = crate::routes::route_of($function).unwrap();
+                let schema = &doc["paths"][route.path][route.method.to_lowercase()]["requestBody"]
+                    ["content"]["application/json"]["schema"];
+                let v: Value = $body;
+                if let Err(why) = valid(schema, &v) {
+                    panic!("{}: {why}\n{schema:#}", $function);
+                }
+                let parsed: $ty = body(v.to_string().as_bytes()).unwrap();
+                let shown = format!("{parsed:?}");
+                assert!(!shown.contains("Bad("), "{}: {shown}", $function);
+                let mut e = crate::error::FieldErrors::default();
+                parsed.unknown.refuse(&mut e, UNKNOWN_FIELD);
+                assert!(e.is_empty(), "{}: unknown fields", $function);
+                let mut extra = v.clone();
+                extra["no_such_field"] = json!(1);
+                assert!(valid(schema, &extra).is_err(), "{}", $function);
+                for (k, _) in v.as_object().unwrap() {
+                    let mut wrong = v.clone();
+                    wrong[k] = json!([[]]);
+                    assert!(valid(schema, &wrong).is_err(), "{}: {k}", $function);
+                }
+            }};
+        }
+        use crate::handlers::users::CredentialsRequest;
+        use crate::store::StoreRequest;
+        let vpub = "vpub5SLqN2bLY4WeZF3kL4VqiWF1itbf3A6oRrq9aPf16AZMVWYCuN9TxpAZwCzVgW94TNzZPNc9XAHD4As6pdnExBtCDGYRmNJrcJ4eV9hNqcv";
+        example!(
+            "stores-create",
+            StoreRequest,
+            json!({
+                "name": "My shop", "network": "regtest", "wallet": vpub,
+                "default_currency": "USD", "speed_policy": "one_conf",
+                "expiration_minutes": 60, "monitoring_minutes": 1440,
+                "payment_tolerance_percent": "0.5", "api_allowed_ips": ["10.0.0.0/8", "::1"]
+            })
+        );
+        example!(
+            "stores-update",
+            StoreRequest,
+            json!({"name": "Renamed", "speed_policy": "zero_conf"})
+        );
+        example!(
+            "api-keys-create",
+            crate::handlers::stores::CreateKeyRequest,
+            json!({"label": "POS", "allowed_ips": ["203.0.113.7"]})
+        );
+        example!(
+            "invoices-create",
+            CreateInvoiceRequest,
+            json!({
+                "amount": "19.99", "currency": "USD", "order_id": "order-1001",
+                "order_name": "T-shirt", "memo": "size M", "buyer_email": "buyer@example.com",
+                "redirect_url": "https://shop.example.com/thanks",
+                "webhook_url": "https://shop.example.com/hook", "expire_min": 30,
+                "allowed_error_percent": 1, "speed_policy": "zero_conf",
+                "metadata": {"cart": [1, 2]}
+            })
+        );
+        example!(
+            "invoices-create",
+            CreateInvoiceRequest,
+            json!({"quote_id": "qt_123", "amount": null})
+        );
+        example!(
+            "invoices-import",
+            ImportInvoiceRequest,
+            json!({
+                "order_id": "old-7", "amount": 25, "currency": "EUR",
+                "crypto_amount": "0.0005", "order_name": "Archived", "created_at": "2024-05-01T10:00:00Z"
+            })
+        );
+        example!(
+            "invoices-mark",
+            MarkRequest,
+            json!({"status": "completed", "comment": "paid by phone"})
+        );
+        example!(
+            "invoices-cancel",
+            CancelRequest,
+            json!({"reason": "out of stock", "comment": null})
+        );
+        example!(
+            "invoices-accept-underpayment",
+            AcceptUnderpaymentRequest,
+            json!({"accepted_amount_sats": 15000})
+        );
+        example!(
+            "refunds-create",
+            RefundRequest,
+            json!({
+                "address": "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", "amount_sats": 5000
+            })
+        );
+        example!(
+            "sandbox-payments",
+            PayRequest,
+            json!({"invoice_id": "inv_1", "amount_sats": 1000, "rbf": true})
+        );
+        example!(
+            "sandbox-payments",
+            PayRequest,
+            json!({"address": "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", "amount_sats": 1})
+        );
+        example!("sandbox-blocks", MineRequest, json!({"count": 6}));
+        example!("sandbox-reorg", ReorgRequest, json!({"depth": 2}));
+        example!(
+            "sandbox-double-spend",
+            DoubleSpendRequest,
+            json!({
+                "txid": "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
+            })
+        );
+        example!(
+            "sandbox-simulate-webhook",
+            SimulateWebhookRequest,
+            json!({"invoice_id": "inv_1", "status": "completed"})
+        );
+        example!(
+            "quotes-create",
+            crate::prices::quotes::QuoteBody,
+            json!({
+                "amount": "10.00", "currency": "USD", "crypto_currency": "BTC", "accept_zero_conf": false
+            })
+        );
+        example!(
+            "webhook-endpoints-create",
+            CreateEndpointRequest,
+            json!({
+                "url": "https://shop.example.com/hook", "events": ["invoice.completed"], "description": "main"
+            })
+        );
+        example!(
+            "webhook-endpoints-update",
+            UpdateEndpointRequest,
+            json!({"events": ["*"], "description": null})
+        );
+        example!(
+            "webhook-endpoints-rotate-secret",
+            RotateSecretRequest,
+            json!({"previous_secret_expires_in_hours": 0})
+        );
+        example!(
+            "users-create",
+            CredentialsRequest,
+            json!({"username": "alice", "password": " s3cret "})
+        );
+        example!(
+            "auth-login",
+            CredentialsRequest,
+            json!({"username": "alice", "password": "pw"})
+        );
+    }
+
+    /// Each wrapper's schema takes what its deserializer takes and refuses
+    /// what it refuses, on the edges.
+    #[test]
+    fn wrapper_schemas_agree_with_their_deserializers() {
+        use crate::request::{Dec, Int, NonEmpty, Strings, Text};
+        use utoipa::PartialSchema;
+        fn agree<T: PartialSchema + serde::de::DeserializeOwned>(v: Value) {
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            let by_schema = valid(&schema, &v).is_ok();
+            let by_code = serde_json::from_value::<T>(v.clone()).is_ok();
+            assert_eq!(by_schema, by_code, "{v} against {schema}");
+        }
+        for v in [json!("ab"), json!("abcdef"), json!(""), json!(3)] {
+            agree::<Text<5>>(v);
+        }
+        for v in [
+            json!("ab"),
+            json!("  "),
+            json!(""),
+            json!("abcdef"),
+            json!(null),
+        ] {
+            agree::<NonEmpty<5>>(v);
+        }
+        for v in [
+            json!(0),
+            json!(10),
+            json!(11),
+            json!(-1),
+            json!("x"),
+            json!(true),
+        ] {
+            agree::<Int<0, 10>>(v);
+        }
+        for v in [
+            json!("19.99"),
+            json!(" 1 "),
+            json!("-0.5"),
+            json!(".5"),
+            json!("1."),
+            json!("+2"),
+            json!("1e3"),
+            json!("abc"),
+            json!(""),
+            json!(7),
+            json!(0.25),
+            json!(true),
+            json!("12345678901234.12345678901234"),
+        ] {
+            agree::<Dec>(v);
+        }
+        for v in [
+            json!(["a", "bb"]),
+            json!(["a", "b", "c"]),
+            json!(["abcd"]),
+            json!([1]),
+            json!("a"),
+        ] {
+            agree::<Strings<2, 3>>(v);
+        }
+        for v in [json!("zero_conf"), json!("fast"), json!(1)] {
+            agree::<Word<crate::store::SpeedPolicy>>(v);
+        }
+        for v in [
+            json!("2026-01-31T12:34:56Z"),
+            json!("2026-01-31"),
+            json!("2026-01-31 12:34:56"),
+            json!("31/01/2026 12:34:56"),
+            json!("yesterday"),
+            json!(5),
+        ] {
+            agree::<Time>(v);
+        }
     }
 
     /// The error schema is the one generated from `ErrorEnvelope`, and an

@@ -416,10 +416,13 @@ pub fn no_body(bytes: &[u8]) -> Result<(), ApiError> {
     e.finish()
 }
 
-#[derive(Deserialize)]
-struct NoFields {
-    #[serde(flatten)]
-    unknown: Unknown,
+crate::request_schema::request_type! {
+    /// A body or query that takes no field at all.
+    #[derive(Deserialize)]
+    pub struct NoFields {
+        #[serde(flatten)]
+        unknown: Unknown,
+    }
 }
 
 /// Parse the query parameters into their query type: the first of a
@@ -479,13 +482,15 @@ pub const MAX_LIMIT: usize = 100;
 /// The `limit` of a list when none is sent.
 pub const DEFAULT_LIMIT: usize = 20;
 
-/// `?limit=&cursor=` of a v1 list: `#[serde(flatten)]` it into the list's
-/// query type (before its [`Unknown`]).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct PageQuery {
-    pub limit: Field<Limit>,
-    pub cursor: Field<String>,
+crate::request_schema::request_type! {
+    /// `?limit=&cursor=` of a v1 list: `#[serde(flatten)]` it into the list's
+    /// query type (before its [`Unknown`]).
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[serde(default)]
+    pub struct PageQuery {
+        pub limit: Field<Limit>,
+        pub cursor: Field<String>,
+    }
 }
 
 /// A checked page request: how many items and where to go on from.

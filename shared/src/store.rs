@@ -134,22 +134,24 @@ pub fn fallback_currency(app: &App) -> Currency {
         .map_or(Currency::Btc, |f| Currency::Fiat(f.clone()))
 }
 
-/// The body of `POST /v1/stores` and of `PATCH /v1/stores/{id}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct StoreRequest {
-    pub name: Field<NonEmpty<100>>,
-    /// A word on create; sent at all (even `null`) on update, refused.
-    pub network: Patch<Value>,
-    pub wallet: Field<NonEmpty<1000>>,
-    pub default_currency: Field<Text<8>>,
-    pub speed_policy: Field<Word<SpeedPolicy>>,
-    pub expiration_minutes: Field<Int<1, { 7 * 24 * 60 }>>,
-    pub monitoring_minutes: Field<Int<0, { 30 * 24 * 60 }>>,
-    pub payment_tolerance_percent: Field<Dec>,
-    pub api_allowed_ips: Field<Strings<100, 64>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/stores` and of `PATCH /v1/stores/{id}`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct StoreRequest {
+        pub name: Field<NonEmpty<100>>,
+        /// A word on create; sent at all (even `null`) on update, refused.
+        pub network: Patch<Value>,
+        pub wallet: Field<NonEmpty<1000>>,
+        pub default_currency: Field<Text<8>>,
+        pub speed_policy: Field<Word<SpeedPolicy>>,
+        pub expiration_minutes: Field<Int<1, { 7 * 24 * 60 }>>,
+        pub monitoring_minutes: Field<Int<0, { 30 * 24 * 60 }>>,
+        pub payment_tolerance_percent: Field<Dec>,
+        pub api_allowed_ips: Field<Strings<100, 64>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 impl StoreRequest {

@@ -37,6 +37,11 @@ async fn both_runtimes_serve_the_document_without_a_key() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.body["openapi"], "3.1.0");
     assert_eq!(operation_ids(&r.body), functions);
+    // Request bodies are described by their request types.
+    let create = &r.body["paths"]["/v1/invoices"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["allOf"][0];
+    assert_eq!(create["additionalProperties"], false, "{create}");
+    assert!(create["properties"]["order_id"].is_object(), "{create}");
     gw.stop().await;
 
     let app = App::new(

@@ -82,26 +82,28 @@ impl<'de> Deserialize<'de> for Email {
     }
 }
 
-/// The body of `POST /v1/invoices`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CreateInvoiceRequest {
-    pub quote_id: Field<NonEmpty<64>>,
-    pub amount: Field<Dec>,
-    pub currency: Field<Currency>,
-    pub order_id: Field<TextId>,
-    pub order_name: Field<Text<200>>,
-    pub memo: Field<Text<1000>>,
-    pub buyer_email: Field<Email>,
-    pub redirect_url: Field<WebUrl>,
-    /// Resolved and checked exactly as a webhook endpoint's `url` is.
-    pub webhook_url: Field<Text<2000>>,
-    pub expire_min: Field<Int<1, { 7 * 24 * 60 }>>,
-    pub allowed_error_percent: Field<Dec>,
-    pub speed_policy: Field<Word<SpeedPolicy>>,
-    pub metadata: Field<Object<4096>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/invoices`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct CreateInvoiceRequest {
+        pub quote_id: Field<NonEmpty<64>>,
+        pub amount: Field<Dec>,
+        pub currency: Field<Currency>,
+        pub order_id: Field<TextId>,
+        pub order_name: Field<Text<200>>,
+        pub memo: Field<Text<1000>>,
+        pub buyer_email: Field<Email>,
+        pub redirect_url: Field<WebUrl>,
+        /// Resolved and checked exactly as a webhook endpoint's `url` is.
+        pub webhook_url: Field<Text<2000>>,
+        pub expire_min: Field<Int<1, { 7 * 24 * 60 }>>,
+        pub allowed_error_percent: Field<Dec>,
+        pub speed_policy: Field<Word<SpeedPolicy>>,
+        pub metadata: Field<Object<4096>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 impl TryFrom<CreateInvoiceRequest> for NewInvoice {
@@ -270,22 +272,24 @@ wire_words!(SortOrder {
     Desc => "desc",
 });
 
-/// The query of `GET /v1/invoices`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ListInvoicesQuery {
-    /// Comma-separated statuses.
-    pub status: Field<String>,
-    pub currency: Field<String>,
-    pub order_id: Field<String>,
-    pub created_after: Field<Time>,
-    pub created_before: Field<Time>,
-    pub sort_by: Field<Word<SortBy>>,
-    pub sort_order: Field<Word<SortOrder>>,
-    #[serde(flatten)]
-    pub page: PageQuery,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The query of `GET /v1/invoices`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ListInvoicesQuery {
+        /// Comma-separated statuses.
+        pub status: Field<String>,
+        pub currency: Field<String>,
+        pub order_id: Field<String>,
+        pub created_after: Field<Time>,
+        pub created_before: Field<Time>,
+        pub sort_by: Field<Word<SortBy>>,
+        pub sort_order: Field<Word<SortOrder>>,
+        #[serde(flatten)]
+        pub page: PageQuery,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A checked invoice listing.
@@ -450,18 +454,20 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(list_body(items, next)))
 }
 
-/// The body of `POST /v1/invoices/archived`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ImportInvoiceRequest {
-    pub order_id: Field<TextId>,
-    pub amount: Field<Dec>,
-    pub currency: Field<Currency>,
-    pub crypto_amount: Field<Dec>,
-    pub order_name: Field<Text<200>>,
-    pub created_at: Field<NonEmpty<64>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/invoices/archived`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ImportInvoiceRequest {
+        pub order_id: Field<TextId>,
+        pub amount: Field<Dec>,
+        pub currency: Field<Currency>,
+        pub crypto_amount: Field<Dec>,
+        pub order_name: Field<Text<200>>,
+        pub created_at: Field<NonEmpty<64>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A historical invoice to record: checked, not yet placed in time.
@@ -614,14 +620,16 @@ async fn command(cx: &Ctx<'_>, input: Change) -> Result<Response, ApiError> {
     Ok(Response::ok(inv.to_json(&cx.app.config.public_url)))
 }
 
-/// The body of `POST /v1/invoices/{id}/status`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct MarkRequest {
-    pub status: Field<Word<MarkStatus>>,
-    pub comment: Field<Text<1000>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/invoices/{id}/status`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct MarkRequest {
+        pub status: Field<Word<MarkStatus>>,
+        pub comment: Field<Text<1000>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// The statuses a merchant may mark an invoice with.
@@ -657,14 +665,16 @@ pub async fn mark(cx: Ctx<'_>) -> Result<Response, ApiError> {
     command(&cx, req.try_into()?).await
 }
 
-/// The body of `POST /v1/invoices/{id}/cancel`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CancelRequest {
-    pub reason: Field<Text<200>>,
-    pub comment: Field<Text<1000>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/invoices/{id}/cancel`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct CancelRequest {
+        pub reason: Field<Text<200>>,
+        pub comment: Field<Text<1000>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 impl TryFrom<CancelRequest> for Change {
@@ -691,13 +701,15 @@ pub async fn cancel(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// Satoshis of one payment or refund: 1 sat up to all the bitcoin there is.
 pub type Sats = Int<1, { 21_000_000 * 100_000_000 }>;
 
-/// The body of `POST /v1/invoices/{id}/accept-underpayment`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct AcceptUnderpaymentRequest {
-    pub accepted_amount_sats: Field<Sats>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/invoices/{id}/accept-underpayment`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct AcceptUnderpaymentRequest {
+        pub accepted_amount_sats: Field<Sats>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 impl TryFrom<AcceptUnderpaymentRequest> for Change {
@@ -723,14 +735,16 @@ pub async fn accept_underpayment(cx: Ctx<'_>) -> Result<Response, ApiError> {
     command(&cx, req.try_into()?).await
 }
 
-/// The body of `POST /v1/invoices/{id}/refunds`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RefundRequest {
-    pub address: Field<NonEmpty<100>>,
-    pub amount_sats: Field<Sats>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/invoices/{id}/refunds`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct RefundRequest {
+        pub address: Field<NonEmpty<100>>,
+        pub amount_sats: Field<Sats>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A refund to request: an address of the store's network and an amount.
@@ -827,16 +841,18 @@ pub async fn list_refunds(cx: Ctx<'_>) -> Result<Response, ApiError> {
     )))
 }
 
-/// The query of `GET /v1/payments`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ListPaymentsQuery {
-    pub invoice_id: Field<String>,
-    pub status: Field<Word<PaymentStatus>>,
-    #[serde(flatten)]
-    pub page: PageQuery,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The query of `GET /v1/payments`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ListPaymentsQuery {
+        pub invoice_id: Field<String>,
+        pub status: Field<Word<PaymentStatus>>,
+        #[serde(flatten)]
+        pub page: PageQuery,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A checked payment listing.
@@ -1001,14 +1017,16 @@ pub async fn summarize(
     Ok(s)
 }
 
-/// The query of `GET /v1/summary`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct SummaryQuery {
-    pub from: Field<Time>,
-    pub to: Field<Time>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The query of `GET /v1/summary`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct SummaryQuery {
+        pub from: Field<Time>,
+        pub to: Field<Time>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A checked summary period: (from, to) as RFC 3339, each optional.
@@ -1050,17 +1068,19 @@ pub async fn summary(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })))
 }
 
-/// The query of `GET /v1/events`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ListEventsQuery {
-    #[serde(rename = "type")]
-    pub kind: Field<String>,
-    pub invoice_id: Field<String>,
-    #[serde(flatten)]
-    pub page: PageQuery,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The query of `GET /v1/events`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ListEventsQuery {
+        #[serde(rename = "type")]
+        pub kind: Field<String>,
+        pub invoice_id: Field<String>,
+        #[serde(flatten)]
+        pub page: PageQuery,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A checked event listing.

@@ -75,15 +75,17 @@ pub async fn rates(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })))
 }
 
-/// The query of `GET /v1/convert`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ConvertQuery {
-    pub from: Field<String>,
-    pub to: Field<String>,
-    pub amount: Field<String>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The query of `GET /v1/convert`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ConvertQuery {
+        pub from: Field<String>,
+        pub to: Field<String>,
+        pub amount: Field<String>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 impl ConvertQuery {

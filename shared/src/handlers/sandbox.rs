@@ -81,16 +81,18 @@ async fn not_another_stores(
     }
 }
 
-/// The body of `POST /v1/sandbox/payments`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct PayRequest {
-    pub invoice_id: Field<NonEmpty<64>>,
-    pub address: Field<NonEmpty<100>>,
-    pub amount_sats: Field<Sats>,
-    pub rbf: Field<Flag>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/sandbox/payments`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct PayRequest {
+        pub invoice_id: Field<NonEmpty<64>>,
+        pub address: Field<NonEmpty<100>>,
+        pub amount_sats: Field<Sats>,
+        pub rbf: Field<Flag>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// What a sandbox payment pays.
@@ -180,13 +182,15 @@ pub async fn pay(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })))
 }
 
-/// The body of `POST /v1/sandbox/blocks`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct MineRequest {
-    pub count: Field<Int<1, 1000>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/sandbox/blocks`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct MineRequest {
+        pub count: Field<Int<1, 1000>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// `POST /v1/sandbox/blocks {count}`.
@@ -207,13 +211,15 @@ pub async fn mine(cx: Ctx<'_>) -> Result<Response, ApiError> {
     })))
 }
 
-/// The body of `POST /v1/sandbox/reorg`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ReorgRequest {
-    pub depth: Field<Int<1, 100>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/sandbox/reorg`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct ReorgRequest {
+        pub depth: Field<Int<1, 100>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// `POST /v1/sandbox/reorg {depth}`.
@@ -246,13 +252,15 @@ impl<'de> Deserialize<'de> for TxidIn {
     }
 }
 
-/// The body of `POST /v1/sandbox/double-spend`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoubleSpendRequest {
-    pub txid: Field<TxidIn>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/sandbox/double-spend`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct DoubleSpendRequest {
+        pub txid: Field<TxidIn>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// `POST /v1/sandbox/double-spend {txid}`.
@@ -275,14 +283,16 @@ pub async fn double_spend(cx: Ctx<'_>) -> Result<Response, ApiError> {
     ))
 }
 
-/// The body of `POST /v1/sandbox/simulate-webhook`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct SimulateWebhookRequest {
-    pub invoice_id: Field<NonEmpty<64>>,
-    pub status: Field<Word<Status>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/sandbox/simulate-webhook`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct SimulateWebhookRequest {
+        pub invoice_id: Field<NonEmpty<64>>,
+        pub status: Field<Word<Status>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// `POST /v1/sandbox/simulate-webhook {invoice_id, status}`: send the event

@@ -127,14 +127,16 @@ pub async fn update(cx: Ctx<'_>) -> Result<Response, ApiError> {
     Ok(Response::ok(store_json(&cx, &store).await?))
 }
 
-/// The body of `POST /v1/stores/{id}/api-keys`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CreateKeyRequest {
-    pub label: Field<Text<100>>,
-    pub allowed_ips: Field<Strings<100, 64>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/stores/{id}/api-keys`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct CreateKeyRequest {
+        pub label: Field<Text<100>>,
+        pub allowed_ips: Field<Strings<100, 64>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A checked key request: its label and normalized IP allowlist.

@@ -9,15 +9,17 @@ use crate::users::{self, User};
 use serde::Deserialize;
 use serde_json::json;
 
-/// The body of `POST /v1/users` and of the logins: `{username, password}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CredentialsRequest {
-    pub username: Field<NonEmpty<64>>,
-    /// Exactly as sent (not trimmed).
-    pub password: Field<Verbatim>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/users` and of the logins: `{username, password}`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct CredentialsRequest {
+        pub username: Field<NonEmpty<64>>,
+        /// Exactly as sent (not trimmed).
+        pub password: Field<Verbatim>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A checked user name and password.

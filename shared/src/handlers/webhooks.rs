@@ -50,15 +50,17 @@ fn take_events(events: Field<Strings<MAX_EVENTS, 64>>, e: &mut FieldErrors) -> O
     e.check("events", parse_event_filters(&events))
 }
 
-/// The body of `POST /v1/webhook-endpoints`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CreateEndpointRequest {
-    pub url: Field<NonEmpty<MAX_URL>>,
-    pub events: Field<Strings<MAX_EVENTS, 64>>,
-    pub description: Field<Text<MAX_DESCRIPTION>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/webhook-endpoints`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct CreateEndpointRequest {
+        pub url: Field<NonEmpty<MAX_URL>>,
+        pub events: Field<Strings<MAX_EVENTS, 64>>,
+        pub description: Field<Text<MAX_DESCRIPTION>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A checked new endpoint (its URL not yet resolved).
@@ -95,16 +97,18 @@ impl TryFrom<CreateEndpointRequest> for NewEndpoint {
     }
 }
 
-/// The body of `PATCH /v1/webhook-endpoints/{id}`: only the fields sent change.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct UpdateEndpointRequest {
-    pub url: Field<NonEmpty<MAX_URL>>,
-    pub events: Field<Strings<MAX_EVENTS, 64>>,
-    /// `null` or `""` clears it.
-    pub description: Patch<Text<MAX_DESCRIPTION>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `PATCH /v1/webhook-endpoints/{id}`: only the fields sent change.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct UpdateEndpointRequest {
+        pub url: Field<NonEmpty<MAX_URL>>,
+        pub events: Field<Strings<MAX_EVENTS, 64>>,
+        /// `null` or `""` clears it.
+        pub description: Patch<Text<MAX_DESCRIPTION>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// A checked endpoint change: `None` keeps a field; a `description` of
@@ -135,13 +139,15 @@ impl TryFrom<UpdateEndpointRequest> for EndpointChange {
     }
 }
 
-/// The body of `POST /v1/webhook-endpoints/{id}/rotate-secret`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RotateSecretRequest {
-    pub previous_secret_expires_in_hours: Field<Int<0, 168>>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/webhook-endpoints/{id}/rotate-secret`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct RotateSecretRequest {
+        pub previous_secret_expires_in_hours: Field<Int<0, 168>>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 impl RotateSecretRequest {

@@ -91,17 +91,19 @@ pub struct QuoteRequest {
     pub accept_zero_conf: bool,
 }
 
-/// The body of `POST /v1/quotes`: `{amount, currency, crypto_currency?:
-/// "BTC", accept_zero_conf?}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct QuoteBody {
-    pub amount: Field<Dec>,
-    pub currency: Field<NonEmpty<16>>,
-    pub crypto_currency: Field<Text<16>>,
-    pub accept_zero_conf: Field<Flag>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The body of `POST /v1/quotes`: `{amount, currency, crypto_currency?:
+    /// "BTC", accept_zero_conf?}`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct QuoteBody {
+        pub amount: Field<Dec>,
+        pub currency: Field<NonEmpty<16>>,
+        pub crypto_currency: Field<Text<16>>,
+        pub accept_zero_conf: Field<Flag>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 impl QuoteBody {

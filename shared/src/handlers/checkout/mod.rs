@@ -57,15 +57,17 @@ const PUBLIC_FIELDS: [&str; 20] = [
     "expires_at",
 ];
 
-/// The query of `GET /v1/qr`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct QrQuery {
-    pub data: Field<String>,
-    pub format: Field<Word<QrFormat>>,
-    pub size: Field<String>,
-    #[serde(flatten)]
-    pub unknown: Unknown,
+crate::request_schema::request_type! {
+    /// The query of `GET /v1/qr`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default)]
+    pub struct QrQuery {
+        pub data: Field<String>,
+        pub format: Field<Word<QrFormat>>,
+        pub size: Field<String>,
+        #[serde(flatten)]
+        pub unknown: Unknown,
+    }
 }
 
 /// The image format of a QR code.
