@@ -25,8 +25,9 @@ use satsgate::metrics::POLLER_ERRORS;
 
 /// Logging, then the app with only the adapters `W` names.
 pub async fn init<W: Wiring>() -> Result<Arc<App>, Error> {
-    satsgate::telemetry::init(true);
-    Ok(Arc::new(App::for_lambda::<W>().await?))
+    let config = satsgate::app::Config::from_env(satsgate::app::Runtime::Lambda)?;
+    satsgate::telemetry::init(true, config.log_filter.as_deref());
+    Ok(Arc::new(App::for_lambda::<W>(config).await?))
 }
 
 /// A Lambda binary serving one row of the route table: names the row's

@@ -2,14 +2,16 @@
 //! `satsgate-local create-account [--name NAME]` (uses TABLE_NAME when set)
 //! `satsgate-local create-user --username NAME [--account-key KEY]` (password on stdin)
 
-use satsgate::app::{App, Config};
+use satsgate::app::{App, Config, Runtime};
 use satsgate::bootstrap::Storage;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The command line; `--listen`, `--data-dir` and `--account-key` stand in
+/// for their variables (`SATSGATE_LISTEN`, ...) when given.
 struct Args {
-    listen: String,
-    data_dir: PathBuf,
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
     memory: bool,
     live: bool,
     command: Option<String>,
@@ -22,22 +24,22 @@ const USAGE: &str = "usage: satsgate-local [--listen ADDR] [--data-dir DIR] [--m
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
-        listen: std::env::var("SATSGATE_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into()),
-        data_dir: std::env::var("SATSGATE_DATA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(".satsgate")),
+        listen: None,
+        data_dir: None,
         memory: false,
         live: false,
         command: None,
         name: "Account".into(),
         username: None,
-        account_key: std::env::var("SATSGATE_ACCOUNT_KEY").ok(),
+        account_key: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--listen" => a.listen = it.next().ok_or("--listen needs an address")?,
-            "--data-dir" => a.data_dir = PathBuf::from(it.next().ok_or("--data-dir needs a path")?),
+            "--listen" => a.listen = Some(it.next().ok_or("--listen needs an address")?),
+            "--data-dir" => {
+                a.data_dir = Some(PathBuf::from(it.next().ok_or("--data-dir needs a path")?))
+            }
             "--memory" => a.memory = true,
             "--live" => a.live = true,
             "--name" => a.name = it.next().ok_or("--name needs a value")?,
@@ -49,19 +51,6 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(a)
-}
-
-/// Whether every address `listen` names is a loopback one (only then are
-/// insecure webhook URLs the default).
-fn listens_on_loopback(listen: &str) -> bool {
-    use std::net::ToSocketAddrs;
-    match listen.to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<_> = addrs.collect();
-            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
-        }
-        Err(_) => false,
-    }
 }
 
 fn main() {
@@ -91,29 +80,31 @@ fn limit_malloc_arenas() {
 }
 
 async fn run() -> Result<(), String> {
-    satsgate::telemetry::init(false);
     let args = parse_args()?;
-    let mut config = Config::from_env()?;
+    // The environment, with the command line's flags in place of their
+    // variables.
+    let config = Config::from_lookup(Runtime::Local, |name| {
+        let flag = match name {
+            "SATSGATE_LISTEN" => args.listen.clone(),
+            "SATSGATE_DATA_DIR" => args.data_dir.as_ref().map(|d| d.display().to_string()),
+            "SATSGATE_ACCOUNT_KEY" => args.account_key.clone(),
+            _ => None,
+        };
+        flag.or_else(|| std::env::var(name).ok())
+    })?;
+    satsgate::telemetry::init(false, config.log_filter.as_deref());
     let limits = satsgate_local::Limits::from_env()?;
-    if std::env::var("ALLOW_INSECURE_URLS").is_err() {
-        // Local receivers are on http://127.0.0.1 by nature; a server others
-        // can reach keeps webhooks to public https addresses.
-        config.allow_insecure_urls = listens_on_loopback(&args.listen);
-    }
-    if std::env::var("PUBLIC_URL").is_err() {
-        config.public_url = format!("http://{}", args.listen);
-    }
-    let storage = if std::env::var("TABLE_NAME").is_ok() {
+    let storage = if config.table_name.is_some() {
         Storage::Dynamo
     } else if args.memory {
         Storage::Memory
     } else {
-        Storage::Dir(args.data_dir.clone())
+        Storage::Dir(config.data_dir.clone())
     };
     let where_ = match &storage {
         Storage::Dynamo => format!(
             "DynamoDB table {}",
-            std::env::var("TABLE_NAME").unwrap_or_default()
+            config.table_name.as_deref().unwrap_or_default()
         ),
         Storage::Dir(d) => format!(
             "{}",
@@ -130,6 +121,8 @@ async fn run() -> Result<(), String> {
         }
         _ => None,
     };
+    let listen = config.listen.clone();
+    let account_key = config.account_key.clone();
     let mut app = App::build(storage, config).await?;
     if args.live {
         app = app.with_live_sources()?;
@@ -147,7 +140,7 @@ async fn run() -> Result<(), String> {
     }
 
     if args.command.as_deref() == Some("create-user") {
-        return create_user(&app, &args).await;
+        return create_user(&app, &args, account_key.as_deref()).await;
     }
 
     match satsgate_local::demo::ensure_demo(&app).await? {
@@ -162,9 +155,9 @@ async fn run() -> Result<(), String> {
         None => println!("demo account exists (its keys were printed at first start)"),
     }
     println!("data: {where_}");
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+    let listener = tokio::net::TcpListener::bind(&listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let schedule = satsgate_local::jobs::Schedule::default();
     let running = satsgate_local::start_with_jobs_limited(app, listener, &schedule, limits)
         .await
@@ -175,43 +168,15 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::listens_on_loopback;
-
-    #[test]
-    fn insecure_urls_are_the_default_only_on_loopback() {
-        for listen in [
-            "127.0.0.1:3000",
-            "127.0.0.2:0",
-            "[::1]:3000",
-            "localhost:3000",
-        ] {
-            assert!(listens_on_loopback(listen), "{listen}");
-        }
-        for listen in [
-            "0.0.0.0:3000",
-            "[::]:3000",
-            "10.1.2.3:3000",
-            "192.168.0.5:80",
-            "nonsense",
-        ] {
-            assert!(!listens_on_loopback(listen), "{listen}");
-        }
-    }
-}
-
 /// `create-user`: a user of the account whose key is given, with the
 /// password read from the first line of stdin (never from the command line).
-async fn create_user(app: &App, args: &Args) -> Result<(), String> {
+async fn create_user(app: &App, args: &Args, account_key: Option<&str>) -> Result<(), String> {
     let username = args
         .username
         .as_deref()
         .ok_or(format!("--username is required\n{USAGE}"))?;
-    let key = args
-        .account_key
-        .as_deref()
-        .ok_or("give the account key with --account-key or SATSGATE_ACCOUNT_KEY")?;
+    let key =
+        account_key.ok_or("give the account key with --account-key or SATSGATE_ACCOUNT_KEY")?;
     let item = app
         .table
         .get(&satsgate::schema::api_key(&satsgate::auth::hash_key(key)))

@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// Where state lives.
 #[derive(Debug, Clone)]
 pub enum Storage {
-    /// DynamoDB table `TABLE_NAME` (endpoint from `AWS_ENDPOINT_URL` if set).
+    /// DynamoDB table `config.table_name` (`TABLE_NAME`).
     Dynamo,
     /// Embedded engine (SQLite, `satsgate.db`) in this directory.
     Dir(PathBuf),
@@ -29,10 +29,10 @@ impl App {
     pub async fn build(storage: Storage, config: Config) -> Result<App, String> {
         let (table, sim): (Arc<dyn Table>, Option<SimChain>) = match &storage {
             // The sandbox chain on AWS only with SANDBOX_CHAIN=1 (`from_env`).
-            Storage::Dynamo => (Arc::new(DynamoTable::from_env().await?), None),
+            Storage::Dynamo => (Arc::new(DynamoTable::connect(&config).await?), None),
             Storage::Dir(dir) => {
                 let table: Arc<dyn Table> = Arc::new(
-                    SqliteTable::open(dir)
+                    SqliteTable::open_with(dir, config.fsync)
                         .map_err(|e| format!("opening data dir {}: {e}", dir.display()))?,
                 );
                 let sim = SimChain::load_or_import(
@@ -87,20 +87,17 @@ impl App {
         Ok(self)
     }
 
-    /// The Lambda way: DynamoDB from `TABLE_NAME`, settings from env, and
-    /// only the adapters `W::NEEDS` names. The needs are a constant, so a
+    /// The Lambda way: DynamoDB from `config.table_name` and only the
+    /// adapters `W::NEEDS` names (`config` from `Runtime::Lambda`). The needs are a constant, so a
     /// function's binary links only the adapters it builds. With the
     /// `chain` need, `SANDBOX_CHAIN=1` serves regtest from the sandbox
     /// chain kept in the table, one chain shared by every function instance.
     /// Each condition reads `W::NEEDS` itself, never a local copy: a local
     /// would live in the async state machine, where the optimiser no longer
     /// sees a constant, and every adapter would be linked (measured).
-    pub async fn for_lambda<W: Wiring>() -> Result<App, String> {
-        let mut config = Config::from_env()?;
-        if std::env::var("PRICE_MIN_SOURCES").is_err() {
-            config.price_min_sources = 2;
-        }
-        let table: Arc<dyn Table> = Arc::new(DynamoTable::from_env().await?);
+    pub async fn for_lambda<W: Wiring>(config: Config) -> Result<App, String> {
+        crate::metrics::set_function_name(config.function_name.clone());
+        let table: Arc<dyn Table> = Arc::new(DynamoTable::connect(&config).await?);
         let mut app = App::without_sandbox(table, Arc::new(SystemClock), config);
         app.chainless = !W::NEEDS.chain;
         if W::NEEDS.chain {
@@ -120,18 +117,30 @@ impl App {
         // queue gets none and must not enqueue (nothing would read a
         // table-backed queue on AWS).
         use crate::queue::sqs::SqsQueue;
+        let queue_url = || {
+            app.config
+                .webhook_queue_url
+                .clone()
+                .ok_or("WEBHOOK_QUEUE_URL is not set")
+        };
         app = if W::NEEDS.queue_consumer {
-            app.with_queue(Arc::new(SqsQueue::from_env().await?))
+            let url = queue_url()?;
+            let dlq = app.config.webhook_dlq_url.clone();
+            app.with_queue(Arc::new(SqsQueue::consumer(&url, dlq.as_deref()).await?))
         } else if W::NEEDS.queue {
-            app.with_queue(Arc::new(SqsQueue::sender_from_env().await?))
+            let url = queue_url()?;
+            app.with_queue(Arc::new(SqsQueue::sender(&url).await))
         } else {
             app.with_queue(Arc::new(crate::queue::Unconfigured))
         };
         // Live WebSocket pushes (WEBSOCKET_CALLBACK_URL; events-fanout).
         if W::NEEDS.push {
-            let push = crate::ws::aws::ApiGatewayPush::from_env(app.table.clone())
-                .await
+            let url = app
+                .config
+                .websocket_callback_url
+                .clone()
                 .ok_or("WEBSOCKET_CALLBACK_URL is not set")?;
+            let push = crate::ws::aws::ApiGatewayPush::connect(app.table.clone(), &url).await;
             app = app.with_push(Arc::new(push));
         }
         Ok(app)

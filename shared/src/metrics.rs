@@ -42,11 +42,20 @@ pub fn count(counts: &[(&str, u64)]) {
     if counts.is_empty() {
         return;
     }
-    let Ok(function) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") else {
+    let Some(Some(function)) = FUNCTION.get() else {
         return;
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    println!("{}", emf_line(counts, &function, now as i64));
+    println!("{}", emf_line(counts, function, now as i64));
+}
+
+/// The Lambda function the counts are of (`Config::function_name`).
+static FUNCTION: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Name the Lambda function counts are written for (once per process; no
+/// name: counts are not written).
+pub fn set_function_name(name: Option<String>) {
+    let _ = FUNCTION.set(name);
 }
 
 #[cfg(test)]

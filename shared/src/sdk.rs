@@ -1,5 +1,5 @@
-//! The process's shared outside clients and required settings: one AWS SDK
-//! configuration, one outbound HTTP client, each built on first use.
+//! The process's shared outside clients: one AWS SDK configuration, one
+//! outbound HTTP client, each built on first use.
 
 /// The one HTTP client of the process for exchanges and Esplora, built on
 /// first use (and so its root certificates loaded once, and only then).
@@ -11,14 +11,6 @@ pub fn outbound_client() -> &'static reqwest::Client {
             .build()
             .expect("outbound HTTP client")
     })
-}
-
-/// A variable the Lambda environment must set (see template.yaml).
-pub fn required_env(name: &str) -> Result<String, String> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| format!("{name} is not set"))
 }
 
 /// The AWS SDK configuration, loaded once per process and shared by every

@@ -1,15 +1,15 @@
 //! Structured logs: JSON lines on Lambda (CloudWatch), readable text locally.
 
-/// Install the global subscriber once; `RUST_LOG` filters (default info):
-/// a level, or `target=level` pairs (`info,satsgate::webhooks=debug`). The
-/// filter is a plain target/level list, no regular expressions to compile.
-pub fn init(json: bool) {
+/// Install the global subscriber once; `filter` (`Config::log_filter`,
+/// `RUST_LOG`; default info) is a level, or `target=level` pairs
+/// (`info,satsgate::webhooks=debug`): a plain target/level list, no regular
+/// expressions to compile.
+pub fn init(json: bool, filter: Option<&str>) {
     use std::io::IsTerminal;
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = std::env::var("RUST_LOG")
-        .ok()
+    let filter = filter
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let fmt = tracing_subscriber::fmt::layer().with_target(false);

@@ -41,15 +41,13 @@ impl SqsQueue {
         self.dlq_url.as_deref()
     }
 
-    /// The queue `WEBHOOK_QUEUE_URL`; its DLQ is `WEBHOOK_DLQ_URL`, or the
-    /// target of the queue's redrive policy. Endpoint, region and
-    /// credentials come from the usual AWS environment (`AWS_ENDPOINT_URL`).
-    pub async fn from_env() -> Result<SqsQueue, String> {
-        let q = SqsQueue::sender_from_env().await?;
-        match std::env::var("WEBHOOK_DLQ_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
+    /// The queue at `url` (`Config::webhook_queue_url`) with its DLQ:
+    /// `dlq_url`, or the target of the queue's redrive policy. Endpoint,
+    /// region and credentials come from the usual AWS environment
+    /// (`AWS_ENDPOINT_URL`).
+    pub async fn consumer(url: &str, dlq_url: Option<&str>) -> Result<SqsQueue, String> {
+        let q = SqsQueue::sender(url).await;
+        match dlq_url {
             Some(dlq) => Ok(q.with_dlq(dlq)),
             None => {
                 let dlq = q.discover_dlq().await?;
@@ -61,12 +59,11 @@ impl SqsQueue {
         }
     }
 
-    /// The queue `WEBHOOK_QUEUE_URL` for a function that only sends to it
-    /// (no dead-letter queue to find).
-    pub async fn sender_from_env() -> Result<SqsQueue, String> {
-        let url = crate::sdk::required_env("WEBHOOK_QUEUE_URL")?;
+    /// The queue at `url` for a function that only sends to it (no
+    /// dead-letter queue to find).
+    pub async fn sender(url: &str) -> SqsQueue {
         let conf = crate::sdk::aws_sdk_config().await;
-        Ok(SqsQueue::new(Client::new(conf), url))
+        SqsQueue::new(Client::new(conf), url)
     }
 
     /// The URL of the dead-letter queue named by the redrive policy.

@@ -84,13 +84,18 @@ impl DynamoTable {
         }
     }
 
-    /// The table named by `TABLE_NAME`; endpoint (`AWS_ENDPOINT_URL`), region
-    /// and credentials come from the usual AWS environment.
-    pub async fn from_env() -> Result<DynamoTable, String> {
-        let table = crate::sdk::required_env("TABLE_NAME")?;
+    /// The table `config.table_name` at `config.dynamo_endpoint` (else the
+    /// SDK's endpoint, `AWS_ENDPOINT_URL`); region and credentials come
+    /// from the usual AWS environment.
+    pub async fn connect(config: &crate::app::Config) -> Result<DynamoTable, String> {
+        let table = config
+            .table_name
+            .clone()
+            .ok_or("TABLE_NAME is not set: the DynamoDB table to use")?;
         let conf = crate::sdk::aws_sdk_config().await;
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-            .ok()
+        let endpoint = config
+            .dynamo_endpoint
+            .clone()
             .or_else(|| conf.endpoint_url().map(str::to_string))
             .filter(|e| !e.is_empty());
         let t = DynamoTable::new(Client::new(conf), table);

@@ -153,10 +153,6 @@ fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
     }
 }
 
-fn fsync_wanted() -> bool {
-    std::env::var("SATSGATE_FSYNC").is_ok_and(|v| v == "1")
-}
-
 fn connect(path: &Path, fsync: bool) -> rusqlite::Result<Connection> {
     let c = Connection::open_with_flags(
         path,
@@ -186,11 +182,17 @@ impl SqliteTable {
     }
 
     /// Open (or create) the table in `dir` (`dir/satsgate.db`), importing
-    /// the old engine's `table.log` if the directory still has one.
+    /// the old engine's `table.log` if the directory still has one; commits
+    /// survive a killed process (WAL), not a power loss.
     pub fn open(dir: &Path) -> Result<Self, String> {
+        Self::open_with(dir, false)
+    }
+
+    /// [`open`](Self::open), and with `fsync` the WAL is synced on every
+    /// commit (`synchronous=FULL`: commits survive a power loss too).
+    pub fn open_with(dir: &Path, fsync: bool) -> Result<Self, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         let path = dir.join(DB_FILE);
-        let fsync = fsync_wanted();
         let opened = |what: &str, e: rusqlite::Error| format!("{what} {}: {e}", path.display());
         let mut writer = connect(&path, fsync).map_err(|e| opened("opening", e))?;
         writer

@@ -112,12 +112,13 @@ impl Settings {
         }
     }
 
-    /// `WEBHOOK_BACKOFF=standard|fast` (default standard).
-    pub fn from_env() -> Result<Settings, String> {
-        match std::env::var("WEBHOOK_BACKOFF").as_deref() {
-            Err(_) | Ok("") | Ok("standard") => Ok(Settings::standard()),
-            Ok("fast") => Ok(Settings::fast()),
-            Ok(other) => Err(format!(
+    /// The schedule `WEBHOOK_BACKOFF` names: `standard` (also when unset)
+    /// or `fast`.
+    pub fn named(name: Option<&str>) -> Result<Settings, String> {
+        match name.map(str::trim) {
+            None | Some("") | Some("standard") => Ok(Settings::standard()),
+            Some("fast") => Ok(Settings::fast()),
+            Some(other) => Err(format!(
                 "WEBHOOK_BACKOFF=`{other}`: use `standard` or `fast`"
             )),
         }

@@ -315,16 +315,15 @@ impl ApiGatewayPush {
         ApiGatewayPush { table, client }
     }
 
-    /// From `WEBSOCKET_CALLBACK_URL`; None when it is unset or empty.
-    pub async fn from_env(table: Arc<dyn Table>) -> Option<ApiGatewayPush> {
-        let url = std::env::var("WEBSOCKET_CALLBACK_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())?;
+    /// Pushes through the @connections endpoint `url`
+    /// (`Config::websocket_callback_url`), with the usual AWS region and
+    /// credentials.
+    pub async fn connect(table: Arc<dyn Table>, url: &str) -> ApiGatewayPush {
         let conf = crate::sdk::aws_sdk_config().await;
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(conf)
             .endpoint_url(url.trim_end_matches('/'))
             .build();
-        Some(ApiGatewayPush::new(table, Client::from_conf(conf)))
+        ApiGatewayPush::new(table, Client::from_conf(conf))
     }
 
     /// For emulators and tests: `endpoint` with static test credentials
@@ -432,15 +431,6 @@ impl crate::push::Push for ApiGatewayPush {
         let topics = event_topics(&*self.table, event).await;
         let n = self.push_frame(&topics, &frame).await;
         tracing::debug!(event = %event.id, kind = %event.kind, connections = n, "pushed");
-    }
-}
-
-/// Install `ApiGatewayPush` when `WEBSOCKET_CALLBACK_URL` is set (the
-/// events fan-out Lambda calls this after `App::from_env`).
-pub async fn with_push_from_env(app: App) -> App {
-    match ApiGatewayPush::from_env(app.table.clone()).await {
-        Some(p) => app.with_push(Arc::new(p)),
-        None => app,
     }
 }
 
