@@ -234,10 +234,41 @@ impl From<crate::invoice::InvoiceError> for ApiError {
             E::OrderIdTaken(_) | E::QuoteTaken | E::AnswerTaken | E::WalletExhausted => {
                 ApiError::conflict(message)
             }
-            E::Busy => ApiError::new(503, ErrorCode::Internal, message),
+            E::AddressHeld(_) | E::AddressContended(_) | E::ClaimTaken => {
+                ApiError::conflict(message)
+            }
+            E::Busy | E::NoChain(_) => ApiError::new(503, ErrorCode::Internal, message),
+            E::ChainUnreadable { .. } => ApiError::new(502, ErrorCode::Internal, message),
             E::Wallet(_) => ApiError::internal("the store's wallet could not be read"),
+            E::Pricing(e) => e.into(),
             E::Storage(e) => e.into(),
-            E::Api(e) => e,
+        }
+    }
+}
+
+impl From<crate::invoice::repo::ChangeError> for ApiError {
+    fn from(e: crate::invoice::repo::ChangeError) -> Self {
+        use crate::invoice::repo::ChangeError as E;
+        match e {
+            E::NotFound => ApiError::not_found("invoice"),
+            E::Transition(e) => e.into(),
+            E::Contended => ApiError::conflict(e.to_string()),
+            E::TooLarge => ApiError::internal(e.to_string()),
+            E::Storage(e) => e.into(),
+            E::Record(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::prices::PricingError> for ApiError {
+    fn from(e: crate::prices::PricingError) -> Self {
+        use crate::prices::PricingError as E;
+        match e {
+            E::Unavailable(message) => ApiError::rate_unavailable(message),
+            E::QuoteNotFound => ApiError::not_found("quote"),
+            E::QuoteUnusable(message) => ApiError::conflict(message),
+            E::Storage(e) => e.into(),
+            E::Record(e) => e.into(),
         }
     }
 }

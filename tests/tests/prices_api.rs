@@ -512,11 +512,13 @@ async fn quotes_hold_the_rate_expire_and_are_used_once() {
             .is_condition_failed());
         let e = quote_for_invoice(&app, &store_id, &qid)
             .await
+            .map_err(satsgate::error::ApiError::from)
             .expect_err("used");
         assert_eq!(e.status, 409);
         // Another store never sees it.
         let e = quote_for_invoice(&app, &other_store, &qid)
             .await
+            .map_err(satsgate::error::ApiError::from)
             .expect_err("other store");
         assert_eq!(e.status, 404);
 

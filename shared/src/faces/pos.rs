@@ -588,7 +588,7 @@ pub async fn accept_payment(cx: Ctx<'_>) -> Result<Response, ApiError> {
         Change::AcceptUnderpayment { sats },
     )
     .await
-    .map_err(|e| rename_field(e, "accepted_amount_sats", "accepted_amount"))?;
+    .map_err(|e| rename_field(e.into(), "accepted_amount_sats", "accepted_amount"))?;
     Ok(Response::ok(json!({ "success": true })))
 }
 

@@ -5,7 +5,6 @@
 
 use super::{Invoice, Price, Status};
 use crate::app::App;
-use crate::error::ApiError;
 use crate::handlers::ctx::IdempotencyLease;
 use crate::ids::{new_id, IdKind};
 use crate::money::{btc_to_amount, check_amount, fiat_to_sats};
@@ -75,12 +74,30 @@ pub enum InvoiceError {
     /// The store's stored wallet does not derive addresses.
     #[error("the store's wallet could not be read: {0}")]
     Wallet(String),
+    /// The merchant's fixed address backs another open request, or was
+    /// handed out by a store wallet (the message says which).
+    #[error("{0}")]
+    AddressHeld(String),
+    /// Other requests keep claiming the fixed address; retrying is safe.
+    #[error("address {0} is being claimed by other requests right now; retry")]
+    AddressContended(String),
+    /// A quote claim or an idempotent answer of a fixed-address request
+    /// lost its condition while the request was written.
+    #[error("the quote was used or expired, or a retry with this Idempotency-Key took over, while creating the request")]
+    ClaimTaken,
+    /// No chain backend serves the store's network (a fixed address's
+    /// earlier payments could not be told apart).
+    #[error("no chain backend serves {0} here, so payments to a fixed address could not be told from the ones it had before (satsgate-local serves mainnet, testnet and signet with --live, regtest from its sandbox chain)")]
+    NoChain(crate::network::Network),
+    /// The chain backend could not list a fixed address's history.
+    #[error("the chain backend could not list the transactions of {address} ({reason}); retry")]
+    ChainUnreadable { address: String, reason: String },
+    /// No price or quote to price with.
+    #[error(transparent)]
+    Pricing(#[from] crate::prices::PricingError),
     /// The table failed; nothing was written.
     #[error(transparent)]
     Storage(#[from] TableError),
-    /// A failure of a part that speaks API errors (quotes, rates, records).
-    #[error("{0}")]
-    Api(#[from] ApiError),
 }
 
 /// The price of an invoice without a quote: BTC with up to 8 decimals, or an
@@ -186,9 +203,7 @@ pub async fn create(
         ..base
     };
     match new.fixed_address {
-        Some(address) => {
-            Ok(super::fixed::create(app, store, inv, address, extra_ops, lease).await?)
-        }
+        Some(address) => super::fixed::create(app, store, inv, address, extra_ops, lease).await,
         None => super::repo::create(app, store, inv, extra_ops, lease).await,
     }
 }

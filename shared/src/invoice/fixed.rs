@@ -16,10 +16,10 @@
 
 use super::lifecycle::SeenOutput;
 use super::repo::{created_event, invoice_item};
+use super::InvoiceError;
 use super::{Invoice, Status};
 use crate::app::App;
 use crate::chain::ChainTx;
-use crate::error::{ApiError, ErrorCode};
 use crate::handlers::ctx::IdempotencyLease;
 use crate::http::Response;
 use crate::records::to_item;
@@ -140,8 +140,8 @@ fn released_claim(item: &Item) -> bool {
     item.get("fixed") == Some(&Value::Bool(true)) && item.get("open") == Some(&Value::Bool(false))
 }
 
-/// The 409 for an address another request or invoice holds.
-fn held(store: &Store, address: &str, claim: &Item) -> ApiError {
+/// Why an address another request or invoice holds cannot back this one.
+fn held(store: &Store, address: &str, claim: &Item) -> InvoiceError {
     let text = |k: &str| claim.get(k).and_then(Value::as_str).unwrap_or_default();
     let ours = text("store_id") == store.id;
     let message = match (claim.get("fixed") == Some(&Value::Bool(true)), ours) {
@@ -161,7 +161,7 @@ fn held(store: &Store, address: &str, claim: &Item) -> ApiError {
              use an address of your own"
         ),
     };
-    ApiError::conflict(message)
+    InvoiceError::AddressHeld(message)
 }
 
 /// Create `inv` as a request paying the merchant's own `address` (checked
@@ -176,13 +176,10 @@ pub async fn create(
     address: String,
     extra: Vec<TxOp>,
     lease: Option<&IdempotencyLease>,
-) -> Result<Invoice, ApiError> {
-    let unreadable = |e: crate::chain::ChainError| {
-        ApiError::new(
-            502,
-            ErrorCode::Internal,
-            format!("the chain backend could not list the transactions of {address} ({e}); retry"),
-        )
+) -> Result<Invoice, InvoiceError> {
+    let unreadable = |e: crate::chain::ChainError| InvoiceError::ChainUnreadable {
+        address: address.clone(),
+        reason: e.to_string(),
     };
     let key = schema::address(store.network, &address);
     for _ in 0..CLAIM_ATTEMPTS {
@@ -201,18 +198,10 @@ pub async fn create(
             Some(claim) => return Err(held(store, &address, &claim)),
         };
         // Asked only now: a held address is refused whatever serves its chain.
-        let chain = app.chain(store.network).cloned().ok_or_else(|| {
-            ApiError::new(
-                503,
-                ErrorCode::Internal,
-                format!(
-                    "no chain backend serves {} here, so payments to a fixed address could not be \
-                     told from the ones it had before (satsgate-local serves mainnet, testnet and \
-                     signet with --live, regtest from its sandbox chain)",
-                    store.network
-                ),
-            )
-        })?;
+        let chain = app
+            .chain(store.network)
+            .cloned()
+            .ok_or(InvoiceError::NoChain(store.network))?;
         // Read after the previous request let the address go (it takes no
         // new output since), so everything it counted is in this history.
         let tip = chain.tip_height().await.map_err(unreadable)?;
@@ -253,17 +242,12 @@ pub async fn create(
             // The claim changed since it was read: read it again.
             Err(TableError::ConditionFailed { op: Some(0) }) | Err(TableError::Busy) => continue,
             Err(TableError::ConditionFailed { op: Some(i) }) if i >= first_extra => {
-                return Err(ApiError::conflict(
-                    "the quote was used or expired, or a retry with this Idempotency-Key took over, \
-                     while creating the request",
-                ))
+                return Err(InvoiceError::ClaimTaken)
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::conflict(format!(
-        "address {address} is being claimed by other requests right now; retry"
-    )))
+    Err(InvoiceError::AddressContended(address))
 }
 
 #[cfg(test)]

@@ -2,15 +2,14 @@
 //! no address twice), loading, and applying a lifecycle change with an
 //! optimistic version check, its payment items and events in one transaction.
 
-use super::lifecycle::{next_check, transition, Change, Input};
+use super::lifecycle::{next_check, transition, Change, Input, TransitionError};
 use super::{Invoice, InvoiceError, Payment};
 use crate::app::App;
 use crate::clock::rfc3339;
-use crate::error::ApiError;
 use crate::events::{Event, EventKind};
 use crate::handlers::ctx::IdempotencyLease;
 use crate::http::Response;
-use crate::records::{from_item, to_item};
+use crate::records::{record, to_item, RecordError};
 use crate::schema;
 use crate::store::Store;
 use crate::table::{Cond, Item, NamedTx, TableError, TxFailed, TxOp, Update, MAX_TX_OPS};
@@ -100,18 +99,43 @@ pub fn created_event(app: &App, inv: &Invoice, now: OffsetDateTime) -> Event {
     )
 }
 
-/// Load an invoice of a store; another store's invoice is 404.
-pub async fn load_for_store(app: &App, store_id: &str, id: &str) -> Result<Invoice, ApiError> {
+/// Why an invoice was not loaded or changed (mapped to the API's errors
+/// once, in `crate::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// No invoice of that id in this store (another store's is not found
+    /// either).
+    #[error("invoice not found")]
+    NotFound,
+    /// The lifecycle refuses the input.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Other writers kept changing the invoice; retrying is safe.
+    #[error("the invoice is changing right now; retry")]
+    Contended,
+    /// The change needs more writes than one transaction holds.
+    #[error("too many simultaneous payments to record at once")]
+    TooLarge,
+    /// The table failed, or a write the change could not expect to fail did.
+    #[error(transparent)]
+    Storage(#[from] TableError),
+    /// The stored invoice does not read as one.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// Load an invoice of a store; another store's invoice is not found.
+pub async fn load_for_store(app: &App, store_id: &str, id: &str) -> Result<Invoice, ChangeError> {
     match app.table.get(&schema::invoice(id)).await? {
         Some(item) => {
-            let inv: Invoice = from_item(item)?;
+            let inv: Invoice = record(item)?;
             if inv.store_id == store_id {
                 Ok(inv)
             } else {
-                Err(ApiError::not_found("invoice"))
+                Err(ChangeError::NotFound)
             }
         }
-        None => Err(ApiError::not_found("invoice")),
+        None => Err(ChangeError::NotFound),
     }
 }
 
@@ -122,7 +146,7 @@ pub async fn save_change(
     old: &Invoice,
     change: &Change,
     now: OffsetDateTime,
-) -> Result<bool, ApiError> {
+) -> Result<bool, ChangeError> {
     if !change.changed {
         return Ok(true);
     }
@@ -161,9 +185,7 @@ pub async fn save_change(
         // fail loudly for the rest (one poller run cannot see 20+ new outputs
         // of a single invoice in practice).
         tracing::error!(invoice = %inv.id, ops = tx.len(), "change too large for one transaction");
-        return Err(ApiError::internal(
-            "too many simultaneous payments to record at once",
-        ));
+        return Err(ChangeError::TooLarge);
     }
     match tx.run(&*app.table).await {
         Ok(()) => {
@@ -245,7 +267,7 @@ pub async fn apply_input(
     store_id: &str,
     id: &str,
     input: Input,
-) -> Result<Invoice, ApiError> {
+) -> Result<Invoice, ChangeError> {
     for attempt in 0..8 {
         let old = load_for_store(app, store_id, id).await?;
         let now = app.now();
@@ -255,14 +277,12 @@ pub async fn apply_input(
         }
         tokio::time::sleep(Duration::from_millis(2 << attempt)).await;
     }
-    Err(ApiError::conflict(
-        "the invoice is changing right now; retry",
-    ))
+    Err(ChangeError::Contended)
 }
 
 /// The address counter of a store's current wallet: (next index, gap of
 /// unpaid addresses after the last paid one).
-pub async fn address_state(app: &App, store: &Store) -> Result<(u64, u64), ApiError> {
+pub async fn address_state(app: &App, store: &Store) -> Result<(u64, u64), TableError> {
     let item = app
         .table
         .get(&schema::address_counter(

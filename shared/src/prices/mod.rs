@@ -16,6 +16,27 @@ pub mod poller;
 pub mod quotes;
 pub mod rates;
 
+/// Why a price or a quote cannot be had (mapped to the API's errors in
+/// `error.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum PricingError {
+    /// No price fresh enough to price with: none yet, or too old.
+    #[error("{0}")]
+    Unavailable(String),
+    /// No such quote of this store.
+    #[error("quote not found")]
+    QuoteNotFound,
+    /// The quote was used or has expired.
+    #[error("{0}")]
+    QuoteUnusable(String),
+    /// The table failed.
+    #[error(transparent)]
+    Storage(#[from] crate::table::TableError),
+    /// A stored price or quote does not read as its record.
+    #[error(transparent)]
+    Record(#[from] crate::records::RecordError),
+}
+
 pub use bitstamp::Bitstamp;
 pub use coinbase::Coinbase;
 pub use coingecko::CoinGecko;

@@ -333,7 +333,10 @@ mod tests {
         // It ages: 11 minutes after it was fetched it may not price anything.
         clock.advance(time::Duration::minutes(6));
         poll_prices(&app).await.expect("third poll");
-        let e = current_rate(&app, &Fiat::USD).await.expect_err("stale");
+        let e = current_rate(&app, &Fiat::USD)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .expect_err("stale");
         assert_eq!(e.code.as_str(), "rate_unavailable");
         assert!(
             e.message.contains("11 minutes old (limit 10 minutes)"),

@@ -6,14 +6,14 @@
 //! can be used once, before it expires.
 
 use super::rates::{current_rate, fiat_string, parse_currency, Currency, Rate, MAX_FIAT_AMOUNT};
-use super::Fiat;
+use super::{Fiat, PricingError};
 use crate::app::App;
 use crate::clock::Stamp;
 use crate::error::{ApiError, FieldErrors};
 use crate::ids::{is_id, new_id, IdKind};
 use crate::money::{self, fiat_to_sats};
 use crate::network::Network;
-use crate::records::{from_item, to_item};
+use crate::records::to_item;
 use crate::request::{self, Dec, Field, Flag, NonEmpty, Text, Unknown};
 use crate::schema;
 use crate::store::Store;
@@ -299,9 +299,9 @@ impl QuoteRecord {
     }
 
     /// 409 when the quote was used or has expired at `now`.
-    pub fn check_usable(&self, now: OffsetDateTime) -> Result<(), ApiError> {
+    pub fn check_usable(&self, now: OffsetDateTime) -> Result<(), PricingError> {
         if self.used {
-            return Err(ApiError::conflict(match &self.invoice_id {
+            return Err(PricingError::QuoteUnusable(match &self.invoice_id {
                 Some(inv) => format!("quote {} was already used by invoice {inv}", self.id),
                 None => format!(
                     "quote {} was already used by an invoice (at {})",
@@ -312,7 +312,7 @@ impl QuoteRecord {
             }));
         }
         if Stamp::new(now) >= self.expires_at {
-            return Err(ApiError::conflict(format!(
+            return Err(PricingError::QuoteUnusable(format!(
                 "quote {} expired at {}; request a new quote",
                 self.id, self.expires_at
             )));
@@ -351,7 +351,7 @@ pub async fn quote_for_invoice(
     app: &App,
     store_id: &str,
     quote_id: &str,
-) -> Result<(QuoteRecord, TxOp), ApiError> {
+) -> Result<(QuoteRecord, TxOp), PricingError> {
     let quote = load_quote(app, store_id, quote_id).await?;
     let now = app.now();
     quote.check_usable(now)?;
@@ -364,18 +364,18 @@ pub async fn load_quote(
     app: &App,
     store_id: &str,
     quote_id: &str,
-) -> Result<QuoteRecord, ApiError> {
+) -> Result<QuoteRecord, PricingError> {
     if !is_id(IdKind::Quote, quote_id) {
-        return Err(ApiError::not_found("quote"));
+        return Err(PricingError::QuoteNotFound);
     }
     let item = app
         .table
         .get(&schema::quote(quote_id))
         .await?
-        .ok_or_else(|| ApiError::not_found("quote"))?;
-    let quote: QuoteRecord = from_item(item)?;
+        .ok_or(PricingError::QuoteNotFound)?;
+    let quote: QuoteRecord = crate::records::record(item)?;
     if quote.store_id != store_id {
-        return Err(ApiError::not_found("quote"));
+        return Err(PricingError::QuoteNotFound);
     }
     Ok(quote)
 }
@@ -572,6 +572,7 @@ mod tests {
         ] {
             let e = quote_for_invoice(&app, store_id, id)
                 .await
+                .map_err(crate::error::ApiError::from)
                 .expect_err("404");
             assert_eq!((e.status, e.code.as_str()), (404, "not_found"));
         }
@@ -593,6 +594,7 @@ mod tests {
 
         let e = quote_for_invoice(&app, "store_a", &q.id)
             .await
+            .map_err(crate::error::ApiError::from)
             .expect_err("used");
         assert_eq!(e.status, 409);
         assert!(
@@ -617,6 +619,7 @@ mod tests {
             .expect("claim");
         let e = quote_for_invoice(&app, "store_a", &q.id)
             .await
+            .map_err(crate::error::ApiError::from)
             .expect_err("used");
         assert_eq!(
             e.message,
@@ -639,6 +642,7 @@ mod tests {
         clock.advance(time::Duration::seconds(QUOTE_VALID_SECS));
         let e = quote_for_invoice(&app, "store_a", &q.id)
             .await
+            .map_err(crate::error::ApiError::from)
             .expect_err("expired");
         assert_eq!(e.status, 409);
         assert_eq!(

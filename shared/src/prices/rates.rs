@@ -8,11 +8,12 @@
 //! never used silently.
 
 use super::Fiat;
+use super::PricingError;
 use crate::app::App;
-use crate::clock::{parse_rfc3339, rfc3339};
+use crate::clock::{rfc3339, Stamp};
 use crate::error::{ApiError, FieldErrors};
 use crate::money::{btc_to_amount, check_amount, fiat_decimals, fiat_to_sats, SATS_PER_BTC};
-use crate::records::{from_item, to_item};
+use crate::records::{record, to_item};
 use crate::schema;
 use crate::table::{Item, Key};
 use rust_decimal::Decimal;
@@ -42,7 +43,7 @@ struct PriceRecord {
     #[serde(with = "rust_decimal::serde::str")]
     price: Decimal,
     sources: Vec<String>,
-    updated_at: String,
+    updated_at: Stamp,
 }
 
 impl Rate {
@@ -57,11 +58,11 @@ impl Rate {
     }
 
     /// The rate, or 503 `rate_unavailable` saying how old it is.
-    pub fn fresh(self, app: &App) -> Result<Rate, ApiError> {
+    pub fn fresh(self, app: &App) -> Result<Rate, PricingError> {
         if self.is_fresh(app) {
             return Ok(self);
         }
-        Err(ApiError::rate_unavailable(format!(
+        Err(PricingError::Unavailable(format!(
             "the BTC/{} price is {} old (limit {}); the price sources may be unreachable, retry later",
             self.fiat,
             human_duration(self.age_secs(app.now())),
@@ -114,27 +115,23 @@ impl Rate {
             currency: self.fiat.clone(),
             price: self.price,
             sources: self.sources.clone(),
-            updated_at: rfc3339(self.updated_at),
+            updated_at: Stamp::new(self.updated_at),
         }
     }
 
-    fn from_stored(item: Item) -> Result<Rate, ApiError> {
-        let r: PriceRecord = from_item(item)?;
-        let updated_at = parse_rfc3339(&r.updated_at).map_err(|e| {
-            tracing::error!(error = %e, "stored price has a bad time");
-            ApiError::internal("stored data could not be read")
-        })?;
+    fn from_stored(item: Item) -> Result<Rate, PricingError> {
+        let r: PriceRecord = record(item)?;
         Ok(Rate {
             fiat: r.currency,
             price: r.price,
-            updated_at,
+            updated_at: r.updated_at.time(),
             sources: r.sources,
         })
     }
 }
 
 /// The stored rate of `fiat`, fresh or not (None before the first poll).
-pub async fn stored_rate(app: &App, fiat: &Fiat) -> Result<Option<Rate>, ApiError> {
+pub async fn stored_rate(app: &App, fiat: &Fiat) -> Result<Option<Rate>, PricingError> {
     match app.table.get(&schema::price_latest(fiat.as_str())).await? {
         Some(item) => Ok(Some(Rate::from_stored(item)?)),
         None => Ok(None),
@@ -143,10 +140,10 @@ pub async fn stored_rate(app: &App, fiat: &Fiat) -> Result<Option<Rate>, ApiErro
 
 /// The rate to price with now: 503 `rate_unavailable` when there is none
 /// yet or it is older than `price_max_age_secs`.
-pub async fn current_rate(app: &App, fiat: &Fiat) -> Result<Rate, ApiError> {
+pub async fn current_rate(app: &App, fiat: &Fiat) -> Result<Rate, PricingError> {
     match stored_rate(app, fiat).await? {
         Some(rate) => rate.fresh(app),
-        None => Err(ApiError::rate_unavailable(format!(
+        None => Err(PricingError::Unavailable(format!(
             "no BTC/{fiat} price yet; the price poller has not run"
         ))),
     }
@@ -154,7 +151,7 @@ pub async fn current_rate(app: &App, fiat: &Fiat) -> Result<Rate, ApiError> {
 
 /// The stored rates of every configured fiat, fresh or not, in the
 /// configured order (fiats never priced are left out). Batch reads.
-pub async fn all_rates(app: &App) -> Result<Vec<Rate>, ApiError> {
+pub async fn all_rates(app: &App) -> Result<Vec<Rate>, PricingError> {
     let keys: Vec<Key> = app
         .config
         .fiats
@@ -172,7 +169,7 @@ pub async fn all_rates(app: &App) -> Result<Vec<Rate>, ApiError> {
 
 /// The rates fresh enough to price with; 503 when there is none at all
 /// (saying how old the newest one is).
-pub async fn fresh_rates(app: &App) -> Result<Vec<Rate>, ApiError> {
+pub async fn fresh_rates(app: &App) -> Result<Vec<Rate>, PricingError> {
     let rates = all_rates(app).await?;
     let newest = rates.iter().max_by_key(|r| r.updated_at).cloned();
     let fresh: Vec<Rate> = rates.into_iter().filter(|r| r.is_fresh(app)).collect();
@@ -180,8 +177,10 @@ pub async fn fresh_rates(app: &App) -> Result<Vec<Rate>, ApiError> {
         return Ok(fresh);
     }
     match newest {
-        None => Err(ApiError::rate_unavailable("no BTC prices yet; the price poller has not run")),
-        Some(rate) => Err(ApiError::rate_unavailable(format!(
+        None => Err(PricingError::Unavailable(
+            "no BTC prices yet; the price poller has not run".into(),
+        )),
+        Some(rate) => Err(PricingError::Unavailable(format!(
             "the BTC prices are {} old (limit {}); the price sources may be unreachable, retry later",
             human_duration(rate.age_secs(app.now())),
             human_duration(app.config.price_max_age_secs),
@@ -521,7 +520,10 @@ mod tests {
     async fn current_rate_missing_fresh_and_stale() {
         let clock = ManualClock::new(OffsetDateTime::now_utc());
         let app = app_at(&clock);
-        let e = current_rate(&app, &Fiat::USD).await.expect_err("no price");
+        let e = current_rate(&app, &Fiat::USD)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .expect_err("no price");
         assert_eq!((e.status, e.code.as_str()), (503, "rate_unavailable"));
         assert_eq!(
             e.message,
@@ -536,7 +538,10 @@ mod tests {
         assert_eq!(r.price, d("65000.00"));
 
         clock.advance(time::Duration::minutes(4));
-        let e = current_rate(&app, &Fiat::USD).await.expect_err("stale");
+        let e = current_rate(&app, &Fiat::USD)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .expect_err("stale");
         assert_eq!(e.status, 503);
         assert!(
             e.message
@@ -551,7 +556,10 @@ mod tests {
         let clock = ManualClock::new(OffsetDateTime::now_utc());
         let app = app_at(&clock);
         assert!(all_rates(&app).await.expect("none").is_empty());
-        let e = fresh_rates(&app).await.expect_err("none yet");
+        let e = fresh_rates(&app)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .expect_err("none yet");
         assert!(e.message.contains("has not run"));
 
         let old = Rate {
@@ -560,7 +568,10 @@ mod tests {
         };
         store(&app, &old).await;
         clock.advance(time::Duration::minutes(30));
-        let e = fresh_rates(&app).await.expect_err("all stale");
+        let e = fresh_rates(&app)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .expect_err("all stale");
         assert!(e.message.contains("30 minutes old"), "{}", e.message);
 
         store(&app, &rate("65000.00", clock.now())).await;

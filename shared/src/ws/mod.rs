@@ -300,7 +300,7 @@ async fn convert_price(app: &App, m: &Fields) -> Result<Value, String> {
 async fn list_prices(app: &App) -> Result<Value, String> {
     let rates = crate::prices::rates::fresh_rates(app)
         .await
-        .map_err(|e| error_text(&e))?;
+        .map_err(|e| error_text(&e.into()))?;
     let list: Vec<Value> = rates
         .iter()
         .map(|r| seed::price(&r.to_price_json()))
@@ -370,7 +370,7 @@ async fn cancel_invoice(app: &App, session: &Session, m: &Fields) -> Result<Valu
     let cancel = crate::invoice::lifecycle::Input::Cancel { comment: None };
     let inv = crate::invoice::repo::apply_input(app, &store.id, &uid, cancel)
         .await
-        .map_err(|e| error_text(&e))?;
+        .map_err(|e| error_text(&e.into()))?;
     let inv = inv.to_json(&app.config.public_url);
     Ok(success(json!({"invoice": seed::invoice(&inv)})))
 }
