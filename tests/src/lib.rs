@@ -63,11 +63,9 @@ pub enum Engine {
     Dynamo,
 }
 
-pub const ENGINES: [Engine; 2] = [Engine::Embedded, Engine::Dynamo];
-
 /// One test per storage engine, so a failure names the engine. After
 ///
-/// ```ignore
+/// ```text
 /// /// What the test shows.
 /// async fn invoices_end_to_end(engine: Engine) {
 ///     let Some(shop) = Shop::open(engine, store).await else {
@@ -289,8 +287,9 @@ pub const BIP84_TPUB: &str = "tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4N
 /// side of most tests). Two kinds:
 /// - [`Shop::open`]: a fresh app on a [`ManualClock`] (see [`Shop::clock`]),
 ///   sandbox prices polled, no background jobs;
-/// - [`Shop::serve`]: a prepared app (the webhook tests': the system clock)
-///   with satsgate-local's background jobs, or a restart of an earlier shop.
+/// - [`Shop::serve`]: a prepared app on its own clock (the webhook tests'
+///   run on the system clock), with satsgate-local's background jobs; also
+///   a restart of an earlier shop.
 pub struct Shop {
     pub gw: Gateway,
     pub store_id: String,
@@ -350,26 +349,22 @@ impl Shop {
     /// store, or the ones of `existing` (a restart on the same table).
     pub async fn serve(app: App, jobs: bool, existing: Option<ShopIds>) -> Shop {
         let schedule = job_schedule();
-        let jobs = jobs.then_some(&schedule);
-        match existing {
-            Some(ids) => Shop {
-                gw: Gateway::listen(app, jobs, Some(ids.account_key)).await,
-                store_id: ids.store_id,
-                key: ids.key,
-                clock: None,
-            },
+        let account_key = existing.as_ref().map(|ids| ids.account_key.clone());
+        let gw = Gateway::listen(app, jobs.then_some(&schedule), account_key).await;
+        let (store_id, key) = match existing {
+            Some(ids) => (ids.store_id, ids.key),
             None => {
-                let gw = Gateway::listen(app, jobs, None).await;
-                let (store_id, key) = gw
-                    .store(serde_json::json!({"name": "Webhook shop", "network": "regtest", "wallet": BIP84_VPUB}))
-                    .await;
-                Shop {
-                    gw,
-                    store_id,
-                    key,
-                    clock: None,
-                }
+                let store = serde_json::json!({
+                    "name": "Webhook shop", "network": "regtest", "wallet": BIP84_VPUB,
+                });
+                gw.store(store).await
             }
+        };
+        Shop {
+            gw,
+            store_id,
+            key,
+            clock: None,
         }
     }
 

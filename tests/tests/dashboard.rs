@@ -243,15 +243,7 @@ async fn session_cookie_proxy_and_logout(engine: Engine) {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn session_cookie_proxy_and_logout_embedded() {
-    session_cookie_proxy_and_logout(Engine::Embedded).await;
-}
-
-#[tokio::test]
-async fn session_cookie_proxy_and_logout_dynamo() {
-    session_cookie_proxy_and_logout(Engine::Dynamo).await;
-}
+per_engine!(session_cookie_proxy_and_logout);
 
 /// The `dashboard` Lambda with its sample event (a login over https through
 /// API Gateway): a Secure cookie; a path outside /dashboard is not served.

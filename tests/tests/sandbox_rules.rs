@@ -103,15 +103,11 @@ async fn forged_payments_are_refused(engine: Engine) {
     shop.gw.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn forged_payments_are_refused_embedded() {
-    forged_payments_are_refused(Engine::Embedded).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn forged_payments_are_refused_dynamo() {
-    forged_payments_are_refused(Engine::Dynamo).await;
-}
+per_engine!(
+    forged_payments_are_refused,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 
 async fn stores_act_only_on_their_own_sandbox_transactions(engine: Engine) {
     let Some(shop) = Shop::open(engine, regtest_store()).await else {
