@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use satsgate::app::{App, Config};
-use satsgate::clock::SystemClock;
+use satsgate::clock::{ManualClock, SystemClock};
 use satsgate::table::dynamo::{create_table, DynamoTable};
 use satsgate::table::sqlite::SqliteTable;
 use satsgate::table::Table;
@@ -63,7 +63,40 @@ pub enum Engine {
     Dynamo,
 }
 
-pub const ENGINES: [Engine; 2] = [Engine::Embedded, Engine::Dynamo];
+/// One test per storage engine, so a failure names the engine. After
+///
+/// ```text
+/// /// What the test shows.
+/// async fn invoices_end_to_end(engine: Engine) {
+///     let Some(shop) = Shop::open(engine, store).await else {
+///         return; // DynamoDB without moto_server (see `moto_endpoint`)
+///     };
+///     ...
+/// }
+/// per_engine!(invoices_end_to_end, flavor = "multi_thread", worker_threads = 4);
+/// ```
+///
+/// `cargo test` runs `invoices_end_to_end::sqlite` (the embedded engine) and
+/// `invoices_end_to_end::dynamodb`. What follows the name goes into
+/// `#[tokio::test(...)]`; with the name alone the tests are plain
+/// `#[tokio::test]`s. The body stays an ordinary function, so rustfmt keeps
+/// formatting it.
+#[macro_export]
+macro_rules! per_engine {
+    ($name:ident $(, $($test:tt)+)?) => {
+        mod $name {
+            #[tokio::test$(($($test)+))?]
+            async fn sqlite() {
+                super::$name($crate::Engine::Embedded).await
+            }
+
+            #[tokio::test$(($($test)+))?]
+            async fn dynamodb() {
+                super::$name($crate::Engine::Dynamo).await
+            }
+        }
+    };
+}
 
 /// A table of that engine, or None when DynamoDB tests are skipped.
 pub async fn table(engine: Engine) -> Option<Arc<dyn Table>> {
@@ -86,6 +119,13 @@ pub struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+}
+
+/// The status and the body, for assertion messages: `"{r}"`.
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
 }
 
 impl Reply {
@@ -121,12 +161,32 @@ impl Gateway {
 
     /// Serve a prepared app (its own clock, chain, feeds); no background jobs.
     pub async fn start_app(app: App) -> Gateway {
+        Gateway::listen(app, None, None).await
+    }
+
+    /// Serve `app`, with satsgate-local's background jobs on `jobs` when
+    /// given, for the account `account_key` (None: a fresh account).
+    pub async fn listen(
+        app: App,
+        jobs: Option<&satsgate_local::jobs::Schedule>,
+        account_key: Option<String>,
+    ) -> Gateway {
         let app = Arc::new(app);
-        let (_, _, account_key) = satsgate::account::create_account(&*app.table, "Test", app.now())
-            .await
-            .expect("create account");
+        let account_key = match account_key {
+            Some(k) => k,
+            None => {
+                satsgate::account::create_account(&*app.table, "Test", app.now())
+                    .await
+                    .expect("create account")
+                    .2
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = satsgate_local::start(app, listener).await.unwrap();
+        let running = match jobs {
+            Some(schedule) => satsgate_local::start_with_jobs(app, listener, schedule).await,
+            None => satsgate_local::start(app, listener).await,
+        }
+        .unwrap();
         Gateway {
             running,
             account_key,
@@ -223,19 +283,46 @@ pub const BIP84_REGTEST_ADDRESSES: [&str; 2] = [
 ];
 pub const BIP84_TPUB: &str = "tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1M";
 
-/// A gateway with a regtest store on a manual clock, sandbox prices polled,
-/// and the store key at hand (the merchant's side of most tests).
+/// A gateway serving one store, with the store key at hand (the merchant's
+/// side of most tests). Two kinds:
+/// - [`Shop::open`]: a fresh app on a [`ManualClock`] (see [`Shop::clock`]),
+///   sandbox prices polled, no background jobs;
+/// - [`Shop::serve`]: a prepared app on its own clock (the webhook tests'
+///   run on the system clock), with satsgate-local's background jobs; also
+///   a restart of an earlier shop.
 pub struct Shop {
     pub gw: Gateway,
+    pub store_id: String,
     pub key: String,
-    pub clock: satsgate::clock::ManualClock,
+    /// Some for `Shop::open`; a served app runs on its own clock.
+    clock: Option<ManualClock>,
+}
+
+/// Who a shop serves: enough to serve the same store again after a restart.
+#[derive(Debug, Clone)]
+pub struct ShopIds {
+    pub account_key: String,
+    pub store_id: String,
+    pub key: String,
+}
+
+/// The background jobs of [`Shop::serve`]: the webhook jobs often, the
+/// price and chain pollers practically never (tests run those themselves).
+pub fn job_schedule() -> satsgate_local::jobs::Schedule {
+    satsgate_local::jobs::Schedule {
+        price_poll: std::time::Duration::from_secs(3600),
+        chain_poll: std::time::Duration::from_secs(3600),
+        webhook_poll: std::time::Duration::from_millis(100),
+    }
 }
 
 impl Shop {
-    /// None when the engine is DynamoDB and moto_server is not configured.
+    /// A regtest store (`store` is its create body) on a manual clock, with
+    /// sandbox prices polled and no background jobs. None when the engine
+    /// is DynamoDB and moto_server is not configured.
     pub async fn open(engine: Engine, store: Value) -> Option<Shop> {
         let t = table(engine).await?;
-        let clock = satsgate::clock::ManualClock::new(time::OffsetDateTime::now_utc());
+        let clock = ManualClock::new(time::OffsetDateTime::now_utc());
         let app = App::new(
             t,
             Arc::new(clock.clone()),
@@ -248,8 +335,60 @@ impl Shop {
             .await
             .expect("sandbox prices");
         let gw = Gateway::start_app(app).await;
-        let (_, key) = gw.store(store).await;
-        Some(Shop { gw, key, clock })
+        let (store_id, key) = gw.store(store).await;
+        Some(Shop {
+            gw,
+            store_id,
+            key,
+            clock: Some(clock),
+        })
+    }
+
+    /// Serve `app` as it is (its own clock), with the background jobs of
+    /// [`job_schedule`] unless `jobs` is false; a fresh account and regtest
+    /// store, or the ones of `existing` (a restart on the same table).
+    pub async fn serve(app: App, jobs: bool, existing: Option<ShopIds>) -> Shop {
+        let schedule = job_schedule();
+        let account_key = existing.as_ref().map(|ids| ids.account_key.clone());
+        let gw = Gateway::listen(app, jobs.then_some(&schedule), account_key).await;
+        let (store_id, key) = match existing {
+            Some(ids) => (ids.store_id, ids.key),
+            None => {
+                let store = serde_json::json!({
+                    "name": "Webhook shop", "network": "regtest", "wallet": BIP84_VPUB,
+                });
+                gw.store(store).await
+            }
+        };
+        Shop {
+            gw,
+            store_id,
+            key,
+            clock: None,
+        }
+    }
+
+    /// The manual clock the app runs on (`Shop::open` only).
+    pub fn clock(&self) -> &ManualClock {
+        self.clock.as_ref().expect(
+            "this shop runs on its app's own clock (Shop::serve); only Shop::open has a ManualClock",
+        )
+    }
+
+    pub fn ids(&self) -> ShopIds {
+        ShopIds {
+            account_key: self.gw.account_key.clone(),
+            store_id: self.store_id.clone(),
+            key: self.key.clone(),
+        }
+    }
+
+    pub fn app(&self) -> &App {
+        self.gw.app()
+    }
+
+    pub async fn stop(self) {
+        self.gw.stop().await;
     }
 
     /// A call with the store key.
@@ -329,6 +468,73 @@ impl Shop {
             .rev()
             .map(|e| e["type"].as_str().unwrap_or_default().to_string())
             .collect()
+    }
+
+    /// `POST /v1/webhook-endpoints` -> (id, secret).
+    pub async fn endpoint(&self, url: &str, events: Value) -> (String, String) {
+        let r = self
+            .call(
+                "POST",
+                "/v1/webhook-endpoints",
+                Some(serde_json::json!({"url": url, "events": events})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r}");
+        (
+            r.body["id"].as_str().unwrap().to_string(),
+            r.body["secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// The secret of the built-in `invoice_url` endpoint (rotated to learn it).
+    pub async fn invoice_url_secret(&self) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/v1/webhook-endpoints/invoice_url/rotate-secret",
+                Some(serde_json::json!({"previous_secret_expires_in_hours": 0})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r}");
+        r.body["secret"].as_str().unwrap().to_string()
+    }
+
+    /// An endpoint's deliveries (up to 100).
+    pub async fn deliveries(&self, endpoint: &str) -> Vec<Value> {
+        let r = self
+            .call(
+                "GET",
+                &format!("/v1/webhook-endpoints/{endpoint}/deliveries?limit=100"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r}");
+        r.body["items"].as_array().unwrap().clone()
+    }
+
+    /// Poll `GET /v1/webhook-deliveries/{id}` until its status is `status`.
+    pub async fn wait_delivery(
+        &self,
+        id: &str,
+        status: &str,
+        within: std::time::Duration,
+    ) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let r = self
+                .call("GET", &format!("/v1/webhook-deliveries/{id}"), None)
+                .await;
+            assert_eq!(r.status, 200, "{r}");
+            if r.body["status"] == status {
+                return r.body;
+            }
+            assert!(
+                start.elapsed() < within,
+                "delivery {id} not {status} within {within:?}: {}",
+                r.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Stores, keys, auth and request plumbing over real HTTP, on both engines.
 
 use satsgate::app::Config;
-use satsgate_e2e::{Engine, Gateway, BIP84_TPUB, BIP84_VPUB, BIP84_ZPUB, ENGINES};
+use satsgate_e2e::{per_engine, Engine, Gateway, BIP84_TPUB, BIP84_VPUB, BIP84_ZPUB};
 use serde_json::json;
 
 fn config() -> Config {
@@ -11,18 +11,16 @@ fn config() -> Config {
     }
 }
 
-async fn each_engine<F, Fut>(f: F)
+/// Run `f` on a gateway of `engine` (none: DynamoDB without moto_server), then stop it.
+async fn with_gateway<F, Fut>(engine: Engine, f: F)
 where
-    F: Fn(Gateway) -> Fut,
+    F: FnOnce(Gateway) -> Fut,
     Fut: std::future::Future<Output = Gateway>,
 {
-    for engine in ENGINES {
-        let Some(gw) = Gateway::start(engine, config()).await else {
-            continue;
-        };
-        eprintln!("engine: {engine:?}");
-        f(gw).await.stop().await;
-    }
+    let Some(gw) = Gateway::start(engine, config()).await else {
+        return;
+    };
+    f(gw).await.stop().await;
 }
 
 async fn create_store(gw: &Gateway, body: serde_json::Value) -> (String, String) {
@@ -36,9 +34,8 @@ async fn create_store(gw: &Gateway, body: serde_json::Value) -> (String, String)
     )
 }
 
-#[tokio::test]
-async fn store_lifecycle_and_wallet_validation() {
-    each_engine(|gw| async move {
+async fn store_lifecycle_and_wallet_validation(engine: Engine) {
+    with_gateway(engine, |gw| async move {
         // The BIP84 test zpub on mainnet is accepted, a store key comes back once.
         let r = gw
             .call("POST", "/v1/stores", Some(&gw.account_key), Some(json!({"name": "Shop", "network": "mainnet", "wallet": BIP84_ZPUB})))
@@ -97,10 +94,10 @@ async fn store_lifecycle_and_wallet_validation() {
     })
     .await;
 }
+per_engine!(store_lifecycle_and_wallet_validation);
 
-#[tokio::test]
-async fn stores_are_isolated() {
-    each_engine(|gw| async move {
+async fn stores_are_isolated(engine: Engine) {
+    with_gateway(engine, |gw| async move {
         let (a, key_a) = create_store(
             &gw,
             json!({"name": "A", "network": "regtest", "wallet": BIP84_VPUB}),
@@ -155,10 +152,10 @@ async fn stores_are_isolated() {
     })
     .await;
 }
+per_engine!(stores_are_isolated);
 
-#[tokio::test]
-async fn api_keys_create_list_delete_and_allowlists() {
-    each_engine(|gw| async move {
+async fn api_keys_create_list_delete_and_allowlists(engine: Engine) {
+    with_gateway(engine, |gw| async move {
         let (id, _) = create_store(&gw, json!({"name": "K", "network": "regtest", "wallet": BIP84_VPUB})).await;
         let path = format!("/v1/stores/{id}/api-keys");
         let r = gw.call("POST", &path, Some(&gw.account_key), Some(json!({"label": "pos", "allowed_ips": ["127.0.0.1", "::1/128"]}))).await;
@@ -200,6 +197,7 @@ async fn api_keys_create_list_delete_and_allowlists() {
     })
     .await;
 }
+per_engine!(api_keys_create_list_delete_and_allowlists);
 
 #[tokio::test]
 async fn auth_headers_in_every_accepted_form_and_bad_ones() {
@@ -291,9 +289,8 @@ async fn bad_input_gets_clear_errors_never_500() {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn idempotency_keys_replay_and_conflict() {
-    each_engine(|gw| async move {
+async fn idempotency_keys_replay_and_conflict(engine: Engine) {
+    with_gateway(engine, |gw| async move {
         let body = json!({"name": "Idem", "network": "regtest", "wallet": BIP84_VPUB})
             .to_string()
             .into_bytes();
@@ -360,6 +357,7 @@ async fn idempotency_keys_replay_and_conflict() {
     })
     .await;
 }
+per_engine!(idempotency_keys_replay_and_conflict);
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
@@ -392,9 +390,8 @@ async fn rate_limit_answers_429_with_retry_after() {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn test_stores_are_marked_and_their_keys_carry_the_test_marker() {
-    each_engine(|gw| async move {
+async fn test_stores_are_marked_and_their_keys_carry_the_test_marker(engine: Engine) {
+    with_gateway(engine, |gw| async move {
         // A mainnet store is live: its keys have no test marker.
         let (live, live_key) = create_store(
             &gw,
@@ -463,3 +460,4 @@ async fn test_stores_are_marked_and_their_keys_carry_the_test_marker() {
     })
     .await;
 }
+per_engine!(test_stores_are_marked_and_their_keys_carry_the_test_marker);

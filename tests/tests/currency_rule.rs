@@ -7,7 +7,7 @@
 use satsgate::app::{App, Config};
 use satsgate::clock::SystemClock;
 use satsgate::prices::Fiat;
-use satsgate_e2e::{table, Engine, Gateway, Reply, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{per_engine, table, Engine, Gateway, Reply, BIP84_VPUB};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -40,7 +40,7 @@ fn message(r: &Reply) -> &str {
     r.body["error"]["message"].as_str().unwrap_or_default()
 }
 
-async fn rule_holds(engine: Engine) {
+async fn one_currency_rule(engine: Engine) {
     let Some(t) = table(engine).await else {
         return;
     };
@@ -160,12 +160,4 @@ async fn rule_holds(engine: Engine) {
     eur_only.stop().await;
 }
 
-#[tokio::test]
-async fn one_currency_rule_embedded() {
-    rule_holds(ENGINES[0]).await;
-}
-
-#[tokio::test]
-async fn one_currency_rule_dynamo() {
-    rule_holds(ENGINES[1]).await;
-}
+per_engine!(one_currency_rule);

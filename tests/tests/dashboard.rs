@@ -5,7 +5,7 @@
 //! account only), and logout ending the session on the server. The browser
 //! side is tests/browser/dashboard.py.
 
-use satsgate_e2e::{lambda_event, table, Engine, Gateway, Reply, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{lambda_event, per_engine, table, Engine, Gateway, Reply, BIP84_VPUB};
 use serde_json::json;
 
 const PASSWORD: &str = "a long passphrase";
@@ -243,51 +243,41 @@ async fn session_cookie_proxy_and_logout(engine: Engine) {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn session_cookie_proxy_and_logout_embedded() {
-    session_cookie_proxy_and_logout(Engine::Embedded).await;
-}
-
-#[tokio::test]
-async fn session_cookie_proxy_and_logout_dynamo() {
-    session_cookie_proxy_and_logout(Engine::Dynamo).await;
-}
+per_engine!(session_cookie_proxy_and_logout);
 
 /// The `dashboard` Lambda with its sample event (a login over https through
 /// API Gateway): a Secure cookie; a path outside /dashboard is not served.
-#[tokio::test]
-async fn dashboard_lambda_sample_event() {
-    for engine in ENGINES {
-        let Some(t) = table(engine).await else {
-            continue;
-        };
-        let app = satsgate::app::App::new(
-            t,
-            std::sync::Arc::new(satsgate::clock::SystemClock),
-            satsgate::app::Config::default(),
-        );
-        let (account, _, _) = satsgate::account::create_account(&*app.table, "Lambda", app.now())
-            .await
-            .unwrap();
-        satsgate::users::create_user(
-            &*app.table,
-            &account.id,
-            "ann@example.com",
-            PASSWORD,
-            app.now(),
-        )
+async fn dashboard_lambda_sample_event(engine: Engine) {
+    let Some(t) = table(engine).await else {
+        return;
+    };
+    let app = satsgate::app::App::new(
+        t,
+        std::sync::Arc::new(satsgate::clock::SystemClock),
+        satsgate::app::Config::default(),
+    );
+    let (account, _, _) = satsgate::account::create_account(&*app.table, "Lambda", app.now())
         .await
         .unwrap();
-        let resp = satsgate_functions::handle_dashboard(&app, lambda_event("dashboard", &[])).await;
-        assert_eq!(resp.status().as_u16(), 200);
-        let cookie = resp.headers()["set-cookie"].to_str().unwrap();
-        assert!(
-            cookie.contains("HttpOnly") && cookie.contains("; Secure"),
-            "{cookie}"
-        );
-        let mut other = lambda_event("dashboard", &[]);
-        *other.uri_mut() = "/v1/stores".parse().unwrap();
-        let resp = satsgate_functions::handle_dashboard(&app, other).await;
-        assert_eq!(resp.status().as_u16(), 404);
-    }
+    satsgate::users::create_user(
+        &*app.table,
+        &account.id,
+        "ann@example.com",
+        PASSWORD,
+        app.now(),
+    )
+    .await
+    .unwrap();
+    let resp = satsgate_functions::handle_dashboard(&app, lambda_event("dashboard", &[])).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    let mut other = lambda_event("dashboard", &[]);
+    *other.uri_mut() = "/v1/stores".parse().unwrap();
+    let resp = satsgate_functions::handle_dashboard(&app, other).await;
+    assert_eq!(resp.status().as_u16(), 404);
 }
+per_engine!(dashboard_lambda_sample_event);

@@ -3,7 +3,7 @@
 //! error body, pagination, payment orders with nonces, transactions,
 //! merchant wallets, webhook endpoints and the UNSUPPORTED refusals.
 
-use satsgate_e2e::{lambda_call, Engine, Gateway, Reply, Shop, BIP84_TPUB, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{lambda_call, per_engine, Engine, Gateway, Reply, Shop, BIP84_TPUB, BIP84_VPUB};
 use serde_json::{json, Value};
 
 /// A call with the login token.
@@ -339,9 +339,4 @@ async fn cryptopay(engine: Engine) {
     shop.gw.stop().await;
 }
 
-#[tokio::test]
-async fn cryptopay_face_on_both_engines() {
-    for engine in ENGINES {
-        cryptopay(engine).await;
-    }
-}
+per_engine!(cryptopay);

@@ -4,7 +4,7 @@
 
 mod webhook_support;
 
-use satsgate_e2e::{lambda_call, Engine, Reply, Shop, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{lambda_call, per_engine, Engine, Reply, Shop, BIP84_VPUB};
 use serde_json::{json, Value};
 use webhook_support::Receiver;
 
@@ -246,9 +246,4 @@ async fn panel(engine: Engine) {
     shop.gw.stop().await;
 }
 
-#[tokio::test]
-async fn panel_face_on_both_engines() {
-    for engine in ENGINES {
-        panel(engine).await;
-    }
-}
+per_engine!(panel);

@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use satsgate_e2e::{
-    lambda_call, Engine, Reply, Shop, BIP84_REGTEST_ADDRESSES, BIP84_VPUB, ENGINES,
+    lambda_call, per_engine, Engine, Reply, Shop, BIP84_REGTEST_ADDRESSES, BIP84_VPUB,
 };
 use serde_json::{json, Value};
 
@@ -353,12 +353,7 @@ async fn pos_face(engine: Engine) {
     shop.gw.stop().await;
 }
 
-#[tokio::test]
-async fn pos_face_on_both_engines() {
-    for engine in ENGINES {
-        pos_face(engine).await;
-    }
-}
+per_engine!(pos_face);
 
 /// The shared pipeline's refusals (rate limit, no such call) come in each
 /// face's own shape, with `Retry-After`.

@@ -11,7 +11,7 @@ use satsgate::dispatch::{
 use satsgate::http::Request;
 use satsgate::records::from_item;
 use satsgate::schema;
-use satsgate_e2e::{Shop, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{per_engine, Engine, Shop, BIP84_VPUB};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -61,93 +61,95 @@ async fn invoice_count(shop: &Shop) -> usize {
     r.body["items"].as_array().expect("a list").len()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_crashed_request_does_not_lock_its_idempotency_key() {
-    for engine in ENGINES {
-        let store = json!({"name": "Idem", "network": "regtest", "wallet": BIP84_VPUB});
-        let Some(shop) = Shop::open(engine, store).await else {
-            continue;
-        };
-        let lease = time::Duration::seconds(IDEMPOTENCY_LEASE_SECS);
+async fn a_crashed_request_does_not_lock_its_idempotency_key(engine: Engine) {
+    let store = json!({"name": "Idem", "network": "regtest", "wallet": BIP84_VPUB});
+    let Some(shop) = Shop::open(engine, store).await else {
+        return;
+    };
+    let lease = time::Duration::seconds(IDEMPOTENCY_LEASE_SECS);
 
-        // Crashed before its effect: held while the lease lasts, then run again.
-        crashed_request(&shop, "crash-before", BODY).await;
-        let r = post(&shop, "crash-before", BODY).await;
-        assert_eq!(
-            (r.status, r.code()),
-            (409, "conflict"),
-            "{engine:?}: {:?}",
-            r.body
-        );
-        shop.clock.advance(lease - time::Duration::seconds(1));
-        let r = post(&shop, "crash-before", BODY).await;
-        assert_eq!(r.status, 409, "still within the lease: {:?}", r.body);
-        shop.clock.advance(time::Duration::seconds(2));
-        let r = post(&shop, "crash-before", BODY).await;
-        assert_eq!(
-            r.status, 201,
-            "{engine:?}: lease over, runs again: {:?}",
-            r.body
-        );
-        assert_eq!(r.header("idempotent-replayed"), None);
-        let first = r.body["id"].clone();
-        let r = post(&shop, "crash-before", BODY).await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-        assert_eq!(r.header("idempotent-replayed"), Some("true"));
-        assert_eq!(r.body["id"], first, "its answer is kept as usual");
-        // Another body under that key is still a conflict.
-        let r = post(
-            &shop,
-            "crash-before",
-            r#"{"amount": "0.002", "currency": "BTC"}"#,
-        )
-        .await;
-        assert_eq!(r.code(), "idempotency_conflict", "{:?}", r.body);
-        assert_eq!(invoice_count(&shop).await, 1);
+    // Crashed before its effect: held while the lease lasts, then run again.
+    crashed_request(&shop, "crash-before", BODY).await;
+    let r = post(&shop, "crash-before", BODY).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "conflict"),
+        "{engine:?}: {:?}",
+        r.body
+    );
+    shop.clock().advance(lease - time::Duration::seconds(1));
+    let r = post(&shop, "crash-before", BODY).await;
+    assert_eq!(r.status, 409, "still within the lease: {:?}", r.body);
+    shop.clock().advance(time::Duration::seconds(2));
+    let r = post(&shop, "crash-before", BODY).await;
+    assert_eq!(
+        r.status, 201,
+        "{engine:?}: lease over, runs again: {:?}",
+        r.body
+    );
+    assert_eq!(r.header("idempotent-replayed"), None);
+    let first = r.body["id"].clone();
+    let r = post(&shop, "crash-before", BODY).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.header("idempotent-replayed"), Some("true"));
+    assert_eq!(r.body["id"], first, "its answer is kept as usual");
+    // Another body under that key is still a conflict.
+    let r = post(
+        &shop,
+        "crash-before",
+        r#"{"amount": "0.002", "currency": "BTC"}"#,
+    )
+    .await;
+    assert_eq!(r.code(), "idempotency_conflict", "{:?}", r.body);
+    assert_eq!(invoice_count(&shop).await, 1);
 
-        // Crashed after its effect committed (the handler ran to the end, the
-        // pipeline never wrote the answer): the retry replays that invoice,
-        // before and after the lease ends, and never makes a second one.
-        let held = crashed_request(&shop, "crash-after", BODY).await;
-        let app = shop.gw.app();
-        let key_item = app
-            .table
-            .get(&schema::api_key(&hash_key(&shop.key)))
-            .await
-            .unwrap()
-            .expect("key record");
-        let key: ApiKeyRecord = from_item(key_item).unwrap();
-        let store_item = app
-            .table
-            .get(&schema::store(key.store_id.as_deref().unwrap()))
-            .await
-            .unwrap()
-            .expect("store record");
-        let cx = Ctx {
-            app,
-            req: request(BODY),
-            params: BTreeMap::new(),
-            principal: Some(Principal {
-                key,
-                store: Some(from_item(store_item).unwrap()),
-            }),
-            request_id: "req_crashed".into(),
-            idempotency: Some(held),
-        };
-        let made = satsgate::handlers::invoices::create(cx)
-            .await
-            .expect("the effect commits");
-        let made: serde_json::Value = serde_json::from_slice(&made.body_bytes()).unwrap();
-        let made_id = made["id"].clone();
-        assert_eq!(invoice_count(&shop).await, 2);
-        let r = post(&shop, "crash-after", BODY).await;
-        assert_eq!(r.status, 201, "{engine:?}: {:?}", r.body);
-        assert_eq!(r.header("idempotent-replayed"), Some("true"));
-        assert_eq!(r.body["id"], made_id);
-        shop.clock.advance(lease + time::Duration::seconds(1));
-        let r = post(&shop, "crash-after", BODY).await;
-        assert_eq!((r.status, &r.body["id"]), (201, &made_id), "{:?}", r.body);
-        assert_eq!(invoice_count(&shop).await, 2, "no second invoice");
-        shop.gw.stop().await;
-    }
+    // Crashed after its effect committed (the handler ran to the end, the
+    // pipeline never wrote the answer): the retry replays that invoice,
+    // before and after the lease ends, and never makes a second one.
+    let held = crashed_request(&shop, "crash-after", BODY).await;
+    let app = shop.gw.app();
+    let key_item = app
+        .table
+        .get(&schema::api_key(&hash_key(&shop.key)))
+        .await
+        .unwrap()
+        .expect("key record");
+    let key: ApiKeyRecord = from_item(key_item).unwrap();
+    let store_item = app
+        .table
+        .get(&schema::store(key.store_id.as_deref().unwrap()))
+        .await
+        .unwrap()
+        .expect("store record");
+    let cx = Ctx {
+        app,
+        req: request(BODY),
+        params: BTreeMap::new(),
+        principal: Some(Principal {
+            key,
+            store: Some(from_item(store_item).unwrap()),
+        }),
+        request_id: "req_crashed".into(),
+        idempotency: Some(held),
+    };
+    let made = satsgate::handlers::invoices::create(cx)
+        .await
+        .expect("the effect commits");
+    let made: serde_json::Value = serde_json::from_slice(&made.body_bytes()).unwrap();
+    let made_id = made["id"].clone();
+    assert_eq!(invoice_count(&shop).await, 2);
+    let r = post(&shop, "crash-after", BODY).await;
+    assert_eq!(r.status, 201, "{engine:?}: {:?}", r.body);
+    assert_eq!(r.header("idempotent-replayed"), Some("true"));
+    assert_eq!(r.body["id"], made_id);
+    shop.clock().advance(lease + time::Duration::seconds(1));
+    let r = post(&shop, "crash-after", BODY).await;
+    assert_eq!((r.status, &r.body["id"]), (201, &made_id), "{:?}", r.body);
+    assert_eq!(invoice_count(&shop).await, 2, "no second invoice");
+    shop.gw.stop().await;
 }
+per_engine!(
+    a_crashed_request_does_not_lock_its_idempotency_key,
+    flavor = "multi_thread",
+    worker_threads = 4
+);

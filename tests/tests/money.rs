@@ -2,7 +2,7 @@
 //! from a quote asks for the quote's total and honours `accept_zero_conf`,
 //! and `payment.confirmed` waits for the speed policy (issue 8, items 2-4).
 
-use satsgate_e2e::{Engine, Shop, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{per_engine, Engine, Shop, BIP84_VPUB};
 use serde_json::{json, Value};
 
 fn regtest_store() -> Value {
@@ -119,17 +119,19 @@ fn count(types: &[String], kind: &str) -> usize {
 }
 
 /// Items 2 and 4 on each engine, one shop per engine.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn settlement_rules_on_both_engines() {
-    for engine in ENGINES {
-        let Some(shop) = Shop::open(engine, regtest_store()).await else {
-            continue;
-        };
-        invoice_from_a_quote_asks_for_the_total_and_settles_on_zero_conf(&shop).await;
-        payment_confirmed_waits_for_the_speed_policy(&shop).await;
-        shop.gw.stop().await;
-    }
+async fn settlement_rules(engine: Engine) {
+    let Some(shop) = Shop::open(engine, regtest_store()).await else {
+        return;
+    };
+    invoice_from_a_quote_asks_for_the_total_and_settles_on_zero_conf(&shop).await;
+    payment_confirmed_waits_for_the_speed_policy(&shop).await;
+    shop.gw.stop().await;
 }
+per_engine!(
+    settlement_rules,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 
 async fn invoice_from_a_quote_asks_for_the_total_and_settles_on_zero_conf(shop: &Shop) {
     let quote = |accept: bool| async move {

@@ -3,7 +3,7 @@
 //! store acts only on its own sandbox transactions (issue 8, items 1 and 6).
 
 use satsgate_e2e::buyer::{change_script, funding, pay_body, raw_tx};
-use satsgate_e2e::{Engine, Shop, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{per_engine, Engine, Shop, BIP84_VPUB};
 use serde_json::{json, Value};
 
 fn regtest_store() -> Value {
@@ -103,87 +103,85 @@ async fn forged_payments_are_refused(engine: Engine) {
     shop.gw.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn forged_payments_are_refused_embedded() {
-    forged_payments_are_refused(Engine::Embedded).await;
-}
+per_engine!(
+    forged_payments_are_refused,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn forged_payments_are_refused_dynamo() {
-    forged_payments_are_refused(Engine::Dynamo).await;
-}
+async fn stores_act_only_on_their_own_sandbox_transactions(engine: Engine) {
+    let Some(shop) = Shop::open(engine, regtest_store()).await else {
+        return;
+    };
+    // A second store of the same account, on the same sandbox chain.
+    let (_, other_key) = shop
+        .gw
+        .store(json!({"name": "Other", "network": "regtest", "wallet": BIP84_VPUB}))
+        .await;
+    let inv = shop
+        .invoice(json!({"amount": "0.001", "currency": "BTC"}))
+        .await;
+    let id = inv["id"].as_str().unwrap().to_string();
+    let address = inv["address"].as_str().unwrap().to_string();
+    let paid = shop.pay(&id, 100_000, false).await;
+    let txid = paid["txid"].as_str().unwrap().to_string();
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn stores_act_only_on_their_own_sandbox_transactions() {
-    for engine in ENGINES {
-        let Some(shop) = Shop::open(engine, regtest_store()).await else {
-            continue;
-        };
-        // A second store of the same account, on the same sandbox chain.
-        let (_, other_key) = shop
-            .gw
-            .store(json!({"name": "Other", "network": "regtest", "wallet": BIP84_VPUB}))
-            .await;
-        let inv = shop
-            .invoice(json!({"amount": "0.001", "currency": "BTC"}))
-            .await;
-        let id = inv["id"].as_str().unwrap().to_string();
-        let address = inv["address"].as_str().unwrap().to_string();
-        let paid = shop.pay(&id, 100_000, false).await;
-        let txid = paid["txid"].as_str().unwrap().to_string();
-
-        let other = |path: &'static str, body: Value| {
-            let key = other_key.clone();
-            let gw = &shop.gw;
-            async move { gw.call("POST", path, Some(&key), Some(body)).await }
-        };
-        // Double-spending another store's payment: 404, the payment stands.
-        let r = other("/v1/sandbox/double-spend", json!({"txid": txid})).await;
-        assert_eq!((r.status, r.code()), (404, "not_found"), "{:?}", r.body);
-        assert_eq!(shop.get(&id).await["status"], "pending");
-        // Paying another store's invoice address: refused, naming the field.
-        let r = other(
-            "/v1/sandbox/payments",
-            json!({"address": address, "amount_sats": 5_000}),
+    let other = |path: &'static str, body: Value| {
+        let key = other_key.clone();
+        let gw = &shop.gw;
+        async move { gw.call("POST", path, Some(&key), Some(body)).await }
+    };
+    // Double-spending another store's payment: 404, the payment stands.
+    let r = other("/v1/sandbox/double-spend", json!({"txid": txid})).await;
+    assert_eq!((r.status, r.code()), (404, "not_found"), "{:?}", r.body);
+    assert_eq!(shop.get(&id).await["status"], "pending");
+    // Paying another store's invoice address: refused, naming the field.
+    let r = other(
+        "/v1/sandbox/payments",
+        json!({"address": address, "amount_sats": 5_000}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "validation_error"),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        r.body["error"]["details"]["address"].is_array(),
+        "{:?}",
+        r.body
+    );
+    // Another store's reorg leaves this store's payment confirmed.
+    shop.mine(1).await;
+    let before = shop.get(&id).await;
+    assert_eq!(before["payments"][0]["confirmations"], 1, "{before}");
+    let r = other("/v1/sandbox/reorg", json!({"depth": 1})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    shop.poll().await;
+    let after = shop.get(&id).await;
+    assert_eq!(after["payments"][0]["confirmations"], 1, "{after}");
+    assert_eq!(after["status"], before["status"]);
+    // The store's own reorg sends its payment back to the mempool.
+    let r = shop
+        .call("POST", "/v1/sandbox/reorg", Some(json!({"depth": 1})))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let after = shop.get(&id).await;
+    assert_eq!(after["payments"][0]["confirmations"], 0, "{after}");
+    // And the store can double-spend its own unconfirmed payment.
+    let r = shop
+        .call(
+            "POST",
+            "/v1/sandbox/double-spend",
+            Some(json!({"txid": txid})),
         )
         .await;
-        assert_eq!(
-            (r.status, r.code()),
-            (400, "validation_error"),
-            "{:?}",
-            r.body
-        );
-        assert!(
-            r.body["error"]["details"]["address"].is_array(),
-            "{:?}",
-            r.body
-        );
-        // Another store's reorg leaves this store's payment confirmed.
-        shop.mine(1).await;
-        let before = shop.get(&id).await;
-        assert_eq!(before["payments"][0]["confirmations"], 1, "{before}");
-        let r = other("/v1/sandbox/reorg", json!({"depth": 1})).await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        shop.poll().await;
-        let after = shop.get(&id).await;
-        assert_eq!(after["payments"][0]["confirmations"], 1, "{after}");
-        assert_eq!(after["status"], before["status"]);
-        // The store's own reorg sends its payment back to the mempool.
-        let r = shop
-            .call("POST", "/v1/sandbox/reorg", Some(json!({"depth": 1})))
-            .await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        let after = shop.get(&id).await;
-        assert_eq!(after["payments"][0]["confirmations"], 0, "{after}");
-        // And the store can double-spend its own unconfirmed payment.
-        let r = shop
-            .call(
-                "POST",
-                "/v1/sandbox/double-spend",
-                Some(json!({"txid": txid})),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        shop.gw.stop().await;
-    }
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    shop.gw.stop().await;
 }
+per_engine!(
+    stores_act_only_on_their_own_sandbox_transactions,
+    flavor = "multi_thread",
+    worker_threads = 4
+);

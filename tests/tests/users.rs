@@ -2,7 +2,7 @@
 //! created with an account key, log in for a 12-hour session token with the
 //! account's rights, log out, and failed logins are throttled.
 
-use satsgate_e2e::{lambda_call, table, Engine, Gateway, Reply};
+use satsgate_e2e::{lambda_call, per_engine, table, Engine, Gateway, Reply};
 use serde_json::{json, Value};
 
 /// `POST /v1/auth/login` without a key.
@@ -132,15 +132,11 @@ async fn users_and_sessions(engine: Engine) {
     gw.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn users_and_sessions_embedded() {
-    users_and_sessions(Engine::Embedded).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn users_and_sessions_dynamo() {
-    users_and_sessions(Engine::Dynamo).await;
-}
+per_engine!(
+    users_and_sessions,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 
 async fn failed_logins_are_throttled(engine: Engine) {
     let Some(gw) = Gateway::start(engine, satsgate::app::Config::default()).await else {
@@ -167,51 +163,45 @@ async fn failed_logins_are_throttled(engine: Engine) {
     gw.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn failed_logins_are_throttled_embedded() {
-    failed_logins_are_throttled(Engine::Embedded).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn failed_logins_are_throttled_dynamo() {
-    failed_logins_are_throttled(Engine::Dynamo).await;
-}
+per_engine!(
+    failed_logins_are_throttled,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 
 /// The five functions through lambda_http's event parsing, in order.
-#[tokio::test]
-async fn user_functions_run_from_their_sample_events() {
-    for engine in [Engine::Embedded, Engine::Dynamo] {
-        let Some(t) = table(engine).await else {
-            continue;
-        };
-        let app = satsgate::App::new(
-            t,
-            std::sync::Arc::new(satsgate::clock::SystemClock),
-            Default::default(),
-        );
-        let (_, _, key) = satsgate::account::create_account(&*app.table, "L", app.now())
-            .await
-            .unwrap();
-        let (s, b) = lambda_call(&app, "users-create", &[("__ACCOUNT_KEY__", &key)]).await;
-        assert_eq!(s, 201, "{b}");
-        let user_id = b["id"].as_str().unwrap().to_string();
-        let (s, b) = lambda_call(&app, "users-list", &[("__ACCOUNT_KEY__", &key)]).await;
-        assert_eq!(
-            (s, b["items"].as_array().map(Vec::len)),
-            (200, Some(1)),
-            "{b}"
-        );
-        let (s, b) = lambda_call(&app, "auth-login", &[]).await;
-        assert_eq!(s, 200, "{b}");
-        let token = b["token"].as_str().unwrap().to_string();
-        let (s, b) = lambda_call(&app, "auth-logout", &[("__SESSION_TOKEN__", &token)]).await;
-        assert_eq!(s, 200, "{b}");
-        let (s, b) = lambda_call(
-            &app,
-            "users-delete",
-            &[("__ACCOUNT_KEY__", &key), ("__USER_ID__", &user_id)],
-        )
-        .await;
-        assert_eq!(s, 200, "{b}");
-    }
+async fn user_functions_run_from_their_sample_events(engine: Engine) {
+    let Some(t) = table(engine).await else {
+        return;
+    };
+    let app = satsgate::App::new(
+        t,
+        std::sync::Arc::new(satsgate::clock::SystemClock),
+        Default::default(),
+    );
+    let (_, _, key) = satsgate::account::create_account(&*app.table, "L", app.now())
+        .await
+        .unwrap();
+    let (s, b) = lambda_call(&app, "users-create", &[("__ACCOUNT_KEY__", &key)]).await;
+    assert_eq!(s, 201, "{b}");
+    let user_id = b["id"].as_str().unwrap().to_string();
+    let (s, b) = lambda_call(&app, "users-list", &[("__ACCOUNT_KEY__", &key)]).await;
+    assert_eq!(
+        (s, b["items"].as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{b}"
+    );
+    let (s, b) = lambda_call(&app, "auth-login", &[]).await;
+    assert_eq!(s, 200, "{b}");
+    let token = b["token"].as_str().unwrap().to_string();
+    let (s, b) = lambda_call(&app, "auth-logout", &[("__SESSION_TOKEN__", &token)]).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = lambda_call(
+        &app,
+        "users-delete",
+        &[("__ACCOUNT_KEY__", &key), ("__USER_ID__", &user_id)],
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
 }
+per_engine!(user_functions_run_from_their_sample_events);

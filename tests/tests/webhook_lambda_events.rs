@@ -8,7 +8,7 @@ mod webhook_support;
 
 use satsgate::app::App;
 use satsgate::queue::Queue;
-use satsgate_e2e::{table, Engine, ENGINES};
+use satsgate_e2e::{per_engine, table, Engine};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,74 +47,76 @@ async fn store(app: &App) -> (String, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_webhook_route_sample_runs_through_its_function() {
+async fn every_webhook_route_sample_runs_through_its_function(engine: Engine) {
+    let Some(t) = table(engine).await else {
+        return;
+    };
     let rx = Receiver::start(vec![], None).await;
     let hook = rx.url("/hook");
-    for engine in ENGINES {
-        let Some(t) = table(engine).await else {
-            continue;
-        };
-        let app = app(t, config(fast_settings(QueueKind::Table), true), None);
-        let (_, key) = store(&app).await;
-        let mut subs: Vec<(&str, String)> = vec![
-            ("__STORE_KEY__", key),
-            ("https://hooks.example.com/satsgate", hook.clone()),
-        ];
-        let refs = |s: &Vec<(&'static str, String)>| {
-            s.iter().map(|(a, b)| (*a, b.clone())).collect::<Vec<_>>()
-        };
-        let run = |app: &App, f: &'static str, s: Vec<(&'static str, String)>| {
-            let app = app.clone();
-            async move {
-                let r: Vec<(&str, &str)> = s.iter().map(|(a, b)| (*a, b.as_str())).collect();
-                call(&app, f, &r).await
-            }
-        };
-        let (s, b) = run(&app, "webhook-endpoints-create", refs(&subs)).await;
-        assert_eq!(s, 201, "{engine:?}: {b}");
-        assert_eq!(b["events"], json!(["invoice.paid", "invoice.completed"]));
-        assert_eq!(b["url"], hook);
-        subs.push(("__ENDPOINT_ID__", b["id"].as_str().unwrap().to_string()));
-        for f in [
-            "webhook-endpoints-list",
-            "webhook-endpoints-get",
-            "webhook-endpoints-update",
-            "webhook-endpoints-rotate-secret",
-        ] {
-            let (s, b) = run(&app, f, refs(&subs)).await;
-            assert_eq!(s, 200, "{engine:?} {f}: {b}");
+    let app = app(t, config(fast_settings(QueueKind::Table), true), None);
+    let (_, key) = store(&app).await;
+    let mut subs: Vec<(&str, String)> = vec![
+        ("__STORE_KEY__", key),
+        ("https://hooks.example.com/satsgate", hook.clone()),
+    ];
+    let refs = |s: &Vec<(&'static str, String)>| {
+        s.iter().map(|(a, b)| (*a, b.clone())).collect::<Vec<_>>()
+    };
+    let run = |app: &App, f: &'static str, s: Vec<(&'static str, String)>| {
+        let app = app.clone();
+        async move {
+            let r: Vec<(&str, &str)> = s.iter().map(|(a, b)| (*a, b.as_str())).collect();
+            call(&app, f, &r).await
         }
-        let (s, b) = run(&app, "webhook-endpoints-test", refs(&subs)).await;
-        assert_eq!((s, b["status"].as_str()), (200, Some("succeeded")), "{b}");
-        let (s, b) = run(&app, "webhook-deliveries-list", refs(&subs)).await;
-        assert_eq!(s, 200, "{b}");
-        subs.push((
-            "__DELIVERY_ID__",
-            b["items"][0]["id"].as_str().unwrap().to_string(),
-        ));
-        let (s, b) = run(&app, "webhook-deliveries-get", refs(&subs)).await;
-        assert_eq!(
-            (s, b["event_type"].as_str()),
-            (200, Some("webhook.test")),
-            "{b}"
-        );
-        let (s, b) = run(&app, "webhook-deliveries-redeliver", refs(&subs)).await;
-        assert_eq!(s, 201, "{b}");
-        let (s, b) = run(&app, "webhook-endpoints-delete", refs(&subs)).await;
-        assert_eq!(s, 200, "{b}");
-        // A function serves only its own route.
-        let ev = lambda_http::request::from_str(&sample("webhook-endpoints-list", &[])).unwrap();
-        assert_eq!(
-            satsgate_functions::handle(&app, "webhook-endpoints-get", ev)
-                .await
-                .status()
-                .as_u16(),
-            404
-        );
+    };
+    let (s, b) = run(&app, "webhook-endpoints-create", refs(&subs)).await;
+    assert_eq!(s, 201, "{engine:?}: {b}");
+    assert_eq!(b["events"], json!(["invoice.paid", "invoice.completed"]));
+    assert_eq!(b["url"], hook);
+    subs.push(("__ENDPOINT_ID__", b["id"].as_str().unwrap().to_string()));
+    for f in [
+        "webhook-endpoints-list",
+        "webhook-endpoints-get",
+        "webhook-endpoints-update",
+        "webhook-endpoints-rotate-secret",
+    ] {
+        let (s, b) = run(&app, f, refs(&subs)).await;
+        assert_eq!(s, 200, "{engine:?} {f}: {b}");
     }
+    let (s, b) = run(&app, "webhook-endpoints-test", refs(&subs)).await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("succeeded")), "{b}");
+    let (s, b) = run(&app, "webhook-deliveries-list", refs(&subs)).await;
+    assert_eq!(s, 200, "{b}");
+    subs.push((
+        "__DELIVERY_ID__",
+        b["items"][0]["id"].as_str().unwrap().to_string(),
+    ));
+    let (s, b) = run(&app, "webhook-deliveries-get", refs(&subs)).await;
+    assert_eq!(
+        (s, b["event_type"].as_str()),
+        (200, Some("webhook.test")),
+        "{b}"
+    );
+    let (s, b) = run(&app, "webhook-deliveries-redeliver", refs(&subs)).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = run(&app, "webhook-endpoints-delete", refs(&subs)).await;
+    assert_eq!(s, 200, "{b}");
+    // A function serves only its own route.
+    let ev = lambda_http::request::from_str(&sample("webhook-endpoints-list", &[])).unwrap();
+    assert_eq!(
+        satsgate_functions::handle(&app, "webhook-endpoints-get", ev)
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
     rx.stop();
 }
+per_engine!(
+    every_webhook_route_sample_runs_through_its_function,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 
 /// Stream record -> events-fanout -> queue -> SQS record -> webhook-dispatcher.
 async fn stream_to_dispatcher(kind: QueueKind) {

@@ -10,7 +10,7 @@
 mod webhook_support;
 
 use satsgate::queue::Queue;
-use satsgate_e2e::{table, Engine};
+use satsgate_e2e::{table, Engine, Shop, ShopIds};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +39,7 @@ async fn shop(
         QueueKind::Sqs => Arc::new(sqs_queue(50).await?),
     };
     let app = app(t, config(settings, insecure), Some(queue.clone()));
-    Some((Shop::open(app, true, None).await, queue))
+    Some((Shop::serve(app, true, None).await, queue))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -292,20 +292,20 @@ async fn a_receiver_that_never_answers_ends_failed_in_the_dlq_and_redeliver_send
 
         // The receiver is fixed: redeliver sends the same event again.
         rx.set_default(Mode::Status(204));
-        let (s, again) = shop
+        let again = shop
             .call(
                 "POST",
                 &format!("/v1/webhook-deliveries/{id}/redeliver"),
                 None,
             )
             .await;
-        assert_eq!(s, 201, "{again}");
-        assert_eq!(again["redelivery_of"], id.as_str());
-        assert_eq!(again["event_id"], evt.id.as_str());
-        assert_ne!(again["id"], id.as_str());
+        assert_eq!(again.status, 201, "{again}");
+        assert_eq!(again.body["redelivery_of"], id.as_str());
+        assert_eq!(again.body["event_id"], evt.id.as_str());
+        assert_ne!(again.body["id"], id.as_str());
         let done = shop
             .wait_delivery(
-                again["id"].as_str().unwrap(),
+                again.body["id"].as_str().unwrap(),
                 "succeeded",
                 Duration::from_secs(20),
             )
@@ -318,14 +318,17 @@ async fn a_receiver_that_never_answers_ends_failed_in_the_dlq_and_redeliver_send
             "the same event id, so the receiver can de-duplicate"
         );
         assert!(last.verifies(&secret));
-        let (s, b) = shop
+        let r = shop
             .call(
                 "POST",
                 "/v1/webhook-deliveries/dlv_00000000000000000000000000000000/redeliver",
                 None,
             )
             .await;
-        assert_eq!((s, b["error"]["code"].as_str()), (404, Some("not_found")));
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (404, Some("not_found"))
+        );
         rx.stop();
         shop.stop().await;
     }
@@ -344,138 +347,142 @@ async fn endpoints_crud_test_and_secret_rotation() {
         return;
     };
     let rx = Receiver::start(vec![], None).await;
-    let (s, created) = shop
+    let created = shop
         .call("POST", "/v1/webhook-endpoints", Some(json!({"url": rx.url("/a"), "events": ["invoice.*", "payment.received"], "description": "orders"})))
         .await;
-    assert_eq!(s, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created.status, 201, "{created}");
+    let id = created.body["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("whk_"));
-    let secret = created["secret"].as_str().unwrap().to_string();
+    let secret = created.body["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
-    assert_eq!(created["events"], json!(["invoice.*", "payment.received"]));
-    assert_eq!(created["description"], "orders");
-    assert!(created["created_at"].is_string());
+    assert_eq!(
+        created.body["events"],
+        json!(["invoice.*", "payment.received"])
+    );
+    assert_eq!(created.body["description"], "orders");
+    assert!(created.body["created_at"].is_string());
 
     // Defaults and validation.
-    let (s, b) = shop
+    let r = shop
         .call(
             "POST",
             "/v1/webhook-endpoints",
             Some(json!({"url": rx.url("/b")})),
         )
         .await;
-    assert_eq!((s, &b["events"]), (201, &json!(["*"])));
-    let (s, b) = shop
+    assert_eq!((r.status, &r.body["events"]), (201, &json!(["*"])));
+    let r = shop
         .call(
             "POST",
             "/v1/webhook-endpoints",
             Some(json!({"url": rx.url("/c"), "events": ["invoice.payed"]})),
         )
         .await;
-    assert_eq!(s, 400);
-    assert_eq!(b["error"]["code"], "validation_error");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["code"], "validation_error");
     assert!(
-        b["error"]["details"]["events"][0]
+        r.body["error"]["details"]["events"][0]
             .as_str()
             .unwrap()
             .contains("invoice.payed"),
-        "{b}"
+        "{r}"
     );
-    let (s, b) = shop
+    let r = shop
         .call(
             "POST",
             "/v1/webhook-endpoints",
             Some(json!({"events": ["*"], "secret": "mine"})),
         )
         .await;
-    assert_eq!(s, 400);
+    assert_eq!(r.status, 400);
     assert!(
-        b["error"]["details"]["url"].is_array() && b["error"]["details"]["secret"].is_array(),
-        "{b}"
+        r.body["error"]["details"]["url"].is_array()
+            && r.body["error"]["details"]["secret"].is_array(),
+        "{r}"
     );
-    let (s, b) = shop
+    let r = shop
         .call(
             "POST",
             "/v1/webhook-endpoints",
             Some(json!({"url": "ftp://example.com/"})),
         )
         .await;
-    assert_eq!(s, 400, "{b}");
+    assert_eq!(r.status, 400, "{r}");
 
     // Read: never the secret.
-    let (s, list) = shop.call("GET", "/v1/webhook-endpoints", None).await;
-    assert_eq!(s, 200);
-    assert_eq!(list["items"].as_array().unwrap().len(), 2);
-    assert!(list["items"]
+    let list = shop.call("GET", "/v1/webhook-endpoints", None).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
+    assert!(list.body["items"]
         .as_array()
         .unwrap()
         .iter()
         .all(|e| e.get("secret").is_none()));
-    let (s, one) = shop
+    let one = shop
         .call("GET", &format!("/v1/webhook-endpoints/{id}"), None)
         .await;
-    assert_eq!(s, 200);
-    assert!(one.get("secret").is_none());
-    assert_eq!(one["url"], rx.url("/a"));
-    let (s, _) = shop
+    assert_eq!(one.status, 200);
+    assert!(one.body.get("secret").is_none());
+    assert_eq!(one.body["url"], rx.url("/a"));
+    let r = shop
         .call(
             "GET",
             "/v1/webhook-endpoints/whk_00000000000000000000000000000000",
             None,
         )
         .await;
-    assert_eq!(s, 404);
+    assert_eq!(r.status, 404);
 
     // Update.
-    let (s, b) = shop
+    let r = shop
         .call(
             "PATCH",
             &format!("/v1/webhook-endpoints/{id}"),
             Some(json!({"events": ["*"], "description": null, "url": rx.url("/a2")})),
         )
         .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["events"], json!(["*"]));
-    assert_eq!(b["description"], Value::Null);
-    assert_eq!(b["url"], rx.url("/a2"));
-    let (s, _) = shop
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(r.body["events"], json!(["*"]));
+    assert_eq!(r.body["description"], Value::Null);
+    assert_eq!(r.body["url"], rx.url("/a2"));
+    let r = shop
         .call(
             "PATCH",
             &format!("/v1/webhook-endpoints/{id}"),
             Some(json!({"events": ["nope"]})),
         )
         .await;
-    assert_eq!(s, 400);
+    assert_eq!(r.status, 400);
 
     // Test: one signed webhook.test delivery, answered synchronously.
-    let (s, d) = shop
+    let d = shop
         .call("POST", &format!("/v1/webhook-endpoints/{id}/test"), None)
         .await;
-    assert_eq!(s, 200, "{d}");
-    assert_eq!(d["status"], "succeeded");
-    assert_eq!(d["event_type"], "webhook.test");
+    assert_eq!(d.status, 200, "{d}");
+    assert_eq!(d.body["status"], "succeeded");
+    assert_eq!(d.body["event_type"], "webhook.test");
     let got = rx.wait_for("/a2", 1, Duration::from_secs(5)).await;
     assert_eq!(got[0].json()["type"], "webhook.test");
     assert_eq!(got[0].json()["data"]["webhook_endpoint"]["id"], id.as_str());
     assert!(got[0].verifies(&secret));
     assert_eq!(
         shop.deliveries(&id).await[0]["id"],
-        d["id"],
+        d.body["id"],
         "the test is in the delivery log"
     );
 
     // Rotation: new secret once; the old one keeps signing for a while.
-    let (s, rot) = shop
+    let rot = shop
         .call(
             "POST",
             &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
             None,
         )
         .await;
-    assert_eq!(s, 200, "{rot}");
-    let new_secret = rot["secret"].as_str().unwrap().to_string();
+    assert_eq!(rot.status, 200, "{rot}");
+    let new_secret = rot.body["secret"].as_str().unwrap().to_string();
     assert_ne!(new_secret, secret);
-    assert!(rot["previous_secret_expires_at"].is_string());
+    assert!(rot.body["previous_secret_expires_at"].is_string());
     shop.call("POST", &format!("/v1/webhook-endpoints/{id}/test"), None)
         .await;
     let got = rx.wait_for("/a2", 2, Duration::from_secs(5)).await;
@@ -487,15 +494,15 @@ async fn endpoints_crud_test_and_secret_rotation() {
         got[1].header("satsgate-signature").matches("v1=").count(),
         2
     );
-    let (s, rot2) = shop
+    let rot2 = shop
         .call(
             "POST",
             &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
             Some(json!({"previous_secret_expires_in_hours": 0})),
         )
         .await;
-    assert_eq!(s, 200);
-    let newest = rot2["secret"].as_str().unwrap().to_string();
+    assert_eq!(rot2.status, 200);
+    let newest = rot2.body["secret"].as_str().unwrap().to_string();
     shop.call("POST", &format!("/v1/webhook-endpoints/{id}/test"), None)
         .await;
     let got = rx.wait_for("/a2", 3, Duration::from_secs(5)).await;
@@ -506,55 +513,55 @@ async fn endpoints_crud_test_and_secret_rotation() {
 
     // A failing test is reported, not retried.
     rx.set_default(Mode::Status(503));
-    let (s, d) = shop
+    let d = shop
         .call("POST", &format!("/v1/webhook-endpoints/{id}/test"), None)
         .await;
-    assert_eq!((s, d["status"].as_str()), (200, Some("failed")));
-    assert_eq!(d["attempts"][0]["status_code"], 503);
+    assert_eq!((d.status, d.body["status"].as_str()), (200, Some("failed")));
+    assert_eq!(d.body["attempts"][0]["status_code"], 503);
 
     // The built-in invoice_url endpoint.
-    let (s, b) = shop
+    let r = shop
         .call("GET", "/v1/webhook-endpoints/invoice_url", None)
         .await;
-    assert_eq!(s, 200);
+    assert_eq!(r.status, 200);
     assert_eq!(
-        (b["id"].as_str(), &b["url"]),
+        (r.body["id"].as_str(), &r.body["url"]),
         (Some("invoice_url"), &Value::Null)
     );
-    let (s, _) = shop
+    let r = shop
         .call(
             "PATCH",
             "/v1/webhook-endpoints/invoice_url",
             Some(json!({"url": rx.url("/x")})),
         )
         .await;
-    assert_eq!(s, 400);
-    let (s, _) = shop
+    assert_eq!(r.status, 400);
+    let r = shop
         .call("DELETE", "/v1/webhook-endpoints/invoice_url", None)
         .await;
-    assert_eq!(s, 400);
-    let (s, _) = shop
+    assert_eq!(r.status, 400);
+    let r = shop
         .call("POST", "/v1/webhook-endpoints/invoice_url/test", None)
         .await;
-    assert_eq!(s, 400);
+    assert_eq!(r.status, 400);
 
     // Delete.
-    let (s, b) = shop
+    let r = shop
         .call("DELETE", &format!("/v1/webhook-endpoints/{id}"), None)
         .await;
-    assert_eq!((s, &b["deleted"]), (200, &json!(true)));
-    let (s, _) = shop
+    assert_eq!((r.status, &r.body["deleted"]), (200, &json!(true)));
+    let r = shop
         .call("GET", &format!("/v1/webhook-endpoints/{id}"), None)
         .await;
-    assert_eq!(s, 404);
-    let (s, _) = shop
+    assert_eq!(r.status, 404);
+    let r = shop
         .call(
             "GET",
             &format!("/v1/webhook-endpoints/{id}/deliveries"),
             None,
         )
         .await;
-    assert_eq!(s, 404);
+    assert_eq!(r.status, 404);
     rx.stop();
     shop.stop().await;
 }
@@ -583,14 +590,16 @@ async fn the_ssrf_guard_refuses_private_addresses_at_create_and_at_send() {
         ("https://224.0.0.1/", "multicast"),
         ("https://0.0.0.0/", "unspecified"),
     ] {
-        let (s, b) = shop
+        let r = shop
             .call("POST", "/v1/webhook-endpoints", Some(json!({"url": url})))
             .await;
-        assert_eq!(s, 400, "{url}: {b}");
-        let msg = b["error"]["details"]["url"][0].as_str().unwrap_or_default();
+        assert_eq!(r.status, 400, "{url}: {r}");
+        let msg = r.body["error"]["details"]["url"][0]
+            .as_str()
+            .unwrap_or_default();
         assert!(msg.contains(why), "{url}: {msg}");
     }
-    let (s, b) = shop
+    let r = shop
         .call(
             "POST",
             "/v1/webhook-endpoints",
@@ -598,8 +607,8 @@ async fn the_ssrf_guard_refuses_private_addresses_at_create_and_at_send() {
         )
         .await;
     assert_eq!(
-        s, 201,
-        "a public https URL is fine (names that do not resolve yet too): {b}"
+        r.status, 201,
+        "a public https URL is fine (names that do not resolve yet too): {r}"
     );
 
     // At send time: an invoice webhook_url on loopback is refused, logged, not fetched.
@@ -650,11 +659,11 @@ async fn stopping_before_fan_out_or_dispatch_loses_no_event() {
         "satsgate-webhooks-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    let open = |jobs: bool, existing: Option<(String, String)>| {
+    let open = |jobs: bool, existing: Option<ShopIds>| {
         let dir = dir.clone();
         async move {
             let t = Arc::new(satsgate::table::sqlite::SqliteTable::open(&dir).unwrap());
-            Shop::open(
+            Shop::serve(
                 app(t, config(fast_settings(QueueKind::Table), true), None),
                 jobs,
                 existing,
@@ -666,7 +675,7 @@ async fn stopping_before_fan_out_or_dispatch_loses_no_event() {
 
     // 1. The state change is committed, then the gateway stops before any fan-out.
     let shop = open(false, None).await;
-    let ids = (shop.store_id.clone(), shop.key.clone());
+    let ids = shop.ids();
     let (_, secret) = shop.endpoint(&rx.url("/hook"), json!(["*"])).await;
     let e1 = write_event(
         &*shop.app().table,

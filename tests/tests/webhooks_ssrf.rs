@@ -6,7 +6,7 @@
 
 mod webhook_support;
 
-use satsgate_e2e::{table, Engine};
+use satsgate_e2e::{table, Engine, Reply, Shop};
 use serde_json::{json, Value};
 use std::time::Duration;
 use webhook_support::*;
@@ -14,11 +14,11 @@ use webhook_support::*;
 async fn open(insecure: bool) -> Shop {
     let t = table(Engine::Embedded).await.expect("embedded table");
     let settings = fast_settings(QueueKind::Table);
-    Shop::open(app(t, config(settings, insecure), None), true, None).await
+    Shop::serve(app(t, config(settings, insecure), None), true, None).await
 }
 
 /// Create a BTC invoice with this `webhook_url`.
-async fn invoice_with(shop: &Shop, url: &str) -> (u16, Value) {
+async fn invoice_with(shop: &Shop, url: &str) -> Reply {
     shop.call(
         "POST",
         "/v1/invoices",
@@ -30,19 +30,21 @@ async fn invoice_with(shop: &Shop, url: &str) -> (u16, Value) {
 /// The refusal message for `url` as an endpoint's `url` and as an invoice's
 /// `webhook_url` (both must be 400 validation errors with the same message).
 async fn refusal(shop: &Shop, url: &str) -> String {
-    let (s, b) = shop
+    let r = shop
         .call("POST", "/v1/webhook-endpoints", Some(json!({"url": url})))
         .await;
-    assert_eq!(s, 400, "endpoint {url}: {b}");
-    assert_eq!(b["error"]["code"], "validation_error", "{b}");
-    let endpoint = b["error"]["details"]["url"][0]
+    assert_eq!(r.status, 400, "endpoint {url}: {r}");
+    assert_eq!(r.body["error"]["code"], "validation_error", "{r}");
+    let endpoint = r.body["error"]["details"]["url"][0]
         .as_str()
         .unwrap()
         .to_string();
-    let (s, b) = invoice_with(shop, url).await;
-    assert_eq!(s, 400, "invoice {url}: {b}");
-    assert_eq!(b["error"]["code"], "validation_error", "{b}");
-    let invoice = b["error"]["details"]["webhook_url"][0].as_str().unwrap();
+    let r = invoice_with(shop, url).await;
+    assert_eq!(r.status, 400, "invoice {url}: {r}");
+    assert_eq!(r.body["error"]["code"], "validation_error", "{r}");
+    let invoice = r.body["error"]["details"]["webhook_url"][0]
+        .as_str()
+        .unwrap();
     assert_eq!(invoice, endpoint, "the same check for {url}");
     endpoint
 }
@@ -74,12 +76,12 @@ async fn metadata_and_link_local_urls_are_refused_even_with_insecure_urls() {
         "http://10.0.0.1/x",
         "http://[::ffff:0:7f00:1]/x",
     ] {
-        let (s, b) = shop
+        let r = shop
             .call("POST", "/v1/webhook-endpoints", Some(json!({"url": url})))
             .await;
-        assert_eq!(s, 201, "{url}: {b}");
-        let (s, b) = invoice_with(&shop, url).await;
-        assert_eq!(s, 201, "{url}: {b}");
+        assert_eq!(r.status, 201, "{url}: {r}");
+        let r = invoice_with(&shop, url).await;
+        assert_eq!(r.status, 201, "{url}: {r}");
     }
     shop.stop().await;
 }
@@ -111,9 +113,9 @@ async fn ipv4_carrying_ipv6_forms_and_invoice_urls_are_checked_like_endpoints() 
     }
     // A public address in the same forms is fine for both.
     let url = "https://[::ffff:0:5db8:d822]/hook";
-    let (s, b) = invoice_with(&shop, url).await;
-    assert_eq!(s, 201, "{b}");
-    assert_eq!(b["webhook_url"], url);
+    let r = invoice_with(&shop, url).await;
+    assert_eq!(r.status, 201, "{r}");
+    assert_eq!(r.body["webhook_url"], url);
     shop.stop().await;
 }
 

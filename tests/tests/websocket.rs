@@ -10,7 +10,7 @@ use satsgate::events::Event;
 use satsgate::push::Push;
 use satsgate::ws::aws::{on_connect, on_disconnect, on_message, ApiGatewayPush};
 use satsgate::ws::Topic;
-use satsgate_e2e::{table, Engine, Gateway, BIP84_VPUB, ENGINES};
+use satsgate_e2e::{per_engine, table, Engine, Gateway, BIP84_VPUB};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,297 +100,299 @@ async fn gateway(engine: Engine) -> Option<Gateway> {
     Some(Gateway::start_app(app).await)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn protocol_invoices_and_pushed_events() {
-    for engine in ENGINES {
-        let Some(gw) = gateway(engine).await else {
-            continue;
-        };
-        let (store_id, key) = gw
-            .store(json!({"name": "WS shop", "network": "regtest", "wallet": BIP84_VPUB}))
-            .await;
-        let mut shop = connect(&ws_url(&gw, "/ws"), Some(&key))
-            .await
-            .expect("keyed connect");
-
-        // Seed 000's pong: type, status and a unix timestamp (a number).
-        let pong = ask(&mut shop, json!({"action": "ping"})).await;
-        assert_eq!(
-            (&pong["type"], &pong["status"]),
-            (&json!("pong"), &json!("success")),
-            "{pong}"
-        );
-        let ts = pong["timestamp"]
-            .as_i64()
-            .expect("unix seconds as a number");
-        assert!((ts - time::OffsetDateTime::now_utc().unix_timestamp()).abs() < 60);
-
-        let prices = ask(&mut shop, json!({"action": "list_prices"})).await;
-        assert_eq!(prices["status"], "success", "{prices}");
-        let usd = prices["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["base"] == "USD")
-            .expect("USD price")
-            .clone();
-        assert_eq!(usd["currency"], "BTC");
-        assert!(usd["value"].is_number(), "{usd}");
-        assert_eq!(usd["value"].as_f64(), Some(65000.0));
-        for f in ["id", "createdAt", "updatedAt"] {
-            assert!(usd[f].is_string(), "{f} in {usd}");
-        }
-
-        let conv = ask(&mut shop, json!({"action": "convert_price", "quote_currency": "BTC", "base_currency": "USD", "quote_value": 1})).await;
-        assert_eq!(conv["status"], "success", "{conv}");
-        let d = &conv["data"];
-        assert_eq!(
-            (d["quote_currency"].as_str(), d["base_currency"].as_str()),
-            (Some("BTC"), Some("USD"))
-        );
-        assert_eq!(d["quote_value"].as_f64(), Some(1.0));
-        assert_eq!(d["base_value"].as_f64(), Some(65000.0));
-        assert!(d["timestamp"].is_string());
-
-        let created = ask(
-            &mut shop,
-            json!({"action": "create_invoice", "amount": 10, "currency": "USD", "account_id": store_id,
-                   "memo": "Payment for services", "redirect_url": "https://example.com/return"}),
-        )
+async fn protocol_invoices_and_pushed_events(engine: Engine) {
+    let Some(gw) = gateway(engine).await else {
+        return;
+    };
+    let (store_id, key) = gw
+        .store(json!({"name": "WS shop", "network": "regtest", "wallet": BIP84_VPUB}))
         .await;
-        assert_eq!(created["status"], "success", "{created}");
-        let inv = created["data"]["invoice"].clone();
-        let id = inv["uid"].as_str().unwrap().to_string();
-        assert_eq!(inv["id"], id.as_str());
-        assert_eq!(inv["amount"].as_f64(), Some(10.0));
-        assert!(inv["amount"].is_number());
-        assert_eq!(inv["currency"], "USD");
-        assert_eq!(inv["status"], "unpaid");
-        assert_eq!(inv["state"], "new");
-        assert_eq!(inv["crypto_amount_sats"], 15385);
-        for f in ["address", "payment_uri", "created_at", "expires_at"] {
-            assert!(inv[f].is_string(), "{f} in {inv}");
-        }
-        let rest = gw
-            .call("GET", &format!("/v1/invoices/{id}"), Some(&key), None)
-            .await;
-        assert_eq!(rest.status, 200, "the WebSocket invoice is a REST invoice");
-        assert_eq!(rest.body["memo"], "Payment for services");
+    let mut shop = connect(&ws_url(&gw, "/ws"), Some(&key))
+        .await
+        .expect("keyed connect");
 
-        // The seed's own example, verbatim: `account_id: 1` is ignored (the
-        // key decides the store), and the invoice echoes what it was given.
-        let seed = ask(
-            &mut shop,
-            json!({"action": "create_invoice", "amount": 1000, "currency": "USD", "account_id": 1,
-                   "webhook_url": "https://example.com/webhook", "redirect_url": "https://example.com/return",
-                   "memo": "Payment for services"}),
-        )
-        .await;
-        assert_eq!(seed["status"], "success", "{seed}");
-        let s_inv = &seed["data"]["invoice"];
-        assert!(
-            s_inv["uid"].is_string() && s_inv["amount"].is_number(),
-            "{s_inv}"
-        );
-        assert_eq!(s_inv["amount"].as_f64(), Some(1000.0));
-        for (k, v) in [
-            ("webhook_url", "https://example.com/webhook"),
-            ("redirect_url", "https://example.com/return"),
-            ("memo", "Payment for services"),
-            ("status", "unpaid"),
-            ("currency", "USD"),
-        ] {
-            assert_eq!(s_inv[k], v, "{k} in {s_inv}");
-        }
-        for f in ["created_at", "createdAt", "updatedAt", "uri"] {
-            assert!(s_inv[f].is_string(), "{f} in {s_inv}");
-        }
-        let seed_id = s_inv["uid"].as_str().unwrap();
-        assert!(s_inv["uri"].as_str().unwrap().starts_with("pay:?r=http"));
-        assert!(s_inv["uri"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("/r/{seed_id}")));
-        let opt = &s_inv["payment_options"][0];
-        assert_eq!(
-            (&opt["chain"], &opt["currency"]),
-            (&json!("BTC"), &json!("BTC"))
-        );
-        assert!(opt["amount"].is_number() && opt["fee"].is_number(), "{opt}");
-        assert_eq!(opt["outputs"][0]["address"], s_inv["address"]);
-        assert!(opt["outputs"][0]["amount"].is_number());
-        // cancel_invoice {uid}
-        let cancelled = ask(
-            &mut shop,
-            json!({"action": "cancel_invoice", "uid": seed_id}),
-        )
-        .await;
-        assert_eq!(cancelled["status"], "success", "{cancelled}");
-        assert_eq!(cancelled["data"]["invoice"]["status"], "cancelled");
-        let again = ask(
-            &mut shop,
-            json!({"action": "cancel_invoice", "uid": seed_id}),
-        )
-        .await;
-        assert_eq!(again["status"], "error", "{again}");
-        let none = ask(
-            &mut shop,
-            json!({"action": "cancel_invoice", "uid": "inv_nope"}),
-        )
-        .await;
-        assert_eq!(none["status"], "error", "{none}");
+    // Seed 000's pong: type, status and a unix timestamp (a number).
+    let pong = ask(&mut shop, json!({"action": "ping"})).await;
+    assert_eq!(
+        (&pong["type"], &pong["status"]),
+        (&json!("pong"), &json!("success")),
+        "{pong}"
+    );
+    let ts = pong["timestamp"]
+        .as_i64()
+        .expect("unix seconds as a number");
+    assert!((ts - time::OffsetDateTime::now_utc().unix_timestamp()).abs() < 60);
 
-        let fetched = ask(&mut shop, json!({"action": "fetch_invoice", "id": id})).await;
-        assert_eq!(fetched["status"], "success");
-        assert_eq!(fetched["data"]["uid"], id.as_str());
-        assert_eq!(fetched["data"]["status"], "unpaid");
-
-        let sub = ask(
-            &mut shop,
-            json!({"action": "subscribe", "type": "account", "id": store_id}),
-        )
-        .await;
-        assert_eq!(
-            sub,
-            json!({"status": "success", "message": format!("Subscribed to account {store_id}"), "action": "subscribe"})
-        );
-
-        // A keyless client on `/` (where seed-000 clients connect).
-        let mut buyer = connect(&ws_url(&gw, "/"), None)
-            .await
-            .expect("keyless connect on /");
-        let f = ask(&mut buyer, json!({"action": "fetch_invoice", "id": id})).await;
-        assert_eq!(f["data"]["uid"], id.as_str(), "{f}");
-        let no = ask(
-            &mut buyer,
-            json!({"action": "create_invoice", "amount": 10, "currency": "USD"}),
-        )
-        .await;
-        assert_eq!(no["status"], "error");
-        let sub = ask(
-            &mut buyer,
-            json!({"action": "subscribe", "type": "invoice", "id": id}),
-        )
-        .await;
-        assert_eq!(sub["message"], format!("Subscribed to invoice {id}"));
-        // Prices only for those who ask.
-        let sub = ask(&mut buyer, json!({"action": "subscribe", "type": "prices"})).await;
-        assert_eq!(sub["message"], "Subscribed to prices", "{sub}");
-        let mut other = connect(&ws_url(&gw, "/ws"), None).await.unwrap();
-        let addr = inv["address"].as_str().unwrap();
-        let sub = ask(
-            &mut other,
-            json!({"action": "subscribe", "type": "address", "id": addr}),
-        )
-        .await;
-        assert_eq!(sub["message"], format!("Subscribed to address {addr}"));
-
-        // Pay in full on the sandbox chain, then run the fan-out once.
-        let paid = gw
-            .call(
-                "POST",
-                "/v1/sandbox/payments",
-                Some(&key),
-                Some(json!({"invoice_id": id, "amount_sats": 15385})),
-            )
-            .await;
-        assert_eq!(paid.status, 201, "{:?}", paid.body);
-        satsgate::webhooks::fanout::sweep_outbox(gw.app(), None)
-            .await
-            .expect("fan-out");
-
-        let frames = pushed_until_pong(&mut buyer).await;
-        let kinds: Vec<&str> = frames
-            .iter()
-            .map(|f| f["type"].as_str().unwrap_or("?"))
-            .collect();
-        // invoice.created too: the fan-out ran after the subscription.
-        assert_eq!(
-            kinds,
-            [
-                "price.updated",
-                "invoice.created",
-                "payment.received",
-                "invoice.updated"
-            ],
-            "{frames:#?}"
-        );
-        let price = &frames[0]["data"]["prices"][0];
-        assert!(price["value"].is_number(), "{price}");
-        let pay = &frames[2]["data"];
-        assert_eq!(pay["invoice_id"], id.as_str());
-        assert_eq!(pay["amount_sats"], 15385);
-        assert!(pay["amount"].is_number());
-        assert_eq!(pay["invoice"]["status"], "paid");
-        let upd = &frames[3]["data"];
-        assert_eq!(upd["id"], id.as_str());
-        assert_eq!(upd["status"], "paid");
-        assert_eq!(upd["state"], "pending");
-        assert!(upd["updated_at"].is_string());
-
-        let frames = pushed_until_pong(&mut other).await;
-        let kinds: Vec<&str> = frames
-            .iter()
-            .map(|f| f["type"].as_str().unwrap_or("?"))
-            .collect();
-        assert_eq!(
-            kinds,
-            ["invoice.created", "payment.received", "invoice.updated"],
-            "address subscriber: no price.updated, it did not ask"
-        );
-
-        // The account subscriber also hears of the seed-example invoice
-        // (created, then cancelled); these are the paid invoice's frames.
-        let frames: Vec<Value> = pushed_until_pong(&mut shop)
-            .await
-            .into_iter()
-            .filter(|f| {
-                let d = &f["data"];
-                [&d["uid"], &d["id"], &d["invoice_id"]].contains(&&json!(id))
-            })
-            .collect();
-        let kinds: Vec<&str> = frames
-            .iter()
-            .map(|f| f["type"].as_str().unwrap_or("?"))
-            .collect();
-        assert_eq!(
-            kinds,
-            ["invoice.created", "payment.received", "invoice.updated"],
-            "account subscriber"
-        );
-        assert_eq!(frames[0]["data"]["uid"], id.as_str());
-
-        // Unsubscribed: no more invoice pushes.
-        let un = ask(
-            &mut buyer,
-            json!({"action": "unsubscribe", "type": "invoice", "id": id}),
-        )
-        .await;
-        assert_eq!(un["message"], format!("Unsubscribed from invoice {id}"));
-        let r = gw
-            .call(
-                "POST",
-                "/v1/sandbox/blocks",
-                Some(&key),
-                Some(json!({"count": 1})),
-            )
-            .await;
-        assert_eq!(r.status, 201);
-        satsgate::webhooks::fanout::sweep_outbox(gw.app(), None)
-            .await
-            .unwrap();
-        assert!(pushed_until_pong(&mut buyer).await.is_empty());
-        let frames = pushed_until_pong(&mut shop).await;
-        assert!(
-            frames
-                .iter()
-                .any(|f| f["type"] == "invoice.updated" && f["data"]["state"] == "completed"),
-            "{frames:#?}"
-        );
-
-        gw.stop().await;
+    let prices = ask(&mut shop, json!({"action": "list_prices"})).await;
+    assert_eq!(prices["status"], "success", "{prices}");
+    let usd = prices["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["base"] == "USD")
+        .expect("USD price")
+        .clone();
+    assert_eq!(usd["currency"], "BTC");
+    assert!(usd["value"].is_number(), "{usd}");
+    assert_eq!(usd["value"].as_f64(), Some(65000.0));
+    for f in ["id", "createdAt", "updatedAt"] {
+        assert!(usd[f].is_string(), "{f} in {usd}");
     }
+
+    let conv = ask(&mut shop, json!({"action": "convert_price", "quote_currency": "BTC", "base_currency": "USD", "quote_value": 1})).await;
+    assert_eq!(conv["status"], "success", "{conv}");
+    let d = &conv["data"];
+    assert_eq!(
+        (d["quote_currency"].as_str(), d["base_currency"].as_str()),
+        (Some("BTC"), Some("USD"))
+    );
+    assert_eq!(d["quote_value"].as_f64(), Some(1.0));
+    assert_eq!(d["base_value"].as_f64(), Some(65000.0));
+    assert!(d["timestamp"].is_string());
+
+    let created = ask(
+        &mut shop,
+        json!({"action": "create_invoice", "amount": 10, "currency": "USD", "account_id": store_id,
+               "memo": "Payment for services", "redirect_url": "https://example.com/return"}),
+    )
+    .await;
+    assert_eq!(created["status"], "success", "{created}");
+    let inv = created["data"]["invoice"].clone();
+    let id = inv["uid"].as_str().unwrap().to_string();
+    assert_eq!(inv["id"], id.as_str());
+    assert_eq!(inv["amount"].as_f64(), Some(10.0));
+    assert!(inv["amount"].is_number());
+    assert_eq!(inv["currency"], "USD");
+    assert_eq!(inv["status"], "unpaid");
+    assert_eq!(inv["state"], "new");
+    assert_eq!(inv["crypto_amount_sats"], 15385);
+    for f in ["address", "payment_uri", "created_at", "expires_at"] {
+        assert!(inv[f].is_string(), "{f} in {inv}");
+    }
+    let rest = gw
+        .call("GET", &format!("/v1/invoices/{id}"), Some(&key), None)
+        .await;
+    assert_eq!(rest.status, 200, "the WebSocket invoice is a REST invoice");
+    assert_eq!(rest.body["memo"], "Payment for services");
+
+    // The seed's own example, verbatim: `account_id: 1` is ignored (the
+    // key decides the store), and the invoice echoes what it was given.
+    let seed = ask(
+        &mut shop,
+        json!({"action": "create_invoice", "amount": 1000, "currency": "USD", "account_id": 1,
+               "webhook_url": "https://example.com/webhook", "redirect_url": "https://example.com/return",
+               "memo": "Payment for services"}),
+    )
+    .await;
+    assert_eq!(seed["status"], "success", "{seed}");
+    let s_inv = &seed["data"]["invoice"];
+    assert!(
+        s_inv["uid"].is_string() && s_inv["amount"].is_number(),
+        "{s_inv}"
+    );
+    assert_eq!(s_inv["amount"].as_f64(), Some(1000.0));
+    for (k, v) in [
+        ("webhook_url", "https://example.com/webhook"),
+        ("redirect_url", "https://example.com/return"),
+        ("memo", "Payment for services"),
+        ("status", "unpaid"),
+        ("currency", "USD"),
+    ] {
+        assert_eq!(s_inv[k], v, "{k} in {s_inv}");
+    }
+    for f in ["created_at", "createdAt", "updatedAt", "uri"] {
+        assert!(s_inv[f].is_string(), "{f} in {s_inv}");
+    }
+    let seed_id = s_inv["uid"].as_str().unwrap();
+    assert!(s_inv["uri"].as_str().unwrap().starts_with("pay:?r=http"));
+    assert!(s_inv["uri"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/r/{seed_id}")));
+    let opt = &s_inv["payment_options"][0];
+    assert_eq!(
+        (&opt["chain"], &opt["currency"]),
+        (&json!("BTC"), &json!("BTC"))
+    );
+    assert!(opt["amount"].is_number() && opt["fee"].is_number(), "{opt}");
+    assert_eq!(opt["outputs"][0]["address"], s_inv["address"]);
+    assert!(opt["outputs"][0]["amount"].is_number());
+    // cancel_invoice {uid}
+    let cancelled = ask(
+        &mut shop,
+        json!({"action": "cancel_invoice", "uid": seed_id}),
+    )
+    .await;
+    assert_eq!(cancelled["status"], "success", "{cancelled}");
+    assert_eq!(cancelled["data"]["invoice"]["status"], "cancelled");
+    let again = ask(
+        &mut shop,
+        json!({"action": "cancel_invoice", "uid": seed_id}),
+    )
+    .await;
+    assert_eq!(again["status"], "error", "{again}");
+    let none = ask(
+        &mut shop,
+        json!({"action": "cancel_invoice", "uid": "inv_nope"}),
+    )
+    .await;
+    assert_eq!(none["status"], "error", "{none}");
+
+    let fetched = ask(&mut shop, json!({"action": "fetch_invoice", "id": id})).await;
+    assert_eq!(fetched["status"], "success");
+    assert_eq!(fetched["data"]["uid"], id.as_str());
+    assert_eq!(fetched["data"]["status"], "unpaid");
+
+    let sub = ask(
+        &mut shop,
+        json!({"action": "subscribe", "type": "account", "id": store_id}),
+    )
+    .await;
+    assert_eq!(
+        sub,
+        json!({"status": "success", "message": format!("Subscribed to account {store_id}"), "action": "subscribe"})
+    );
+
+    // A keyless client on `/` (where seed-000 clients connect).
+    let mut buyer = connect(&ws_url(&gw, "/"), None)
+        .await
+        .expect("keyless connect on /");
+    let f = ask(&mut buyer, json!({"action": "fetch_invoice", "id": id})).await;
+    assert_eq!(f["data"]["uid"], id.as_str(), "{f}");
+    let no = ask(
+        &mut buyer,
+        json!({"action": "create_invoice", "amount": 10, "currency": "USD"}),
+    )
+    .await;
+    assert_eq!(no["status"], "error");
+    let sub = ask(
+        &mut buyer,
+        json!({"action": "subscribe", "type": "invoice", "id": id}),
+    )
+    .await;
+    assert_eq!(sub["message"], format!("Subscribed to invoice {id}"));
+    // Prices only for those who ask.
+    let sub = ask(&mut buyer, json!({"action": "subscribe", "type": "prices"})).await;
+    assert_eq!(sub["message"], "Subscribed to prices", "{sub}");
+    let mut other = connect(&ws_url(&gw, "/ws"), None).await.unwrap();
+    let addr = inv["address"].as_str().unwrap();
+    let sub = ask(
+        &mut other,
+        json!({"action": "subscribe", "type": "address", "id": addr}),
+    )
+    .await;
+    assert_eq!(sub["message"], format!("Subscribed to address {addr}"));
+
+    // Pay in full on the sandbox chain, then run the fan-out once.
+    let paid = gw
+        .call(
+            "POST",
+            "/v1/sandbox/payments",
+            Some(&key),
+            Some(json!({"invoice_id": id, "amount_sats": 15385})),
+        )
+        .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    satsgate::webhooks::fanout::sweep_outbox(gw.app(), None)
+        .await
+        .expect("fan-out");
+
+    let frames = pushed_until_pong(&mut buyer).await;
+    let kinds: Vec<&str> = frames
+        .iter()
+        .map(|f| f["type"].as_str().unwrap_or("?"))
+        .collect();
+    // invoice.created too: the fan-out ran after the subscription.
+    assert_eq!(
+        kinds,
+        [
+            "price.updated",
+            "invoice.created",
+            "payment.received",
+            "invoice.updated"
+        ],
+        "{frames:#?}"
+    );
+    let price = &frames[0]["data"]["prices"][0];
+    assert!(price["value"].is_number(), "{price}");
+    let pay = &frames[2]["data"];
+    assert_eq!(pay["invoice_id"], id.as_str());
+    assert_eq!(pay["amount_sats"], 15385);
+    assert!(pay["amount"].is_number());
+    assert_eq!(pay["invoice"]["status"], "paid");
+    let upd = &frames[3]["data"];
+    assert_eq!(upd["id"], id.as_str());
+    assert_eq!(upd["status"], "paid");
+    assert_eq!(upd["state"], "pending");
+    assert!(upd["updated_at"].is_string());
+
+    let frames = pushed_until_pong(&mut other).await;
+    let kinds: Vec<&str> = frames
+        .iter()
+        .map(|f| f["type"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["invoice.created", "payment.received", "invoice.updated"],
+        "address subscriber: no price.updated, it did not ask"
+    );
+
+    // The account subscriber also hears of the seed-example invoice
+    // (created, then cancelled); these are the paid invoice's frames.
+    let frames: Vec<Value> = pushed_until_pong(&mut shop)
+        .await
+        .into_iter()
+        .filter(|f| {
+            let d = &f["data"];
+            [&d["uid"], &d["id"], &d["invoice_id"]].contains(&&json!(id))
+        })
+        .collect();
+    let kinds: Vec<&str> = frames
+        .iter()
+        .map(|f| f["type"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["invoice.created", "payment.received", "invoice.updated"],
+        "account subscriber"
+    );
+    assert_eq!(frames[0]["data"]["uid"], id.as_str());
+
+    // Unsubscribed: no more invoice pushes.
+    let un = ask(
+        &mut buyer,
+        json!({"action": "unsubscribe", "type": "invoice", "id": id}),
+    )
+    .await;
+    assert_eq!(un["message"], format!("Unsubscribed from invoice {id}"));
+    let r = gw
+        .call(
+            "POST",
+            "/v1/sandbox/blocks",
+            Some(&key),
+            Some(json!({"count": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    satsgate::webhooks::fanout::sweep_outbox(gw.app(), None)
+        .await
+        .unwrap();
+    assert!(pushed_until_pong(&mut buyer).await.is_empty());
+    let frames = pushed_until_pong(&mut shop).await;
+    assert!(
+        frames
+            .iter()
+            .any(|f| f["type"] == "invoice.updated" && f["data"]["state"] == "completed"),
+        "{frames:#?}"
+    );
+
+    gw.stop().await;
 }
+per_engine!(
+    protocol_invoices_and_pushed_events,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 
 #[tokio::test]
 async fn bad_requests_get_error_replies_and_the_socket_stays_open() {

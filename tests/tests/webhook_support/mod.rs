@@ -1,7 +1,7 @@
 //! Shared by the webhook tests: a real HTTP receiver on 127.0.0.1 with a
-//! scripted behaviour, SQS queues on moto_server, a gateway with its jobs,
-//! and an event writer that does what invoices do (the event in a
-//! transaction, into the outbox).
+//! scripted behaviour, SQS queues on moto_server, the app a shop serves with
+//! its jobs (`satsgate_e2e::Shop::serve`), and an event writer that does what
+//! invoices do (the event in a transaction, into the outbox).
 #![allow(dead_code)]
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
@@ -14,7 +14,7 @@ use satsgate::queue::sqs::{create_queue_pair, SqsQueue};
 use satsgate::queue::Queue;
 use satsgate::table::Table;
 use satsgate::webhooks::Settings;
-use satsgate_e2e::{moto_endpoint, BIP84_VPUB};
+use satsgate_e2e::moto_endpoint;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -243,23 +243,7 @@ pub fn retry_settings(kind: QueueKind) -> Settings {
     }
 }
 
-// ------------------------------------------------------------------ gateway
-
-/// satsgate-local in-process with its jobs, a store and its key.
-pub struct Shop {
-    pub running: satsgate_local::Running,
-    pub http: reqwest::Client,
-    pub store_id: String,
-    pub key: String,
-}
-
-pub fn schedule() -> satsgate_local::jobs::Schedule {
-    satsgate_local::jobs::Schedule {
-        price_poll: Duration::from_secs(3600),
-        chain_poll: Duration::from_secs(3600),
-        webhook_poll: Duration::from_millis(100),
-    }
-}
+// ---------------------------------------------------------------------- app
 
 pub fn config(settings: Settings, insecure: bool) -> Config {
     Config {
@@ -275,136 +259,6 @@ pub fn app(table: Arc<dyn Table>, config: Config, queue: Option<Arc<dyn Queue>>)
     match queue {
         Some(q) => app.with_queue(q),
         None => app,
-    }
-}
-
-impl Shop {
-    /// Serve `app` (with jobs unless `jobs` is false), create an account
-    /// and a regtest store, unless `existing` names them.
-    pub async fn open(app: App, jobs: bool, existing: Option<(String, String)>) -> Shop {
-        let app = Arc::new(app);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = if jobs {
-            satsgate_local::start_with_jobs(app.clone(), listener, &schedule())
-                .await
-                .unwrap()
-        } else {
-            satsgate_local::start(app.clone(), listener).await.unwrap()
-        };
-        let http = reqwest::Client::new();
-        let (store_id, key) = match existing {
-            Some(s) => s,
-            None => {
-                let (_, _, account_key) =
-                    satsgate::account::create_account(&*app.table, "Test", app.now())
-                        .await
-                        .unwrap();
-                let r = http
-                    .post(format!("{}/v1/stores", running.url()))
-                    .bearer_auth(&account_key)
-                    .json(&json!({"name": "Webhook shop", "network": "regtest", "wallet": BIP84_VPUB}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status().as_u16(), 201);
-                let b: Value = r.json().await.unwrap();
-                (
-                    b["store"]["id"].as_str().unwrap().to_string(),
-                    b["api_key"]["key"].as_str().unwrap().to_string(),
-                )
-            }
-        };
-        Shop {
-            running,
-            http,
-            store_id,
-            key,
-        }
-    }
-
-    pub fn app(&self) -> &App {
-        &self.running.app
-    }
-
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self
-            .http
-            .request(
-                method.parse().unwrap(),
-                format!("{}{path}", self.running.url()),
-            )
-            .bearer_auth(&self.key);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// `POST /v1/webhook-endpoints` -> (id, secret).
-    pub async fn endpoint(&self, url: &str, events: Value) -> (String, String) {
-        let (s, b) = self
-            .call(
-                "POST",
-                "/v1/webhook-endpoints",
-                Some(json!({"url": url, "events": events})),
-            )
-            .await;
-        assert_eq!(s, 201, "{b}");
-        (
-            b["id"].as_str().unwrap().to_string(),
-            b["secret"].as_str().unwrap().to_string(),
-        )
-    }
-
-    /// The secret of the built-in `invoice_url` endpoint (rotated to learn it).
-    pub async fn invoice_url_secret(&self) -> String {
-        let (s, b) = self
-            .call(
-                "POST",
-                "/v1/webhook-endpoints/invoice_url/rotate-secret",
-                Some(json!({"previous_secret_expires_in_hours": 0})),
-            )
-            .await;
-        assert_eq!(s, 200, "{b}");
-        b["secret"].as_str().unwrap().to_string()
-    }
-
-    pub async fn deliveries(&self, endpoint: &str) -> Vec<Value> {
-        let (s, b) = self
-            .call(
-                "GET",
-                &format!("/v1/webhook-endpoints/{endpoint}/deliveries?limit=100"),
-                None,
-            )
-            .await;
-        assert_eq!(s, 200, "{b}");
-        b["items"].as_array().unwrap().clone()
-    }
-
-    /// Poll `GET /v1/webhook-deliveries/{id}` until its status is `status`.
-    pub async fn wait_delivery(&self, id: &str, status: &str, within: Duration) -> Value {
-        let start = Instant::now();
-        loop {
-            let (s, b) = self
-                .call("GET", &format!("/v1/webhook-deliveries/{id}"), None)
-                .await;
-            assert_eq!(s, 200, "{b}");
-            if b["status"] == status {
-                return b;
-            }
-            assert!(
-                start.elapsed() < within,
-                "delivery {id} not {status} within {within:?}: {b}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub async fn stop(self) {
-        self.running.stop().await;
     }
 }
 
