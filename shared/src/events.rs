@@ -12,6 +12,7 @@ use crate::ids::{new_id, IdKind};
 use crate::records::to_item;
 use crate::schema;
 use crate::table::{Cond, Item, Key, TxOp};
+use crate::view::EventObject;
 use crate::wire::{wire_serde, wire_words};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -54,6 +55,7 @@ wire_words!(EventKind {
     WebhookTest => "webhook.test",
 });
 wire_serde!(EventKind);
+crate::wire::wire_schema!(EventKind as "EventType");
 
 /// Event types merchants subscribe to (API.md "Webhooks"): the words of
 /// [`EventKind`] but the last two, `price.updated` and `webhook.test`.
@@ -122,14 +124,19 @@ impl Event {
     }
 
     /// The public shape (webhook body, `GET /v1/events`).
+    pub fn view(&self) -> EventView<'_> {
+        EventView {
+            id: &self.id,
+            object: EventObject,
+            kind: self.kind,
+            created_at: self.created_at,
+            data: &self.data,
+        }
+    }
+
+    /// The public shape as JSON ([`EventView`]).
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "event",
-            "type": self.kind,
-            "created_at": self.created_at,
-            "data": self.data,
-        })
+        serde_json::to_value(self.view()).expect("an event serializes")
     }
 
     /// Whether an item is an event item.
@@ -138,6 +145,21 @@ impl Event {
             .and_then(Value::as_str)
             .is_some_and(schema::is_event_pk)
     }
+}
+
+/// An event as the API shows it (and as webhooks deliver it).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Event)]
+pub struct EventView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: EventObject,
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    pub created_at: Stamp,
+    /// `{"invoice": {...}}` and, for payment events, `"payment": {...}`.
+    #[schema(value_type = Object)]
+    pub data: &'a Value,
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ pub mod store;
 pub mod table;
 pub mod telemetry;
 pub mod users;
+pub mod view;
 pub mod wallet;
 pub mod webhooks;
 pub mod wire;

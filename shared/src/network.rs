@@ -21,6 +21,7 @@ wire_words!(Network {
     Signet => "signet",
     Regtest => "regtest",
 });
+crate::wire::wire_schema!(Network);
 
 impl Network {
     /// The `bitcoin` crate's network value.

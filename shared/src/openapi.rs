@@ -2,9 +2,12 @@
 //! the route table: every route is one operation (its Lambda function name
 //! is the `operationId`), path parameters come from the path, security from
 //! the route's `Auth`, and the error envelope's schema is generated (utoipa)
-//! from the type every error answer is serialized from.
+//! from the type every error answer is serialized from. The success body of
+//! a route that answers with a resource (or a list of them) is the schema of
+//! the view struct its JSON is serialized from ([`RESPONSES`]).
 
 use crate::error::ErrorEnvelope;
+use crate::events::EventView;
 use crate::handlers::invoices::{
     AcceptUnderpaymentRequest, CancelRequest, CreateInvoiceRequest, ImportInvoiceRequest,
     ListEventsQuery, ListInvoicesQuery, ListPaymentsQuery, MarkRequest, RefundRequest,
@@ -16,14 +19,19 @@ use crate::handlers::sandbox::{
 use crate::handlers::webhooks::{
     CreateEndpointRequest, RotateSecretRequest, UpdateEndpointRequest,
 };
-use crate::prices::rates::Currency;
+use crate::invoice::{InvoiceView, PaymentView, RefundView};
+use crate::prices::quotes::QuoteView;
+use crate::prices::rates::{Currency, PriceView};
 use crate::request::{ListQuery, NoFields, PageQuery, Time, Word};
 use crate::request_schema::Shape;
 use crate::routes::{row, Auth, Route, ROUTES};
+use crate::store::StoreView;
+use crate::view::ListView;
+use crate::webhooks::{DeliveryView, EndpointView, EndpointWithSecretView};
 use std::sync::OnceLock;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ComponentsBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
 };
@@ -31,7 +39,7 @@ use utoipa::openapi::{
     ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Ref, RefOr,
     Required, ResponseBuilder, ResponsesBuilder,
 };
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 /// The security schemes a key may come in (API.md "Auth").
 const SCHEMES: [&str; 3] = ["bearer", "basic", "api_key"];
@@ -132,6 +140,116 @@ static BODIES: &[(&str, fn() -> RefOr<Schema>)] = &[
     (row::AUTH_LOGOUT.function, || any_value_schema("not read")),
 ];
 
+/// The success body of every v1 route that answers with a resource, or a
+/// list of them, by function name: the schema of the view struct the
+/// resource's `to_json` serializes.
+static RESPONSES: &[(&str, fn() -> RefOr<Schema>)] = &[
+    (row::STORES_CREATE.function, || {
+        ObjectBuilder::new()
+            .property("store", one::<StoreView>())
+            .required("store")
+            .property(
+                "api_key",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .description(Some("the store's first key, with its secret")),
+            )
+            .required("api_key")
+            .into()
+    }),
+    (row::STORES_LIST.function, list::<StoreView>),
+    (row::STORES_GET.function, one::<StoreView>),
+    (row::STORES_UPDATE.function, one::<StoreView>),
+    (row::INVOICES_CREATE.function, one::<InvoiceView>),
+    (row::INVOICES_LIST.function, list::<InvoiceView>),
+    (row::INVOICES_GET.function, one::<InvoiceView>),
+    (row::INVOICES_IMPORT.function, one::<InvoiceView>),
+    (row::INVOICES_MARK.function, one::<InvoiceView>),
+    (row::INVOICES_CANCEL.function, one::<InvoiceView>),
+    (
+        row::INVOICES_ACCEPT_UNDERPAYMENT.function,
+        one::<InvoiceView>,
+    ),
+    (row::REFUNDS_CREATE.function, one::<RefundView>),
+    (row::REFUNDS_LIST.function, list::<RefundView>),
+    (row::PAYMENTS_LIST.function, list::<PaymentView>),
+    (row::PAYMENTS_GET.function, one::<PaymentView>),
+    (row::EVENTS_LIST.function, list::<EventView>),
+    (row::PRICES_LIST.function, || {
+        ObjectBuilder::new()
+            .property("prices", ArrayBuilder::new().items(one::<PriceView>()))
+            .required("prices")
+            .into()
+    }),
+    (row::QUOTES_CREATE.function, one::<QuoteView>),
+    (
+        row::WEBHOOK_ENDPOINTS_CREATE.function,
+        one::<EndpointWithSecretView>,
+    ),
+    (row::WEBHOOK_ENDPOINTS_LIST.function, list::<EndpointView>),
+    (row::WEBHOOK_ENDPOINTS_GET.function, one::<EndpointView>),
+    (row::WEBHOOK_ENDPOINTS_UPDATE.function, one::<EndpointView>),
+    (
+        row::WEBHOOK_ENDPOINTS_ROTATE_SECRET.function,
+        one::<EndpointWithSecretView>,
+    ),
+    (row::WEBHOOK_ENDPOINTS_TEST.function, one::<DeliveryView>),
+    (row::WEBHOOK_DELIVERIES_LIST.function, list::<DeliveryView>),
+    (row::WEBHOOK_DELIVERIES_GET.function, one::<DeliveryView>),
+    (
+        row::WEBHOOK_DELIVERIES_REDELIVER.function,
+        one::<DeliveryView>,
+    ),
+];
+
+/// A reference to the component of view `T`.
+fn one<T: ToSchema>() -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+/// The list envelope ([`ListView`]) of `T`s.
+fn list<T: ToSchema>() -> RefOr<Schema> {
+    let mut schema = ListView::<serde_json::Value>::schema();
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        object.properties.insert(
+            "items".into(),
+            ArrayBuilder::new()
+                .items(one::<T>())
+                .description(Some("this page's items"))
+                .into(),
+        );
+    }
+    schema
+}
+
+/// The component schemas of every view of [`RESPONSES`] and what they use.
+fn view_schemas() -> Vec<(String, RefOr<Schema>)> {
+    fn add<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
+    let mut schemas = Vec::new();
+    add::<InvoiceView>(&mut schemas);
+    add::<PaymentView>(&mut schemas);
+    add::<RefundView>(&mut schemas);
+    add::<StoreView>(&mut schemas);
+    add::<EventView>(&mut schemas);
+    add::<PriceView>(&mut schemas);
+    add::<QuoteView>(&mut schemas);
+    add::<EndpointView>(&mut schemas);
+    add::<EndpointWithSecretView>(&mut schemas);
+    add::<DeliveryView>(&mut schemas);
+    schemas
+}
+
+/// The success body schema of a v1 JSON route: its view's, or any object.
+fn response_schema(route: &Route) -> RefOr<Schema> {
+    match RESPONSES.iter().find(|(f, _)| *f == route.function) {
+        Some((_, schema)) => schema(),
+        None => Schema::Object(ObjectBuilder::new().build()).into(),
+    }
+}
+
 /// The query parameters of every v1 route that reads some, by function name.
 static QUERIES: &[(&str, fn() -> Shape)] = &[
     (row::STORES_LIST.function, Shape::of::<ListQuery<PageQuery>>),
@@ -188,7 +306,7 @@ pub fn document() -> &'static OpenApi {
 }
 
 fn build() -> OpenApi {
-    let mut schemas = Vec::new();
+    let mut schemas = view_schemas();
     <ErrorEnvelope as ToSchema>::schemas(&mut schemas);
     let components = ComponentsBuilder::new()
         .schema_from::<ErrorEnvelope>()
@@ -263,10 +381,6 @@ fn answer(route: &Route) -> Answer {
     }
 }
 
-fn any_json() -> ContentBuilder {
-    ContentBuilder::new().schema(Some(Schema::Object(ObjectBuilder::new().build())))
-}
-
 /// Any JSON value (a face may answer with an array, as POS `GetCurrencyList`).
 fn any_value() -> ContentBuilder {
     ContentBuilder::new().schema(Some(Schema::Object(
@@ -324,9 +438,12 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
         ));
     }
     let ok = match answer(route) {
-        Answer::Json => ResponseBuilder::new()
-            .description("success")
-            .content("application/json", any_json().build()),
+        Answer::Json => ResponseBuilder::new().description("success").content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(response_schema(route)))
+                .build(),
+        ),
         Answer::Seed => ResponseBuilder::new()
             .description("success, in the seed system's shape")
             .content("application/json", any_value().build()),
@@ -857,5 +974,408 @@ mod tests {
         assert_eq!(get["parameters"][0]["name"], "id");
         assert!(get["security"].as_array().is_some_and(|s| s.len() == 3));
         assert!(doc["paths"]["/v1/prices"]["get"].get("security").is_none());
+    }
+
+    /// `schema` with every `$ref` to a component replaced by the component
+    /// (for `valid`, which reads no references).
+    fn resolved(doc: &Value, schema: &Value) -> Value {
+        match schema {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    let name = r
+                        .strip_prefix("#/components/schemas/")
+                        .unwrap_or_else(|| panic!("{r} is not a component"));
+                    let target = &doc["components"]["schemas"][name];
+                    assert!(target.is_object(), "no component {name}");
+                    let mut out = map.clone();
+                    out.remove("$ref");
+                    out.insert("allOf".into(), json!([resolved(doc, target)]));
+                    return Value::Object(out);
+                }
+                Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), resolved(doc, v)))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| resolved(doc, v)).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// The success body schema of the route `function`, references resolved.
+    fn success_schema(doc: &Value, function: &str) -> Value {
+        let route = crate::routes::route_of(function).unwrap();
+        let schema = &doc["paths"][route.path][route.method.to_lowercase()]["responses"]["2XX"]
+            ["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{function} has no success schema");
+        resolved(doc, schema)
+    }
+
+    /// Every entry of the response table names a real v1 JSON route.
+    #[test]
+    fn every_response_entry_is_a_v1_json_route() {
+        use crate::faces::Face;
+        let doc = serde_json::to_value(document()).unwrap();
+        for (function, schema) in RESPONSES {
+            let route = crate::routes::route_of(function).expect("a real route");
+            assert_eq!(Face::of(route.path), Face::V1, "{function}");
+            assert!(answer(route) == Answer::Json, "{function}");
+            schema();
+            success_schema(&doc, function);
+        }
+        let mut seen = BTreeSet::new();
+        assert!(
+            RESPONSES.iter().all(|(f, _)| seen.insert(*f)),
+            "a route twice in RESPONSES"
+        );
+        let get = &doc["paths"]["/v1/invoices/{id}"]["get"]["responses"]["2XX"];
+        assert_eq!(
+            get["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Invoice"
+        );
+    }
+
+    /// One rendered example of every resource, by the routes that answer
+    /// with it: records as the handlers hold them, shown by their `to_json`.
+    fn rendered_examples() -> Vec<(&'static [&'static str], Value)> {
+        use crate::events::{Event, EventKind};
+        use crate::invoice::{
+            Flag, Invoice, Payment, PaymentStatus, Price, Refund, RefundStatus, Status,
+        };
+        use crate::prices::quotes::QuoteRecord;
+        use crate::prices::rates::Rate;
+        use crate::prices::Fiat;
+        use crate::webhooks::{Attempt, Delivery, DeliveryStatus, Endpoint, Target};
+        use bitcoin::Amount;
+        use rust_decimal::Decimal;
+        let dec = |s: &str| s.parse::<Decimal>().unwrap();
+        let now =
+            time::OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_789).unwrap();
+        let at = crate::clock::Stamp::new(now);
+        let url = "https://pay.example.com";
+        let store = crate::store::Store {
+            id: "sto_1".into(),
+            account_id: "acc_1".into(),
+            name: "My shop".into(),
+            network: crate::network::Network::Regtest,
+            wallet: "wpkh(vpub/0/*)#abcdefgh".into(),
+            wallet_type: crate::wallet::ScriptType::P2wpkh,
+            default_currency: Currency::Fiat(Fiat::USD),
+            speed_policy: crate::store::SpeedPolicy::OneConf,
+            expiration_minutes: 15,
+            monitoring_minutes: 60,
+            payment_tolerance_percent: dec("0.50"),
+            api_allowed_ips: vec!["10.0.0.0/8".into()],
+            created_at: at,
+            updated_at: at,
+        };
+        let price = Price {
+            amount: dec("19.99"),
+            currency: Currency::Fiat(Fiat::USD),
+            sats: 30_000,
+            rate: Some(dec("65000")),
+        };
+        let mut inv = Invoice::new("inv_1".into(), &store, Status::PaidPartial, price, now, now);
+        inv.address = Some("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080".into());
+        inv.address_index = Some(3);
+        inv.order_id = Some("order-1".into());
+        inv.metadata = Some(json!({"cart": [1, 2]}).as_object().unwrap().clone());
+        inv.comment = Some("size M".into());
+        inv.set_flag(Flag::PaidLate);
+        inv.set_flag(Flag::Overpaid);
+        let payment = |n: u32, height: Option<u32>, status| Payment {
+            id: format!("pay_{n}"),
+            txid: "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b".into(),
+            vout: n,
+            address: inv.address.clone().unwrap(),
+            amount_sats: Amount::from_sat(10_000),
+            confirmations: height.map_or(0, |_| 2),
+            block_height: height,
+            block_hash: None,
+            status,
+            rbf: n == 0,
+            seen_at: at,
+            late: n == 1,
+        };
+        inv.payments = vec![
+            payment(0, None, PaymentStatus::Mempool),
+            payment(1, Some(101), PaymentStatus::Confirmed),
+        ];
+        inv.refunds = vec![
+            Refund {
+                id: "ref_1".into(),
+                address: "bcrt1qrefund".into(),
+                amount_sats: Amount::from_sat(5_000),
+                status: RefundStatus::Requested,
+                txid: None,
+                created_at: at,
+                sent_at: None,
+            },
+            Refund {
+                id: "ref_2".into(),
+                address: "bcrt1qrefund".into(),
+                amount_sats: Amount::from_sat(1),
+                status: RefundStatus::Sent,
+                txid: Some("ab".repeat(32)),
+                created_at: at,
+                sent_at: Some(at),
+            },
+        ];
+        let btc = Price {
+            amount: dec("0.001"),
+            currency: Currency::Btc,
+            sats: 100_000,
+            rate: None,
+        };
+        let bare = Invoice::new("inv_2".into(), &store, Status::New, btc, now, now);
+        let event = Event::new(
+            EventKind::PaymentReceived,
+            &store.id,
+            Some(&inv.id),
+            json!({"invoice": inv.to_json(url), "payment": inv.payments[0].to_json(&inv.id)}),
+            now,
+        );
+        let quote = QuoteRecord {
+            id: "qt_1".into(),
+            store_id: store.id.clone(),
+            network: store.network,
+            amount: dec("10"),
+            currency: Fiat::USD,
+            rate: dec("65000.5"),
+            rate_updated_at: at,
+            rate_sources: vec!["coinbase".into()],
+            sats: Amount::from_sat(15_385),
+            network_fee_sats: Amount::from_sat(282),
+            network_fee_rate: dec("2.00"),
+            network_fee_source: "estimate".into(),
+            total_sats: Amount::from_sat(15_667),
+            accept_zero_conf: false,
+            created_at: at,
+            expires_at: at,
+            used: true,
+            used_at: Some(at),
+            invoice_id: Some("inv_1".into()),
+        };
+        let rate = Rate {
+            fiat: Fiat::USD,
+            price: dec("65000.5"),
+            updated_at: now,
+            sources: vec!["coinbase".into(), "kraken".into()],
+        };
+        let endpoint = Endpoint::new(
+            &store.id,
+            "https://shop.example.com/hook".into(),
+            vec!["*".into()],
+            None,
+            now,
+        );
+        let mut rotated = endpoint.clone();
+        rotated.previous_secret = Some("whsec_old".into());
+        rotated.previous_secret_expires_at = Some(at);
+        rotated.description = Some("main".into());
+        let builtin = Endpoint::invoice_url(&store.id, now);
+        let mut delivery = Delivery::new(
+            "dlv_1".into(),
+            &store.id,
+            &endpoint.id,
+            &event.id,
+            event.kind,
+            "https://shop.example.com/hook",
+            event.to_json().to_string(),
+            Target::Endpoint(endpoint.id.clone()),
+            now,
+        );
+        let mut failed = delivery.clone();
+        delivery.attempts.push(Attempt {
+            at,
+            status_code: Some(500),
+            error: Some("HTTP 500".into()),
+            duration_ms: 12,
+            response_body: Some("oops".into()),
+        });
+        failed.status = DeliveryStatus::Failed;
+        failed.error = Some("endpoint deleted".into());
+        failed.redelivery_of = Some("dlv_0".into());
+        failed.attempts.push(Attempt {
+            at,
+            status_code: None,
+            error: None,
+            duration_ms: 0,
+            response_body: None,
+        });
+        let invoices = [inv.to_json(url), bare.to_json(url)];
+        let stores = [store.to_json(Some((30, 25))), store.to_json(None)];
+        let payments = [
+            inv.payments[0].to_json(&inv.id),
+            inv.payments[1].to_json(&inv.id),
+        ];
+        let refunds = [
+            inv.refunds[0].to_json(&inv.id),
+            inv.refunds[1].to_json(&inv.id),
+        ];
+        let endpoints = [endpoint.to_json(), rotated.to_json(), builtin.to_json()];
+        let secrets = [
+            endpoint.to_json_with_secret(),
+            rotated.to_json_with_secret(),
+        ];
+        let deliveries = [delivery.to_json(), failed.to_json()];
+        let mut out: Vec<(&'static [&'static str], Value)> = Vec::new();
+        let mut each = |functions: &'static [&'static str], items: &[Value]| {
+            out.extend(items.iter().map(|v| (functions, v.clone())));
+        };
+        each(
+            &[
+                "invoices-create",
+                "invoices-get",
+                "invoices-mark",
+                "invoices-cancel",
+            ],
+            &invoices,
+        );
+        each(&["stores-get", "stores-update"], &stores);
+        each(&["payments-get"], &payments);
+        each(&["refunds-create"], &refunds);
+        each(
+            &["webhook-endpoints-get", "webhook-endpoints-update"],
+            &endpoints,
+        );
+        each(
+            &[
+                "webhook-endpoints-create",
+                "webhook-endpoints-rotate-secret",
+            ],
+            &secrets,
+        );
+        each(
+            &["webhook-deliveries-get", "webhook-endpoints-test"],
+            &deliveries,
+        );
+        each(&["quotes-create"], &[quote.to_json()]);
+        let lists: [(&'static [&'static str], &[Value]); 7] = [
+            (&["invoices-list"], &invoices),
+            (&["stores-list"], &stores),
+            (&["payments-list"], &payments),
+            (&["refunds-list"], &refunds),
+            (&["events-list"], &[event.to_json()]),
+            (&["webhook-endpoints-list"], &endpoints),
+            (&["webhook-deliveries-list"], &deliveries),
+        ];
+        for (functions, items) in lists {
+            out.push((
+                functions,
+                crate::handlers::list_body(items.to_vec(), Some("cursor-1".into())),
+            ));
+            out.push((functions, crate::handlers::list_body(vec![], None)));
+        }
+        out.push((&["prices-list"], json!({"prices": [rate.to_price_json()]})));
+        out.push((
+            &["stores-create"],
+            json!({"store": store.to_json(Some((0, 0))), "api_key": {"id": "key_1"}}),
+        ));
+        out
+    }
+
+    /// The schema of each view takes a real rendered example of it, and
+    /// refuses it with a field left out or of another type: every field a
+    /// view writes is in its schema, required, with its JSON type.
+    #[test]
+    fn rendered_resources_validate_against_their_response_schemas() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let mut covered = BTreeSet::new();
+        for (functions, example) in rendered_examples() {
+            for function in functions {
+                covered.insert(*function);
+                let schema = success_schema(&doc, function);
+                if let Err(why) = valid(&schema, &example) {
+                    panic!("{function}: {why}\n{schema:#}");
+                }
+                for (k, _) in example.as_object().unwrap() {
+                    let mut wrong = example.clone();
+                    wrong[k] = json!([[]]);
+                    assert!(valid(&schema, &wrong).is_err(), "{function}: {k} [[]]");
+                    if k == "previous_secret_expires_at" {
+                        continue; // sent only after a rotation that kept the old secret
+                    }
+                    let mut missing = example.clone();
+                    missing.as_object_mut().unwrap().remove(k);
+                    assert!(valid(&schema, &missing).is_err(), "{function}: no {k}");
+                }
+            }
+        }
+        let untested: Vec<_> = RESPONSES
+            .iter()
+            .map(|(f, _)| *f)
+            .filter(|f| !covered.contains(f))
+            .collect();
+        assert!(
+            untested
+                == [
+                    "invoices-import",
+                    "invoices-accept-underpayment",
+                    "webhook-deliveries-redeliver"
+                ],
+            "no example for {untested:?}"
+        );
+        // The same views as those covered.
+        for (same, as_) in [
+            ("invoices-import", "invoices-get"),
+            ("invoices-accept-underpayment", "invoices-get"),
+            ("webhook-deliveries-redeliver", "webhook-deliveries-get"),
+        ] {
+            assert_eq!(success_schema(&doc, same), success_schema(&doc, as_));
+        }
+    }
+
+    /// The word enums of the views: their schemas hold exactly the words
+    /// serde writes.
+    #[test]
+    fn view_enums_hold_the_words_serde_writes() {
+        use crate::invoice::{Flag, RefundStatus};
+        use crate::wallet::ScriptType;
+        let doc = serde_json::to_value(document()).unwrap();
+        fn words<T: serde::Serialize>(values: &[T]) -> Value {
+            values
+                .iter()
+                .map(|v| serde_json::to_value(v).unwrap())
+                .collect()
+        }
+        let schemas = &doc["components"]["schemas"];
+        let cases = [
+            ("InvoiceStatus", words(&crate::invoice::Status::ALL)),
+            ("PaymentStatus", words(&crate::invoice::PaymentStatus::ALL)),
+            ("Network", words(&crate::network::Network::ALL)),
+            ("SpeedPolicy", words(&crate::store::SpeedPolicy::ALL)),
+            ("EventType", words(&crate::events::EventKind::ALL)),
+            (
+                "DeliveryStatus",
+                words(&crate::webhooks::DeliveryStatus::ALL),
+            ),
+            (
+                "InvoiceFlag",
+                words(&[
+                    Flag::Overpaid,
+                    Flag::PaidLate,
+                    Flag::UnderpaymentAccepted,
+                    Flag::ManuallyMarked,
+                ]),
+            ),
+            (
+                "RefundStatus",
+                words(&[RefundStatus::Requested, RefundStatus::Sent]),
+            ),
+            (
+                "WalletType",
+                words(&[
+                    ScriptType::P2pkh,
+                    ScriptType::P2shP2wpkh,
+                    ScriptType::P2wpkh,
+                    ScriptType::P2tr,
+                ]),
+            ),
+        ];
+        for (name, serde_words) in cases {
+            assert_eq!(schemas[name]["enum"], serde_words, "{name}");
+        }
     }
 }

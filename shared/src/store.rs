@@ -6,8 +6,9 @@ use crate::error::{ApiError, FieldErrors};
 use crate::network::Network;
 use crate::prices::rates::{allowed_currency, parse_currency, Currency};
 use crate::request::{self, Dec, Field, Int, NonEmpty, Patch, Strings, Text, Unknown, Word};
+use crate::view::{DecimalText, StoreObject};
 use crate::wallet::{ScriptType, Wallet};
-use crate::wire::wire_words;
+use crate::wire::{wire_schema, wire_words};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -29,6 +30,7 @@ wire_words!(SpeedPolicy {
     TwoConf => "two_conf",
     SixConf => "six_conf",
 });
+wire_schema!(SpeedPolicy);
 
 impl SpeedPolicy {
     pub fn confirmations(self) -> u32 {
@@ -70,41 +72,96 @@ pub struct Store {
 impl Store {
     /// The resource as the API shows it. `addresses` is the derivation
     /// state of the current wallet (next index, unpaid gap), when known.
-    pub fn to_json(&self, addresses: Option<(u64, u64)>) -> Value {
+    pub fn view(&self, addresses: Option<(u64, u64)>) -> StoreView<'_> {
         let mut warnings = Vec::new();
         let (next_index, gap) = addresses.unwrap_or((0, 0));
         if gap > GAP_LIMIT {
-            warnings.push(json!({
-                "code": "address_gap",
-                "message": format!(
+            warnings.push(StoreWarning {
+                code: StoreWarningCode::AddressGap,
+                message: format!(
                     "{gap} addresses in a row were handed out without a payment; wallets with a gap limit of {GAP_LIMIT} will not see payments to later addresses until you raise the wallet's gap limit"
                 ),
-            }));
+            });
         }
-        json!({
-            "id": self.id,
-            "object": "store",
-            "account_id": self.account_id,
-            "name": self.name,
-            "network": self.network,
+        StoreView {
+            id: &self.id,
+            object: StoreObject,
+            account_id: &self.account_id,
+            name: &self.name,
+            network: self.network,
             // Stripe's word: false for a test store (a test network, the
             // sandbox's regtest among them), whose keys are `sgs_test_...`.
-            "livemode": !self.network.is_test(),
-            "wallet": self.wallet,
-            "wallet_type": self.wallet_type,
-            "default_currency": self.default_currency,
-            "speed_policy": self.speed_policy,
-            "expiration_minutes": self.expiration_minutes,
-            "monitoring_minutes": self.monitoring_minutes,
-            "payment_tolerance_percent": self.payment_tolerance_percent.normalize().to_string(),
-            "api_allowed_ips": self.api_allowed_ips,
-            "next_address_index": next_index,
-            "address_gap": gap,
-            "warnings": warnings,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
+            livemode: !self.network.is_test(),
+            wallet: &self.wallet,
+            wallet_type: self.wallet_type,
+            default_currency: &self.default_currency,
+            speed_policy: self.speed_policy,
+            expiration_minutes: self.expiration_minutes,
+            monitoring_minutes: self.monitoring_minutes,
+            payment_tolerance_percent: self
+                .payment_tolerance_percent
+                .normalize()
+                .to_string()
+                .into(),
+            api_allowed_ips: &self.api_allowed_ips,
+            next_address_index: next_index,
+            address_gap: gap,
+            warnings,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
     }
+
+    /// The resource as JSON ([`StoreView`]).
+    pub fn to_json(&self, addresses: Option<(u64, u64)>) -> Value {
+        serde_json::to_value(self.view(addresses)).expect("a store serializes")
+    }
+}
+
+/// A store as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Store)]
+pub struct StoreView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: StoreObject,
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub network: Network,
+    /// False for a store on a test network.
+    pub livemode: bool,
+    /// The wallet's public descriptor, with its checksum.
+    pub wallet: &'a str,
+    pub wallet_type: ScriptType,
+    #[schema(schema_with = crate::view::currency_code)]
+    pub default_currency: &'a Currency,
+    pub speed_policy: SpeedPolicy,
+    pub expiration_minutes: i64,
+    pub monitoring_minutes: i64,
+    pub payment_tolerance_percent: DecimalText,
+    pub api_allowed_ips: &'a [String],
+    /// The derivation index of the next address.
+    pub next_address_index: u64,
+    /// Addresses handed out in a row without a payment.
+    pub address_gap: u64,
+    pub warnings: Vec<StoreWarning>,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+}
+
+/// Something about a store its merchant should act on.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StoreWarning {
+    pub code: StoreWarningCode,
+    pub message: String,
+}
+
+/// What a [`StoreWarning`] is about.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreWarningCode {
+    /// More unpaid addresses in a row than wallets' usual gap limit.
+    AddressGap,
 }
 
 /// Store settings from a create or update body.

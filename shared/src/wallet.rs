@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::network::Network;
 
 /// The output script a wallet receives to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = WalletType)]
 pub enum ScriptType {
     /// Legacy pay-to-pubkey-hash (BIP44, `pkh(...)`, xpub/tpub).
     P2pkh,

@@ -71,6 +71,30 @@ macro_rules! wire_words {
 }
 pub(crate) use wire_words;
 
+/// The OpenAPI schema of an enum with a `wire_words!` list: a string of
+/// exactly its words (a component named after the type, or the name given).
+macro_rules! wire_schema {
+    ($ty:ident) => {
+        $crate::wire::wire_schema!($ty as stringify!($ty));
+    };
+    ($ty:ident as $name:expr) => {
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::request_schema::string()
+                    .enum_values(Some($ty::NAMES))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            }
+        }
+    };
+}
+pub(crate) use wire_schema;
+
 /// serde for an enum whose words serde's `rename_all` cannot spell (e.g.
 /// `invoice.created`): written and read through its `wire_words!` list.
 macro_rules! wire_serde {

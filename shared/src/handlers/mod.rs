@@ -12,11 +12,16 @@ pub mod users;
 pub mod webhooks;
 
 use crate::error::ApiError;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The list envelope `{"items": [...], "next_cursor": ...}`.
 pub fn list_body(items: Vec<Value>, next_cursor: Option<String>) -> Value {
-    json!({ "object": "list", "items": items, "next_cursor": next_cursor })
+    let list = crate::view::ListView {
+        object: crate::view::ListObject,
+        items,
+        next_cursor,
+    };
+    serde_json::to_value(list).expect("a list serializes")
 }
 
 /// One page of `query` read as `T`s: the one place a v1 list turns its

@@ -14,11 +14,12 @@ use crate::money::amount_to_btc_string;
 use crate::network::Network;
 use crate::prices::rates::Currency;
 use crate::store::SpeedPolicy;
-use crate::wire::wire_words;
+use crate::view::{DecimalText, InvoiceObject, PaymentObject, RefundObject};
+use crate::wire::{wire_schema, wire_words};
 use bitcoin::Amount;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,6 +46,7 @@ wire_words!(Status {
     Archived => "archived",
     Refunded => "refunded",
 });
+wire_schema!(Status as "InvoiceStatus");
 
 impl Status {
     /// Seed 000's words (WebSocket messages).
@@ -66,8 +68,12 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A mark on an invoice (`flags` on the wire).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = InvoiceFlag)]
 pub enum Flag {
     Overpaid,
     PaidLate,
@@ -92,6 +98,7 @@ wire_words!(PaymentStatus {
     Replaced => "replaced",
     Reorged => "reorged",
 });
+wire_schema!(PaymentStatus);
 
 /// An on-chain payment to the invoice's address (one output).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,27 +134,60 @@ impl Payment {
         format!("pay_{}", &hex::encode(h)[..32])
     }
 
+    /// The resource as the API shows it (a payment of `invoice_id`).
+    pub fn view<'a>(&'a self, invoice_id: &'a str) -> PaymentView<'a> {
+        PaymentView {
+            id: &self.id,
+            object: PaymentObject,
+            invoice_id,
+            txid: &self.txid,
+            vout: self.vout,
+            address: &self.address,
+            amount: amount_to_btc_string(self.amount_sats).into(),
+            amount_sats: self.amount_sats.to_sat(),
+            confirmations: self.confirmations,
+            block_height: self.block_height,
+            status: self.status,
+            rbf: self.rbf,
+            late: self.late,
+            seen_at: self.seen_at,
+        }
+    }
+
+    /// The resource as JSON ([`PaymentView`]).
     pub fn to_json(&self, invoice_id: &str) -> Value {
-        json!({
-            "id": self.id,
-            "object": "payment",
-            "invoice_id": invoice_id,
-            "txid": self.txid,
-            "vout": self.vout,
-            "address": self.address,
-            "amount": amount_to_btc_string(self.amount_sats),
-            "amount_sats": self.amount_sats.to_sat(),
-            "confirmations": self.confirmations,
-            "block_height": self.block_height,
-            "status": self.status,
-            "rbf": self.rbf,
-            "late": self.late,
-            "seen_at": self.seen_at,
-        })
+        serde_json::to_value(self.view(invoice_id)).expect("a payment serializes")
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A payment as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Payment)]
+pub struct PaymentView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: PaymentObject,
+    pub invoice_id: &'a str,
+    pub txid: &'a str,
+    /// The output's index in the transaction.
+    pub vout: u32,
+    pub address: &'a str,
+    /// In BTC.
+    pub amount: DecimalText,
+    pub amount_sats: u64,
+    pub confirmations: u32,
+    #[schema(required = true)]
+    pub block_height: Option<u32>,
+    pub status: PaymentStatus,
+    /// Signals replace-by-fee.
+    pub rbf: bool,
+    /// Seen after the invoice expired.
+    pub late: bool,
+    pub seen_at: Stamp,
+}
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
     /// Waiting for the merchant to pay it from their wallet.
@@ -171,20 +211,47 @@ pub struct Refund {
 }
 
 impl Refund {
-    pub fn to_json(&self, invoice_id: &str) -> Value {
-        json!({
-            "id": self.id,
-            "object": "refund",
-            "invoice_id": invoice_id,
-            "address": self.address,
-            "amount": amount_to_btc_string(self.amount_sats),
-            "amount_sats": self.amount_sats.to_sat(),
-            "status": self.status,
-            "txid": self.txid,
-            "created_at": self.created_at,
-            "sent_at": self.sent_at,
-        })
+    /// The resource as the API shows it (a refund of `invoice_id`).
+    pub fn view<'a>(&'a self, invoice_id: &'a str) -> RefundView<'a> {
+        RefundView {
+            id: &self.id,
+            object: RefundObject,
+            invoice_id,
+            address: &self.address,
+            amount: amount_to_btc_string(self.amount_sats).into(),
+            amount_sats: self.amount_sats.to_sat(),
+            status: self.status,
+            txid: self.txid.as_deref(),
+            created_at: self.created_at,
+            sent_at: self.sent_at,
+        }
     }
+
+    /// The resource as JSON ([`RefundView`]).
+    pub fn to_json(&self, invoice_id: &str) -> Value {
+        serde_json::to_value(self.view(invoice_id)).expect("a refund serializes")
+    }
+}
+
+/// A refund as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Refund)]
+pub struct RefundView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: RefundObject,
+    pub invoice_id: &'a str,
+    pub address: &'a str,
+    /// In BTC.
+    pub amount: DecimalText,
+    pub amount_sats: u64,
+    pub status: RefundStatus,
+    /// The transaction that paid it, once seen.
+    #[schema(required = true)]
+    pub txid: Option<&'a str>,
+    pub created_at: Stamp,
+    #[schema(required = true)]
+    pub sent_at: Option<Stamp>,
 }
 
 /// An invoice as stored.
@@ -357,53 +424,132 @@ impl Invoice {
         Some(uri)
     }
 
-    /// The resource as the API shows it.
-    pub fn to_json(&self, public_url: &str) -> Value {
+    /// The resource as the API shows it (its URLs under `public_url`).
+    pub fn view<'a>(&'a self, public_url: &str) -> InvoiceView<'a> {
         let paid = self.paid_sats();
         let fiat_dp = self.currency.decimals();
         let amount_paid = match self.rate {
             Some(rate) => crate::money::sats_to_fiat(paid, rate, fiat_dp).to_string(),
             None => amount_to_btc_string(paid),
         };
-        json!({
-            "id": self.id,
-            "object": "invoice",
-            "store_id": self.store_id,
-            "status": self.status,
-            "amount": self.amount.to_string(),
-            "currency": self.currency,
-            "crypto_amount": amount_to_btc_string(self.crypto_amount_sats),
-            "crypto_amount_sats": self.crypto_amount_sats.to_sat(),
-            "amount_paid": amount_paid,
-            "amount_paid_sats": paid.to_sat(),
-            "amount_due_sats": self.due_sats().to_sat(),
-            "rate": self.rate.map(|r| if r.scale() < fiat_dp { let mut r = r; r.rescale(fiat_dp); r.to_string() } else { r.to_string() }),
-            "network": self.network,
-            "address": self.address,
-            "address_index": self.address_index,
-            "payment_uri": self.payment_uri(),
-            "payment_url": format!("{public_url}/r/{}", self.id),
-            "checkout_url": format!("{public_url}/i/{}", self.id),
-            "order_id": self.order_id,
-            "order_name": self.order_name,
-            "buyer_email": self.buyer_email,
-            "memo": self.memo,
-            "metadata": self.metadata,
-            "redirect_url": self.redirect_url,
-            "webhook_url": self.webhook_url,
-            "speed_policy": self.speed_policy,
-            "payment_tolerance_percent": self.payment_tolerance_percent.normalize().to_string(),
-            "flags": self.flags,
-            "quote_id": self.quote_id,
-            "comment": self.comment,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "expires_at": self.expires_at,
-            "monitoring_until": self.monitoring_until,
-            "payments": self.payments.iter().map(|p| p.to_json(&self.id)).collect::<Vec<_>>(),
-            "refunds": self.refunds.iter().map(|r| r.to_json(&self.id)).collect::<Vec<_>>(),
-        })
+        let rate = self.rate.map(|mut r| {
+            if r.scale() < fiat_dp {
+                r.rescale(fiat_dp);
+            }
+            DecimalText(r.to_string())
+        });
+        InvoiceView {
+            id: &self.id,
+            object: InvoiceObject,
+            store_id: &self.store_id,
+            status: self.status,
+            amount: self.amount.to_string().into(),
+            currency: &self.currency,
+            crypto_amount: amount_to_btc_string(self.crypto_amount_sats).into(),
+            crypto_amount_sats: self.crypto_amount_sats.to_sat(),
+            amount_paid: amount_paid.into(),
+            amount_paid_sats: paid.to_sat(),
+            amount_due_sats: self.due_sats().to_sat(),
+            rate,
+            network: self.network,
+            address: self.address.as_deref(),
+            address_index: self.address_index,
+            payment_uri: self.payment_uri(),
+            payment_url: format!("{public_url}/r/{}", self.id),
+            checkout_url: format!("{public_url}/i/{}", self.id),
+            order_id: self.order_id.as_deref(),
+            order_name: self.order_name.as_deref(),
+            buyer_email: self.buyer_email.as_deref(),
+            memo: self.memo.as_deref(),
+            metadata: self.metadata.as_ref(),
+            redirect_url: self.redirect_url.as_deref(),
+            webhook_url: self.webhook_url.as_deref(),
+            speed_policy: self.speed_policy,
+            payment_tolerance_percent: self
+                .payment_tolerance_percent
+                .normalize()
+                .to_string()
+                .into(),
+            flags: &self.flags,
+            quote_id: self.quote_id.as_deref(),
+            comment: self.comment.as_deref(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+            monitoring_until: self.monitoring_until,
+            payments: self.payments.iter().map(|p| p.view(&self.id)).collect(),
+            refunds: self.refunds.iter().map(|r| r.view(&self.id)).collect(),
+        }
     }
+
+    /// The resource as JSON ([`InvoiceView`]).
+    pub fn to_json(&self, public_url: &str) -> Value {
+        serde_json::to_value(self.view(public_url)).expect("an invoice serializes")
+    }
+}
+
+/// An invoice as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Invoice)]
+pub struct InvoiceView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: InvoiceObject,
+    pub store_id: &'a str,
+    pub status: Status,
+    /// The price, in `currency`.
+    pub amount: DecimalText,
+    #[schema(schema_with = crate::view::currency_code)]
+    pub currency: &'a Currency,
+    /// What the buyer must pay, in BTC.
+    pub crypto_amount: DecimalText,
+    pub crypto_amount_sats: u64,
+    /// What was received, in `currency`.
+    pub amount_paid: DecimalText,
+    pub amount_paid_sats: u64,
+    pub amount_due_sats: u64,
+    /// `currency` per BTC, locked at creation (`null` for BTC invoices).
+    #[schema(required = true)]
+    pub rate: Option<DecimalText>,
+    pub network: Network,
+    #[schema(required = true)]
+    pub address: Option<&'a str>,
+    #[schema(required = true)]
+    pub address_index: Option<u64>,
+    /// BIP21 URI for what is still due.
+    #[schema(required = true)]
+    pub payment_uri: Option<String>,
+    pub payment_url: String,
+    /// The hosted checkout page.
+    pub checkout_url: String,
+    #[schema(required = true)]
+    pub order_id: Option<&'a str>,
+    #[schema(required = true)]
+    pub order_name: Option<&'a str>,
+    #[schema(required = true)]
+    pub buyer_email: Option<&'a str>,
+    #[schema(required = true)]
+    pub memo: Option<&'a str>,
+    #[schema(required = true)]
+    pub metadata: Option<&'a Map<String, Value>>,
+    #[schema(required = true)]
+    pub redirect_url: Option<&'a str>,
+    #[schema(required = true)]
+    pub webhook_url: Option<&'a str>,
+    pub speed_policy: SpeedPolicy,
+    pub payment_tolerance_percent: DecimalText,
+    pub flags: &'a [Flag],
+    #[schema(required = true)]
+    pub quote_id: Option<&'a str>,
+    /// The merchant's comment or cancel reason.
+    #[schema(required = true)]
+    pub comment: Option<&'a str>,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+    pub expires_at: Stamp,
+    pub monitoring_until: Stamp,
+    pub payments: Vec<PaymentView<'a>>,
+    pub refunds: Vec<RefundView<'a>>,
 }
 
 /// Characters BIP21 values must percent-encode (RFC 3986 query, minus `&=`).

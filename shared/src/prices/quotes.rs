@@ -18,6 +18,7 @@ use crate::request::{self, Dec, Field, Flag, NonEmpty, Text, Unknown};
 use crate::schema;
 use crate::store::Store;
 use crate::table::{Cond, Item, TxOp, Update};
+use crate::view::{Btc, DecimalText, QuoteObject};
 use bitcoin::Amount;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -271,31 +272,36 @@ impl QuoteRecord {
     }
 
     /// The API resource.
+    pub fn view(&self) -> QuoteView<'_> {
+        QuoteView {
+            id: &self.id,
+            object: QuoteObject,
+            store_id: &self.store_id,
+            network: self.network,
+            amount: fiat_string(self.amount, &self.currency).into(),
+            currency: &self.currency,
+            crypto_currency: Btc,
+            rate: fiat_string(self.rate, &self.currency).into(),
+            rate_updated_at: self.rate_updated_at,
+            crypto_amount: money::amount_to_btc_string(self.sats).into(),
+            crypto_amount_sats: self.sats.to_sat(),
+            network_fee: money::amount_to_btc_string(self.network_fee_sats).into(),
+            network_fee_sats: self.network_fee_sats.to_sat(),
+            network_fee_rate: self.network_fee_rate.normalize().to_string().into(),
+            network_fee_source: &self.network_fee_source,
+            total_crypto_amount: money::amount_to_btc_string(self.total_sats).into(),
+            total_crypto_amount_sats: self.total_sats.to_sat(),
+            accept_zero_conf: self.accept_zero_conf,
+            used: self.used,
+            invoice_id: self.invoice_id.as_deref(),
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+        }
+    }
+
+    /// The API resource as JSON ([`QuoteView`]).
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "quote",
-            "store_id": self.store_id,
-            "network": self.network,
-            "amount": fiat_string(self.amount, &self.currency),
-            "currency": self.currency,
-            "crypto_currency": "BTC",
-            "rate": fiat_string(self.rate, &self.currency),
-            "rate_updated_at": self.rate_updated_at,
-            "crypto_amount": money::amount_to_btc_string(self.sats),
-            "crypto_amount_sats": self.sats.to_sat(),
-            "network_fee": money::amount_to_btc_string(self.network_fee_sats),
-            "network_fee_sats": self.network_fee_sats.to_sat(),
-            "network_fee_rate": self.network_fee_rate.normalize().to_string(),
-            "network_fee_source": self.network_fee_source,
-            "total_crypto_amount": money::amount_to_btc_string(self.total_sats),
-            "total_crypto_amount_sats": self.total_sats.to_sat(),
-            "accept_zero_conf": self.accept_zero_conf,
-            "used": self.used,
-            "invoice_id": self.invoice_id,
-            "expires_at": self.expires_at,
-            "created_at": self.created_at,
-        })
+        serde_json::to_value(self.view()).expect("a quote serializes")
     }
 
     /// 409 when the quote was used or has expired at `now`.
@@ -339,6 +345,47 @@ impl QuoteRecord {
             ])),
         }
     }
+}
+
+/// A quote as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Quote)]
+pub struct QuoteView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: QuoteObject,
+    pub store_id: &'a str,
+    pub network: Network,
+    /// The fiat amount quoted, in `currency`.
+    pub amount: DecimalText,
+    #[schema(schema_with = crate::view::currency_code)]
+    pub currency: &'a Fiat,
+    #[schema(inline)]
+    pub crypto_currency: Btc,
+    /// The price of 1 BTC in `currency`, held until `expires_at`.
+    pub rate: DecimalText,
+    pub rate_updated_at: Stamp,
+    /// `amount` at `rate`, in BTC.
+    pub crypto_amount: DecimalText,
+    pub crypto_amount_sats: u64,
+    /// The estimated network fee of paying it, in BTC.
+    pub network_fee: DecimalText,
+    pub network_fee_sats: u64,
+    /// sat/vB behind `network_fee_sats`.
+    pub network_fee_rate: DecimalText,
+    /// `estimate` (from the chain backend) or `default` (none available).
+    pub network_fee_source: &'a str,
+    /// What the buyer is asked to send, in BTC.
+    pub total_crypto_amount: DecimalText,
+    pub total_crypto_amount_sats: u64,
+    pub accept_zero_conf: bool,
+    /// Whether an invoice was created from it.
+    pub used: bool,
+    /// The invoice created from it.
+    #[schema(required = true)]
+    pub invoice_id: Option<&'a str>,
+    pub expires_at: Stamp,
+    pub created_at: Stamp,
 }
 
 /// The quote `quote_id` of store `store_id`, checked for use by a new

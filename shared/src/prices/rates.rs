@@ -16,6 +16,7 @@ use crate::money::{btc_to_amount, check_amount, fiat_decimals, fiat_to_sats, SAT
 use crate::records::{record, to_item};
 use crate::schema;
 use crate::table::{Item, Key};
+use crate::view::{Btc, DecimalText};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -34,6 +35,22 @@ pub struct Rate {
     pub updated_at: OffsetDateTime,
     /// The sources whose answers made this price (median of them).
     pub sources: Vec<String>,
+}
+
+/// One entry of `GET /v1/prices`: the price of 1 BTC in `base`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Price)]
+pub struct PriceView<'a> {
+    #[schema(inline)]
+    pub currency: Btc,
+    /// The fiat the price is in.
+    #[schema(schema_with = crate::view::currency_code)]
+    pub base: &'a Fiat,
+    /// The price of 1 BTC in `base`.
+    pub value: DecimalText,
+    pub updated_at: Stamp,
+    /// The source, or `median of ...` the sources.
+    pub source: String,
 }
 
 /// The stored form of a rate (`PRICE#<FIAT>/LATEST` and history items).
@@ -80,14 +97,19 @@ impl Rate {
 
     /// One entry of `GET /v1/prices` (and of `price.updated` events):
     /// `{currency: "BTC", base: <fiat>, value, updated_at, source}`.
+    pub fn price_view(&self) -> PriceView<'_> {
+        PriceView {
+            currency: Btc,
+            base: &self.fiat,
+            value: fiat_string(self.price, &self.fiat).into(),
+            updated_at: Stamp::new(self.updated_at),
+            source: self.source_label(),
+        }
+    }
+
+    /// One price entry as JSON ([`PriceView`]).
     pub fn to_price_json(&self) -> Value {
-        json!({
-            "currency": "BTC",
-            "base": self.fiat,
-            "value": fiat_string(self.price, &self.fiat),
-            "updated_at": rfc3339(self.updated_at),
-            "source": self.source_label(),
-        })
+        serde_json::to_value(self.price_view()).expect("a price serializes")
     }
 
     /// The latest-price item (written by the poller).

@@ -39,6 +39,7 @@ use crate::ids::{new_id, IdKind};
 use crate::records::to_item;
 use crate::schema;
 use crate::table::Item;
+use crate::view::{DeliveryObject, EndpointObject};
 use crate::wire::wire_words;
 use base64::Engine as _;
 use rand::{Rng, RngCore};
@@ -278,26 +279,38 @@ impl Endpoint {
     }
 
     /// The public shape, without secrets.
+    pub fn view(&self) -> EndpointView<'_> {
+        EndpointView {
+            id: &self.id,
+            object: EndpointObject,
+            url: self.url.as_deref(),
+            events: &self.events,
+            description: self.description.as_deref(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The public shape as JSON ([`EndpointView`]).
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "webhook_endpoint",
-            "url": self.url,
-            "events": self.events,
-            "description": self.description,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
+        serde_json::to_value(self.view()).expect("an endpoint serializes")
     }
 
     /// The public shape with the secret (create and rotate only).
-    pub fn to_json_with_secret(&self) -> Value {
-        let mut v = self.to_json();
-        v["secret"] = json!(self.secret);
-        if let (Some(_), Some(exp)) = (&self.previous_secret, &self.previous_secret_expires_at) {
-            v["previous_secret_expires_at"] = json!(exp);
+    pub fn view_with_secret(&self) -> EndpointWithSecretView<'_> {
+        EndpointWithSecretView {
+            endpoint: self.view(),
+            secret: &self.secret,
+            previous_secret_expires_at: self
+                .previous_secret
+                .as_ref()
+                .and(self.previous_secret_expires_at),
         }
-        v
+    }
+
+    /// The public shape with the secret as JSON ([`EndpointWithSecretView`]).
+    pub fn to_json_with_secret(&self) -> Value {
+        serde_json::to_value(self.view_with_secret()).expect("an endpoint serializes")
     }
 
     /// The secrets that sign now: the current one, then the previous one
@@ -311,6 +324,37 @@ impl Endpoint {
         }
         out
     }
+}
+
+/// A webhook endpoint as the API shows it (no secrets).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
+pub struct EndpointView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: EndpointObject,
+    /// `null` for the built-in `invoice_url` endpoint.
+    #[schema(required = true)]
+    pub url: Option<&'a str>,
+    /// The event types it receives (`*`: every one).
+    pub events: &'a [String],
+    #[schema(required = true)]
+    pub description: Option<&'a str>,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+}
+
+/// A webhook endpoint with its signing secret (create and rotate-secret).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpointWithSecret)]
+pub struct EndpointWithSecretView<'a> {
+    #[serde(flatten)]
+    pub endpoint: EndpointView<'a>,
+    /// Signs deliveries; shown only here.
+    pub secret: &'a str,
+    /// When the previous secret stops signing (after a rotation that kept it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<Stamp>,
 }
 
 pub const INVOICE_URL_DESCRIPTION: &str =
@@ -332,6 +376,17 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// The attempt as the API shows it.
+    pub fn view(&self) -> AttemptView<'_> {
+        AttemptView {
+            at: self.at,
+            status_code: self.status_code,
+            error: self.error.as_deref(),
+            duration_ms: self.duration_ms,
+            response_body: self.response_body.as_deref(),
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         self.status_code.is_some_and(|s| (200..300).contains(&s))
     }
@@ -354,6 +409,7 @@ wire_words!(DeliveryStatus {
     Succeeded => "succeeded",
     Failed => "failed",
 });
+crate::wire::wire_schema!(DeliveryStatus);
 
 /// Where a delivery goes, and the dispatcher's grouping key (one target's
 /// deliveries are sent one at a time): a store's endpoint, or one
@@ -488,22 +544,32 @@ impl Delivery {
         )
     }
 
+    /// The delivery as the API shows it (without its payload).
+    pub fn view(&self) -> DeliveryView<'_> {
+        DeliveryView {
+            id: &self.id,
+            object: DeliveryObject,
+            endpoint_id: &self.endpoint_id,
+            event_id: &self.event_id,
+            event_type: self.event_type,
+            url: &self.url,
+            status: self.status,
+            attempts: self.attempts.iter().map(Attempt::view).collect(),
+            next_attempt_at: if self.status == DeliveryStatus::Pending {
+                self.next_attempt_at
+            } else {
+                None
+            },
+            error: self.error.as_deref(),
+            redelivery_of: self.redelivery_of.as_deref(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The delivery as JSON ([`DeliveryView`]).
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "webhook_delivery",
-            "endpoint_id": self.endpoint_id,
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "url": self.url,
-            "status": self.status,
-            "attempts": self.attempts,
-            "next_attempt_at": if self.status == DeliveryStatus::Pending { json!(self.next_attempt_at) } else { Value::Null },
-            "error": self.error,
-            "redelivery_of": self.redelivery_of,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
+        serde_json::to_value(self.view()).expect("a delivery serializes")
     }
 
     /// The queue message for this delivery.
@@ -516,6 +582,50 @@ impl Delivery {
         })
         .to_string()
     }
+}
+
+/// A webhook delivery as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery)]
+pub struct DeliveryView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: DeliveryObject,
+    /// `whk_...`, or `invoice_url` for an invoice's own `webhook_url`.
+    pub endpoint_id: &'a str,
+    pub event_id: &'a str,
+    pub event_type: EventKind,
+    pub url: &'a str,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<AttemptView<'a>>,
+    /// When the next attempt is due (pending deliveries only).
+    #[schema(required = true)]
+    pub next_attempt_at: Option<Stamp>,
+    /// Why it failed without (more) attempts.
+    #[schema(required = true)]
+    pub error: Option<&'a str>,
+    /// The delivery this one redelivers.
+    #[schema(required = true)]
+    pub redelivery_of: Option<&'a str>,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
+}
+
+/// One attempt of a delivery as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookAttempt)]
+pub struct AttemptView<'a> {
+    pub at: Stamp,
+    /// The receiver's HTTP status, if it answered.
+    #[schema(required = true)]
+    pub status_code: Option<u16>,
+    /// Why the attempt failed, if it did.
+    #[schema(required = true)]
+    pub error: Option<&'a str>,
+    pub duration_ms: u64,
+    /// The first characters of the receiver's answer.
+    #[schema(required = true)]
+    pub response_body: Option<&'a str>,
 }
 
 /// The queue message body, parsed.
