@@ -203,13 +203,13 @@ pub async fn get(cx: Ctx<'_>) -> Result<Response, ApiError> {
 /// One page of a filtered listing: reads index pages (at least 50 items at a
 /// time) until `limit` items pass `pick`, and returns them with a cursor
 /// just after the last one returned (None when nothing follows).
-async fn filtered_page(
+async fn filtered_page<T>(
     app: &crate::app::App,
     query: Query,
     index: Option<Index>,
     paging: Paging,
-    pick: impl Fn(&Item) -> Result<Option<Value>, ApiError>,
-) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    pick: impl Fn(&Item) -> Result<Option<T>, ApiError>,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
     let Paging { limit, mut cursor } = paging;
     let mut out = Vec::new();
     loop {
@@ -349,6 +349,22 @@ impl TryFrom<ListInvoicesQuery> for InvoiceFilter {
 /// `GET /v1/invoices?status=&currency=&order_id=&created_after=&created_before=&sort_by=&sort_order=&limit=&cursor=`
 pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let store = cx.store()?.clone();
+    let filter = InvoiceFilter::try_from(request::query::<ListInvoicesQuery>(&cx.req.query)?)?;
+    let (invoices, next) = find_invoices(cx.app, &store.id, filter).await?;
+    let public = &cx.app.config.public_url;
+    let items = invoices.iter().map(|i| i.to_json(public)).collect();
+    Ok(Response::ok(list_body(items, next)))
+}
+
+/// The invoices of `store_id` that `filter` selects: one page and the
+/// cursor of the next. By creation time it reads the list index in order;
+/// by `updated_at` or amount it sorts a bounded window in memory (the
+/// cursor is then an offset); an order id is looked up by its claim.
+pub async fn find_invoices(
+    app: &crate::app::App,
+    store_id: &str,
+    filter: InvoiceFilter,
+) -> Result<(Vec<Invoice>, Option<String>), ApiError> {
     let InvoiceFilter {
         statuses,
         currency,
@@ -358,8 +374,7 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
         sort_by,
         asc,
         paging,
-    } = InvoiceFilter::try_from(request::query::<ListInvoicesQuery>(&cx.req.query)?)?;
-    let public = cx.app.config.public_url.clone();
+    } = filter;
     let keep = |inv: &Invoice| {
         statuses.as_ref().is_none_or(|s| s.contains(&inv.status))
             && currency.as_ref().is_none_or(|c| inv.currency.code() == c)
@@ -369,19 +384,14 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     };
 
     if let Some(oid) = &order_id {
-        let found = match cx.app.table.get(&schema::order(&store.id, oid)).await? {
+        let found = match app.table.get(&schema::order(store_id, oid)).await? {
             Some(claim) => match claim.get("invoice_id").and_then(Value::as_str) {
-                Some(id) => load_for_store(cx.app, &store.id, id).await.ok(),
+                Some(id) => load_for_store(app, store_id, id).await.ok(),
                 None => None,
             },
             None => None,
         };
-        let items: Vec<Value> = found
-            .into_iter()
-            .filter(|i| keep(i))
-            .map(|i| i.to_json(&public))
-            .collect();
-        return Ok(Response::ok(list_body(items, None)));
+        return Ok((found.into_iter().filter(|i| keep(i)).collect(), None));
     }
 
     let range = match (&after, &before) {
@@ -390,21 +400,14 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
         (None, Some(b)) => SortKey::Le(format!("{b}~")),
         (None, None) => SortKey::All,
     };
-    let base = Query::index(Index::Gsi1, schema::invoices_of(&store.id)).sk(range);
+    let base = Query::index(Index::Gsi1, schema::invoices_of(store_id)).sk(range);
 
     if sort_by == SortBy::CreatedAt {
-        let (items, next) = filtered_page(
-            cx.app,
-            base.forward(asc),
-            Some(Index::Gsi1),
-            paging,
-            |item| {
-                let inv: Invoice = from_item(item.clone())?;
-                Ok(keep(&inv).then(|| inv.to_json(&public)))
-            },
-        )
-        .await?;
-        return Ok(Response::ok(list_body(items, next)));
+        return filtered_page(app, base.forward(asc), Some(Index::Gsi1), paging, |item| {
+            let inv: Invoice = from_item(item.clone())?;
+            Ok(keep(&inv).then_some(inv))
+        })
+        .await;
     }
 
     // updated_at / amount: sort a bounded window in memory; cursor = offset.
@@ -419,8 +422,7 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
     let mut all = Vec::new();
     let mut page_cursor = None;
     loop {
-        let page = cx
-            .app
+        let page = app
             .table
             .query(base.clone().backward().limit(1000).cursor(page_cursor))
             .await?;
@@ -444,14 +446,9 @@ pub async fn list(cx: Ctx<'_>) -> Result<Response, ApiError> {
         all.reverse();
     }
     let end = (offset + limit).min(all.len());
-    let items = all
-        .get(offset..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|i| i.to_json(&public))
-        .collect();
     let next = (end < all.len()).then(|| format!("o{end}"));
-    Ok(Response::ok(list_body(items, next)))
+    all.truncate(end);
+    Ok((all.split_off(offset.min(end)), next))
 }
 
 crate::request_schema::request_type! {
