@@ -8,6 +8,7 @@ use crate::records::to_item;
 use crate::schema;
 use crate::store::Store;
 use crate::table::{Cond, Item, Table, TxOp};
+use crate::view::ApiKeyObject;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -100,25 +101,64 @@ impl ApiKeyRecord {
     }
 
     /// The resource as listed (no secret).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "api_key",
-            "kind": self.kind,
-            "store_id": self.store_id,
-            "label": self.label,
-            "allowed_ips": self.allowed_ips,
-            "hint": self.hint,
-            "created_at": self.created_at,
-        })
+    pub fn view(&self) -> ApiKeyView<'_> {
+        ApiKeyView {
+            id: &self.id,
+            object: ApiKeyObject,
+            kind: self.kind,
+            store_id: self.store_id.as_deref(),
+            label: self.label.as_deref(),
+            allowed_ips: &self.allowed_ips,
+            hint: &self.hint,
+            created_at: self.created_at,
+        }
     }
 
-    /// The resource at creation, with the secret.
-    pub fn to_json_with_secret(&self, secret: &str) -> Value {
-        let mut v = self.to_json();
-        v["key"] = Value::String(secret.to_string());
-        v
+    /// The resource as JSON ([`ApiKeyView`]).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.view()).expect("an API key serializes")
     }
+
+    /// The resource at creation, with the secret ([`ApiKeyWithSecretView`]).
+    pub fn to_json_with_secret(&self, secret: &str) -> Value {
+        serde_json::to_value(ApiKeyWithSecretView {
+            key: self.view(),
+            secret,
+        })
+        .expect("an API key serializes")
+    }
+}
+
+/// An API key as the API shows it (never the key itself).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiKey)]
+pub struct ApiKeyView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: ApiKeyObject,
+    /// `account` (manages the account's stores) or `store` (acts on one).
+    pub kind: KeyKind,
+    /// The store a store key acts on (`null` for an account key).
+    #[schema(required = true)]
+    pub store_id: Option<&'a str>,
+    #[schema(required = true)]
+    pub label: Option<&'a str>,
+    /// Addresses or CIDR ranges the key may be used from (empty: any).
+    pub allowed_ips: &'a [String],
+    /// The key's first characters, to recognise it.
+    pub hint: &'a str,
+    pub created_at: Stamp,
+}
+
+/// An API key at creation: the key itself is shown this once, as `key`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ApiKeyWithSecret)]
+pub struct ApiKeyWithSecretView<'a> {
+    #[serde(flatten)]
+    pub key: ApiKeyView<'a>,
+    /// The key (shown only now).
+    #[serde(rename = "key")]
+    pub secret: &'a str,
 }
 
 /// Create an account and its first account key; returns both and the secret.

@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 /// What a key may act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyKind {
     /// Manages the stores of an account.

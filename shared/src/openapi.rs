@@ -6,6 +6,7 @@
 //! a route that answers with a resource (or a list of them) is the schema of
 //! the view struct its JSON is serialized from ([`RESPONSES`]).
 
+use crate::account::{ApiKeyView, ApiKeyWithSecretView};
 use crate::error::ErrorEnvelope;
 use crate::events::EventView;
 use crate::handlers::invoices::{
@@ -26,6 +27,7 @@ use crate::request::{ListQuery, NoFields, PageQuery, Time, Word};
 use crate::request_schema::Shape;
 use crate::routes::{row, Auth, Route, ROUTES};
 use crate::store::StoreView;
+use crate::users::UserView;
 use crate::view::ListView;
 use crate::webhooks::{DeliveryView, EndpointView, EndpointWithSecretView};
 use std::sync::OnceLock;
@@ -148,15 +150,14 @@ static RESPONSES: &[(&str, fn() -> RefOr<Schema>)] = &[
         ObjectBuilder::new()
             .property("store", one::<StoreView>())
             .required("store")
-            .property(
-                "api_key",
-                ObjectBuilder::new()
-                    .schema_type(Type::Object)
-                    .description(Some("the store's first key, with its secret")),
-            )
+            .property("api_key", one::<ApiKeyWithSecretView>())
             .required("api_key")
             .into()
     }),
+    (row::API_KEYS_CREATE.function, one::<ApiKeyWithSecretView>),
+    (row::API_KEYS_LIST.function, list::<ApiKeyView>),
+    (row::USERS_CREATE.function, one::<UserView>),
+    (row::USERS_LIST.function, list::<UserView>),
     (row::STORES_LIST.function, list::<StoreView>),
     (row::STORES_GET.function, one::<StoreView>),
     (row::STORES_UPDATE.function, one::<StoreView>),
@@ -239,6 +240,9 @@ fn view_schemas() -> Vec<(String, RefOr<Schema>)> {
     add::<EndpointView>(&mut schemas);
     add::<EndpointWithSecretView>(&mut schemas);
     add::<DeliveryView>(&mut schemas);
+    add::<ApiKeyView>(&mut schemas);
+    add::<ApiKeyWithSecretView>(&mut schemas);
+    add::<UserView>(&mut schemas);
     schemas
 }
 
@@ -1269,10 +1273,39 @@ mod tests {
             out.push((functions, crate::handlers::list_body(vec![], None)));
         }
         out.push((&["prices-list"], json!({"prices": [rate.to_price_json()]})));
+        let (store_key, secret) =
+            crate::account::ApiKeyRecord::new("acc_1", Some(&store), None, vec![], now);
+        let (account_key, _) = crate::account::ApiKeyRecord::new(
+            "acc_1",
+            None,
+            Some("ci".into()),
+            vec!["10.0.0.0/8".into()],
+            now,
+        );
         out.push((
             &["stores-create"],
-            json!({"store": store.to_json(Some((0, 0))), "api_key": {"id": "key_1"}}),
+            json!({"store": store.to_json(Some((0, 0))), "api_key": store_key.to_json_with_secret(&secret)}),
         ));
+        out.push((&["api-keys-create"], store_key.to_json_with_secret(&secret)));
+        let keys = [store_key.to_json(), account_key.to_json()];
+        let user = crate::users::User {
+            id: "usr_1".into(),
+            account_id: "acc_1".into(),
+            username: "alice".into(),
+            password_hash: "$argon2id$...".into(),
+            created_at: at,
+        };
+        out.push((&["users-create"], user.to_json()));
+        let users = [user.to_json()];
+        let more: [(&'static [&'static str], &[Value]); 2] =
+            [(&["api-keys-list"], &keys), (&["users-list"], &users)];
+        for (functions, items) in more {
+            out.push((
+                functions,
+                crate::handlers::list_body(items.to_vec(), Some("cursor-1".into())),
+            ));
+            out.push((functions, crate::handlers::list_body(vec![], None)));
+        }
         out
     }
 

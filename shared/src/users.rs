@@ -14,6 +14,7 @@ use crate::ids::{new_id, IdKind};
 use crate::records::{from_item, to_item};
 use crate::schema;
 use crate::table::{Cond, Index, Query, Table, TableError, Update};
+use crate::view::UserObject;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine as _;
@@ -49,14 +50,30 @@ pub struct User {
 
 impl User {
     /// The resource as the API shows it (no hash).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "object": "user",
-            "username": self.username,
-            "created_at": self.created_at,
-        })
+    pub fn view(&self) -> UserView<'_> {
+        UserView {
+            id: &self.id,
+            object: UserObject,
+            username: &self.username,
+            created_at: self.created_at,
+        }
     }
+
+    /// The resource as JSON ([`UserView`]).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.view()).expect("a user serializes")
+    }
+}
+
+/// A user as the API shows it (never the password hash).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
+pub struct UserView<'a> {
+    pub id: &'a str,
+    #[schema(inline)]
+    pub object: UserObject,
+    pub username: &'a str,
+    pub created_at: Stamp,
 }
 
 /// Why a user operation failed.

@@ -106,6 +106,10 @@ words! {
     QuoteObject => "quote";
     /// `"list"`.
     ListObject => "list";
+    /// `"api_key"`.
+    ApiKeyObject => "api_key";
+    /// `"user"`.
+    UserObject => "user";
     /// `"BTC"` (the crypto currency of prices and quotes).
     Btc => "BTC";
 }
