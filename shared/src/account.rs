@@ -10,7 +10,7 @@ use crate::store::Store;
 use crate::table::{Cond, Item, Table, TxOp};
 use crate::view::ApiKeyObject;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Account {

@@ -386,7 +386,13 @@ pub async fn find_invoices(
     if let Some(oid) = &order_id {
         let found = match app.table.get(&schema::order(store_id, oid)).await? {
             Some(claim) => match claim.get("invoice_id").and_then(Value::as_str) {
-                Some(id) => load_for_store(app, store_id, id).await.ok(),
+                // A claim whose invoice is gone lists nothing; a failed
+                // read is an error, not an empty list.
+                Some(id) => match load_for_store(app, store_id, id).await {
+                    Ok(inv) => Some(inv),
+                    Err(crate::invoice::repo::ChangeError::NotFound) => None,
+                    Err(e) => return Err(e.into()),
+                },
                 None => None,
             },
             None => None,
